@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/**
+ * `reverie.json`: the manifest that turns a Hugging Face folder into a reverie checkpoint.
+ * Every file the server reads is listed with its sha256 so that a served model is exactly the
+ * one that was trained, evaluated and converted. See models/README.md for the prose version.
+ */
+
+/** A file name inside the checkpoint folder: relative, no `..`, no absolute paths. */
+export const checkpointFileName = z
+  .string()
+  .min(1)
+  .refine((name) => !name.startsWith('/') && !name.includes('\\') && !name.split('/').includes('..'), {
+    message: 'file name must stay inside the checkpoint folder (no absolute path, no "..")',
+  });
+
+export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lower-case hex sha256');
+
+export const thinkingModeSchema = z.enum(['off', 'hard', 'soft', 'fuzzy', 'latent']);
+export type ThinkingMode = z.infer<typeof thinkingModeSchema>;
+
+export const decodingModeSchema = z.enum(['discrete', 'hard', 'soft', 'fuzzy', 'latent', 'superposed']);
+export type DecodingMode = z.infer<typeof decodingModeSchema>;
+
+/** One row of the evaluation table (the paper's Table 1 layout: training variant x inference mode). */
+export const evaluationRowSchema = z.object({
+  task: z.string(),
+  variant: z.string().describe('training variant, e.g. sft, rl-hard, rl-soft, rl-fuzzy'),
+  inference: z.string().describe('inference mode, e.g. hard-greedy, soft-sample, fuzzy-greedy'),
+  pass_at_1: z.number().min(0).max(1),
+  pass_at_32: z.number().min(0).max(1).nullable().optional(),
+  n: z.number().int().positive().describe('number of test questions'),
+});
+
+export const manifestSchema = z.object({
+  format: z.literal('reverie-checkpoint/1'),
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'name: letters, digits, ".", "_" and "-" only'),
+  description: z.string(),
+  architecture: z.enum(['LlamaForCausalLM', 'Qwen2ForCausalLM']),
+  /** sha256 of every file the checkpoint consists of (weights, config, tokenizer, n-gram store, ...). */
+  files: z.record(checkpointFileName, sha256Hex),
+  /** Think markers, when the model thinks; detected from the tokenizer's special tokens by `convert`. */
+  thinking: z.object({ start: z.string().min(1), end: z.string().min(1) }).nullable(),
+  /** Decoding used when a request names none. */
+  defaults: z
+    .object({
+      temperature: z.number().min(0).default(0),
+      top_p: z.number().gt(0).max(1).default(1),
+      max_tokens: z.number().int().positive().default(256),
+      thinking_mode: thinkingModeSchema.default('hard'),
+      thinking_max_tokens: z.number().int().positive().default(512),
+    })
+    .default({ temperature: 0, top_p: 1, max_tokens: 256, thinking_mode: 'hard', thinking_max_tokens: 512 }),
+  /** Decoding modes the checkpoint supports; `latent` only for models trained to read hidden states. */
+  modes: z.array(decodingModeSchema).min(1),
+  training: z
+    .object({ method: z.string(), command: z.string().optional() })
+    .catchall(z.unknown())
+    .nullable()
+    .default(null),
+  evaluation: z.array(evaluationRowSchema).default([]),
+  /** Optional n-gram store for superposed decoding (a file also listed in `files`). */
+  ngram: checkpointFileName.nullable().default(null),
+});
+export type Manifest = z.infer<typeof manifestSchema>;
+
+export const MANIFEST_FILE = 'reverie.json';
