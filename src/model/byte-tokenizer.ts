@@ -17,7 +17,13 @@ export const THINK_START_ID = 259;
 export const THINK_END_ID = 260;
 
 /** Special tokens in id order (id = 256 + index). */
-export const BYTE_SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<think>', '</think>'] as const;
+export const BYTE_SPECIAL_TOKENS = [
+  '<|endoftext|>',
+  '<|im_start|>',
+  '<|im_end|>',
+  '<think>',
+  '</think>',
+] as const;
 
 /** Vocabulary size: 256 bytes + 5 specials. */
 export const BYTE_VOCAB_SIZE = 256 + BYTE_SPECIAL_TOKENS.length;
@@ -32,7 +38,7 @@ export const BYTE_EOS_TOKEN_IDS: readonly number[] = [IM_END_ID, ENDOFTEXT_ID];
  * Unknown roles are rejected through `raise_exception` rather than rendered silently.
  */
 export const BYTE_CHAT_TEMPLATE =
-  "{%- for message in messages -%}" +
+  '{%- for message in messages -%}' +
   "{%- if message['role'] not in ['system', 'user', 'assistant'] -%}" +
   "{{- raise_exception('unsupported role: ' + message['role']) -}}" +
   '{%- endif -%}' +
@@ -98,11 +104,12 @@ export function byteTokenizerJson(): string {
 /** The `tokenizer_config.json` text (special tokens, eos, ChatML template). */
 export function byteTokenizerConfigJson(): string {
   const doc = {
+    // transformers writes these entries with alphabetically sorted keys.
     added_tokens_decoder: Object.fromEntries(
-      BYTE_SPECIAL_TOKENS.map((t, i) => {
-        const { id: _id, ...rest } = addedToken(t, 256 + i);
-        return [String(256 + i), { content: t, ...rest }];
-      }),
+      BYTE_SPECIAL_TOKENS.map((t, i) => [
+        String(256 + i),
+        { content: t, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true },
+      ]),
     ),
     additional_special_tokens: BYTE_SPECIAL_TOKENS.slice(1),
     bos_token: null,
