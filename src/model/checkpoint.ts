@@ -187,7 +187,11 @@ export function shardNames(index: z.infer<typeof weightIndexSchema>): string[] {
   return [...new Set(Object.values(index.weight_map))].sort();
 }
 
-async function resolveRoot(dir: string): Promise<string> {
+/**
+ * The checkpoint folder's absolute, symlink-free path.
+ * @throws CheckpointError not_a_directory
+ */
+export async function resolveCheckpointDir(dir: string): Promise<string> {
   try {
     const root = await realpath(dir);
     if ((await stat(root)).isDirectory()) return root;
@@ -221,6 +225,15 @@ function precheckManifest(raw: unknown, root: string): void {
 async function notListed(name: string, root: string): Promise<CheckpointError> {
   await resolveInside(root, name); // throws missing_file when it is not on disk either
   return new CheckpointError('unlisted_file', name, `not listed in ${MANIFEST_FILE} files`, root);
+}
+
+/**
+ * Validates a parsed reverie.json.
+ * @throws CheckpointError path_escape, unsupported_architecture or invalid
+ */
+export function parseManifestJson(raw: unknown, root: string): Manifest {
+  precheckManifest(raw, root);
+  return parseFile(manifestSchema, raw, MANIFEST_FILE, root);
 }
 
 /** A file the loader needs must be listed, so that its sha256 is checked. */
@@ -274,10 +287,8 @@ function generationDefaults(g: GenerationConfigJson): GenerationDefaults {
  * @throws CheckpointError naming the file and the problem
  */
 export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
-  const root = await resolveRoot(dir);
-  const rawManifest = await readJsonFile(root, MANIFEST_FILE);
-  precheckManifest(rawManifest, root);
-  const manifest = parseFile(manifestSchema, rawManifest, MANIFEST_FILE, root);
+  const root = await resolveCheckpointDir(dir);
+  const manifest = parseManifestJson(await readJsonFile(root, MANIFEST_FILE), root);
 
   // Cheap checks first (names, presence), then the hashes, then parsing verified bytes.
   const paths = new Map<string, string>();
