@@ -74,6 +74,13 @@ function templateSource(config: Record<string, unknown>, name: string): string {
 class RaisedByTemplate extends Error {}
 
 /**
+ * The library declares `raise_exception` itself and refuses a second declaration, but a template
+ * `set` may rebind it; this prefix (no output, no whitespace control) points it at our function.
+ */
+const RAISE_VARIABLE = '__reverie_raise_exception';
+const RAISE_PREFIX = `{% set raise_exception = ${RAISE_VARIABLE} %}`;
+
+/**
  * @example
  * const template = ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig);
  * const prompt = template.render([{ role: 'user', content: 'hi' }], { enableThinking: false });
@@ -96,7 +103,7 @@ export class ChatTemplate {
     const source = templateSource(config, name);
     let template: Template;
     try {
-      template = new Template(source);
+      template = new Template(RAISE_PREFIX + source);
     } catch (err) {
       throw new ChatTemplateError(
         'template_syntax',
@@ -127,7 +134,7 @@ export class ChatTemplate {
         messages,
         add_generation_prompt: options.addGenerationPrompt ?? true,
         enable_thinking: options.enableThinking ?? true,
-        raise_exception: raise,
+        [RAISE_VARIABLE]: raise,
       });
     } catch (err) {
       if (err instanceof RaisedByTemplate) {
