@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
@@ -167,6 +167,30 @@ describe('writeManifest', () => {
     assert.deepEqual(manifest.modes, ['discrete', 'soft']);
     assert.equal(manifest.files['config.json'], await sha256Of(join(src, 'config.json')));
     await loadCheckpoint(src);
+  });
+
+  it('keeps files only the output folder has when re-converting into it', async () => {
+    await writeHfFolder(src);
+    const out = join(root, 'out');
+    await writeManifest(src, out);
+    await writeFile(join(out, 'ngram.bin'), 'ngrams');
+    await patchManifest(out, async (m) => {
+      (m.files as Record<string, string>)['ngram.bin'] = await sha256Of(join(out, 'ngram.bin'));
+      m.ngram = 'ngram.bin';
+    });
+    const manifest = await writeManifest(src, out);
+    assert.equal(manifest.ngram, 'ngram.bin');
+    assert.equal((await loadCheckpoint(out)).ngramFile, join(await realpath(out), 'ngram.bin'));
+  });
+
+  it('refuses an index whose shards leave the folder', async () => {
+    await writeHfFolder(src, { sharded: true });
+    await writeJson(src, 'model.safetensors.index.json', { weight_map: { w: '../w.safetensors' } });
+    await assert.rejects(
+      writeManifest(src),
+      (e: unknown) =>
+        e instanceof CheckpointError && e.code === 'path_escape' && e.file === '../w.safetensors',
+    );
   });
 
   it('rejects an unsupported architecture without writing a manifest', async () => {
