@@ -105,10 +105,37 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /**
+ * The checkpoint folder's absolute, symlink-free path.
+ * @throws CheckpointError not_a_directory
+ */
+export async function resolveCheckpointDir(dir: string): Promise<string> {
+  try {
+    const root = await realpath(dir);
+    if ((await stat(root)).isDirectory()) return root;
+  } catch {
+    // reported below, with the same message as a plain file
+  }
+  throw new CheckpointError('not_a_directory', '.', 'checkpoint folder not found or not a directory', dir);
+}
+
+export interface ResolveOptions {
+  /**
+   * Accept a symlink that resolves outside the folder (the name itself must still stay inside).
+   * Only for reading a source folder that is copied elsewhere: a Hugging Face cache snapshot
+   * links every file into `../../blobs`. Never for a checkpoint being loaded.
+   */
+  followSymlinksOut?: boolean;
+}
+
+/**
  * Resolves `name` inside `root` (itself already resolved) and returns the symlink-free path.
  * @throws CheckpointError path_escape, missing_file or invalid (not a regular file)
  */
-export async function resolveInside(root: string, name: string): Promise<string> {
+export async function resolveInside(
+  root: string,
+  name: string,
+  options: ResolveOptions = {},
+): Promise<string> {
   if (!isInsideName(name)) {
     throw new CheckpointError('path_escape', name, 'file name leaves the checkpoint folder', root);
   }
@@ -122,7 +149,8 @@ export async function resolveInside(root: string, name: string): Promise<string>
     throw new CheckpointError('invalid', name, `cannot resolve (${code})`, root, { cause: err });
   }
   const rel = relative(root, real);
-  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+  const outside = rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel);
+  if (outside && !options.followSymlinksOut) {
     throw new CheckpointError(
       'path_escape',
       name,
@@ -135,8 +163,12 @@ export async function resolveInside(root: string, name: string): Promise<string>
 }
 
 /** Reads and parses a JSON file of the checkpoint. */
-export async function readJsonFile(root: string, name: string): Promise<unknown> {
-  const text = await readFile(await resolveInside(root, name), 'utf8');
+export async function readJsonFile(
+  root: string,
+  name: string,
+  options: ResolveOptions = {},
+): Promise<unknown> {
+  const text = await readFile(await resolveInside(root, name, options), 'utf8');
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -155,6 +187,45 @@ export function parseFile<T extends z.ZodType>(
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   throw new CheckpointError('invalid', name, `${issue.path.join('.') || '(root)'}: ${issue.message}`, root);
+}
+
+/** Reads a JSON file of the checkpoint and parses it with `schema`. */
+export async function readParsedFile<T extends z.ZodType>(
+  schema: T,
+  root: string,
+  name: string,
+  options: ResolveOptions = {},
+): Promise<z.output<T>> {
+  return parseFile(schema, await readJsonFile(root, name, options), name, root);
+}
+
+/** Refuses, with their specific codes, the manifest values the schema would only call invalid. */
+function precheckManifest(raw: unknown, root: string): void {
+  const m = raw as { files?: unknown; ngram?: unknown; architecture?: unknown } | null;
+  const names = [...(m?.files && typeof m.files === 'object' ? Object.keys(m.files) : []), m?.ngram];
+  for (const name of names) {
+    if (typeof name === 'string' && !isInsideName(name)) {
+      throw new CheckpointError(
+        'path_escape',
+        name,
+        `${MANIFEST_FILE} lists a name outside the folder`,
+        root,
+      );
+    }
+  }
+  const arch = m?.architecture;
+  if (typeof arch === 'string' && !(SUPPORTED_ARCHITECTURES as readonly string[]).includes(arch)) {
+    throw new CheckpointError('unsupported_architecture', MANIFEST_FILE, `architecture ${arch}`, root);
+  }
+}
+
+/**
+ * Validates a parsed reverie.json.
+ * @throws CheckpointError path_escape, unsupported_architecture or invalid
+ */
+export function parseManifestJson(raw: unknown, root: string): Manifest {
+  precheckManifest(raw, root);
+  return parseFile(manifestSchema, raw, MANIFEST_FILE, root);
 }
 
 /**
@@ -187,53 +258,10 @@ export function shardNames(index: z.infer<typeof weightIndexSchema>): string[] {
   return [...new Set(Object.values(index.weight_map))].sort();
 }
 
-/**
- * The checkpoint folder's absolute, symlink-free path.
- * @throws CheckpointError not_a_directory
- */
-export async function resolveCheckpointDir(dir: string): Promise<string> {
-  try {
-    const root = await realpath(dir);
-    if ((await stat(root)).isDirectory()) return root;
-  } catch {
-    // reported below, with the same message as a plain file
-  }
-  throw new CheckpointError('not_a_directory', '.', 'checkpoint folder not found or not a directory', dir);
-}
-
-/** Refuses, with their specific codes, the manifest values the schema would only call invalid. */
-function precheckManifest(raw: unknown, root: string): void {
-  const m = raw as { files?: unknown; ngram?: unknown; architecture?: unknown } | null;
-  const names = [...(m?.files && typeof m.files === 'object' ? Object.keys(m.files) : []), m?.ngram];
-  for (const name of names) {
-    if (typeof name === 'string' && !isInsideName(name)) {
-      throw new CheckpointError(
-        'path_escape',
-        name,
-        `${MANIFEST_FILE} lists a name outside the folder`,
-        root,
-      );
-    }
-  }
-  const arch = m?.architecture;
-  if (typeof arch === 'string' && !(SUPPORTED_ARCHITECTURES as readonly string[]).includes(arch)) {
-    throw new CheckpointError('unsupported_architecture', MANIFEST_FILE, `architecture ${arch}`, root);
-  }
-}
-
 /** The error for a needed file that the manifest does not list: missing, or present but unlisted. */
 async function notListed(name: string, root: string): Promise<CheckpointError> {
   await resolveInside(root, name); // throws missing_file when it is not on disk either
   return new CheckpointError('unlisted_file', name, `not listed in ${MANIFEST_FILE} files`, root);
-}
-
-/**
- * Validates a parsed reverie.json.
- * @throws CheckpointError path_escape, unsupported_architecture or invalid
- */
-export function parseManifestJson(raw: unknown, root: string): Manifest {
-  precheckManifest(raw, root);
-  return parseFile(manifestSchema, raw, MANIFEST_FILE, root);
 }
 
 /** A file the loader needs must be listed, so that its sha256 is checked. */
@@ -309,9 +337,8 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
     const problem = `architecture ${manifest.architecture} but ${CONFIG_FILE} says ${config.architecture}`;
     throw new CheckpointError('invalid', MANIFEST_FILE, problem, root);
   }
-  const rawGeneration = await readJsonFile(root, GENERATION_CONFIG_FILE);
   const generation = generationDefaults(
-    parseFile(generationConfigSchema, rawGeneration, GENERATION_CONFIG_FILE, root),
+    await readParsedFile(generationConfigSchema, root, GENERATION_CONFIG_FILE),
   );
   for (const id of generation.eosTokenIds) {
     if (id >= config.vocabSize) {
@@ -319,10 +346,8 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
       throw new CheckpointError('invalid', GENERATION_CONFIG_FILE, problem, root);
     }
   }
-  const rawTokenizer = await readJsonFile(root, TOKENIZER_FILE);
-  const tokenizerJson = parseFile(tokenizerJsonSchema, rawTokenizer, TOKENIZER_FILE, root);
-  const rawTokenizerConfig = await readJsonFile(root, TOKENIZER_CONFIG_FILE);
-  const tokenizerConfig = parseFile(tokenizerConfigSchema, rawTokenizerConfig, TOKENIZER_CONFIG_FILE, root);
+  const tokenizerJson = await readParsedFile(tokenizerJsonSchema, root, TOKENIZER_FILE);
+  const tokenizerConfig = await readParsedFile(tokenizerConfigSchema, root, TOKENIZER_CONFIG_FILE);
   for (const marker of manifest.thinking ? [manifest.thinking.start, manifest.thinking.end] : []) {
     if (!tokenExists(tokenizerJson, marker)) {
       throw new CheckpointError('invalid', MANIFEST_FILE, `thinking marker ${marker} is not a token`, root);
@@ -331,8 +356,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
 
   let weightFiles = [paths.get(WEIGHTS_FILE)!];
   if (weightsName === WEIGHTS_INDEX_FILE) {
-    const rawIndex = await readJsonFile(root, WEIGHTS_INDEX_FILE);
-    const shards = shardNames(parseFile(weightIndexSchema, rawIndex, WEIGHTS_INDEX_FILE, root));
+    const shards = shardNames(await readParsedFile(weightIndexSchema, root, WEIGHTS_INDEX_FILE));
     for (const shard of shards) await requireListed(manifest, shard, root); // refuses escaping names too
     weightFiles = shards.map((shard) => paths.get(shard)!);
   }

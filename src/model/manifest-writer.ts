@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { copyFile, mkdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { GenerationConfigJson, TokenizerConfig, TokenizerJson } from './checkpoint.ts';
+import type { GenerationConfigJson, ResolveOptions, TokenizerConfig, TokenizerJson } from './checkpoint.ts';
 import {
   CONFIG_FILE,
   GENERATION_CONFIG_FILE,
@@ -11,6 +11,7 @@ import {
   parseManifestJson,
   REQUIRED_FILES,
   readJsonFile,
+  readParsedFile,
   resolveCheckpointDir,
   resolveInside,
   sha256File,
@@ -118,11 +119,15 @@ function synthesiseGeneration(config: unknown, root: string): GenerationConfigJs
   return parseFile(generationConfigSchema, raw, CONFIG_FILE, root);
 }
 
-async function exists(root: string, name: string): Promise<boolean> {
-  return resolveInside(root, name).then(
-    () => true,
-    () => false,
-  );
+/** Whether the file is there; other problems (an escaping name, a directory) are still thrown. */
+async function exists(root: string, name: string, options: ResolveOptions = {}): Promise<boolean> {
+  try {
+    await resolveInside(root, name, options);
+    return true;
+  } catch (err) {
+    if (err instanceof CheckpointError && err.code === 'missing_file') return false;
+    throw err;
+  }
 }
 
 /** Writes via a temporary file and a rename, so a reader never sees half a file. */
@@ -155,12 +160,55 @@ function keptFiles(previous: Manifest | null): string[] {
   return Object.keys(previous?.files ?? {}).filter((name) => !isWeights(name));
 }
 
-/** The weight files: the index and its shards, or the single file. */
-async function weightNames(srcRoot: string): Promise<string[]> {
-  if (!(await exists(srcRoot, WEIGHTS_INDEX_FILE))) return [WEIGHTS_FILE];
-  const raw = await readJsonFile(srcRoot, WEIGHTS_INDEX_FILE);
-  // Escaping shard names are refused later, when the files are resolved.
-  return [WEIGHTS_INDEX_FILE, ...shardNames(parseFile(weightIndexSchema, raw, WEIGHTS_INDEX_FILE, srcRoot))];
+/** What conversion reads from the source folder. */
+interface SourceFiles {
+  architecture: Manifest['architecture'];
+  tokenizer: TokenizerJson;
+  tokenizerConfig: TokenizerConfig;
+  generation: GenerationConfigJson;
+  /** False when generation_config.json was missing and `generation` comes from config.json. */
+  generationFound: boolean;
+  /** The weights: the single file, or the index and its shards. */
+  weights: string[];
+}
+
+async function readSource(srcRoot: string, read: ResolveOptions): Promise<SourceFiles> {
+  const rawConfig = await readJsonFile(srcRoot, CONFIG_FILE, read);
+  const { architecture } = parseConfigFile(rawConfig, srcRoot);
+  const tokenizer = await readParsedFile(tokenizerJsonSchema, srcRoot, TOKENIZER_FILE, read);
+  const tokenizerConfig = await readParsedFile(tokenizerConfigSchema, srcRoot, TOKENIZER_CONFIG_FILE, read);
+  const generationFound = await exists(srcRoot, GENERATION_CONFIG_FILE, read);
+  const generation = generationFound
+    ? await readParsedFile(generationConfigSchema, srcRoot, GENERATION_CONFIG_FILE, read)
+    : synthesiseGeneration(rawConfig, srcRoot);
+  let weights = [WEIGHTS_FILE];
+  if (await exists(srcRoot, WEIGHTS_INDEX_FILE, read)) {
+    // Escaping shard names are refused later, when the files are resolved.
+    const index = await readParsedFile(weightIndexSchema, srcRoot, WEIGHTS_INDEX_FILE, read);
+    weights = [WEIGHTS_INDEX_FILE, ...shardNames(index)];
+  }
+  return { architecture, tokenizer, tokenizerConfig, generation, generationFound, weights };
+}
+
+/** The fields conversion fills in for a folder that has no manifest yet. */
+function freshManifest(
+  src: SourceFiles,
+  thinking: Manifest['thinking'],
+  names: ReadonlySet<string>,
+  outRoot: string,
+  srcRoot: string,
+) {
+  return {
+    format: 'reverie-checkpoint/1',
+    name: sanitiseName(basename(outRoot)),
+    description: `${src.architecture} converted from ${basename(srcRoot)}`,
+    thinking,
+    defaults: defaultsFrom(src.generation, thinking !== null),
+    modes: defaultModes(thinking !== null, false),
+    training: null,
+    evaluation: [],
+    ngram: names.has(NGRAM_FILE) ? NGRAM_FILE : null,
+  };
 }
 
 /**
@@ -181,47 +229,24 @@ export async function writeManifest(
   const srcRoot = await resolveCheckpointDir(srcDir);
   await mkdir(outDir, { recursive: true });
   const outRoot = await realpath(outDir);
-
-  const rawConfig = await readJsonFile(srcRoot, CONFIG_FILE);
-  const { architecture } = parseConfigFile(rawConfig, srcRoot);
-  const tokenizer = parseFile(
-    tokenizerJsonSchema,
-    await readJsonFile(srcRoot, TOKENIZER_FILE),
-    TOKENIZER_FILE,
-    srcRoot,
-  );
-  const rawTokenizerConfig = await readJsonFile(srcRoot, TOKENIZER_CONFIG_FILE);
-  const tokenizerConfig = parseFile(
-    tokenizerConfigSchema,
-    rawTokenizerConfig,
-    TOKENIZER_CONFIG_FILE,
-    srcRoot,
-  );
-  const hasGeneration = await exists(srcRoot, GENERATION_CONFIG_FILE);
-  const generation = hasGeneration
-    ? parseFile(
-        generationConfigSchema,
-        await readJsonFile(srcRoot, GENERATION_CONFIG_FILE),
-        GENERATION_CONFIG_FILE,
-        srcRoot,
-      )
-    : synthesiseGeneration(rawConfig, srcRoot);
+  const copying = outRoot !== srcRoot;
+  // The copies are real files, so a source may link out of its folder (a Hugging Face cache does).
+  const read: ResolveOptions = { followSymlinksOut: copying };
+  const src = await readSource(srcRoot, read);
   const previous = await existingManifest(outRoot, srcRoot);
 
-  const names = new Set([...REQUIRED_FILES, ...(await weightNames(srcRoot)), ...keptFiles(previous)]);
-  for (const name of OPTIONAL_FILES) if (await exists(srcRoot, name)) names.add(name);
-  if (!hasGeneration) {
+  const names = new Set([...REQUIRED_FILES, ...src.weights, ...keptFiles(previous)]);
+  for (const name of OPTIONAL_FILES) if (await exists(srcRoot, name, read)) names.add(name);
+  if (!src.generationFound) {
     names.delete(GENERATION_CONFIG_FILE);
-    await writeAtomic(join(outRoot, GENERATION_CONFIG_FILE), `${JSON.stringify(generation, null, 2)}\n`);
+    await writeAtomic(join(outRoot, GENERATION_CONFIG_FILE), `${JSON.stringify(src.generation, null, 2)}\n`);
   }
-  if (outRoot !== srcRoot) {
-    for (const name of names) {
-      // A file an earlier manifest of the output folder lists may live only there (added by hand).
-      if (previous && !(await exists(srcRoot, name)) && (await exists(outRoot, name))) continue;
-      const source = await resolveInside(srcRoot, name);
-      await mkdir(dirname(join(outRoot, name)), { recursive: true });
-      await copyFile(source, join(outRoot, name));
-    }
+  for (const name of copying ? names : []) {
+    // A file an earlier manifest of the output folder lists may live only there (added by hand).
+    if (previous && !(await exists(srcRoot, name, read)) && (await exists(outRoot, name))) continue;
+    const source = await resolveInside(srcRoot, name, read);
+    await mkdir(dirname(join(outRoot, name)), { recursive: true });
+    await copyFile(source, join(outRoot, name));
   }
   names.add(GENERATION_CONFIG_FILE);
 
@@ -230,18 +255,10 @@ export async function writeManifest(
   for (const name of [...names].sort()) files[name] = await sha256File(await resolveInside(outRoot, name));
 
   const thinking =
-    options.thinking !== undefined ? options.thinking : detectThinkMarkers(tokenizer, tokenizerConfig);
-  const fresh = {
-    format: 'reverie-checkpoint/1',
-    name: sanitiseName(basename(outRoot)),
-    description: `${architecture} converted from ${basename(srcRoot)}`,
-    thinking,
-    defaults: defaultsFrom(generation, thinking !== null),
-    modes: defaultModes(thinking !== null, false),
-    training: null,
-    evaluation: [],
-    ngram: names.has(NGRAM_FILE) ? NGRAM_FILE : null,
-  };
+    options.thinking !== undefined
+      ? options.thinking
+      : detectThinkMarkers(src.tokenizer, src.tokenizerConfig);
+  const fresh = freshManifest(src, thinking, names, outRoot, srcRoot);
   const explicit = {
     ...(options.name !== undefined && { name: options.name }),
     ...(options.description !== undefined && { description: options.description }),
@@ -250,12 +267,8 @@ export async function writeManifest(
       modes: withLatent(previous?.modes ?? fresh.modes, options.latent),
     }),
   };
-  const manifest = parseFile(
-    manifestSchema,
-    { ...fresh, ...previous, ...explicit, architecture, files },
-    MANIFEST_FILE,
-    outRoot,
-  );
+  const merged = { ...fresh, ...previous, ...explicit, architecture: src.architecture, files };
+  const manifest = parseFile(manifestSchema, merged, MANIFEST_FILE, outRoot);
   await writeAtomic(join(outRoot, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

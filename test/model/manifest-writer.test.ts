@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
@@ -137,6 +137,23 @@ describe('writeManifest', () => {
     assert.deepEqual((await readdir(src)).sort(), before);
     assert.equal(manifest.name, 'tiny');
     assert.deepEqual((await readdir(out)).sort(), [...Object.keys(manifest.files), 'reverie.json'].sort());
+    await loadCheckpoint(out);
+  });
+
+  it('follows a Hugging Face cache snapshot out to its blobs only when copying', async () => {
+    const blobs = join(root, 'blobs');
+    const snapshot = join(root, 'snapshots', 'abc123');
+    await mkdir(blobs);
+    await mkdir(snapshot, { recursive: true });
+    await writeHfFolder(blobs);
+    for (const name of await readdir(blobs))
+      await symlink(join('..', '..', 'blobs', name), join(snapshot, name));
+    await assert.rejects(
+      writeManifest(snapshot),
+      (e: unknown) => e instanceof CheckpointError && e.code === 'path_escape',
+    );
+    const out = join(root, 'models', 'cached');
+    await writeManifest(snapshot, out);
     await loadCheckpoint(out);
   });
 
