@@ -32,6 +32,7 @@ const tokenId = z.number().int().nonnegative();
 /** Sampling fields are often written as null by HF tooling; null means "not set". */
 const unset = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? undefined);
 
+/** generation_config.json: the eos id(s) are required, sampling defaults optional; other keys pass. */
 export const generationConfigSchema = z.looseObject({
   eos_token_id: z.union([tokenId, z.array(tokenId).min(1)]),
   bos_token_id: unset(tokenId),
@@ -52,7 +53,9 @@ export const tokenizerJsonSchema = z.looseObject({
 });
 export type TokenizerJson = z.infer<typeof tokenizerJsonSchema>;
 
+/** `bos_token` and friends: a string, or an AddedToken-like `{content, ...}` object. */
 const tokenStringSchema = z.union([z.string(), z.looseObject({ content: z.string() })]).nullable();
+/** tokenizer_config.json: the fields reverie reads (the chat template, a string or a named list). */
 export const tokenizerConfigSchema = z.looseObject({
   chat_template: z
     .union([z.string(), z.array(z.object({ name: z.string(), template: z.string() }))])
@@ -62,6 +65,7 @@ export const tokenizerConfigSchema = z.looseObject({
 });
 export type TokenizerConfig = z.infer<typeof tokenizerConfigSchema>;
 
+/** model.safetensors.index.json: which shard holds each tensor. */
 export const weightIndexSchema = z.looseObject({ weight_map: z.record(z.string(), z.string()) });
 
 /** Defaults from generation_config.json, normalised. */

@@ -31,6 +31,11 @@ export interface StreamDecoder {
 }
 
 const REPLACEMENT = '\uFFFD';
+/**
+ * A UTF-8 character has at most 4 bytes and a byte-level token carries at least one, so text
+ * still incomplete after this many pending ids is invalid output: it is emitted as it is.
+ */
+const MAX_HELD_IDS = 8;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -116,31 +121,35 @@ export class TextTokenizer {
   }
 
   /**
-   * An incremental detokenizer for one sequence. It re-decodes a short window (the ids since the
-   * last complete character plus the ones before them, for decoders that look at context) and
-   * emits only what is new, holding text back while it ends in U+FFFD: byte-level tokens can
-   * split a multi-byte character, and emitting the replacement character would corrupt the stream.
+   * An incremental detokenizer for one sequence. It re-decodes a short window (the ids not yet
+   * emitted plus the ones just before them, for decoders that look at context) and emits only
+   * what is new, holding text back while it ends in U+FFFD: byte-level tokens can split a
+   * multi-byte character, and emitting the replacement character would corrupt the stream.
    */
   createStreamDecoder(options: DecodeOptions = {}): StreamDecoder {
-    const ids: number[] = [];
-    let prefixOffset = 0;
-    let readOffset = 0;
+    /** `window[0, read)` was emitted already (context); `window[read, ...)` is pending. */
+    const window: number[] = [];
+    let read = 0;
+    const advance = (force: boolean): string => {
+      const prefix = this.decode(window.slice(0, read), options);
+      const text = this.decode(window, options);
+      const pending = window.length - read;
+      if (
+        !force &&
+        (text.length <= prefix.length || (text.endsWith(REPLACEMENT) && pending < MAX_HELD_IDS))
+      ) {
+        return '';
+      }
+      window.splice(0, read);
+      read = window.length;
+      return text.slice(prefix.length);
+    };
     return {
       push: (id) => {
-        ids.push(id);
-        const prefix = this.decode(ids.slice(prefixOffset, readOffset), options);
-        const text = this.decode(ids.slice(prefixOffset), options);
-        if (text.length <= prefix.length || text.endsWith(REPLACEMENT)) return '';
-        prefixOffset = readOffset;
-        readOffset = ids.length;
-        return text.slice(prefix.length);
+        window.push(id);
+        return advance(false);
       },
-      flush: () => {
-        const prefix = this.decode(ids.slice(prefixOffset, readOffset), options);
-        const text = this.decode(ids.slice(prefixOffset), options);
-        prefixOffset = readOffset = ids.length;
-        return text.slice(prefix.length);
-      },
+      flush: () => advance(true),
     };
   }
 

@@ -104,6 +104,14 @@ describe('TextTokenizer with the byte tokenizer', () => {
     assert.deepEqual(streamed(tok, ids).deltas, ['a', '', '', '', '😀']);
   });
 
+  it('does not hold invalid bytes back forever', () => {
+    const decoder = tok.createStreamDecoder();
+    const deltas = Array.from({ length: 12 }, () => decoder.push(0xff));
+    assert.ok(deltas.slice(0, 7).every((d) => d === ''));
+    assert.ok(deltas.some((d) => d.length > 0));
+    assert.equal(deltas.join('') + decoder.flush(), tok.decode(Array(12).fill(0xff)));
+  });
+
   it('flushes an incomplete trailing character as a replacement', () => {
     const decoder = tok.createStreamDecoder();
     assert.equal(decoder.push(0xe4), '');
