@@ -137,7 +137,10 @@ export class KvStore {
     const grow = (old: Float32Array) => {
       const next = new Float32Array(numKvHeads * capacity * headDim);
       for (let h = 0; h < numKvHeads; h++) {
-        next.set(old.subarray(h * s!.capacity * headDim, (h * s!.capacity + s!.length) * headDim), h * capacity * headDim);
+        next.set(
+          old.subarray(h * s!.capacity * headDim, (h * s!.capacity + s!.length) * headDim),
+          h * capacity * headDim,
+        );
       }
       return next;
     };

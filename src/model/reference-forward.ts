@@ -35,7 +35,8 @@ function inverseFrequencies(cfg: ModelConfig): number[] {
     const wavelen = (2 * Math.PI) / f;
     if (wavelen > s.originalMaxPositions / s.lowFreqFactor) return f / s.factor;
     if (wavelen < s.originalMaxPositions / s.highFreqFactor) return f;
-    const smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+    const smooth =
+      (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
     return (1 - smooth) * (f / s.factor) + smooth * f;
   });
 }
@@ -77,7 +78,11 @@ function applyRope(v: Float64Array, heads: number, hd: number, pos: number, invF
 }
 
 /** Full-recompute forward of one sequence (causal attention over all its positions). */
-export function referenceForward(cfg: ModelConfig, weights: Map<string, Tensor>, inputs: ReferenceInput[]): ReferenceOutput {
+export function referenceForward(
+  cfg: ModelConfig,
+  weights: Map<string, Tensor>,
+  inputs: ReferenceInput[],
+): ReferenceOutput {
   const w = (name: string) => {
     const t = weights.get(name);
     if (!t) throw new Error(`reference: missing ${name}`);

@@ -93,7 +93,8 @@ export class ModelRunner {
       M += r.allPositions ? r.count : 1;
     }
     const T = P + S;
-    if (T > this.#cfg.maxPositions) throw new Error(`runner: ${T} positions exceed the model's ${this.#cfg.maxPositions}`);
+    if (T > this.#cfg.maxPositions)
+      throw new Error(`runner: ${T} positions exceed the model's ${this.#cfg.maxPositions}`);
     const ids = this.#ids.view(B * S * K).fill(0n);
     const weights = this.#weights.view(B * S * K).fill(0);
     const add = this.#add.view(B * S * D).fill(0);
@@ -137,7 +138,9 @@ export class ModelRunner {
       keys.push(this.#pastK[l]!.view(B * Hk * P * hd));
       values.push(this.#pastV[l]!.view(B * Hk * P * hd));
     }
-    if (P > 0) rows.forEach((r, b) => this.kv.gather(r.seq, b, P, keys, values));
+    if (P > 0) {
+      for (let b = 0; b < B; b++) this.kv.gather(rows[b]!.seq, b, P, keys, values);
+    }
     for (let l = 0; l < numLayers; l++) {
       feeds[IO.pastKey(l)] = new ort.Tensor('float32', keys[l]!, [B, Hk, P, hd]);
       feeds[IO.pastValue(l)] = new ort.Tensor('float32', values[l]!, [B, Hk, P, hd]);

@@ -66,7 +66,10 @@ function rng(seed: number): () => number {
 }
 
 /** Random HF-named weights for the given shape. */
-export function randomWeights(o: Required<Omit<TestModelOptions, 'seed'>>, seed: number): Map<string, Tensor> {
+export function randomWeights(
+  o: Required<Omit<TestModelOptions, 'seed'>>,
+  seed: number,
+): Map<string, Tensor> {
   const next = rng(seed);
   const normal = () => Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
   const t = (shape: number[], std: number, mean = 0): Tensor => {
@@ -92,7 +95,10 @@ export function randomWeights(o: Required<Omit<TestModelOptions, 'seed'>>, seed:
       w.set(`${p}.self_attn.k_proj.bias`, t([o.numKvHeads * o.headDim], 0.1));
       w.set(`${p}.self_attn.v_proj.bias`, t([o.numKvHeads * o.headDim], 0.1));
     }
-    w.set(`${p}.self_attn.o_proj.weight`, t([D, o.numHeads * o.headDim], 1 / Math.sqrt(o.numHeads * o.headDim)));
+    w.set(
+      `${p}.self_attn.o_proj.weight`,
+      t([D, o.numHeads * o.headDim], 1 / Math.sqrt(o.numHeads * o.headDim)),
+    );
     w.set(`${p}.mlp.gate_proj.weight`, t([o.intermediateSize, D], 1 / Math.sqrt(D)));
     w.set(`${p}.mlp.up_proj.weight`, t([o.intermediateSize, D], 1 / Math.sqrt(D)));
     w.set(`${p}.mlp.down_proj.weight`, t([D, o.intermediateSize], 1 / Math.sqrt(o.intermediateSize)));
@@ -116,7 +122,13 @@ export function hfConfig(o: Required<Omit<TestModelOptions, 'seed'>>): Record<st
     rms_norm_eps: 1e-5,
     rope_theta: 10000,
     rope_scaling: o.ropeScaling
-      ? { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }
+      ? {
+          rope_type: 'llama3',
+          factor: 8,
+          low_freq_factor: 1,
+          high_freq_factor: 4,
+          original_max_position_embeddings: 64,
+        }
       : null,
     tie_word_embeddings: o.tieEmbeddings,
     hidden_act: 'silu',
@@ -130,12 +142,18 @@ export function hfConfig(o: Required<Omit<TestModelOptions, 'seed'>>): Record<st
  * Writes config.json, model.safetensors and generation_config.json of a random model into `dir`.
  * Tokenizer files and the manifest are added by the caller (see make-test-model in the CLI).
  */
-export function writeRandomModel(dir: string, options: TestModelOptions = {}): Required<Omit<TestModelOptions, 'seed'>> {
+export function writeRandomModel(
+  dir: string,
+  options: TestModelOptions = {},
+): Required<Omit<TestModelOptions, 'seed'>> {
   const o = { ...TINY, ...options };
   const { seed = 1, ...shape } = o;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), `${JSON.stringify(hfConfig(shape), null, 2)}\n`);
-  writeFileSync(join(dir, 'generation_config.json'), `${JSON.stringify({ eos_token_id: [258, 256] }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'generation_config.json'),
+    `${JSON.stringify({ eos_token_id: [258, 256] }, null, 2)}\n`,
+  );
   writeSafetensors(join(dir, 'model.safetensors'), randomWeights(shape, seed), { format: 'pt' });
   return shape;
 }

@@ -27,8 +27,17 @@ import { GraphBuilder, toHalfArray } from './graph-builder.ts';
 
 export type WeightDType = 'fp32' | 'fp16';
 
+/**
+ * `standard`: the serving graph (any mix of prefill chunks and decode rows per call).
+ * `gqa`: ORT's GroupQueryAttention contrib op, kept only so `bench attention` can measure the
+ * alternative; it takes `seqlens_k`/`total_sequence_length` instead of a mask, returns the full
+ * present cache, and cannot run a multi-token chunk over a cache at batch > 1.
+ */
+export type AttentionDesign = 'standard' | 'gqa';
+
 export interface DecoderGraphOptions {
   dtype: WeightDType;
+  attention?: AttentionDesign;
   /** Called after each layer is built, for progress output. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -69,7 +78,11 @@ function transpose2d(t: Tensor): Float32Array {
 }
 
 /** Builds the decoder graph for a Llama or Qwen2 checkpoint. */
-export function buildDecoderGraph(cfg: ModelConfig, weights: Weights, opts: DecoderGraphOptions): GraphBuilder {
+export function buildDecoderGraph(
+  cfg: ModelConfig,
+  weights: Weights,
+  opts: DecoderGraphOptions,
+): GraphBuilder {
   const g = new GraphBuilder();
   const half = opts.dtype === 'fp16';
   const ft = half ? 'float16' : 'float32';
@@ -80,7 +93,9 @@ export function buildDecoderGraph(cfg: ModelConfig, weights: Weights, opts: Deco
   const G = H / Hk;
 
   const weight = (name: string, data: Float32Array, dims: number[]) =>
-    half ? g.initializer(name, 'float16', dims, toHalfArray(data)) : g.initializer(name, 'float32', dims, data);
+    half
+      ? g.initializer(name, 'float16', dims, toHalfArray(data))
+      : g.initializer(name, 'float32', dims, data);
   const linear = (x: string, prefix: string, inDim: number, outDim: number, bias: boolean) => {
     const w = need(weights, `${prefix}.weight`);
     if (w.shape[0] !== outDim || w.shape[1] !== inDim) {
@@ -106,13 +121,18 @@ export function buildDecoderGraph(cfg: ModelConfig, weights: Weights, opts: Deco
   const bagW = g.input(IO.inputWeights, 'float32', ['batch', 'seq', 'bag']);
   const add = g.input(IO.embedsAdd, 'float32', ['batch', 'seq', D]);
   const pos = g.input(IO.positionIds, 'int64', ['batch', 'seq']);
-  const mask = g.input(IO.attentionMask, 'float32', ['batch', 'seq', 'total']);
+  const gqa = opts.attention === 'gqa';
+  const mask = gqa ? '' : g.input(IO.attentionMask, 'float32', ['batch', 'seq', 'total']);
+  const seqlensK = gqa ? g.input('seqlens_k', 'int32', ['batch']) : '';
+  const totalLen = gqa ? g.input('total_sequence_length', 'int32', []) : '';
   const outIdx = g.input(IO.outputIndex, 'int64', ['outputs']);
 
   // Embedding of the weighted bag: Σ_k w_k · E[id_k] (+ additive embedding). Kept in float32.
   const embed = need(weights, 'model.embed_tokens.weight');
   if (embed.shape[0] !== cfg.vocabSize || embed.shape[1] !== D) {
-    throw new Error(`weights: model.embed_tokens.weight has shape [${embed.shape}], expected [${cfg.vocabSize}, ${D}]`);
+    throw new Error(
+      `weights: model.embed_tokens.weight has shape [${embed.shape}], expected [${cfg.vocabSize}, ${D}]`,
+    );
   }
   const E = g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, D], embed.data);
   const gathered = g.op1('Gather', [E, ids]); // [B,S,K,D]
@@ -133,45 +153,53 @@ export function buildDecoderGraph(cfg: ModelConfig, weights: Weights, opts: Deco
       sinT[p * hd + i] = sinT[p * hd + i + hd / 2] = Math.sin(a);
     }
   }
-  const cos = g.op1('Unsqueeze', [g.op1('Gather', [weight('rope.cos', cosT, [maxPos, hd]), pos]), g.ints([2])]);
-  const sin = g.op1('Unsqueeze', [g.op1('Gather', [weight('rope.sin', sinT, [maxPos, hd]), pos]), g.ints([2])]);
+  const cos = g.op1('Unsqueeze', [
+    g.op1('Gather', [weight('rope.cos', cosT, [maxPos, hd]), pos]),
+    g.ints([2]),
+  ]);
+  const sin = g.op1('Unsqueeze', [
+    g.op1('Gather', [weight('rope.sin', sinT, [maxPos, hd]), pos]),
+    g.ints([2]),
+  ]);
   const rope = (t: string) => {
-    const [a, b] = g.op('Split', [t, g.ints([hd / 2, hd / 2])], { axis: -1 }, { numOutputs: 2 }) as [string, string];
+    const [a, b] = g.op('Split', [t, g.ints([hd / 2, hd / 2])], { axis: -1 }, { numOutputs: 2 }) as [
+      string,
+      string,
+    ];
     const rotated = g.op1('Concat', [g.op1('Neg', [b]), a], { axis: -1 });
     return g.op1('Add', [g.op1('Mul', [t, cos]), g.op1('Mul', [rotated, sin])]);
   };
 
   // The mask, repeated for the G query heads that share a KV head: [B,1,G*S,T].
-  let maskG = g.op1('Unsqueeze', [mask, g.ints([1])]);
-  if (G > 1) maskG = g.op1('Tile', [maskG, g.ints([1, 1, G, 1])]);
-  if (half) maskG = g.op1('Cast', [maskG], { to: 10 });
+  let maskG = '';
+  if (!gqa) {
+    maskG = g.op1('Unsqueeze', [mask, g.ints([1])]);
+    if (G > 1) maskG = g.op1('Tile', [maskG, g.ints([1, 1, G, 1])]);
+    if (half) maskG = g.op1('Cast', [maskG], { to: 10 });
+  }
   const scale = g.scalar(1 / Math.sqrt(hd), ft);
+  if (gqa && half) throw new Error('the gqa attention design is only built in fp32 (benchmark use)');
 
   for (let l = 0; l < cfg.numLayers; l++) {
     const p = `model.layers.${l}`;
     const h = rmsNorm(x, `${p}.input_layernorm.weight`);
-    const q = g.op1('Reshape', [linear(h, `${p}.self_attn.q_proj`, D, H * hd, cfg.qkvBias), g.ints([0, 0, H, hd])]);
-    const k = g.op1('Reshape', [linear(h, `${p}.self_attn.k_proj`, D, Hk * hd, cfg.qkvBias), g.ints([0, 0, Hk, hd])]);
-    const v = g.op1('Reshape', [linear(h, `${p}.self_attn.v_proj`, D, Hk * hd, cfg.qkvBias), g.ints([0, 0, Hk, hd])]);
-    const qT = g.op1('Transpose', [g.op1('Mul', [rope(q), scale])], { perm: [0, 2, 1, 3] }); // [B,H,S,hd]
-    const kNew = g.op1('Transpose', [rope(k)], { perm: [0, 2, 1, 3] }); // [B,Hk,S,hd]
-    const vNew = g.op1('Transpose', [v], { perm: [0, 2, 1, 3] });
+    const q = g.op1('Reshape', [
+      linear(h, `${p}.self_attn.q_proj`, D, H * hd, cfg.qkvBias),
+      g.ints([0, 0, H, hd]),
+    ]);
+    const k = g.op1('Reshape', [
+      linear(h, `${p}.self_attn.k_proj`, D, Hk * hd, cfg.qkvBias),
+      g.ints([0, 0, Hk, hd]),
+    ]);
+    const v = g.op1('Reshape', [
+      linear(h, `${p}.self_attn.v_proj`, D, Hk * hd, cfg.qkvBias),
+      g.ints([0, 0, Hk, hd]),
+    ]);
     const pastK = g.input(IO.pastKey(l), 'float32', ['batch', Hk, 'past', hd]);
     const pastV = g.input(IO.pastValue(l), 'float32', ['batch', Hk, 'past', hd]);
-    const k32 = half ? g.op1('Cast', [kNew], { to: 1 }, IO.presentKey(l)) : g.op1('Identity', [kNew], {}, IO.presentKey(l));
-    const v32 = half ? g.op1('Cast', [vNew], { to: 1 }, IO.presentValue(l)) : g.op1('Identity', [vNew], {}, IO.presentValue(l));
-    g.output(IO.presentKey(l), 'float32', ['batch', Hk, 'seq', hd]);
-    g.output(IO.presentValue(l), 'float32', ['batch', Hk, 'seq', hd]);
-    const kAll = g.op1('Concat', [pastK, k32], { axis: 2 }); // [B,Hk,T,hd]
-    const vAll = g.op1('Concat', [pastV, v32], { axis: 2 });
-    const kAllT = half ? g.op1('Cast', [kAll], { to: 10 }) : kAll;
-    const vAllT = half ? g.op1('Cast', [vAll], { to: 10 }) : vAll;
-    // Query heads h = kv·G + g sit next to each other, so [B,H,S,hd] → [B,Hk,G·S,hd] is a view.
-    const qG = g.op1('Reshape', [qT, g.ints([0, Hk, -1, hd])]);
-    const scores = g.op1('MatMul', [qG, g.op1('Transpose', [kAllT], { perm: [0, 1, 3, 2] })]); // [B,Hk,G·S,T]
-    const probs = g.op1('Softmax', [g.op1('Add', [scores, maskG])], { axis: -1 });
-    const ctx = g.op1('Reshape', [g.op1('MatMul', [probs, vAllT]), g.ints([0, H, -1, hd])]); // [B,H,S,hd]
-    const merged = g.op1('Reshape', [g.op1('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.ints([0, 0, H * hd])]);
+    const merged = gqa
+      ? gqaAttention(g, { q: rope(q), k: rope(k), v, pastK, pastV, seqlensK, totalLen, l, H, Hk, hd })
+      : standardAttention(g, { q: rope(q), k: rope(k), v, pastK, pastV, maskG, scale, half, l, H, Hk, hd });
     x = g.op1('Add', [x, linear(merged, `${p}.self_attn.o_proj`, H * hd, D, false)]);
 
     const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`);
@@ -202,4 +230,56 @@ export function buildDecoderGraph(cfg: ModelConfig, weights: Weights, opts: Deco
   }
   g.output(logits, 'float32', ['outputs', cfg.vocabSize]);
   return g;
+}
+
+interface AttentionArgs {
+  q: string;
+  k: string;
+  v: string;
+  pastK: string;
+  pastV: string;
+  l: number;
+  H: number;
+  Hk: number;
+  hd: number;
+}
+
+/** Attention with standard ops; outputs the new positions' K/V as `present_*_{l}`. Returns [B,S,H·hd]. */
+function standardAttention(
+  g: GraphBuilder,
+  a: AttentionArgs & { maskG: string; scale: string; half: boolean },
+): string {
+  const { H, Hk, hd, l, half } = a;
+  const qT = g.op1('Transpose', [g.op1('Mul', [a.q, a.scale])], { perm: [0, 2, 1, 3] }); // [B,H,S,hd]
+  const kNew = g.op1('Transpose', [a.k], { perm: [0, 2, 1, 3] }); // [B,Hk,S,hd]
+  const vNew = g.op1('Transpose', [a.v], { perm: [0, 2, 1, 3] });
+  const k32 = g.op1(half ? 'Cast' : 'Identity', [kNew], half ? { to: 1 } : {}, IO.presentKey(l));
+  const v32 = g.op1(half ? 'Cast' : 'Identity', [vNew], half ? { to: 1 } : {}, IO.presentValue(l));
+  g.output(IO.presentKey(l), 'float32', ['batch', Hk, 'seq', hd]);
+  g.output(IO.presentValue(l), 'float32', ['batch', Hk, 'seq', hd]);
+  const kAll = g.op1('Concat', [a.pastK, k32], { axis: 2 }); // [B,Hk,T,hd]
+  const vAll = g.op1('Concat', [a.pastV, v32], { axis: 2 });
+  const kAllT = half ? g.op1('Cast', [kAll], { to: 10 }) : kAll;
+  const vAllT = half ? g.op1('Cast', [vAll], { to: 10 }) : vAll;
+  // Query heads h = kv·G + g sit next to each other, so [B,H,S,hd] → [B,Hk,G·S,hd] is a view.
+  const qG = g.op1('Reshape', [qT, g.ints([0, Hk, -1, hd])]);
+  const scores = g.op1('MatMul', [qG, g.op1('Transpose', [kAllT], { perm: [0, 1, 3, 2] })]); // [B,Hk,G·S,T]
+  const probs = g.op1('Softmax', [g.op1('Add', [scores, a.maskG])], { axis: -1 });
+  const ctx = g.op1('Reshape', [g.op1('MatMul', [probs, vAllT]), g.ints([0, H, -1, hd])]); // [B,H,S,hd]
+  return g.op1('Reshape', [g.op1('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.ints([0, 0, H * hd])]);
+}
+
+/** Attention through com.microsoft.GroupQueryAttention (rotary applied before it); outputs the full present cache. */
+function gqaAttention(g: GraphBuilder, a: AttentionArgs & { seqlensK: string; totalLen: string }): string {
+  const { H, Hk, hd, l } = a;
+  const flat = (t: string, heads: number) => g.op1('Reshape', [t, g.ints([0, 0, heads * hd])]);
+  const [out] = g.op(
+    'GroupQueryAttention',
+    [flat(a.q, H), flat(a.k, Hk), flat(a.v, Hk), a.pastK, a.pastV, a.seqlensK, a.totalLen],
+    { num_heads: H, kv_num_heads: Hk, scale: { float: 1 / Math.sqrt(hd) } },
+    { domain: 'com.microsoft', outputs: [g.name('gqa'), IO.presentKey(l), IO.presentValue(l)] },
+  );
+  g.output(IO.presentKey(l), 'float32', ['batch', Hk, 'total', hd]);
+  g.output(IO.presentValue(l), 'float32', ['batch', Hk, 'total', hd]);
+  return out!;
 }

@@ -15,7 +15,12 @@ export const ONNX_TYPE: Record<ElemType, number> = {
 /** A symbolic dimension (string) or a fixed size (number). */
 export type Dim = string | number;
 
-export type AttrValue = number | number[] | string | { float: number } | { tensor: onnxProto.onnx.ITensorProto };
+export type AttrValue =
+  | number
+  | number[]
+  | string
+  | { float: number }
+  | { tensor: onnxProto.onnx.ITensorProto };
 
 /** An initializer's bytes, kept aside so large weights can go to an external data file. */
 export interface InitializerData {
@@ -76,7 +81,12 @@ export class GraphBuilder {
     return this.op(opType, inputs, attrs, output ? { outputs: [output] } : {})[0]!;
   }
 
-  initializer(name: string, type: ElemType, dims: number[], data: Float32Array | Uint16Array | BigInt64Array | Int32Array): string {
+  initializer(
+    name: string,
+    type: ElemType,
+    dims: number[],
+    data: Float32Array | Uint16Array | BigInt64Array | Int32Array,
+  ): string {
     this.initializers.push({
       name,
       type,
@@ -91,7 +101,12 @@ export class GraphBuilder {
     const key = `i64:${values.join(',')}`;
     let name = this.#constCache.get(key);
     if (!name) {
-      name = this.initializer(this.name('const_i64'), 'int64', [values.length], BigInt64Array.from(values.map(BigInt)));
+      name = this.initializer(
+        this.name('const_i64'),
+        'int64',
+        [values.length],
+        BigInt64Array.from(values.map(BigInt)),
+      );
       this.#constCache.set(key, name);
     }
     return name;
