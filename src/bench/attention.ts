@@ -26,13 +26,22 @@ export interface AttentionRow {
 function feedsFor(design: AttentionDesign, cfg: ReturnType<typeof parseModelConfig>, B: number, P: number) {
   const { hiddenSize: D, numKvHeads: Hk, headDim: hd } = cfg;
   const f: Record<string, ort.Tensor> = {
-    [IO.inputIds]: new ort.Tensor('int64', BigInt64Array.from({ length: B }, (_, b) => BigInt(b)), [B, 1, 1]),
+    [IO.inputIds]: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: B }, (_, b) => BigInt(b)),
+      [B, 1, 1],
+    ),
     [IO.inputWeights]: new ort.Tensor('float32', new Float32Array(B).fill(1), [B, 1, 1]),
     [IO.embedsAdd]: new ort.Tensor('float32', new Float32Array(B * D), [B, 1, D]),
     [IO.positionIds]: new ort.Tensor('int64', new BigInt64Array(B).fill(BigInt(P)), [B, 1]),
-    [IO.outputIndex]: new ort.Tensor('int64', BigInt64Array.from({ length: B }, (_, b) => BigInt(b)), [B]),
+    [IO.outputIndex]: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: B }, (_, b) => BigInt(b)),
+      [B],
+    ),
   };
-  if (design === 'standard') f[IO.attentionMask] = new ort.Tensor('float32', new Float32Array(B * (P + 1)), [B, 1, P + 1]);
+  if (design === 'standard')
+    f[IO.attentionMask] = new ort.Tensor('float32', new Float32Array(B * (P + 1)), [B, 1, P + 1]);
   else {
     f.seqlens_k = new ort.Tensor('int32', new Int32Array(B).fill(P), [B]);
     f.total_sequence_length = new ort.Tensor('int32', Int32Array.of(P + 1), []);
@@ -45,7 +54,10 @@ function feedsFor(design: AttentionDesign, cfg: ReturnType<typeof parseModelConf
   return f;
 }
 
-export async function benchAttention(opts: { steps?: number; log: (s: string) => void }): Promise<AttentionRow[]> {
+export async function benchAttention(opts: {
+  steps?: number;
+  log: (s: string) => void;
+}): Promise<AttentionRow[]> {
   const shape = { ...QWEN05B_SHAPE, numLayers: 4, vocabSize: 4096 };
   const cfg = parseModelConfig(hfConfig(shape));
   const weights = randomWeights(shape, 1);
@@ -55,14 +67,20 @@ export async function benchAttention(opts: { steps?: number; log: (s: string) =>
   for (const design of ['standard', 'gqa'] as const) {
     const file = join(dir, `${design}.onnx`);
     writeModel(buildDecoderGraph(cfg, weights, { dtype: 'fp32', attention: design }), file, design);
-    sessions[design] = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+    sessions[design] = await ort.InferenceSession.create(file, {
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+    });
   }
   const rows: AttentionRow[] = [];
   const steps = opts.steps ?? 20;
   for (const context of [64, 512]) {
     for (const batch of [1, 8, 32]) {
       const times: Record<AttentionDesign, number[]> = { standard: [], gqa: [] };
-      const feeds = { standard: feedsFor('standard', cfg, batch, context), gqa: feedsFor('gqa', cfg, batch, context) };
+      const feeds = {
+        standard: feedsFor('standard', cfg, batch, context),
+        gqa: feedsFor('gqa', cfg, batch, context),
+      };
       for (let i = -2; i < steps; i++) {
         for (const design of ['standard', 'gqa'] as const) {
           const t = nowMs();
@@ -72,7 +90,9 @@ export async function benchAttention(opts: { steps?: number; log: (s: string) =>
       }
       const row = { batch, context, standardMs: median(times.standard), gqaMs: median(times.gqa), ratio: 0 };
       row.ratio = row.standardMs / row.gqaMs;
-      opts.log(`  batch ${batch} context ${context}: standard ${row.standardMs.toFixed(2)} ms, gqa ${row.gqaMs.toFixed(2)} ms`);
+      opts.log(
+        `  batch ${batch} context ${context}: standard ${row.standardMs.toFixed(2)} ms, gqa ${row.gqaMs.toFixed(2)} ms`,
+      );
       rows.push(row);
     }
   }

@@ -1,8 +1,22 @@
 import { benchCommand } from './bench.ts';
+import { generateCommand } from './generate.ts';
+import { convertCommand, makeTestModelCommand } from './model-commands.ts';
 
 /** The `reverie` command line: one small module per subcommand. */
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
-  bench: { run: benchCommand, help: 'bench runtime [--json]   time the model runtime' },
+  generate: {
+    run: generateCommand,
+    help: 'generate --prompt TEXT [--model DIR] [--max-tokens N]   greedy generation',
+  },
+  convert: {
+    run: convertCommand,
+    help: 'convert <hf-dir> [--out DIR] [--dtype fp32|fp16]   HF folder → reverie checkpoint',
+  },
+  'make-test-model': {
+    run: makeTestModelCommand,
+    help: 'make-test-model --out DIR [--arch llama|qwen2]   tiny random checkpoint',
+  },
+  bench: { run: benchCommand, help: 'bench runtime|attention [--json]   benchmarks' },
 };
 
 function usage(): string {

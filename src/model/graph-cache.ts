@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
+import { sha256File } from './checkpoint.ts';
 import type { ModelConfig } from './hf-config.ts';
 import { buildDecoderGraph, type WeightDType } from './onnx/decoder-graph.ts';
 import { writeModel } from './onnx/write-model.ts';
@@ -42,19 +43,22 @@ export interface EnsureGraphOptions {
   /** Where to write the graph (default: the checkpoint folder, else ~/.cache/reverie). */
   outDir?: string;
   force?: boolean;
+  /** sha256 of each weight file by base name, when already known (from a verified manifest). */
+  knownSha256?: Record<string, string>;
   onProgress?: (message: string) => void;
 }
 
-async function sha256File(file: string): Promise<string> {
+/**
+ * One hash over all weight files, from their individual sha256s (sorted by file name). A loaded
+ * checkpoint passes the sha256s its manifest already verified, so nothing is hashed twice.
+ */
+export async function weightsHash(
+  weightFiles: readonly string[],
+  known: Record<string, string> = {},
+): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** One hash over all weight files (order-independent of shard naming: sorted by file name). */
-export async function weightsHash(weightFiles: string[]): Promise<string> {
-  const hash = createHash('sha256');
-  for (const f of [...weightFiles].sort()) hash.update(`${basename(f)}:${await sha256File(f)}\n`);
+  for (const f of [...weightFiles].sort())
+    hash.update(`${basename(f)}:${known[basename(f)] ?? (await sha256File(f))}\n`);
   return hash.digest('hex');
 }
 
@@ -68,7 +72,7 @@ function writable(dir: string): boolean {
 }
 
 /** Merges the tensors of every shard. */
-export function readWeightFiles(weightFiles: string[]): Map<string, Tensor> {
+export function readWeightFiles(weightFiles: readonly string[]): Map<string, Tensor> {
   const all = new Map<string, Tensor>();
   for (const f of weightFiles) for (const [k, v] of readSafetensors(f)) all.set(k, v);
   return all;
@@ -86,11 +90,11 @@ export function embeddingRms(weights: Map<string, Tensor>): number {
 export async function ensureGraph(
   checkpointDir: string,
   cfg: ModelConfig,
-  weightFiles: string[],
+  weightFiles: readonly string[],
   opts: EnsureGraphOptions = {},
 ): Promise<GraphInfo> {
   const dtype = opts.dtype ?? 'fp32';
-  const sha = await weightsHash(weightFiles);
+  const sha = await weightsHash(weightFiles, opts.knownSha256);
   const dir =
     opts.outDir ??
     (writable(checkpointDir) ? checkpointDir : join(homedir(), '.cache', 'reverie', sha.slice(0, 16)));

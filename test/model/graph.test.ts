@@ -11,7 +11,10 @@ const VARIANTS: [string, TestModelOptions][] = [
   ['llama-rope-scaling', { ropeScaling: true, maxPositions: 256, seed: 2 }],
   ['llama-untied', { tieEmbeddings: false, seed: 3 }],
   ['qwen2', { architecture: 'Qwen2ForCausalLM', numKvHeads: 1, seed: 4 }],
-  ['qwen2-untied', { architecture: 'Qwen2ForCausalLM', tieEmbeddings: false, headDim: 32, numHeads: 2, seed: 5 }],
+  [
+    'qwen2-untied',
+    { architecture: 'Qwen2ForCausalLM', tieEmbeddings: false, headDim: 32, numHeads: 2, seed: 5 },
+  ],
 ];
 
 const TOKENS = [5, 17, 200, 33, 99, 12, 7, 250, 3, 64, 128, 1, 19, 77, 140, 255, 90, 45, 8, 260];
@@ -35,10 +38,17 @@ describe('ONNX decoder graph vs float64 reference', () => {
       );
       const prefill = 11;
       const first = await m.runner.step([
-        { seq: 1, count: prefill, bagSize: 1, ids: Int32Array.from(tokens.slice(0, prefill)), allPositions: true },
+        {
+          seq: 1,
+          count: prefill,
+          bagSize: 1,
+          ids: Int32Array.from(tokens.slice(0, prefill)),
+          allPositions: true,
+        },
       ]);
       let worst = 0;
-      for (let t = 0; t < prefill; t++) worst = Math.max(worst, maxAbsDiff(rowLogits(first, t), ref.logits[t]!));
+      for (let t = 0; t < prefill; t++)
+        worst = Math.max(worst, maxAbsDiff(rowLogits(first, t), ref.logits[t]!));
       for (let t = prefill; t < tokens.length; t++) {
         const r = await m.runner.step([{ seq: 1, count: 1, bagSize: 1, ids: Int32Array.of(tokens[t]!) }]);
         worst = Math.max(worst, maxAbsDiff(rowLogits(r, 0), ref.logits[t]!));

@@ -28,7 +28,9 @@ describe('model runner', () => {
       { seq: 100, count: ids.length, bagSize: 1, ids: Int32Array.from(ids), allPositions: true },
     ]);
     const prefill = 8;
-    await m.runner.step([{ seq: 101, count: prefill, bagSize: 1, ids: Int32Array.from(ids.slice(0, prefill)) }]);
+    await m.runner.step([
+      { seq: 101, count: prefill, bagSize: 1, ids: Int32Array.from(ids.slice(0, prefill)) },
+    ]);
     let worst = 0;
     for (let t = prefill; t < ids.length; t++) {
       const r = await m.runner.step([{ seq: 101, count: 1, bagSize: 1, ids: Int32Array.of(ids[t]!) }]);
@@ -74,7 +76,9 @@ describe('model runner', () => {
 
   it('a bag of one id with weight 1 equals the plain token', async () => {
     const ids = tokens(6, 9);
-    const plain = await m.runner.step([{ seq: 20, count: 6, bagSize: 1, ids: Int32Array.from(ids), allPositions: true }]);
+    const plain = await m.runner.step([
+      { seq: 20, count: 6, bagSize: 1, ids: Int32Array.from(ids), allPositions: true },
+    ]);
     // Same ids as 3-entry bags whose other entries carry weight 0.
     const bagIds = new Int32Array(18);
     const bagW = new Float32Array(18);
@@ -82,7 +86,9 @@ describe('model runner', () => {
       bagIds.set([id, (id + 1) % 261, (id + 2) % 261], t * 3);
       bagW[t * 3] = 1;
     });
-    const bag = await m.runner.step([{ seq: 21, count: 6, bagSize: 3, ids: bagIds, weights: bagW, allPositions: true }]);
+    const bag = await m.runner.step([
+      { seq: 21, count: 6, bagSize: 3, ids: bagIds, weights: bagW, allPositions: true },
+    ]);
     assert.ok(maxAbsDiff(plain.logits, bag.logits) < 1e-5);
     m.runner.kv.free(20);
     m.runner.kv.free(21);
@@ -98,7 +104,13 @@ describe('model runner', () => {
     ]);
     await m.runner.step([{ seq: 30, count: 4, bagSize: 1, ids: Int32Array.from(prompt) }]);
     const viaBag = await m.runner.step([
-      { seq: 30, count: 1, bagSize: 2, ids: Int32Array.from(mix.ids), weights: Float32Array.from(mix.weights) },
+      {
+        seq: 30,
+        count: 1,
+        bagSize: 2,
+        ids: Int32Array.from(mix.ids),
+        weights: Float32Array.from(mix.weights),
+      },
     ]);
     assert.ok(maxAbsDiff(rowLogits(viaBag, 0), ref.logits[4]!) < 1e-4, 'bag vs reference');
     const next = await m.runner.step([{ seq: 30, count: 1, bagSize: 1, ids: Int32Array.of(7) }]);
@@ -120,7 +132,9 @@ describe('model runner', () => {
 
   it('rejects a step beyond the model length', async () => {
     await assert.rejects(
-      m.runner.step([{ seq: 40, count: m.cfg.maxPositions + 1, bagSize: 1, ids: new Int32Array(m.cfg.maxPositions + 1) }]),
+      m.runner.step([
+        { seq: 40, count: m.cfg.maxPositions + 1, bagSize: 1, ids: new Int32Array(m.cfg.maxPositions + 1) },
+      ]),
       /exceed the model/,
     );
   });
