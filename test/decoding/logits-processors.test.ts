@@ -9,8 +9,11 @@ import {
 } from '../../src/decoding/logits-processors.ts';
 import { Scratch } from '../../src/decoding/scratch.ts';
 
-const close = (actual: ArrayLike<number>, expected: number[]) =>
-  expected.forEach((e, i) => assert.ok(Math.abs(actual[i] - e) < 1e-6, `[${i}] ${actual[i]} ≠ ${e}`));
+function close(actual: ArrayLike<number>, expected: number[]): void {
+  expected.forEach((e, i) => {
+    assert.ok(Math.abs(actual[i] - e) < 1e-6, `[${i}] ${actual[i]} ≠ ${e}`);
+  });
+}
 
 describe('logits processors', () => {
   it('adds logit_bias to the listed ids only', () => {
