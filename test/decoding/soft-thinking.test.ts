@@ -119,7 +119,9 @@ describe('soft thinking', () => {
     const runs = 4000;
     for (let r = 0; r < runs; r++) {
       const t = thought.think(output(LOGITS));
-      t.input.ids.forEach((id, j) => mean.set(id, (mean.get(id) ?? 0) + t.input.weights[j] / runs));
+      t.input.ids.forEach((id, j) => {
+        mean.set(id, (mean.get(id) ?? 0) + t.input.weights[j] / runs);
+      });
     }
     plain.input.ids.forEach((id, j) => {
       assert.ok(Math.abs(mean.get(id)! - plain.input.weights[j]) < 0.01, `E[p'(${id})] = ${mean.get(id)}`);
