@@ -1,0 +1,191 @@
+import {
+  DEFAULT_LAMBDAS,
+  type DecodingParams,
+  type NoiseParams,
+  type ResolvedDecodingParams,
+  type ResolvedNoise,
+  type ResolvedSuperposition,
+  type ResolvedThinking,
+  type SamplingConfig,
+  type SuperpositionParams,
+  superpositionDefaults,
+  THINKING_TEMPERATURE,
+  type ThinkingMode,
+  type ThinkingParams,
+} from './params.ts';
+import { randomSeed } from './rng.ts';
+import type { DecodeContext } from './types.ts';
+
+/** A request's decoding parameters are invalid for this checkpoint (maps to HTTP 400). */
+export class DecodingParamsError extends Error {
+  readonly code = 'invalid_decoding_params';
+  constructor(message: string) {
+    super(message);
+    this.name = 'DecodingParamsError';
+  }
+}
+
+/** Checkpoint-level fallbacks (the manifest's `defaults` object has this shape). */
+export interface DecodingDefaults {
+  temperature?: number;
+  top_p?: number;
+  max_tokens?: number;
+  thinking_mode?: ThinkingMode;
+  thinking_max_tokens?: number;
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new DecodingParamsError(message);
+}
+
+function inRange(name: string, value: number, lo: number, hi: number): number {
+  check(
+    Number.isFinite(value) && value >= lo && value <= hi,
+    `${name} must be in [${lo}, ${hi}], got ${value}`,
+  );
+  return value;
+}
+
+function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  check(Number.isInteger(value) && value >= 1 && value <= max, `${name} must be an integer in [1, ${max}]`);
+  return value;
+}
+
+function sampling(
+  prefix: string,
+  p: { temperature?: number; top_k?: number; top_p?: number; min_p?: number },
+  temperature: number,
+  topP = 1,
+): SamplingConfig {
+  const topK = p.top_k ?? 0;
+  check(Number.isInteger(topK) && topK >= -1, `${prefix}top_k must be an integer ≥ −1`);
+  return {
+    temperature: inRange(`${prefix}temperature`, p.temperature ?? temperature, 0, 100),
+    topK: Math.max(topK, 0),
+    topP: inRange(`${prefix}top_p`, p.top_p ?? topP, Number.MIN_VALUE, 1),
+    minP: inRange(`${prefix}min_p`, p.min_p ?? 0, 0, 1),
+  };
+}
+
+function noise(p: NoiseParams | null | undefined): ResolvedNoise | null {
+  if (!p) return null;
+  switch (p.type) {
+    case 'gaussian': {
+      const scale = inRange('thinking.noise.scale', p.scale ?? 0, 0, 100);
+      return scale === 0 ? null : { type: 'gaussian', scale };
+    }
+    case 'dirichlet':
+      return { type: 'dirichlet', alpha: inRange('thinking.noise.alpha', p.alpha ?? 1, 1e-6, 1e6) };
+    case 'gumbel':
+      return {
+        type: 'gumbel',
+        temperature: inRange('thinking.noise.temperature', p.temperature ?? 1, 1e-6, 100),
+      };
+    default:
+      throw new DecodingParamsError(`thinking.noise.type must be gaussian, dirichlet or gumbel`);
+  }
+}
+
+function thinking(p: ThinkingParams, ctx: DecodeContext, defaults: DecodingDefaults): ResolvedThinking {
+  const mode = p.mode ?? defaults.thinking_mode ?? 'hard';
+  check(mode in THINKING_TEMPERATURE, `thinking.mode must be off, hard, soft, fuzzy or latent`);
+  check(
+    mode !== 'latent' || ctx.supportsLatent,
+    'thinking.mode "latent" is not supported by this checkpoint',
+  );
+  const coldStop = p.cold_stop
+    ? {
+        entropyBelow: inRange('thinking.cold_stop.entropy_below', p.cold_stop.entropy_below, 0, 1e6),
+        patience: positiveInt('thinking.cold_stop.patience', p.cold_stop.patience),
+      }
+    : null;
+  const resolvedNoise = noise(p.noise);
+  check(
+    resolvedNoise === null || mode === 'soft' || mode === 'fuzzy',
+    'thinking.noise applies to soft and fuzzy thinking only',
+  );
+  return {
+    mode,
+    maxTokens: positiveInt('thinking.max_tokens', p.max_tokens ?? defaults.thinking_max_tokens ?? 512),
+    sampling: sampling('thinking.', p, THINKING_TEMPERATURE[mode]),
+    noise: resolvedNoise,
+    coldStop,
+    trace: p.trace ?? false,
+    traceTopK: positiveInt('thinking.trace_top_k', p.trace_top_k ?? 5, 100),
+  };
+}
+
+function superposition(p: SuperpositionParams, ctx: DecodeContext): ResolvedSuperposition {
+  const drafts = positiveInt('superposition.drafts', p.drafts, 64);
+  const d = superpositionDefaults(drafts);
+  const lambdas = p.lambdas ?? DEFAULT_LAMBDAS;
+  check(
+    lambdas.length === 5 && lambdas.every((l) => Number.isFinite(l) && l >= 0),
+    'superposition.lambdas must be 5 non-negative numbers (n = 2..6)',
+  );
+  const hasStore = ctx.ngram != null && (p.ngram ?? true);
+  const candidates = positiveInt('superposition.candidates', p.candidates ?? d.candidates, 100_000);
+  check(candidates >= drafts, 'superposition.candidates must be at least superposition.drafts');
+  return {
+    drafts,
+    alpha: hasStore ? inRange('superposition.alpha', p.alpha ?? d.alpha, 0, 1) : 0,
+    temperature: inRange('superposition.temperature', p.temperature ?? d.temperature, 1e-6, 100),
+    candidates: Math.min(candidates, ctx.tokenizerVocabSize),
+    lambdas: [...lambdas],
+    penalty: inRange('superposition.penalty', p.penalty ?? 200, 0, 1e9),
+  };
+}
+
+function logitBias(bias: Record<string, number> | undefined, vocab: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [key, value] of Object.entries(bias ?? {})) {
+    const id = Number(key);
+    check(Number.isInteger(id) && id >= 0 && id < vocab, `logit_bias: ${key} is not a token id`);
+    out.set(id, inRange(`logit_bias[${key}]`, value, -100, 100));
+  }
+  return out;
+}
+
+/**
+ * Validates a request's parameters against a checkpoint and fills every default. Call once per
+ * request; the n decoders of the request share the result (and its seed).
+ *
+ * @throws DecodingParamsError naming the offending field.
+ * @example const resolved = resolveDecodingParams(body, ctx, manifest.defaults);
+ */
+export function resolveDecodingParams(
+  params: DecodingParams,
+  ctx: DecodeContext,
+  defaults: DecodingDefaults = {},
+): ResolvedDecodingParams {
+  const stop = params.stop == null ? [] : typeof params.stop === 'string' ? [params.stop] : params.stop;
+  check(
+    stop.every((s) => typeof s === 'string' && s.length > 0),
+    'stop strings must be non-empty',
+  );
+  const logprobs = params.logprobs ?? false;
+  const topLogprobs = params.top_logprobs ?? 0;
+  check(Number.isInteger(topLogprobs) && topLogprobs >= 0 && topLogprobs <= 20, 'top_logprobs must be 0..20');
+  check(topLogprobs === 0 || logprobs, 'top_logprobs needs logprobs: true');
+  const n = positiveInt('n', params.n ?? 1, 128);
+  const superposed = params.superposition ? superposition(params.superposition, ctx) : null;
+  check(!superposed || n === 1, 'superposition returns its drafts as the choices: n must be 1');
+  check(!superposed || !logprobs, 'logprobs are not available with superposition');
+  const seed = params.seed ?? randomSeed();
+  check(Number.isSafeInteger(seed), 'seed must be an integer');
+  return {
+    sampling: sampling('', params, defaults.temperature ?? 1, defaults.top_p ?? 1),
+    presencePenalty: inRange('presence_penalty', params.presence_penalty ?? 0, -2, 2),
+    frequencyPenalty: inRange('frequency_penalty', params.frequency_penalty ?? 0, -2, 2),
+    repetitionPenalty: inRange('repetition_penalty', params.repetition_penalty ?? 1, 1e-3, 100),
+    logitBias: logitBias(params.logit_bias, ctx.tokenizerVocabSize),
+    seed,
+    stop: [...stop],
+    maxTokens: positiveInt('max_tokens', params.max_tokens ?? defaults.max_tokens ?? 256),
+    logprobs,
+    topLogprobs,
+    n,
+    thinking: thinking(params.thinking ?? {}, ctx, defaults),
+    superposition: superposed,
+  };
+}

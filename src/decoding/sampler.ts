@@ -1,0 +1,68 @@
+import { drawCandidate, truncatedDistribution } from './distribution.ts';
+import { type LogitEdits, PenaltyState, processLogits } from './logits-processors.ts';
+import type { SamplingConfig } from './params.ts';
+import type { Rng } from './rng.ts';
+import { type Scratch, sharedScratch } from './scratch.ts';
+import { argmax } from './top-k.ts';
+
+/** A sampled token and the logits it was drawn from (for logprobs; valid until the next call). */
+export interface SampledToken {
+  id: number;
+  /** Logits after steps 1–4 of the transform order, length tokenizerVocabSize. */
+  processed: Float32Array;
+}
+
+/**
+ * Discrete sampling for one choice: the transform order of logits-processors.ts, then a draw.
+ * Greedy (T = 0 or top_k = 1) is an argmax over the processed logits with no softmax at all.
+ */
+export class TokenSampler {
+  readonly penalties: PenaltyState;
+  readonly #config: SamplingConfig;
+  readonly #edits: LogitEdits;
+  readonly #vocab: number;
+  readonly #rng: Rng;
+  readonly #scratch: Scratch;
+
+  constructor(options: {
+    config: SamplingConfig;
+    edits: LogitEdits;
+    tokenizerVocabSize: number;
+    rng: Rng;
+    promptIds?: ArrayLike<number>;
+    scratch?: Scratch;
+  }) {
+    this.#config = options.config;
+    this.#edits = options.edits;
+    this.#vocab = options.tokenizerVocabSize;
+    this.#rng = options.rng;
+    this.#scratch = options.scratch ?? sharedScratch;
+    this.penalties = new PenaltyState(options.promptIds ?? [], options.edits.repetitionPenalty !== 1);
+  }
+
+  /** Whether this sampler always takes the argmax. */
+  get isGreedy(): boolean {
+    return this.#config.temperature === 0 || this.#config.topK === 1;
+  }
+
+  /** Draws the next token from raw logits and records it in the penalty history. */
+  sample(rawLogits: Float32Array): SampledToken {
+    const processed = processLogits(rawLogits, this.#vocab, this.#edits, this.penalties, this.#scratch);
+    const id = this.isGreedy
+      ? argmax(processed, this.#vocab)
+      : drawCandidate(
+          truncatedDistribution(processed, this.#vocab, this.#config, this.#scratch),
+          this.#rng.next(),
+        );
+    this.penalties.record(id);
+    return { id, processed };
+  }
+}
+
+/** Edits that change nothing (thinking samples with its own temperature and truncation only). */
+export const NO_EDITS: LogitEdits = {
+  logitBias: new Map(),
+  repetitionPenalty: 1,
+  frequencyPenalty: 0,
+  presencePenalty: 0,
+};

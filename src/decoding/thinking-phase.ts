@@ -1,0 +1,98 @@
+import { oneHot } from './bag.ts';
+import { IncrementalDetokenizer } from './detokenizer.ts';
+import type { ResolvedThinking } from './params.ts';
+import type { Scratch } from './scratch.ts';
+import { entropy, traceStep } from './thinking-trace.ts';
+import type { ThoughtStrategy } from './thought.ts';
+import type { BagInput, DecodeContext, DecodeEvent, StepOutput } from './types.ts';
+
+/** One call of the thinking phase. */
+export interface ThinkingStep {
+  input: BagInput;
+  events: DecodeEvent[];
+  /** True when `input` is the closing marker: the next output belongs to the answer. */
+  ended: boolean;
+}
+
+/**
+ * The thinking loop shared by every thinking mode. A mode only says how a step's output becomes
+ * the next input (ThoughtStrategy); this class decides when thinking ends and reports it:
+ *
+ * - the shadow token is `</think>` → that marker is fed, one-hot;
+ * - the budget (`max_tokens` thoughts) is spent → the marker is forced, one-hot;
+ * - Cold Stop: entropy below the threshold for `patience` consecutive steps → the marker is
+ *   forced at the `patience`-th such step.
+ */
+export class ThinkingPhase {
+  /** Shadow tokens so far (the reasoning text's ids). */
+  readonly shadowIds: number[] = [];
+  readonly #ctx: DecodeContext;
+  readonly #params: ResolvedThinking;
+  readonly #strategy: ThoughtStrategy;
+  readonly #endId: number;
+  readonly #choice: number;
+  readonly #scratch: Scratch;
+  readonly #text: IncrementalDetokenizer;
+  #lowEntropySteps = 0;
+
+  constructor(options: {
+    ctx: DecodeContext;
+    params: ResolvedThinking;
+    strategy: ThoughtStrategy;
+    endId: number;
+    choice: number;
+    scratch: Scratch;
+  }) {
+    this.#ctx = options.ctx;
+    this.#params = options.params;
+    this.#strategy = options.strategy;
+    this.#endId = options.endId;
+    this.#choice = options.choice;
+    this.#scratch = options.scratch;
+    this.#text = new IncrementalDetokenizer(options.ctx.tokenizer);
+  }
+
+  /** Positions spent thinking so far. */
+  get positions(): number {
+    return this.shadowIds.length;
+  }
+
+  next(out: StepOutput): ThinkingStep {
+    if (this.shadowIds.length >= this.#params.maxTokens) return this.#end();
+    const n = this.#ctx.tokenizerVocabSize;
+    const { coldStop, trace } = this.#params;
+    const h = coldStop || trace ? entropy(out.logits, n) : Number.NaN;
+    if (coldStop) {
+      this.#lowEntropySteps = h < coldStop.entropyBelow ? this.#lowEntropySteps + 1 : 0;
+      if (this.#lowEntropySteps >= coldStop.patience) return this.#end();
+    }
+    const thought = this.#strategy.think(out);
+    if (thought.shadowId === this.#endId) return this.#end();
+    this.shadowIds.push(thought.shadowId);
+    const text = this.#text.push(thought.shadowId);
+    const events: DecodeEvent[] = [];
+    if (text || trace) {
+      const event: DecodeEvent = { type: 'reasoning', choice: this.#choice, text };
+      if (trace) {
+        event.trace = traceStep({
+          logits: out.logits,
+          n,
+          temperature: this.#params.sampling.temperature,
+          k: this.#params.traceTopK,
+          shadowId: thought.shadowId,
+          entropy: h,
+          tokenizer: this.#ctx.tokenizer,
+          scratch: this.#scratch,
+        });
+      }
+      events.push(event);
+    }
+    return { input: thought.input, events, ended: false };
+  }
+
+  #end(): ThinkingStep {
+    const rest = this.#text.flush();
+    const events: DecodeEvent[] = rest ? [{ type: 'reasoning', choice: this.#choice, text: rest }] : [];
+    return { input: oneHot(this.#endId), events, ended: true };
+  }
+}

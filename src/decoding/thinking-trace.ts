@@ -1,0 +1,56 @@
+import type { Scratch } from './scratch.ts';
+import { argmax, logSumExp, topK } from './top-k.ts';
+import type { DecodingTokenizer, StepTrace } from './types.ts';
+
+/**
+ * Entropy (nats) of softmax(logits[0..n)) at temperature 1: the model's own uncertainty. Cold
+ * Stop reads this rather than the distribution at the thinking τ, because at fuzzy τ = 1e-4 that
+ * distribution is one-hot whatever the model believes, and Cold Stop would fire on every request.
+ */
+export function entropy(logits: Float32Array, n: number): number {
+  const lse = logSumExp(logits, n);
+  let h = 0;
+  for (let i = 0; i < n; i++) {
+    const l = logits[i];
+    if (l === Number.NEGATIVE_INFINITY) continue;
+    const lp = l - lse;
+    h -= Math.exp(lp) * lp;
+  }
+  return Math.max(0, h);
+}
+
+/**
+ * A step's trace: its shadow token and the `k` heaviest tokens of softmax(logits / τ) (the
+ * thinking distribution before truncation and noise; τ = 0 reports the one-hot argmax).
+ */
+export function traceStep(options: {
+  logits: Float32Array;
+  n: number;
+  temperature: number;
+  k: number;
+  shadowId: number;
+  entropy: number;
+  tokenizer: DecodingTokenizer;
+  scratch: Scratch;
+}): StepTrace {
+  const { logits, n, temperature, tokenizer } = options;
+  const top: StepTrace['top'] = [];
+  if (temperature === 0) {
+    const id = argmax(logits, n);
+    top.push({ id, token: tokenizer.tokenText(id), p: 1 });
+  } else {
+    const ids = options.scratch.int32('trace-top', options.k);
+    const count = topK(logits, n, options.k, ids);
+    const lse = logSumExp(logits, n, 1 / temperature);
+    for (let j = 0; j < count; j++) {
+      const id = ids[j];
+      top.push({ id, token: tokenizer.tokenText(id), p: Math.exp(logits[id] / temperature - lse) });
+    }
+  }
+  return {
+    shadowId: options.shadowId,
+    shadowToken: tokenizer.tokenText(options.shadowId),
+    top,
+    entropy: options.entropy,
+  };
+}

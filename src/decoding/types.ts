@@ -1,0 +1,139 @@
+import type { NgramStore } from './ngram-store.ts';
+
+/**
+ * The contract between the engine and a row's decoder. The runner embeds each row's input as a
+ * weighted bag of token ids plus an optional additive vector:
+ *
+ *     embedding = Σ_j weights[j] · E[ids[j]] + add
+ *
+ * Discrete tokens are a bag of one id with weight 1; a soft thought is the thinking distribution;
+ * a superposed step is the drafts' last tokens; a latent thought is an empty bag plus the last
+ * hidden state in `add`.
+ */
+
+/** One position's input. Arrays are owned by the receiver (the decoder never reuses them). */
+export interface BagInput {
+  ids: Int32Array;
+  /** Same length as `ids`. */
+  weights: Float32Array;
+  /** Length hiddenSize; added to the embedding (noise, latent hidden state). */
+  add?: Float32Array;
+}
+
+/**
+ * The runner's output at a row's last position. Both are read-only views into the runner's batch
+ * buffers, valid only during the `next()` call that receives them.
+ */
+export interface StepOutput {
+  /** Raw logits, length = model vocab (may exceed the tokenizer's; those ids are never chosen). */
+  logits: Float32Array;
+  /** Last-layer hidden state after the final norm, length hiddenSize. */
+  hidden: Float32Array;
+}
+
+/** What the decoders need from a tokenizer; the server's TextTokenizer satisfies it. */
+export interface DecodingTokenizer {
+  /** Text of a token sequence (may end in U+FFFD while a multi-byte character is incomplete). */
+  decode(ids: number[]): string;
+  /** Display text of a single token (traces, top_logprobs). */
+  tokenText(id: number): string;
+}
+
+/** Per-checkpoint facts, built once by the engine and shared by every decoder. */
+export interface DecodeContext {
+  /** Logits length (the model's vocab, possibly padded). */
+  vocabSize: number;
+  /** Ids ≥ this are padding rows of the embedding matrix and are never chosen. */
+  tokenizerVocabSize: number;
+  hiddenSize: number;
+  /** Root-mean-square of all entries of the input embedding matrix E (scales Gaussian noise). */
+  embeddingRms: number;
+  /** Tokens that end an answer. */
+  eosIds: readonly number[];
+  /** `<think>` id, or null for a checkpoint that does not think. */
+  thinkStartId: number | null;
+  /** `</think>` id, or null for a checkpoint that does not think. */
+  thinkEndId: number | null;
+  /** Whether the checkpoint was trained to read its last hidden state as input (latent thinking). */
+  supportsLatent: boolean;
+  tokenizer: DecodingTokenizer;
+  /** N-gram store for superposed decoding; without one, α = 0. */
+  ngram?: NgramStore | null;
+}
+
+/** Why a choice ended: 'stop' = EOS or a stop string, 'length' = max_tokens. */
+export type FinishReason = 'stop' | 'length';
+
+/** One alternative of `top_logprobs`. */
+export interface TopLogprob {
+  id: number;
+  token: string;
+  logprob: number;
+}
+
+/** Log-probability of one emitted token (OpenAI's `logprobs.content[i]`). */
+export interface TokenLogprob extends TopLogprob {
+  /** The `top_logprobs` most likely tokens at this step, most likely first. */
+  top_logprobs: TopLogprob[];
+}
+
+/** One thinking step as seen from outside (`thinking.trace`). */
+export interface StepTrace {
+  /** The argmax ("shadow") token of the step: it forms the reasoning text. */
+  shadowId: number;
+  shadowToken: string;
+  /** The `trace_top_k` heaviest tokens of the step's thinking distribution (before noise). */
+  top: { id: number; token: string; p: number }[];
+  /** Entropy (nats) of the model's full next-token distribution at temperature 1. */
+  entropy: number;
+}
+
+/** A superposed draft as of the latest step. */
+export interface DraftSnapshot {
+  text: string;
+  tokenIds: number[];
+  /** Cumulative interpolated log score (higher is better). */
+  score: number;
+  finished: boolean;
+}
+
+/** Usage of one choice, reported when it finishes. */
+export interface ChoiceUsage {
+  /** Positions spent thinking, the closing marker included. */
+  reasoningTokens: number;
+  /** Answer tokens generated for this choice (a final EOS included). */
+  completionTokens: number;
+}
+
+/** Everything a decoder reports; every event names the choice (n > 1, superposed k drafts). */
+export type DecodeEvent =
+  | { type: 'reasoning'; choice: number; text: string; trace?: StepTrace }
+  | {
+      type: 'content';
+      choice: number;
+      /** Text safe to show now; it may lag the tokens (held back for a possible stop string). */
+      text: string;
+      /** Tokens generated this step (every sampled token is reported once, EOS excluded). */
+      tokenIds: number[];
+      logprobs?: TokenLogprob[];
+    }
+  | { type: 'drafts'; choice: number; drafts: DraftSnapshot[] }
+  | { type: 'finish'; choice: number; reason: FinishReason; usage: ChoiceUsage };
+
+/** What `SequenceDecoder.next` returns. */
+export interface DecodeResult {
+  /** The row's input at its next position; null once finished. */
+  input: BagInput | null;
+  events: DecodeEvent[];
+  /** True when the sequence needs no more forward passes. */
+  finished: boolean;
+}
+
+/**
+ * One row's decoder. The engine calls `next` once per step with the row's last-position output
+ * (the first call receives the prompt's last logits) and feeds back the returned input; it never
+ * needs to know the decoding mode.
+ */
+export interface SequenceDecoder {
+  next(out: StepOutput): DecodeResult;
+}
