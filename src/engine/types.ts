@@ -14,7 +14,7 @@ import type { TextTokenizer } from '../model/tokenizer.ts';
 /** Request-level decoding parameters: see src/decoding/params.ts (`DecodingParams`). */
 export type { DecodingParams } from '../decoding/params.ts';
 /** Per-choice events produced by the decoders: see src/decoding/types.ts (`DecodeEvent`). */
-export type { DecodeEvent, FinishReason, StepTrace, TokenLogprob, DraftSnapshot } from '../decoding/types.ts';
+export type { DecodeEvent, DraftSnapshot, FinishReason, StepTrace, TokenLogprob } from '../decoding/types.ts';
 
 import type { DecodingParams } from '../decoding/params.ts';
 import type { DecodeEvent } from '../decoding/types.ts';
