@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
-import { writeByteTokenizerFiles } from '../model/byte-tokenizer.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { ensureGraph } from '../model/graph-cache.ts';
 import { writeManifest } from '../model/manifest-writer.ts';
-import { writeRandomModel } from '../model/test-model.ts';
+import { writeTestCheckpoint } from '../model/test-model.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
