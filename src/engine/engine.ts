@@ -102,12 +102,8 @@ class WorkerEngine implements Engine {
       preemptions: s.preemptions,
       prefixCacheQueries: s.prefixCacheQueries,
       prefixCacheHits: s.prefixCacheHits,
+      promptTokensComputed: s.prefillPositions,
     };
-  }
-
-  /** Prompt positions the worker computed (prefix-cache hits excluded); for tests and metrics. */
-  prefillPositions(): number {
-    return this.#stats.prefillPositions;
   }
 
   /**

@@ -11,7 +11,7 @@ import { KV_BLOCK } from './config.ts';
 export interface PrefixEntry {
   /** KV holder id of the entry (negative, distinct from sequence ids). */
   id: number;
-  /** Positions the entry covers (a multiple of KV_BLOCK). */
+  /** Positions the entry covers, or (from lookup) the matched positions to copy: a multiple of KV_BLOCK. */
   length: number;
 }
 
@@ -34,8 +34,13 @@ export function prefixKeys(ids: ArrayLike<number>, length: number): string[] {
 }
 
 export class PrefixCache {
-  /** key of the entry's last block → entry; Map order is the LRU order (oldest first). */
-  readonly #entries = new Map<string, PrefixEntry>();
+  /** Entries in LRU order (oldest first). */
+  readonly #entries = new Map<number, { entry: PrefixEntry; keys: string[] }>();
+  /**
+   * Every block key of every entry → the entry holding it. An entry of L positions serves any
+   * prompt that shares its first m ≤ L positions, copying only those m.
+   */
+  readonly #keys = new Map<string, PrefixEntry>();
   #nextId = -1;
   queries = 0;
   hits = 0;
@@ -45,46 +50,49 @@ export class PrefixCache {
   }
 
   /**
-   * The longest cached prefix of `ids` shorter than `limit` positions (a sequence must compute at
-   * least one position itself to get logits). Marks the entry as recently used.
+   * The longest cached prefix of `ids` no longer than `limit` positions (a sequence must compute at
+   * least one position itself to get logits): the entry to copy from and how many positions.
+   * Marks the entry as recently used.
    */
   lookup(ids: ArrayLike<number>, limit: number): PrefixEntry | null {
     this.queries++;
     const keys = prefixKeys(ids, Math.min(ids.length, limit));
     for (let i = keys.length - 1; i >= 0; i--) {
-      const entry = this.#entries.get(keys[i]!);
-      if (entry && entry.length === (i + 1) * KV_BLOCK) {
-        this.#entries.delete(keys[i]!);
-        this.#entries.set(keys[i]!, entry);
-        this.hits++;
-        return entry;
-      }
+      const entry = this.#keys.get(keys[i]!);
+      if (!entry) continue;
+      const held = this.#entries.get(entry.id)!;
+      this.#entries.delete(entry.id);
+      this.#entries.set(entry.id, held);
+      this.hits++;
+      return { id: entry.id, length: (i + 1) * KV_BLOCK };
     }
     return null;
   }
 
-  /** Whether a prefix of exactly `length` positions (block multiple) of `ids` is cached. */
+  /** Whether the first `length` positions (whole blocks) of `ids` are already cached. */
   has(ids: ArrayLike<number>, length: number): boolean {
     const keys = prefixKeys(ids, length);
-    return keys.length > 0 && this.#entries.has(keys[keys.length - 1]!);
+    return keys.length > 0 && this.#keys.has(keys[keys.length - 1]!);
   }
 
   /** Registers an entry for the first `length` positions (rounded down to blocks); returns it, or null. */
   insert(ids: ArrayLike<number>, length: number): PrefixEntry | null {
     const keys = prefixKeys(ids, length);
-    if (keys.length === 0) return null;
-    const key = keys[keys.length - 1]!;
-    if (this.#entries.has(key)) return null;
+    if (keys.length === 0 || this.#keys.has(keys[keys.length - 1]!)) return null;
     const entry = { id: this.#nextId--, length: keys.length * KV_BLOCK };
-    this.#entries.set(key, entry);
+    const own = keys.filter((k) => !this.#keys.has(k));
+    for (const k of own) this.#keys.set(k, entry);
+    this.#entries.set(entry.id, { entry, keys: own });
     return entry;
   }
 
   /** Removes and returns the least recently used entry. */
   evictOldest(): PrefixEntry | null {
-    const first = this.#entries.entries().next();
+    const first = this.#entries.values().next();
     if (first.done) return null;
-    this.#entries.delete(first.value[0]);
-    return first.value[1];
+    const { entry, keys } = first.value;
+    this.#entries.delete(entry.id);
+    for (const k of keys) this.#keys.delete(k);
+    return entry;
   }
 }

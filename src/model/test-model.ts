@@ -166,13 +166,14 @@ export function writeRandomModel(
  */
 export async function writeTestCheckpoint(
   dir: string,
-  options: TestModelOptions & { name?: string } = {},
+  options: TestModelOptions & { name?: string; latent?: boolean } = {},
 ): Promise<void> {
-  const { name, ...shape } = options;
+  const { name, latent, ...shape } = options;
   writeRandomModel(dir, shape);
   await writeByteTokenizerFiles(dir);
   await writeManifest(dir, dir, {
     name,
+    latent,
     description:
       'Tiny random-weight test model (2 layers, hidden 64): exercises every code path, answers nothing.',
   });
