@@ -1,0 +1,34 @@
+import { parseArgs } from 'node:util';
+import { benchAttention, formatAttention } from '../bench/attention.ts';
+import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
+
+/** `reverie bench runtime [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]` */
+export async function benchCommand(argv: string[]): Promise<void> {
+  const [which, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      json: { type: 'boolean', default: false },
+      models: { type: 'string', default: 'tiny,qwen2.5-0.5b-shape' },
+      steps: { type: 'string' },
+    },
+  });
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  if (which === 'runtime') {
+    const rows = await benchRuntime({
+      models: values.models!.split(','),
+      steps: values.steps ? Number(values.steps) : undefined,
+      log,
+    });
+    console.log(formatRuntime(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'runtime', rows }));
+    return;
+  }
+  if (which === 'attention') {
+    const rows = await benchAttention({ steps: values.steps ? Number(values.steps) : undefined, log });
+    console.log(formatAttention(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'attention', rows }));
+    return;
+  }
+  throw new Error(`unknown benchmark ${which ?? '(none)'}; expected: runtime, attention`);
+}

@@ -1,0 +1,48 @@
+import { benchCommand } from './bench.ts';
+import { generateCommand } from './generate.ts';
+import { convertCommand, makeTestModelCommand } from './model-commands.ts';
+
+/** The `reverie` command line: one small module per subcommand. */
+const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
+  generate: {
+    run: generateCommand,
+    help: 'generate --prompt TEXT [--model DIR] [--max-tokens N]   greedy generation',
+  },
+  convert: {
+    run: convertCommand,
+    help: 'convert <hf-dir> [--out DIR] [--dtype fp32|fp16]   HF folder → reverie checkpoint',
+  },
+  'make-test-model': {
+    run: makeTestModelCommand,
+    help: 'make-test-model --out DIR [--arch llama|qwen2]   tiny random checkpoint',
+  },
+  bench: { run: benchCommand, help: 'bench runtime|attention [--json]   benchmarks' },
+};
+
+function usage(): string {
+  return [
+    'usage: reverie <command> [options]',
+    '',
+    ...Object.entries(COMMANDS).map(([, c]) => `  ${c.help}`),
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`reverie: unknown command "${name}"\n\n${usage()}`);
+    process.exitCode = 2;
+    return;
+  }
+  await command.run(rest);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(`reverie: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,140 @@
+import type { ChatTemplate } from '../model/chat-template.ts';
+import type { Manifest } from '../model/manifest.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
+
+/**
+ * The engine's public face, as the API layer sees it. Nothing here knows HTTP or tensors: the
+ * API renders and tokenizes prompts with `ModelInfo.tokenizer` / `chatTemplate`, submits token
+ * ids with decoding parameters, and receives plain events.
+ *
+ * The decoding types (DecodingParams, DecodeEvent, ...) live in src/decoding/; they are imported
+ * here by name so the API never needs to reach into the engine's internals.
+ */
+
+/** Request-level decoding parameters: see src/decoding/params.ts (`DecodingParams`). */
+export type { DecodingParams } from '../decoding/params.ts';
+/** Per-choice events produced by the decoders: see src/decoding/types.ts (`DecodeEvent`). */
+export type { DecodeEvent, DraftSnapshot, FinishReason, StepTrace, TokenLogprob } from '../decoding/types.ts';
+
+import type { DecodingParams } from '../decoding/params.ts';
+import type { DecodeEvent } from '../decoding/types.ts';
+
+/** One served checkpoint. */
+export interface ModelInfo {
+  /** The id clients use in `model` (the manifest's name). */
+  name: string;
+  manifest: Manifest;
+  /** Maximum positions (prompt + thinking + answer) of one sequence. */
+  maxModelLen: number;
+  /** Tokenizer and chat template, for the API to render and count prompts. */
+  tokenizer: TextTokenizer;
+  chatTemplate: ChatTemplate | null;
+  /** Unix seconds when the model was loaded (OpenAI's `created`). */
+  created: number;
+}
+
+/** What the API submits. */
+export interface GenerateRequest {
+  /** Caller-chosen id, unique among live requests (e.g. `chatcmpl-…`). */
+  id: string;
+  /** `ModelInfo.name`. */
+  model: string;
+  /** Prompt token ids (already rendered through the chat template and tokenized). */
+  prompt: number[];
+  /** True when the prompt ends inside the thinking block (it ends with the think-start marker). */
+  startsInThinking: boolean;
+  params: DecodingParams;
+}
+
+/** Token counts of a finished request (all choices together). */
+export interface RequestUsage {
+  promptTokens: number;
+  /** Answer tokens plus reasoning tokens, over all choices (OpenAI counts reasoning as completion). */
+  completionTokens: number;
+  reasoningTokens: number;
+  /** Prompt tokens served from the prefix cache. */
+  cachedTokens: number;
+}
+
+/** Timings of a finished request, in milliseconds from submission. */
+export interface RequestTimings {
+  queueMs: number;
+  prefillMs: number;
+  /** Time to the first generated token (thinking or answer). */
+  firstTokenMs: number;
+  totalMs: number;
+}
+
+/** Engine events: the decoders' events plus the request's life cycle. */
+export type EngineEvent =
+  | DecodeEvent
+  /** The request left the queue and its prefill started. */
+  | { type: 'scheduled' }
+  /** Every choice finished; the last event of a successful request. */
+  | { type: 'done'; usage: RequestUsage; timings: RequestTimings; preemptions: number }
+  /** The request failed; the last event of a failed request. */
+  | { type: 'error'; error: EngineError };
+
+export type EngineErrorCode =
+  /** The queue is full: retry later (HTTP 429 with Retry-After). */
+  | 'overloaded'
+  /** The request cannot be served as asked (e.g. prompt + max_tokens beyond the model length). */
+  | 'invalid_request'
+  | 'unknown_model'
+  /** The client cancelled it. */
+  | 'cancelled'
+  /** The engine is not running (starting, closed or dead). */
+  | 'unavailable'
+  | 'internal';
+
+/** A coded engine error; the API maps codes to HTTP statuses in one place. */
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+    /** The request parameter at fault, when there is one (OpenAI's `param`). */
+    readonly param: string | null = null,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+/** A snapshot for /health and /metrics. */
+export interface EngineStats {
+  state: 'starting' | 'ready' | 'dead' | 'closed';
+  running: number;
+  waiting: number;
+  /** KV cache in use / budget, 0..1. */
+  kvUsage: number;
+  kvBytes: number;
+  preemptions: number;
+  prefixCacheQueries: number;
+  prefixCacheHits: number;
+}
+
+/**
+ * The engine façade (a dispatcher, in undici's terms).
+ *
+ * @example
+ * for await (const ev of engine.generate({ id, model, prompt, startsInThinking, params }, req.signal)) {
+ *   if (ev.type === 'content') write(ev.text);
+ * }
+ */
+export interface Engine {
+  readonly models: readonly ModelInfo[];
+  /** Resolves once every model is loaded; rejects if loading failed. */
+  ready(): Promise<void>;
+  stats(): EngineStats;
+  /**
+   * Submits a request. Events arrive in order and end with `done` or `error`; an abort of
+   * `signal` cancels the request and frees its KV. Breaking out of the loop cancels too.
+   */
+  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent>;
+  /** Cancels a live request by id (no-op when unknown). */
+  cancel(id: string): void;
+  /** Graceful: refuse new requests, finish running ones (up to `timeoutMs`), then stop. Idempotent. */
+  close(timeoutMs?: number): Promise<void>;
+  /** Forceful: fail every live request and stop now. Idempotent. */
+  destroy(): void;
+}

@@ -1,0 +1,151 @@
+import { Template } from '@huggingface/jinja';
+
+/**
+ * The model's chat template (`chat_template` of tokenizer_config.json) rendered with
+ * @huggingface/jinja, with the variables Hugging Face's `apply_chat_template` passes. Parsed once
+ * when the model loads, so a template the engine cannot parse fails at startup, not per request.
+ */
+
+export type ChatTemplateErrorCode =
+  /** tokenizer_config.json has no `chat_template` (or not the named one). */
+  | 'missing_template'
+  /** The template does not parse. */
+  | 'template_syntax'
+  /** The template refused the conversation through `raise_exception` (e.g. an unknown role). */
+  | 'template_rejected'
+  /** Rendering failed otherwise (e.g. a message field the template needs is missing). */
+  | 'template_error';
+
+/** A chat-template failure; `template_rejected` and `template_error` are the client's fault (HTTP 400). */
+export class ChatTemplateError extends Error {
+  override readonly name = 'ChatTemplateError';
+  constructor(
+    readonly code: ChatTemplateErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** One message as the template sees it; templates may read more fields (`tool_calls`, `name`, ...). */
+export interface ChatMessage {
+  role: string;
+  content: string;
+  [field: string]: unknown;
+}
+
+export interface RenderOptions {
+  /** Append the assistant turn's opening (default true: the prompt the model continues). */
+  addGenerationPrompt?: boolean;
+  /** Passed as `enable_thinking` (default true); false asks the template to skip thinking. */
+  enableThinking?: boolean;
+  /** Further template variables (`tools`, `documents`, ...). */
+  variables?: Record<string, unknown>;
+}
+
+/** `bos_token` and friends are either a string or an AddedToken-like `{content}` object. */
+function tokenString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') {
+    return (value as { content: string }).content;
+  }
+  return undefined;
+}
+
+/** Picks the template source: a string, or the named entry (default `default`) of a list. */
+function templateSource(config: Record<string, unknown>, name: string): string {
+  const raw = config.chat_template;
+  if (typeof raw === 'string' && name === 'default') return raw;
+  if (Array.isArray(raw)) {
+    const entry = raw.find(
+      (t): t is { name: string; template: string } =>
+        !!t && typeof t === 'object' && t.name === name && typeof t.template === 'string',
+    );
+    if (entry) return entry.template;
+  }
+  throw new ChatTemplateError(
+    'missing_template',
+    `tokenizer_config.json: no chat_template${name === 'default' ? '' : ` named ${name}`}`,
+  );
+}
+
+/** Marks errors thrown by the template's own `raise_exception`, to tell them from engine bugs. */
+class RaisedByTemplate extends Error {}
+
+/**
+ * The library declares `raise_exception` itself and refuses a second declaration, but a template
+ * `set` may rebind it; this prefix (no output, no whitespace control) points it at our function.
+ */
+const RAISE_VARIABLE = '__reverie_raise_exception';
+const RAISE_PREFIX = `{% set raise_exception = ${RAISE_VARIABLE} %}`;
+
+/**
+ * @example
+ * const template = ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig);
+ * const prompt = template.render([{ role: 'user', content: 'hi' }], { enableThinking: false });
+ */
+export class ChatTemplate {
+  readonly #template: Template;
+  readonly #specials: Record<string, string>;
+
+  private constructor(template: Template, specials: Record<string, string>) {
+    this.#template = template;
+    this.#specials = specials;
+  }
+
+  /**
+   * Builds the template from a parsed tokenizer_config.json.
+   * @param name which template of a named list (`default`, `tool_use`, ...)
+   * @throws ChatTemplateError `missing_template` or `template_syntax`
+   */
+  static fromTokenizerConfig(config: Record<string, unknown>, name = 'default'): ChatTemplate {
+    const source = templateSource(config, name);
+    let template: Template;
+    try {
+      template = new Template(RAISE_PREFIX + source);
+    } catch (err) {
+      throw new ChatTemplateError(
+        'template_syntax',
+        `tokenizer_config.json: chat_template does not parse: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    const specials: Record<string, string> = {};
+    for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
+      const value = tokenString(config[key]);
+      if (value !== undefined) specials[key] = value;
+    }
+    return new ChatTemplate(template, specials);
+  }
+
+  /**
+   * Renders a conversation to the prompt string (encode it with `specialTokens: true`).
+   * @throws ChatTemplateError `template_rejected` or `template_error`
+   */
+  render(messages: readonly ChatMessage[], options: RenderOptions = {}): string {
+    const raise = (message: unknown): never => {
+      throw new RaisedByTemplate(String(message));
+    };
+    try {
+      return this.#template.render({
+        ...this.#specials,
+        ...options.variables,
+        messages,
+        add_generation_prompt: options.addGenerationPrompt ?? true,
+        enable_thinking: options.enableThinking ?? true,
+        [RAISE_VARIABLE]: raise,
+      });
+    } catch (err) {
+      if (err instanceof RaisedByTemplate) {
+        throw new ChatTemplateError(
+          'template_rejected',
+          `chat template rejected the messages: ${err.message}`,
+        );
+      }
+      throw new ChatTemplateError('template_error', `chat template failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+}

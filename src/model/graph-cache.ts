@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import {
+  accessSync,
+  constants,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, join } from 'node:path';
+import { sha256File } from './checkpoint.ts';
+import type { ModelConfig } from './hf-config.ts';
+import { buildDecoderGraph, type WeightDType } from './onnx/decoder-graph.ts';
+import { writeModel } from './onnx/write-model.ts';
+import { readSafetensors, type Tensor } from './safetensors.ts';
+
+/**
+ * The converted graph is derived data: it lives beside the checkpoint (or in a user cache when
+ * the checkpoint folder is read-only) with a stamp recording which weights and which builder made
+ * it, and is rebuilt whenever either changes.
+ */
+
+/** Bump when the graph layout changes, so stale graphs are rebuilt. */
+export const BUILDER_VERSION = 1;
+
+export interface GraphStamp {
+  builder: number;
+  dtype: WeightDType;
+  weightsSha256: string;
+  /** Root-mean-square of the input embedding's entries (soft-thinking noise is scaled by it). */
+  embeddingRms: number;
+}
+
+export interface GraphInfo extends GraphStamp {
+  modelPath: string;
+  rebuilt: boolean;
+}
+
+export interface EnsureGraphOptions {
+  dtype?: WeightDType;
+  /** Where to write the graph (default: the checkpoint folder, else ~/.cache/reverie). */
+  outDir?: string;
+  force?: boolean;
+  /** sha256 of each weight file by base name, when already known (from a verified manifest). */
+  knownSha256?: Record<string, string>;
+  onProgress?: (message: string) => void;
+}
+
+/**
+ * One hash over all weight files, from their individual sha256s (sorted by file name). A loaded
+ * checkpoint passes the sha256s its manifest already verified, so nothing is hashed twice.
+ */
+export async function weightsHash(
+  weightFiles: readonly string[],
+  known: Record<string, string> = {},
+): Promise<string> {
+  const hash = createHash('sha256');
+  for (const f of [...weightFiles].sort())
+    hash.update(`${basename(f)}:${known[basename(f)] ?? (await sha256File(f))}\n`);
+  return hash.digest('hex');
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Merges the tensors of every shard. */
+export function readWeightFiles(weightFiles: readonly string[]): Map<string, Tensor> {
+  const all = new Map<string, Tensor>();
+  for (const f of weightFiles) for (const [k, v] of readSafetensors(f)) all.set(k, v);
+  return all;
+}
+
+export function embeddingRms(weights: Map<string, Tensor>): number {
+  const e = weights.get('model.embed_tokens.weight');
+  if (!e) throw new Error('weights: missing model.embed_tokens.weight');
+  let s = 0;
+  for (let i = 0; i < e.data.length; i++) s += e.data[i]! * e.data[i]!;
+  return Math.sqrt(s / e.data.length);
+}
+
+/** Returns a graph for these weights, building it if none is cached or the cached one is stale. */
+export async function ensureGraph(
+  checkpointDir: string,
+  cfg: ModelConfig,
+  weightFiles: readonly string[],
+  opts: EnsureGraphOptions = {},
+): Promise<GraphInfo> {
+  const dtype = opts.dtype ?? 'fp32';
+  const sha = await weightsHash(weightFiles, opts.knownSha256);
+  const dir =
+    opts.outDir ??
+    (writable(checkpointDir) ? checkpointDir : join(homedir(), '.cache', 'reverie', sha.slice(0, 16)));
+  mkdirSync(dir, { recursive: true });
+  const modelPath = join(dir, dtype === 'fp32' ? 'model.onnx' : `model.${dtype}.onnx`);
+  const stampPath = `${modelPath}.json`;
+  if (!opts.force && existsSync(modelPath) && existsSync(stampPath)) {
+    try {
+      const stamp = JSON.parse(readFileSync(stampPath, 'utf8')) as GraphStamp;
+      if (stamp.builder === BUILDER_VERSION && stamp.dtype === dtype && stamp.weightsSha256 === sha) {
+        return { ...stamp, modelPath, rebuilt: false };
+      }
+    } catch {
+      // An unreadable stamp just means we rebuild.
+    }
+  }
+  const progress = opts.onProgress ?? (() => {});
+  progress(`reading weights (${weightFiles.length} file${weightFiles.length > 1 ? 's' : ''})`);
+  const weights = readWeightFiles(weightFiles);
+  const rms = embeddingRms(weights);
+  const graph = buildDecoderGraph(cfg, weights, {
+    dtype,
+    onProgress: (done, total) => progress(`building layer ${done}/${total}`),
+  });
+  progress(`writing ${basename(modelPath)}`);
+  writeModel(graph, modelPath, `reverie decoder (${cfg.architecture}, ${dtype}), weights sha256 ${sha}`);
+  const stamp: GraphStamp = { builder: BUILDER_VERSION, dtype, weightsSha256: sha, embeddingRms: rms };
+  writeFileSync(stampPath, `${JSON.stringify(stamp, null, 2)}\n`);
+  return { ...stamp, modelPath, rebuilt: true };
+}

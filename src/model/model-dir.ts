@@ -1,0 +1,33 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { MANIFEST_FILE } from './manifest.ts';
+
+/** The folder holding the served checkpoints: `MODELS_DIR`, else `models/` of the project. */
+export function modelsDir(): string {
+  return resolve(process.env.MODELS_DIR ?? join(import.meta.dirname, '..', '..', 'models'));
+}
+
+/** Checkpoint folders under `root` (those with a reverie.json), the default one first. */
+export function listCheckpointDirs(root: string = modelsDir()): string[] {
+  if (!existsSync(root)) return [];
+  const dirs = readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(join(root, e.name, MANIFEST_FILE)))
+    .map((e) => e.name)
+    .sort();
+  // `models/DEFAULT` names the default checkpoint; without it the first by name is the default.
+  const defaultFile = join(root, 'DEFAULT');
+  const preferred = existsSync(defaultFile) ? readFileSync(defaultFile, 'utf8').trim() : '';
+  const ordered = dirs.includes(preferred) ? [preferred, ...dirs.filter((d) => d !== preferred)] : dirs;
+  return ordered.map((d) => join(root, d));
+}
+
+/** The default checkpoint's folder; throws with a hint when there is none. */
+export function defaultCheckpointDir(root: string = modelsDir()): string {
+  const [first] = listCheckpointDirs(root);
+  if (!first) {
+    throw new Error(
+      `no checkpoint in ${root} (a folder with ${MANIFEST_FILE}); make one with \`npx reverie make-test-model --out ${join(root, 'tiny-test')}\``,
+    );
+  }
+  return first;
+}

@@ -1,0 +1,70 @@
+import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
+import onnxProto from 'onnx-proto';
+import { type GraphBuilder, ONNX_TYPE } from './graph-builder.ts';
+
+const { onnx } = onnxProto;
+
+/** Opset of the default domain; com.microsoft is imported for ORT's fused kernels. */
+export const OPSET = 17;
+
+/** Initializers above this size go to the external data file (protobuf caps a message at 2 GiB). */
+const EXTERNAL_THRESHOLD = 1024;
+
+/**
+ * Writes the graph as `file` plus `file.data` holding the large initializers (ONNX external
+ * data, 64-byte aligned so ORT can map them). Both are written to temporary names and renamed,
+ * so an interrupted conversion never leaves a half-written model that looks complete.
+ */
+export function writeModel(g: GraphBuilder, file: string, docString: string): void {
+  const dataFile = `${file}.data`;
+  const tmpData = `${dataFile}.tmp`;
+  const fd = openSync(tmpData, 'w');
+  let offset = 0;
+  const initializers: onnxProto.onnx.ITensorProto[] = [];
+  try {
+    for (const init of g.initializers) {
+      const base = { name: init.name, dataType: ONNX_TYPE[init.type], dims: init.dims };
+      if (init.bytes.byteLength < EXTERNAL_THRESHOLD) {
+        initializers.push({ ...base, rawData: init.bytes });
+        continue;
+      }
+      const pad = (64 - (offset % 64)) % 64;
+      if (pad) writeSync(fd, new Uint8Array(pad));
+      offset += pad;
+      writeSync(fd, init.bytes);
+      initializers.push({
+        ...base,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: basename(dataFile) },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(init.bytes.byteLength) },
+        ],
+      });
+      offset += init.bytes.byteLength;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'reverie',
+    docString,
+    opsetImport: [
+      { domain: '', version: OPSET },
+      { domain: 'com.microsoft', version: 1 },
+    ],
+    graph: {
+      name: 'reverie_decoder',
+      node: g.nodes,
+      input: g.inputs,
+      output: g.outputs,
+      initializer: initializers,
+    },
+  });
+  const bytes = onnx.ModelProto.encode(model).finish();
+  writeFileSync(`${file}.tmp`, bytes);
+  renameSync(tmpData, dataFile);
+  renameSync(`${file}.tmp`, file);
+}

@@ -1,0 +1,47 @@
+import { basename } from 'node:path';
+import { ChatTemplate } from './chat-template.ts';
+import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
+import { ensureGraph, type GraphInfo } from './graph-cache.ts';
+import type { WeightDType } from './onnx/decoder-graph.ts';
+import { type Device, ModelRunner } from './runner.ts';
+import { TextTokenizer } from './tokenizer.ts';
+
+/** Everything needed to serve one checkpoint: verified files, the graph, a runner, tokenizer and template. */
+export interface OpenModel {
+  checkpoint: Checkpoint;
+  graph: GraphInfo;
+  runner: ModelRunner;
+  tokenizer: TextTokenizer;
+  chatTemplate: ChatTemplate | null;
+}
+
+export interface OpenModelOptions {
+  device?: Device;
+  dtype?: WeightDType;
+  threads?: number;
+  onProgress?: (message: string) => void;
+}
+
+/**
+ * Loads a checkpoint folder, converts its graph if the cached one is missing or stale, and opens
+ * an ORT session on the requested device.
+ */
+export async function openModel(dir: string, opts: OpenModelOptions = {}): Promise<OpenModel> {
+  const checkpoint = await loadCheckpoint(dir);
+  const knownSha256: Record<string, string> = {};
+  for (const f of checkpoint.weightFiles) knownSha256[basename(f)] = checkpoint.manifest.files[basename(f)]!;
+  const graph = await ensureGraph(checkpoint.dir, checkpoint.config, checkpoint.weightFiles, {
+    dtype: opts.dtype,
+    knownSha256,
+    onProgress: opts.onProgress,
+  });
+  const runner = await ModelRunner.open(graph.modelPath, checkpoint.config, {
+    device: opts.device,
+    threads: opts.threads,
+  });
+  const tokenizer = new TextTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
+  const chatTemplate = checkpoint.tokenizerConfig.chat_template
+    ? ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig)
+    : null;
+  return { checkpoint, graph, runner, tokenizer, chatTemplate };
+}

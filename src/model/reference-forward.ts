@@ -1,0 +1,156 @@
+import type { ModelConfig } from './hf-config.ts';
+import type { Tensor } from './safetensors.ts';
+
+/**
+ * A plain TypeScript Llama/Qwen2 forward in float64 loops, written independently of the ONNX
+ * builder so the two can check each other. Slow; for tests on tiny models only.
+ */
+
+/** One position's input: a weighted bag of ids plus an optional additive embedding. */
+export interface ReferenceInput {
+  ids: number[];
+  weights: number[];
+  add?: ArrayLike<number>;
+}
+
+export interface ReferenceOutput {
+  /** logits[t] for every position t. */
+  logits: Float64Array[];
+  /** last-layer hidden state after the final norm, for every position. */
+  hidden: Float64Array[];
+}
+
+/**
+ * Rotary inverse frequencies written out again (not shared with the builder) from HF's
+ * `_compute_default_rope_parameters`, `_compute_linear_scaling_rope_parameters` and
+ * `_compute_llama3_parameters`, so a mistake in one shows up as a mismatch.
+ */
+function inverseFrequencies(cfg: ModelConfig): number[] {
+  const base: number[] = [];
+  for (let i = 0; i < cfg.headDim; i += 2) base.push(cfg.ropeTheta ** (-i / cfg.headDim));
+  const s = cfg.ropeScaling;
+  if (!s) return base;
+  if (s.type === 'linear') return base.map((f) => f / s.factor);
+  return base.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen > s.originalMaxPositions / s.lowFreqFactor) return f / s.factor;
+    if (wavelen < s.originalMaxPositions / s.highFreqFactor) return f;
+    const smooth =
+      (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+    return (1 - smooth) * (f / s.factor) + smooth * f;
+  });
+}
+
+function rmsNorm(x: Float64Array, w: Float32Array, eps: number): Float64Array {
+  let ms = 0;
+  for (let i = 0; i < x.length; i++) ms += x[i]! * x[i]!;
+  const inv = 1 / Math.sqrt(ms / x.length + eps);
+  return x.map((v, i) => v * inv * w[i]!);
+}
+
+/** y = W x (+ b), W in HF layout [out, in]. */
+function linear(x: Float64Array, w: Tensor, b?: Tensor): Float64Array {
+  const [out, inn] = w.shape as [number, number];
+  const y = new Float64Array(out);
+  for (let o = 0; o < out; o++) {
+    let s = b ? b.data[o]! : 0;
+    const base = o * inn;
+    for (let i = 0; i < inn; i++) s += w.data[base + i]! * x[i]!;
+    y[o] = s;
+  }
+  return y;
+}
+
+function applyRope(v: Float64Array, heads: number, hd: number, pos: number, invFreq: number[]): void {
+  const half = hd / 2;
+  for (let h = 0; h < heads; h++) {
+    const o = h * hd;
+    for (let i = 0; i < half; i++) {
+      const a = pos * invFreq[i]!;
+      const c = Math.cos(a);
+      const s = Math.sin(a);
+      const x1 = v[o + i]!;
+      const x2 = v[o + i + half]!;
+      v[o + i] = x1 * c - x2 * s;
+      v[o + i + half] = x2 * c + x1 * s;
+    }
+  }
+}
+
+/** Full-recompute forward of one sequence (causal attention over all its positions). */
+export function referenceForward(
+  cfg: ModelConfig,
+  weights: Map<string, Tensor>,
+  inputs: ReferenceInput[],
+): ReferenceOutput {
+  const w = (name: string) => {
+    const t = weights.get(name);
+    if (!t) throw new Error(`reference: missing ${name}`);
+    return t;
+  };
+  const { hiddenSize: D, numHeads: H, numKvHeads: Hk, headDim: hd } = cfg;
+  const group = H / Hk;
+  const invFreq = inverseFrequencies(cfg);
+  const E = w('model.embed_tokens.weight');
+  const T = inputs.length;
+
+  let xs: Float64Array[] = inputs.map((inp) => {
+    const e = new Float64Array(D);
+    inp.ids.forEach((id, j) => {
+      for (let d = 0; d < D; d++) e[d] += inp.weights[j]! * E.data[id * D + d]!;
+    });
+    if (inp.add) for (let d = 0; d < D; d++) e[d] += inp.add[d]!;
+    return e;
+  });
+
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    const bias = (n: string) => (cfg.qkvBias ? w(`${p}.self_attn.${n}.bias`) : undefined);
+    const qs: Float64Array[] = [];
+    const ks: Float64Array[] = [];
+    const vs: Float64Array[] = [];
+    for (let t = 0; t < T; t++) {
+      const h = rmsNorm(xs[t]!, w(`${p}.input_layernorm.weight`).data, cfg.rmsNormEps);
+      const q = linear(h, w(`${p}.self_attn.q_proj.weight`), bias('q_proj'));
+      const k = linear(h, w(`${p}.self_attn.k_proj.weight`), bias('k_proj'));
+      applyRope(q, H, hd, t, invFreq);
+      applyRope(k, Hk, hd, t, invFreq);
+      qs.push(q);
+      ks.push(k);
+      vs.push(linear(h, w(`${p}.self_attn.v_proj.weight`), bias('v_proj')));
+    }
+    const next: Float64Array[] = [];
+    for (let t = 0; t < T; t++) {
+      const ctx = new Float64Array(H * hd);
+      for (let h = 0; h < H; h++) {
+        const kvh = Math.floor(h / group);
+        const scores = new Float64Array(t + 1);
+        let max = Number.NEGATIVE_INFINITY;
+        for (let j = 0; j <= t; j++) {
+          let s = 0;
+          for (let d = 0; d < hd; d++) s += qs[t]![h * hd + d]! * ks[j]![kvh * hd + d]!;
+          scores[j] = s / Math.sqrt(hd);
+          max = Math.max(max, scores[j]!);
+        }
+        let sum = 0;
+        for (let j = 0; j <= t; j++) sum += scores[j] = Math.exp(scores[j]! - max);
+        for (let j = 0; j <= t; j++) {
+          const a = scores[j]! / sum;
+          for (let d = 0; d < hd; d++) ctx[h * hd + d] += a * vs[j]![kvh * hd + d]!;
+        }
+      }
+      const attnOut = linear(ctx, w(`${p}.self_attn.o_proj.weight`));
+      const x1 = xs[t]!.map((v, i) => v + attnOut[i]!);
+      const h2 = rmsNorm(x1, w(`${p}.post_attention_layernorm.weight`).data, cfg.rmsNormEps);
+      const gate = linear(h2, w(`${p}.mlp.gate_proj.weight`));
+      const up = linear(h2, w(`${p}.mlp.up_proj.weight`));
+      const act = gate.map((gv, i) => (gv / (1 + Math.exp(-gv))) * up[i]!);
+      const down = linear(act, w(`${p}.mlp.down_proj.weight`));
+      next.push(x1.map((v, i) => v + down[i]!));
+    }
+    xs = next;
+  }
+  const head = cfg.tieEmbeddings ? E : (weights.get('lm_head.weight') ?? E);
+  const hidden = xs.map((x) => rmsNorm(x, w('model.norm.weight').data, cfg.rmsNormEps));
+  return { hidden, logits: hidden.map((h) => linear(h, head)) };
+}

@@ -1,0 +1,186 @@
+import * as ort from 'onnxruntime-node';
+import type { RowStep, StepResult } from './batch.ts';
+import type { ModelConfig } from './hf-config.ts';
+import { KvStore } from './kv-store.ts';
+import { IO } from './onnx/decoder-graph.ts';
+
+/** Execution providers reverie can ask onnxruntime-node for. */
+export type Device = 'cpu' | 'webgpu' | 'cuda';
+
+export interface RunnerOptions {
+  device?: Device;
+  /** Intra-op threads for the CPU provider (default: ORT's choice, all cores). */
+  threads?: number;
+}
+
+/** Additive mask value: large enough to zero a softmax term, finite so fp32 sums stay finite. */
+const MASKED = -1e9;
+
+/** A growable scratch buffer handing out exact-size views, so steady-state steps allocate nothing. */
+class Scratch<T extends Float32Array | BigInt64Array> {
+  #buf: T;
+  constructor(readonly make: (n: number) => T) {
+    this.#buf = make(0);
+  }
+  view(n: number): T {
+    if (this.#buf.length < n) this.#buf = this.make(Math.max(n, Math.ceil(this.#buf.length * 1.5)));
+    return this.#buf.subarray(0, n) as T;
+  }
+}
+
+/**
+ * Runs one batched forward per call: rows at different positions (prompt chunks and single-token
+ * decode steps together), each carrying its own weighted-bag inputs. Owns the ORT session and
+ * every tensor; callers exchange plain `RowStep`s and `StepResult`s.
+ */
+export class ModelRunner {
+  readonly kv: KvStore;
+  readonly #session: ort.InferenceSession;
+  readonly #cfg: ModelConfig;
+  readonly #ids = new Scratch((n) => new BigInt64Array(n));
+  readonly #weights = new Scratch((n) => new Float32Array(n));
+  readonly #add = new Scratch((n) => new Float32Array(n));
+  readonly #pos = new Scratch((n) => new BigInt64Array(n));
+  readonly #mask = new Scratch((n) => new Float32Array(n));
+  readonly #outIdx = new Scratch((n) => new BigInt64Array(n));
+  readonly #pastK: Scratch<Float32Array>[];
+  readonly #pastV: Scratch<Float32Array>[];
+  readonly #fetches: string[];
+
+  private constructor(session: ort.InferenceSession, cfg: ModelConfig) {
+    this.#session = session;
+    this.#cfg = cfg;
+    this.kv = new KvStore({ numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim });
+    const f32 = (n: number) => new Float32Array(n);
+    this.#pastK = Array.from({ length: cfg.numLayers }, () => new Scratch(f32));
+    this.#pastV = Array.from({ length: cfg.numLayers }, () => new Scratch(f32));
+    this.#fetches = [IO.logits, IO.hidden];
+    for (let l = 0; l < cfg.numLayers; l++) this.#fetches.push(IO.presentKey(l), IO.presentValue(l));
+  }
+
+  /** Opens an ORT session on a converted graph (see convert.ts). */
+  static async open(modelPath: string, cfg: ModelConfig, opts: RunnerOptions = {}): Promise<ModelRunner> {
+    const device = opts.device ?? 'cpu';
+    const session = await ort.InferenceSession.create(modelPath, {
+      executionProviders: device === 'cpu' ? ['cpu'] : [device, 'cpu'],
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      interOpNumThreads: 1,
+      ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+      logSeverityLevel: 3,
+    });
+    return new ModelRunner(session, cfg);
+  }
+
+  get config(): ModelConfig {
+    return this.#cfg;
+  }
+
+  /** Builds the ORT feeds for a step (exposed so benchmarks can time `session.run` alone). */
+  prepareFeeds(rows: RowStep[]): Record<string, ort.Tensor> {
+    const { hiddenSize: D, numKvHeads: Hk, headDim: hd, numLayers } = this.#cfg;
+    const B = rows.length;
+    let S = 0;
+    let K = 0;
+    let P = 0;
+    let M = 0;
+    for (const r of rows) {
+      if (r.count < 1) throw new Error(`runner: row for sequence ${r.seq} has no positions`);
+      if (r.ids.length !== r.count * r.bagSize) throw new Error(`runner: row ${r.seq}: ids length mismatch`);
+      S = Math.max(S, r.count);
+      K = Math.max(K, r.bagSize);
+      P = Math.max(P, this.kv.length(r.seq));
+      M += r.allPositions ? r.count : 1;
+    }
+    const T = P + S;
+    if (T > this.#cfg.maxPositions)
+      throw new Error(`runner: ${T} positions exceed the model's ${this.#cfg.maxPositions}`);
+    const ids = this.#ids.view(B * S * K).fill(0n);
+    const weights = this.#weights.view(B * S * K).fill(0);
+    const add = this.#add.view(B * S * D).fill(0);
+    const pos = this.#pos.view(B * S);
+    const mask = this.#mask.view(B * S * T).fill(MASKED);
+    const outIdx = this.#outIdx.view(M);
+    let m = 0;
+    rows.forEach((r, b) => {
+      const past = this.kv.length(r.seq);
+      for (let s = 0; s < r.count; s++) {
+        const src = s * r.bagSize;
+        const dst = (b * S + s) * K;
+        for (let j = 0; j < r.bagSize; j++) {
+          ids[dst + j] = BigInt(r.ids[src + j]!);
+          weights[dst + j] = r.weights ? r.weights[src + j]! : 1;
+        }
+      }
+      if (r.add) add.set(r.add.subarray(0, r.count * D), b * S * D);
+      for (let s = 0; s < S; s++) {
+        // Padded positions reuse the row's next position and attend only to themselves: harmless, never all-masked.
+        pos[b * S + s] = BigInt(s < r.count ? past + s : past);
+        const rowMask = (b * S + s) * T;
+        if (s < r.count) mask.fill(0, rowMask, rowMask + past);
+        mask.fill(0, rowMask + P, rowMask + P + Math.min(s, r.count - 1) + 1);
+        if (s >= r.count) mask[rowMask + P + s] = 0;
+      }
+      if (r.allPositions) for (let s = 0; s < r.count; s++) outIdx[m++] = BigInt(b * S + s);
+      else outIdx[m++] = BigInt(b * S + r.count - 1);
+    });
+    const feeds: Record<string, ort.Tensor> = {
+      [IO.inputIds]: new ort.Tensor('int64', ids, [B, S, K]),
+      [IO.inputWeights]: new ort.Tensor('float32', weights, [B, S, K]),
+      [IO.embedsAdd]: new ort.Tensor('float32', add, [B, S, D]),
+      [IO.positionIds]: new ort.Tensor('int64', pos, [B, S]),
+      [IO.attentionMask]: new ort.Tensor('float32', mask, [B, S, T]),
+      [IO.outputIndex]: new ort.Tensor('int64', outIdx, [M]),
+    };
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let l = 0; l < numLayers; l++) {
+      keys.push(this.#pastK[l]!.view(B * Hk * P * hd));
+      values.push(this.#pastV[l]!.view(B * Hk * P * hd));
+    }
+    if (P > 0) {
+      for (let b = 0; b < B; b++) this.kv.gather(rows[b]!.seq, b, P, keys, values);
+    }
+    for (let l = 0; l < numLayers; l++) {
+      feeds[IO.pastKey(l)] = new ort.Tensor('float32', keys[l]!, [B, Hk, P, hd]);
+      feeds[IO.pastValue(l)] = new ort.Tensor('float32', values[l]!, [B, Hk, P, hd]);
+    }
+    return feeds;
+  }
+
+  /** Raw `session.run` on prepared feeds. */
+  run(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+    return this.#session.run(feeds, this.#fetches);
+  }
+
+  /** One batched forward: appends each row's new positions to its KV cache and returns logits and hidden states. */
+  async step(rows: RowStep[]): Promise<StepResult> {
+    const feeds = this.prepareFeeds(rows);
+    const S = feeds[IO.inputIds]!.dims[1]!;
+    const out = await this.run(feeds);
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let l = 0; l < this.#cfg.numLayers; l++) {
+      keys.push(out[IO.presentKey(l)]!.data as Float32Array);
+      values.push(out[IO.presentValue(l)]!.data as Float32Array);
+    }
+    const offsets = new Int32Array(rows.length);
+    let m = 0;
+    rows.forEach((r, b) => {
+      this.kv.append(r.seq, b, S, r.count, keys, values);
+      offsets[b] = m;
+      m += r.allPositions ? r.count : 1;
+    });
+    return {
+      logits: out[IO.logits]!.data as Float32Array,
+      hidden: out[IO.hidden]!.data as Float32Array,
+      offsets,
+      vocabSize: this.#cfg.vocabSize,
+      hiddenSize: this.#cfg.hiddenSize,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#session.release();
+  }
+}

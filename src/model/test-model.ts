@@ -1,0 +1,159 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Tensor, writeSafetensors } from './safetensors.ts';
+
+/**
+ * Writes small random-weight checkpoints in Hugging Face layout, so tests and benchmarks need
+ * no download. Weights come from a seeded generator: the same options give the same bytes.
+ */
+
+export interface TestModelOptions {
+  architecture?: 'LlamaForCausalLM' | 'Qwen2ForCausalLM';
+  vocabSize?: number;
+  hiddenSize?: number;
+  intermediateSize?: number;
+  numLayers?: number;
+  numHeads?: number;
+  numKvHeads?: number;
+  headDim?: number;
+  maxPositions?: number;
+  tieEmbeddings?: boolean;
+  /** Llama 3 style rope scaling. */
+  ropeScaling?: boolean;
+  seed?: number;
+}
+
+/** The tiny default: 2 layers, hidden 64, 4 query heads sharing 2 KV heads, vocab 272 (261 used by the tokenizer). */
+export const TINY: Required<Omit<TestModelOptions, 'seed'>> = {
+  architecture: 'LlamaForCausalLM',
+  vocabSize: 272,
+  hiddenSize: 64,
+  intermediateSize: 128,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 16,
+  maxPositions: 1024,
+  tieEmbeddings: true,
+  ropeScaling: false,
+};
+
+/** Qwen2.5-0.5B's shape, for benchmarks (random weights, never committed). */
+export const QWEN05B_SHAPE: Required<Omit<TestModelOptions, 'seed'>> = {
+  architecture: 'Qwen2ForCausalLM',
+  vocabSize: 151936,
+  hiddenSize: 896,
+  intermediateSize: 4864,
+  numLayers: 24,
+  numHeads: 14,
+  numKvHeads: 2,
+  headDim: 64,
+  maxPositions: 4096,
+  tieEmbeddings: true,
+  ropeScaling: false,
+};
+
+/** mulberry32: tiny seeded PRNG, enough for test weights. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random HF-named weights for the given shape. */
+export function randomWeights(
+  o: Required<Omit<TestModelOptions, 'seed'>>,
+  seed: number,
+): Map<string, Tensor> {
+  const next = rng(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(next() + 1e-12)) * Math.cos(2 * Math.PI * next());
+  const t = (shape: number[], std: number, mean = 0): Tensor => {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < data.length; i++) data[i] = mean + std * normal();
+    return { shape, data };
+  };
+  const D = o.hiddenSize;
+  const qkvBias = o.architecture === 'Qwen2ForCausalLM';
+  const w = new Map<string, Tensor>();
+  w.set('model.embed_tokens.weight', t([o.vocabSize, D], 1));
+  if (!o.tieEmbeddings) w.set('lm_head.weight', t([o.vocabSize, D], 1 / Math.sqrt(D)));
+  w.set('model.norm.weight', t([D], 0.1, 1));
+  for (let l = 0; l < o.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    w.set(`${p}.input_layernorm.weight`, t([D], 0.1, 1));
+    w.set(`${p}.post_attention_layernorm.weight`, t([D], 0.1, 1));
+    w.set(`${p}.self_attn.q_proj.weight`, t([o.numHeads * o.headDim, D], 1 / Math.sqrt(D)));
+    w.set(`${p}.self_attn.k_proj.weight`, t([o.numKvHeads * o.headDim, D], 1 / Math.sqrt(D)));
+    w.set(`${p}.self_attn.v_proj.weight`, t([o.numKvHeads * o.headDim, D], 1 / Math.sqrt(D)));
+    if (qkvBias) {
+      w.set(`${p}.self_attn.q_proj.bias`, t([o.numHeads * o.headDim], 0.1));
+      w.set(`${p}.self_attn.k_proj.bias`, t([o.numKvHeads * o.headDim], 0.1));
+      w.set(`${p}.self_attn.v_proj.bias`, t([o.numKvHeads * o.headDim], 0.1));
+    }
+    w.set(
+      `${p}.self_attn.o_proj.weight`,
+      t([D, o.numHeads * o.headDim], 1 / Math.sqrt(o.numHeads * o.headDim)),
+    );
+    w.set(`${p}.mlp.gate_proj.weight`, t([o.intermediateSize, D], 1 / Math.sqrt(D)));
+    w.set(`${p}.mlp.up_proj.weight`, t([o.intermediateSize, D], 1 / Math.sqrt(D)));
+    w.set(`${p}.mlp.down_proj.weight`, t([D, o.intermediateSize], 1 / Math.sqrt(o.intermediateSize)));
+  }
+  return w;
+}
+
+/** The Hugging Face `config.json` for the shape. */
+export function hfConfig(o: Required<Omit<TestModelOptions, 'seed'>>): Record<string, unknown> {
+  return {
+    architectures: [o.architecture],
+    model_type: o.architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama',
+    vocab_size: o.vocabSize,
+    hidden_size: o.hiddenSize,
+    intermediate_size: o.intermediateSize,
+    num_hidden_layers: o.numLayers,
+    num_attention_heads: o.numHeads,
+    num_key_value_heads: o.numKvHeads,
+    head_dim: o.headDim,
+    max_position_embeddings: o.maxPositions,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    rope_scaling: o.ropeScaling
+      ? {
+          rope_type: 'llama3',
+          factor: 8,
+          low_freq_factor: 1,
+          high_freq_factor: 4,
+          original_max_position_embeddings: 64,
+        }
+      : null,
+    tie_word_embeddings: o.tieEmbeddings,
+    hidden_act: 'silu',
+    torch_dtype: 'float32',
+    bos_token_id: 256,
+    eos_token_id: 258,
+  };
+}
+
+/**
+ * Writes config.json, model.safetensors and generation_config.json of a random model into `dir`.
+ * Tokenizer files and the manifest are added by the caller (see make-test-model in the CLI).
+ */
+export function writeRandomModel(
+  dir: string,
+  options: TestModelOptions = {},
+): Required<Omit<TestModelOptions, 'seed'>> {
+  const o = { ...TINY, ...options };
+  const { seed = 1, ...shape } = o;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(hfConfig(shape), null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'generation_config.json'),
+    `${JSON.stringify({ eos_token_id: [258, 256] }, null, 2)}\n`,
+  );
+  writeSafetensors(join(dir, 'model.safetensors'), randomWeights(shape, seed), { format: 'pt' });
+  return shape;
+}

@@ -1,0 +1,173 @@
+import { Tokenizer } from '@huggingface/tokenizers';
+import { CheckpointError } from './checkpoint-error.ts';
+
+/**
+ * The model's text tokenizer: a thin, typed wrapper over @huggingface/tokenizers that fixes the
+ * choices an inference server must make explicitly (are special-token strings in the text control
+ * tokens or plain text? how is text streamed when a token ends in the middle of a character?).
+ */
+
+/** How {@link TextTokenizer.encode} treats special-token strings found in the text. */
+export interface EncodeOptions {
+  /**
+   * true: `<|im_end|>` in the text becomes the special token's id (what a rendered chat prompt
+   * needs). false: it is encoded as ordinary text, so user content cannot forge control tokens.
+   * Only tokens marked `special` are affected; other added tokens always match, as in Hugging Face.
+   */
+  specialTokens: boolean;
+}
+
+export interface DecodeOptions {
+  /** Drop special tokens from the text (default false: they are rendered as their strings). */
+  skipSpecialTokens?: boolean;
+}
+
+/** Turns ids into text as they arrive; see {@link TextTokenizer.createStreamDecoder}. */
+export interface StreamDecoder {
+  /** Adds one id and returns the text it completes: '' while a character is still incomplete. */
+  push(id: number): string;
+  /** Returns whatever is held back (incomplete bytes become U+FFFD), at the end of a sequence. */
+  flush(): string;
+}
+
+const REPLACEMENT = '\uFFFD';
+/**
+ * A UTF-8 character has at most 4 bytes and a byte-level token carries at least one, so text
+ * still incomplete after this many pending ids is invalid output: it is emitted as it is.
+ */
+const MAX_HELD_IDS = 8;
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * @example
+ * const tok = new TextTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
+ * const ids = tok.encode(prompt, { specialTokens: true });
+ * const text = tok.decode(ids);
+ */
+export class TextTokenizer {
+  /** One more than the largest id the tokenizer can produce (the model's vocab may be padded larger). */
+  readonly vocabSize: number;
+  readonly #tok: Tokenizer;
+  readonly #specialIds: ReadonlySet<number>;
+  /** Matches any special token's string, longest first; null when there are none. */
+  readonly #specialPattern: RegExp | null;
+
+  /**
+   * @param tokenizerJson parsed `tokenizer.json`
+   * @param tokenizerConfig parsed `tokenizer_config.json`
+   * @throws CheckpointError (`invalid`, file `tokenizer.json`) when the library cannot build it
+   */
+  constructor(tokenizerJson: object, tokenizerConfig: object) {
+    try {
+      this.#tok = new Tokenizer(tokenizerJson, tokenizerConfig);
+    } catch (err) {
+      throw new CheckpointError(
+        'invalid',
+        'tokenizer.json',
+        `cannot build tokenizer: ${(err as Error).message}`,
+      );
+    }
+    const special = [...this.#tok.get_added_tokens_decoder().values()].filter((t) => t.special);
+    this.#specialIds = new Set(special.map((t) => t.id));
+    const strings = special.map((t) => t.content).sort((a, b) => b.length - a.length);
+    this.#specialPattern = strings.length ? new RegExp(strings.map(escapeRegExp).join('|'), 'g') : null;
+    let maxId = -1;
+    for (const id of this.#tok.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+  }
+
+  /** Token ids of `text`. Never adds BOS/EOS: the chat template writes those itself. */
+  encode(text: string, options: EncodeOptions): number[] {
+    if (options.specialTokens || !this.#specialPattern) return this.#encodeMatched(text);
+    const ids: number[] = [];
+    let last = 0;
+    for (const match of text.matchAll(this.#specialPattern)) {
+      ids.push(...this.#encodeMatched(text.slice(last, match.index)), ...this.#encodeLiteral(match[0]));
+      last = match.index + match[0].length;
+    }
+    ids.push(...this.#encodeMatched(text.slice(last)));
+    return ids;
+  }
+
+  /** Text of `ids`; special tokens appear as their strings unless skipped. */
+  decode(ids: readonly number[], options: DecodeOptions = {}): string {
+    if (ids.length === 0) return '';
+    return this.#tok.decode([...ids], {
+      skip_special_tokens: options.skipSpecialTokens ?? false,
+    });
+  }
+
+  /**
+   * The raw vocabulary piece of one id (for traces and debugging), e.g. `Ġthe` for a byte-level
+   * BPE; not decoded text, since a byte-level piece may be part of a character.
+   */
+  tokenText(id: number): string {
+    const piece = this.#tok.id_to_token(id);
+    if (piece === undefined) throw new RangeError(`token id ${id} is not in the vocabulary`);
+    return piece;
+  }
+
+  /** The id of a token string (typically a special such as `<think>`), or undefined. */
+  idOf(token: string): number | undefined {
+    return this.#tok.token_to_id(token);
+  }
+
+  /** Whether `id` is a special (control) token. */
+  isSpecial(id: number): boolean {
+    return this.#specialIds.has(id);
+  }
+
+  /**
+   * An incremental detokenizer for one sequence. It re-decodes a short window (the ids not yet
+   * emitted plus the ones just before them, for decoders that look at context) and emits only
+   * what is new, holding text back while it ends in U+FFFD: byte-level tokens can split a
+   * multi-byte character, and emitting the replacement character would corrupt the stream.
+   */
+  createStreamDecoder(options: DecodeOptions = {}): StreamDecoder {
+    /** `window[0, read)` was emitted already (context); `window[read, ...)` is pending. */
+    const window: number[] = [];
+    let read = 0;
+    const advance = (force: boolean): string => {
+      const prefix = this.decode(window.slice(0, read), options);
+      const text = this.decode(window, options);
+      const pending = window.length - read;
+      if (
+        !force &&
+        (text.length <= prefix.length || (text.endsWith(REPLACEMENT) && pending < MAX_HELD_IDS))
+      ) {
+        return '';
+      }
+      window.splice(0, read);
+      read = window.length;
+      return text.slice(prefix.length);
+    };
+    return {
+      push: (id) => {
+        window.push(id);
+        return advance(false);
+      },
+      flush: () => advance(true),
+    };
+  }
+
+  #encodeMatched(text: string): number[] {
+    if (text.length === 0) return [];
+    return this.#tok.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** Runs the normaliser, pre-tokeniser and model directly, bypassing added-token matching. */
+  #encodeLiteral(text: string): number[] {
+    const tok = this.#tok;
+    const normalized = tok.normalizer ? tok.normalizer(text) : text;
+    const words = tok.pre_tokenizer ? tok.pre_tokenizer(normalized) : [normalized];
+    const pieces: string[] = tok.model ? tok.model(words) : words;
+    return pieces.map((piece) => {
+      const id = tok.token_to_id(piece);
+      if (id === undefined) throw new RangeError(`tokenizer produced unknown piece ${JSON.stringify(piece)}`);
+      return id;
+    });
+  }
+}
