@@ -57,27 +57,27 @@ export function truncatedDistribution(
   const invT = 1 / cfg.temperature;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) if (logits[i] > max) max = logits[i];
+  const pass: Pass = { logits, n, cfg, max, invT, dropMass };
   const count =
-    cfg.topK > 0 && cfg.topK < n
-      ? fromTopK(logits, n, cfg, max, invT, dropMass, ids, probs)
-      : fromWholeVocab(logits, n, cfg, max, invT, dropMass, scratch, ids, probs);
+    cfg.topK > 0 && cfg.topK < n ? fromTopK(pass, ids, probs) : fromWholeVocab(pass, scratch, ids, probs);
   let sum = 0;
   for (let j = 0; j < count; j++) sum += probs[j];
   for (let j = 0; j < count; j++) probs[j] /= sum;
   return { ids, probs, count };
 }
 
+/** What every truncation pass reads. */
+interface Pass {
+  logits: Values;
+  n: number;
+  cfg: SamplingConfig;
+  max: number;
+  invT: number;
+  dropMass: number;
+}
+
 /** top_k, then top_p / min_p / dropMass on the sorted k. Writes unnormalised weights. */
-function fromTopK(
-  logits: Values,
-  n: number,
-  cfg: SamplingConfig,
-  max: number,
-  invT: number,
-  dropMass: number,
-  ids: Int32Array,
-  w: Float64Array,
-): number {
+function fromTopK({ logits, n, cfg, max, invT, dropMass }: Pass, ids: Int32Array, w: Float64Array): number {
   let count = topK(logits, n, cfg.topK, ids);
   let total = 0;
   for (let j = 0; j < count; j++) total += w[j] = Math.exp((logits[ids[j]] - max) * invT);
@@ -98,17 +98,8 @@ function fromTopK(
 }
 
 /** Whole-vocabulary path: weights and the log-weight histogram in one pass, then one filter pass. */
-function fromWholeVocab(
-  logits: Values,
-  n: number,
-  cfg: SamplingConfig,
-  max: number,
-  invT: number,
-  dropMass: number,
-  scratch: Scratch,
-  ids: Int32Array,
-  out: Float64Array,
-): number {
+function fromWholeVocab(pass: Pass, scratch: Scratch, ids: Int32Array, out: Float64Array): number {
+  const { logits, n, cfg, max, invT, dropMass } = pass;
   const w = scratch.float64('weights', n);
   const mass = scratch.float64('bin-mass', BINS).fill(0);
   let total = 0;
@@ -135,26 +126,21 @@ function fromWholeVocab(
       out[count++] = w[i];
     }
   }
-  if (edge < BINS && edge < tailBin)
-    count = addEdgeBin(logits, n, cfg, max, invT, w, edge, inside, total, ids, out, count);
+  if (edge < BINS && edge < tailBin) count = addEdgeBin(pass, w, { edge, inside, total }, ids, out, count);
   return count;
 }
 
 /** Adds the nucleus's edge-bin tokens, most likely first, until the mass reaches top_p. */
 function addEdgeBin(
-  logits: Values,
-  n: number,
-  cfg: SamplingConfig,
-  max: number,
-  invT: number,
+  { logits, n, cfg, max, invT }: Pass,
   w: Float64Array,
-  edge: number,
-  inside: number,
-  total: number,
+  nucleus: { edge: number; inside: number; total: number },
   ids: Int32Array,
   out: Float64Array,
   count: number,
 ): number {
+  const { edge, total } = nucleus;
+  let { inside } = nucleus;
   const members: number[] = [];
   for (let i = 0; i < n; i++) if (binOf((logits[i] - max) * invT) === edge && w[i] > 0) members.push(i);
   members.sort((a, b) => w[b] - w[a] || a - b);
