@@ -26,7 +26,12 @@ function run(s: Scheduler) {
 
 describe('scheduler', () => {
   it('chunks prompts by the token budget and schedules decode rows first', () => {
-    const s = new Scheduler({ maxNumSeqs: 8, maxBatchedTokens: 10, kvCapacityBlocks: 100, prefixCache: false });
+    const s = new Scheduler({
+      maxNumSeqs: 8,
+      maxBatchedTokens: 10,
+      kvCapacityBlocks: 100,
+      prefixCache: false,
+    });
     const a = seq(4);
     const b = seq(25);
     s.add(a);
@@ -51,7 +56,12 @@ describe('scheduler', () => {
   });
 
   it('respects max_num_seqs', () => {
-    const s = new Scheduler({ maxNumSeqs: 2, maxBatchedTokens: 100, kvCapacityBlocks: 100, prefixCache: false });
+    const s = new Scheduler({
+      maxNumSeqs: 2,
+      maxBatchedTokens: 100,
+      kvCapacityBlocks: 100,
+      prefixCache: false,
+    });
     for (let i = 0; i < 3; i++) s.add(seq(3));
     const batch = run(s);
     assert.equal(batch.rows.length, 2);
@@ -84,7 +94,12 @@ describe('scheduler', () => {
   });
 
   it('finishing frees the KV blocks', () => {
-    const s = new Scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 10, prefixCache: false });
+    const s = new Scheduler({
+      maxNumSeqs: 8,
+      maxBatchedTokens: 64,
+      kvCapacityBlocks: 10,
+      prefixCache: false,
+    });
     const a = seq(20);
     s.add(a);
     run(s);
@@ -95,7 +110,12 @@ describe('scheduler', () => {
   });
 
   it('prefix cache: a repeated prompt reuses whole blocks, never the last position', () => {
-    const s = new Scheduler({ maxNumSeqs: 8, maxBatchedTokens: 256, kvCapacityBlocks: 100, prefixCache: true });
+    const s = new Scheduler({
+      maxNumSeqs: 8,
+      maxBatchedTokens: 256,
+      kvCapacityBlocks: 100,
+      prefixCache: true,
+    });
     const a = seq(40, 3);
     s.add(a);
     run(s);
