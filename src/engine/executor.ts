@@ -171,6 +171,7 @@ export class ModelExecutor {
     if (!state) return;
     this.#fail(state, new EngineError('cancelled', 'the request was cancelled'));
     this.#applyFrees();
+    this.#flush();
   }
 
   /** Fails every live request (engine shutting down or broken). */

@@ -86,7 +86,8 @@ port.on('message', (msg: ToWorker) => {
     for (const ex of executors.values())
       ex.failAll(new EngineError('unavailable', 'the engine is shutting down'));
   }
-  if (outbox.length > 0) flush();
+  // A cancel changes the stats (KV freed) even when it produced no event: always report.
+  if (outbox.length > 0 || msg.type === 'cancel') flush();
   wake?.();
 });
 
