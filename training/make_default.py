@@ -27,11 +27,11 @@ from .sft import train_sft
 from .tasks import TASKS, generate
 from .tokenizer import training_text
 
-FULL = dict(hidden=256, layers=4, heads=8, kv_heads=2, ffn=768, sft_steps=600, sft_batch=32, sft_lr=1e-3,
-            sft_warmup=30, rl_steps=60, rl_prompts=8, rl_group=8, rl_lr=2e-5, rl_warmup=5, think_budget=64,
-            answer_budget=10, val_n=200, test_n=100, k=32)
+FULL = dict(hidden=256, layers=4, heads=8, kv_heads=2, ffn=768, sft_steps=2000, sft_batch=32, sft_lr=1e-3,
+            sft_warmup=30, rl_steps=80, rl_prompts=8, rl_group=8, rl_lr=5e-5, rl_warmup=5, think_budget=64,
+            answer_budget=10, val_n=200, test_n=200, k=32, k_n=50)
 SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, rl_steps=2,
-             rl_prompts=2, rl_group=4, val_n=8, test_n=4, k=4, think_budget=24)
+             rl_prompts=2, rl_group=4, val_n=8, test_n=4, k=4, k_n=2, think_budget=24)
 INFERENCE = ("hard", "soft", "fuzzy")
 
 
@@ -40,14 +40,17 @@ def log(msg, _t0=time.time()):
 
 
 def evaluate_all(model, variant, test, hp, seed):
+    """pass@1 (greedy) on every test question; pass@k on the first `k_n` of them (k rollouts each)."""
     rows = []
     for task in TASKS:
         exs = [e for e in test if e.task == task]
         for inf in INFERENCE:
             p1 = pass_at_1(model, exs, inf, hp["think_budget"], hp["answer_budget"], seed)
-            pk, mean_sampled = pass_at_k(model, exs, inf, hp["k"], hp["think_budget"], hp["answer_budget"], seed)
+            pk, mean_sampled = pass_at_k(model, exs[:hp["k_n"]], inf, hp["k"], hp["think_budget"],
+                                         hp["answer_budget"], seed)
             rows.append({"task": task, "variant": variant, "inference": inf, "pass_at_1": round(p1, 4),
-                         "pass_at_32": round(pk, 4), "n": len(exs)})
+                         "pass_at_32": round(pk, 4), "n": len(exs), "n_pass_at_32": min(len(exs), hp["k_n"]),
+                         "mean_sampled_accuracy": round(mean_sampled, 4)})
             log(f"test {variant:9s} {task:12s} {inf:5s} pass@1 {p1:.3f} pass@{hp['k']} {pk:.3f} "
                 f"(mean sampled {mean_sampled:.3f})")
     return rows
@@ -89,7 +92,10 @@ def main(argv=None):
 
     t0 = time.time()
     work = args.work or os.path.join("training", "runs", name)
-    sft_path = os.path.join(work, f"sft-{args.seed}-{hashlib.sha256(json.dumps(hp, sort_keys=True).encode()).hexdigest()[:10]}.pt")
+    sft_hp = {k: hp[k] for k in ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr",
+                                 "sft_warmup")}
+    digest = hashlib.sha256(json.dumps(sft_hp, sort_keys=True).encode()).hexdigest()[:10]
+    sft_path = os.path.join(work, f"sft-{args.seed}-{digest}.pt")
     if args.reuse_sft and os.path.exists(sft_path):
         saved = torch.load(sft_path)
         model.load_state_dict(saved["state"])
@@ -145,8 +151,9 @@ def main(argv=None):
             "tasks": list(TASKS), "validation_pass_at_1_hard_greedy": val_scores,
             "loss_history": histories, "wall_time_s": times, "parameters": parameter_count(model),
             "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch {torch.__version__}, {args.threads} thread(s)",
-            "evaluation_note": f"test split, n questions per task; pass_at_1 = greedy thinking+answer; pass_at_32 = "
-                               f"{hp['k']} sampled rollouts (thinking tau hard 1.0 / soft 0.5+noise / fuzzy 1e-4+noise, "
+            "evaluation_note": f"test split, n questions per task; pass_at_1 = greedy thinking+answer on all n; "
+                               f"pass_at_32 = any of {hp['k']} sampled rollouts correct, on the first n_pass_at_32 "
+                               f"questions (thinking tau hard 1.0 / soft 0.5+noise / fuzzy 1e-4+noise, "
                                f"answer tau 1.0); thinking budget {hp['think_budget']}",
         }
 

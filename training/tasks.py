@@ -4,7 +4,7 @@ reachability: a directed graph (edge list), a root and two candidates; exactly o
 reachable from the root. Chain of thought = the BFS frontier, level by level, until a candidate
 is reached. Answer = that candidate (one letter).
 
-arithmetic: a + b (2-5 digits) or a * d (2-5 digits times one digit). Chain of thought = the digit
+arithmetic: a + b (2-4 digits) or a * d (2-4 digits times one digit). Chain of thought = the digit
 steps from the right with the carry. Answer = the decimal result.
 
 Splits are decided by a hash of the question text, so no question is in two splits whatever the
@@ -43,7 +43,7 @@ def bfs_levels(edges, root):
 
 def make_reachability(rng):
     while True:
-        n = rng.randint(7, 10)
+        n = rng.randint(6, 9)
         names = rng.sample(NODE_NAMES, n)
         m = rng.randint(n - 1, n + 2)
         edges = set()
@@ -71,7 +71,7 @@ def make_reachability(rng):
 
 def make_arithmetic(rng):
     if rng.random() < 0.5:
-        a, b = rng.randint(10, 99999), rng.randint(10, 99999)
+        a, b = rng.randint(10, 9999), rng.randint(10, 9999)
         da, db = str(a)[::-1], str(b)[::-1]
         steps, carry = [], 0
         for i in range(max(len(da), len(db))):
@@ -80,7 +80,7 @@ def make_arithmetic(rng):
             steps.append(f"{x}+{y}+{carry}={s}")
             carry = s // 10
         return Example("arithmetic", f"Compute {a}+{b}.", " ".join(steps), str(a + b))
-    a, d = rng.randint(10, 99999), rng.randint(2, 9)
+    a, d = rng.randint(10, 9999), rng.randint(2, 9)
     steps, carry = [], 0
     for ch in str(a)[::-1]:
         s = int(ch) * d + carry
