@@ -57,7 +57,7 @@ def write_logits_fixture(model, path, name, texts):
     cases = []
     for text in texts:
         ids = tok.encode(text)
-        logits = model.forward_ids(torch.tensor([ids]))[0]
+        logits = model.forward_ids(torch.tensor([ids], device=model.embedding.device))[0].cpu()
         cases.append({"text": text, "input_ids": ids,
                       "logits": [[round(float(x), 6) for x in row] for row in logits]})
     write_json(path, {"model": name, "dtype": "float32", "positions": "all", "vocab_size": model.cfg.vocab_size,

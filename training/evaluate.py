@@ -22,12 +22,12 @@ def run(model, examples, mode, think_budget, answer_budget, gen, repeat=1, batch
 
 
 def pass_at_1(model, examples, thinking, think_budget, answer_budget, seed=0):
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=model.embedding.device).manual_seed(seed)
     res = run(model, examples, R.inference_mode(thinking, sample=False), think_budget, answer_budget, gen)
     return sum(r[0] for r in res) / len(res)
 
 
 def pass_at_k(model, examples, thinking, k, think_budget, answer_budget, seed=0):
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=model.embedding.device).manual_seed(seed)
     res = run(model, examples, R.inference_mode(thinking, sample=True), think_budget, answer_budget, gen, repeat=k)
     return sum(any(r) for r in res) / len(res), sum(sum(r) for r in res) / (k * len(res))

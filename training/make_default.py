@@ -65,6 +65,7 @@ def main(argv=None):
     ap.add_argument("--all-variants", default=None, help="also write every variant's checkpoint under this folder")
     ap.add_argument("--smoke", action="store_true", help="tiny model and schedule (a minute)")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda (results differ from CPU in the last bits)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a shared 2-core machine (OpenMP waits dominate small ops)")
     ap.add_argument("--work", default=None, help="scratch folder for the SFT weights (default training/runs/NAME)")
@@ -87,7 +88,7 @@ def main(argv=None):
     test = [e for t in TASKS for e in generate(t, "test", hp["test_n"], args.seed)]
     cfg = LlamaConfig(hidden_size=hp["hidden"], intermediate_size=hp["ffn"], num_hidden_layers=hp["layers"],
                       num_attention_heads=hp["heads"], num_key_value_heads=hp["kv_heads"])
-    model = LlamaForCausalLM(cfg)
+    model = LlamaForCausalLM(cfg).to(args.device)
     log(f"model {parameter_count(model)} parameters; train pool {len(train)}, val {len(val)}, test {len(test)}")
 
     t0 = time.time()
@@ -97,7 +98,7 @@ def main(argv=None):
     digest = hashlib.sha256(json.dumps(sft_hp, sort_keys=True).encode()).hexdigest()[:10]
     sft_path = os.path.join(work, f"sft-{args.seed}-{digest}.pt")
     if args.reuse_sft and os.path.exists(sft_path):
-        saved = torch.load(sft_path)
+        saved = torch.load(sft_path, map_location=args.device)
         model.load_state_dict(saved["state"])
         sft_hist, times = saved["history"], {"sft_s": saved["sft_s"], "sft_reused": True}
         log(f"reused SFT weights from {sft_path}")

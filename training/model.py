@@ -143,9 +143,10 @@ class LlamaForCausalLM(nn.Module):
         Returns logits [B,T,V], last hidden state [B,T,d] (after the final norm), new cache."""
         b, t, _ = embeds.shape
         tk = key_mask.shape[1]
-        q_idx = torch.arange(tk - t, tk).view(t, 1)
-        allowed = (torch.arange(tk).view(1, tk) <= q_idx).view(1, 1, t, tk) & key_mask.view(b, 1, 1, tk)
-        bias = torch.zeros(allowed.shape, dtype=embeds.dtype).masked_fill(~allowed, NEG_INF)
+        dev = embeds.device
+        q_idx = torch.arange(tk - t, tk, device=dev).view(t, 1)
+        allowed = (torch.arange(tk, device=dev).view(1, tk) <= q_idx).view(1, 1, t, tk) & key_mask.view(b, 1, 1, tk)
+        bias = torch.zeros(allowed.shape, dtype=embeds.dtype, device=dev).masked_fill(~allowed, NEG_INF)
         rep = self.cfg.num_attention_heads // self.cfg.num_key_value_heads
         bias = bias.unsqueeze(2).expand(b, 1, rep, t, tk).reshape(b, 1, rep * t, tk)
         freqs = positions.to(torch.float32).unsqueeze(-1) * self.inv_freq
@@ -161,8 +162,8 @@ class LlamaForCausalLM(nn.Module):
     def forward_ids(self, ids):
         """Logits of a single unpadded batch of token ids [B,T] (training, fixtures)."""
         b, t = ids.shape
-        pos = torch.arange(t).expand(b, t)
-        return self(self.model.embed_tokens(ids), pos, torch.ones(b, t, dtype=torch.bool))[0]
+        pos = torch.arange(t, device=ids.device).expand(b, t)
+        return self(self.model.embed_tokens(ids), pos, torch.ones(b, t, dtype=torch.bool, device=ids.device))[0]
 
 
 def parameter_count(model):

@@ -66,7 +66,8 @@ def train_rl(model, pool, variant, steps, prompts_per_step, group_size, lr, warm
              think_budget, answer_budget, gamma=0.33, log=print, log_every=5):
     mode = VARIANT_MODES[variant]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
-    gen = torch.Generator().manual_seed(seed)
+    dev = model.embedding.device
+    gen = torch.Generator(device=dev).manual_seed(seed)
     rng = random.Random(seed)
     history, t0, window = [], time.time(), []
     for step in range(steps):
@@ -79,7 +80,7 @@ def train_rl(model, pool, variant, steps, prompts_per_step, group_size, lr, warm
         rewards = torch.tensor([
             reward(ex.task, ex.question, ro.answers[i * group_size + j], ro.well_formed_end[i * group_size + j])
             for i, ex in enumerate(batch) for j in range(group_size)
-        ])
+        ], device=dev)
         adv = rloo_advantages(rewards, group_size) / REWARD_CORRECT
         model.train()
         loss = -(adv * sequence_log_probs(model, ro)).mean()

@@ -71,14 +71,15 @@ def left_pad(prompts):
 def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33, generator=None, record=False):
     E = model.embedding.detach()
     sigma = gamma * embedding_rms(model)
-    ids, mask = left_pad(prompts)
+    dev = E.device
+    ids, mask = (x.to(dev) for x in left_pad(prompts))
     b = ids.shape[0]
     positions = (mask.long().cumsum(1) - 1).clamp(min=0)
     logits, _, past = model(E[ids], positions, mask)
     logits = logits[:, -1]
     pos = positions[:, -1]
-    phase = torch.zeros(b, dtype=torch.long)  # 0 thinking, 1 answering, 2 done
-    n_think = torch.zeros(b, dtype=torch.long)
+    phase = torch.zeros(b, dtype=torch.long, device=dev)  # 0 thinking, 1 answering, 2 done
+    n_think = torch.zeros(b, dtype=torch.long, device=dev)
     answer_tokens = [[] for _ in range(b)]
     closed = [False] * b
     rec_inputs, rec_kinds, rec_tokens, rec_valid = [], [], [], []
@@ -99,19 +100,19 @@ def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33
                 think_tok = torch.multinomial(torch.softmax(logits / mode.tau, -1), 1, generator=generator).squeeze(1)
             else:
                 think_tok = argmax
-            soft = torch.zeros(b, dtype=torch.bool)
+            soft = torch.zeros(b, dtype=torch.bool, device=dev)
             think_in = E[think_tok]
         else:
             think_tok = argmax  # shadow token
             p = torch.softmax(logits / mode.tau, -1)
             think_in = p @ E
             if mode.noise:
-                think_in = think_in + sigma * torch.randn(think_in.shape, generator=generator)
+                think_in = think_in + sigma * torch.randn(think_in.shape, generator=generator, device=dev)
             soft = think_tok != tok.END_THINK
         over = thinking & (n_think >= think_budget)
         think_tok = torch.where(over, torch.full_like(think_tok, tok.END_THINK), think_tok)
         soft = soft & ~over
-        kind = torch.full((b,), NONE, dtype=torch.long)
+        kind = torch.full((b,), NONE, dtype=torch.long, device=dev)
         kind[thinking & soft] = GAUSS
         if mode.thinking == "hard" and mode.tau > 0:
             kind[thinking & ~over] = THINK_TOKEN
@@ -144,7 +145,7 @@ def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33
         logits = logits[:, -1]
     answers = [tok.decode(a, skip_special=True) for a in answer_tokens]
     d = E.shape[1]
-    empty = torch.zeros(b, 0)
+    empty = torch.zeros(b, 0, device=dev)
     return Rollout(
         prompt_ids=ids, prompt_mask=mask,
         inputs=torch.stack(rec_inputs, 1) if record else empty.new_zeros(b, 0, d),

@@ -30,7 +30,7 @@ def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, steps, lr, warmup)
         start = (step * batch_size) % max(1, len(pool) - batch_size + 1)
-        ids, target = sft_batch(pool[start:start + batch_size])
+        ids, target = (x.to(model.embedding.device) for x in sft_batch(pool[start:start + batch_size]))
         loss = sft_loss(model, ids, target)
         opt.zero_grad()
         loss.backward()

@@ -46,11 +46,11 @@ def make_reachability(rng):
         n = rng.randint(6, 9)
         names = rng.sample(NODE_NAMES, n)
         m = rng.randint(n - 1, n + 2)
-        edges = set()
+        edges = []  # a list, not a set: set order depends on PYTHONHASHSEED
         while len(edges) < m:
             a, b = rng.sample(names, 2)
-            edges.add((a, b))
-        edges = sorted(edges, key=lambda e: rng.random())
+            if (a, b) not in edges:
+                edges.append((a, b))
         root = rng.choice(names)
         levels = bfs_levels(edges, root)
         reach = [x for lv in levels[2:] for x in lv]  # at distance >= 2

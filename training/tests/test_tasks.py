@@ -62,3 +62,15 @@ def test_chain_of_thought_matches_the_algorithm():
         levels = ex.cot.split(" ")
         root = re.search(r"Root (\w)", ex.question).group(1)
         assert levels[0] == root and ex.answer in levels[-1] and len(levels) >= 3
+
+
+def test_generators_do_not_depend_on_the_hash_seed():
+    import os
+    import subprocess
+    import sys
+
+    code = "from training.tasks import generate; print([e.question for t in ('reachability', 'arithmetic') for e in generate(t, 'test', 20, 5)])"
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    outs = {subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout for h in (1, 2)}
+    assert len(outs) == 1
