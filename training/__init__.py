@@ -1,0 +1,1 @@
+"""reverie's soft-token RL trainer: tasks, a small Llama, SFT, RLOO (hard/soft/fuzzy), evaluation."""

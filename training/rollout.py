@@ -1,0 +1,157 @@
+"""KV-cached autoregressive decoding with hard, soft and fuzzy thinking (embedding inputs).
+
+Thinking step (per row): the distribution p = softmax(logits / tau).
+  hard:  the next input is the embedding of a token (argmax when tau == 0, else sampled from p);
+  soft / fuzzy: the next input is the mixture p . E, plus Gaussian noise of per-coordinate std
+         sigma = gamma * RMS(E) when `noise` is on (tau 0.5 soft, 1e-4 fuzzy).
+Thinking ends when the shadow token (argmax; the sampled token in hard mode) is </think>, or at
+`think_budget` thinking inputs, after which </think> is forced as a one-hot input. The answer is
+then decoded with plain tokens (greedy, or sampled at temperature 1) until <|im_end|>.
+
+With `record=True` the returned Rollout holds every generated input and what kind of action it was,
+which is what the RL loss needs to recompute log-probabilities in one parallel forward.
+"""
+from dataclasses import dataclass
+
+import torch
+
+from . import tokenizer as tok
+
+# kinds of generated positions
+NONE, GAUSS, THINK_TOKEN, ANSWER_TOKEN = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str  # e.g. "hard-greedy", "soft-sample"
+    thinking: str  # "hard" | "soft" | "fuzzy"
+    tau: float  # thinking temperature (0 = argmax for hard)
+    noise: bool  # Gaussian noise on soft inputs
+    sample_answer: bool
+
+
+TAU = {"hard": 1.0, "soft": 0.5, "fuzzy": 1e-4}
+
+
+def inference_mode(thinking, sample):
+    tau = TAU[thinking] if (sample or thinking != "hard") else 0.0
+    return Mode(f"{thinking}-{'sample' if sample else 'greedy'}", thinking, tau, sample and thinking != "hard", sample)
+
+
+def embedding_rms(model):
+    return model.embedding.detach().pow(2).mean().sqrt().item()
+
+
+@dataclass
+class Rollout:
+    prompt_ids: torch.Tensor  # [B, Lp] left-padded
+    prompt_mask: torch.Tensor  # [B, Lp] bool
+    inputs: torch.Tensor  # [B, T, d] generated inputs actually fed (recorded only)
+    kinds: torch.Tensor  # [B, T] NONE / GAUSS / THINK_TOKEN / ANSWER_TOKEN
+    tokens: torch.Tensor  # [B, T] token fed (shadow token for soft steps)
+    valid: torch.Tensor  # [B, T] bool: position was part of the row's sequence
+    sigma: float
+    tau: float
+    answers: list  # decoded answer strings
+    well_formed_end: list  # answer closed by <|im_end|> within the budget
+    think_lengths: list
+
+
+def left_pad(prompts):
+    lp = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), lp), tok.ENDOFTEXT, dtype=torch.long)
+    mask = torch.zeros(len(prompts), lp, dtype=torch.bool)
+    for i, p in enumerate(prompts):
+        ids[i, lp - len(p):] = torch.tensor(p)
+        mask[i, lp - len(p):] = True
+    return ids, mask
+
+
+@torch.no_grad()
+def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33, generator=None, record=False):
+    E = model.embedding.detach()
+    sigma = gamma * embedding_rms(model)
+    dev = E.device
+    ids, mask = (x.to(dev) for x in left_pad(prompts))
+    b = ids.shape[0]
+    positions = (mask.long().cumsum(1) - 1).clamp(min=0)
+    logits, _, past = model(E[ids], positions, mask)
+    logits = logits[:, -1]
+    pos = positions[:, -1]
+    phase = torch.zeros(b, dtype=torch.long, device=dev)  # 0 thinking, 1 answering, 2 done
+    n_think = torch.zeros(b, dtype=torch.long, device=dev)
+    answer_tokens = [[] for _ in range(b)]
+    closed = [False] * b
+    rec_inputs, rec_kinds, rec_tokens, rec_valid = [], [], [], []
+    key_mask = mask
+    for _ in range(think_budget + answer_budget + 1):
+        if bool((phase == 2).all()):
+            break
+        thinking, answering = phase == 0, phase == 1
+        argmax = logits.argmax(-1)
+        # answer tokens
+        if mode.sample_answer:
+            ans_tok = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator).squeeze(1)
+        else:
+            ans_tok = argmax
+        # thinking step
+        if mode.thinking == "hard":
+            if mode.tau > 0:
+                think_tok = torch.multinomial(torch.softmax(logits / mode.tau, -1), 1, generator=generator).squeeze(1)
+            else:
+                think_tok = argmax
+            soft = torch.zeros(b, dtype=torch.bool, device=dev)
+            think_in = E[think_tok]
+        else:
+            think_tok = argmax  # shadow token
+            p = torch.softmax(logits / mode.tau, -1)
+            think_in = p @ E
+            if mode.noise:
+                think_in = think_in + sigma * torch.randn(think_in.shape, generator=generator, device=dev)
+            soft = think_tok != tok.END_THINK
+        over = thinking & (n_think >= think_budget)
+        think_tok = torch.where(over, torch.full_like(think_tok, tok.END_THINK), think_tok)
+        soft = soft & ~over
+        kind = torch.full((b,), NONE, dtype=torch.long, device=dev)
+        kind[thinking & soft] = GAUSS
+        if mode.thinking == "hard" and mode.tau > 0:
+            kind[thinking & ~over] = THINK_TOKEN
+        kind[answering] = ANSWER_TOKEN
+        token = torch.where(thinking, think_tok, torch.where(answering, ans_tok, torch.full_like(ans_tok, tok.ENDOFTEXT)))
+        inp = torch.where((thinking & soft).unsqueeze(1), think_in, E[token])
+        valid = phase < 2
+        if record:
+            rec_inputs.append(inp)
+            rec_kinds.append(kind)
+            rec_tokens.append(token)
+            rec_valid.append(valid)
+        # bookkeeping of phases
+        for i in torch.nonzero(answering).flatten().tolist():
+            t = token[i].item()
+            if t in (tok.IM_END, tok.ENDOFTEXT):
+                closed[i] = True
+                phase[i] = 2
+            else:
+                answer_tokens[i].append(t)
+                if len(answer_tokens[i]) >= answer_budget:
+                    phase[i] = 2
+        n_think = n_think + thinking.long()
+        phase = torch.where(thinking & (token == tok.END_THINK), torch.ones_like(phase), phase)
+        if bool((phase == 2).all()):
+            break
+        pos = pos + 1
+        key_mask = torch.cat([key_mask, valid.unsqueeze(1)], dim=1)
+        logits, _, past = model(inp.unsqueeze(1), pos.unsqueeze(1), key_mask, past)
+        logits = logits[:, -1]
+    answers = [tok.decode(a, skip_special=True) for a in answer_tokens]
+    d = E.shape[1]
+    empty = torch.zeros(b, 0, device=dev)
+    return Rollout(
+        prompt_ids=ids, prompt_mask=mask,
+        inputs=torch.stack(rec_inputs, 1) if record else empty.new_zeros(b, 0, d),
+        kinds=torch.stack(rec_kinds, 1) if record else empty.long(),
+        tokens=torch.stack(rec_tokens, 1) if record else empty.long(),
+        valid=torch.stack(rec_valid, 1) if record else empty.bool(),
+        sigma=sigma, tau=mode.tau, answers=answers, well_formed_end=closed,
+        think_lengths=(n_think - 1).clamp(min=0).tolist(),
+    )

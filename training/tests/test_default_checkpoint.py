@@ -1,0 +1,51 @@
+"""Consistency of the committed default checkpoint with its fixtures (skipped when they are absent)."""
+import json
+import os
+
+import pytest
+import torch
+
+from training.model import LlamaConfig, LlamaForCausalLM
+from training.safetensors_io import load_file
+from training.tasks import is_correct
+from training.tokenizer import prompt_text, encode
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+NAME = "reverie-reason-3m"
+FOLDER = os.path.join(ROOT, "models", NAME)
+LOGITS = os.path.join(ROOT, "test", "fixtures", f"{NAME}-logits.json")
+TESTSET = os.path.join(ROOT, "test", "fixtures", f"{NAME}-testset.jsonl")
+pytestmark = pytest.mark.skipif(not (os.path.isdir(FOLDER) and os.path.exists(LOGITS)), reason="no default checkpoint")
+
+
+def load_model():
+    with open(os.path.join(FOLDER, "config.json")) as f:
+        hf = json.load(f)
+    cfg = LlamaConfig(**{k: hf[k] for k in LlamaConfig.__dataclass_fields__})
+    model = LlamaForCausalLM(cfg).eval()
+    model.load_state_dict(load_file(os.path.join(FOLDER, "model.safetensors")))
+    return model
+
+
+def test_saved_weights_reproduce_the_logits_fixture():
+    model = load_model()
+    with open(LOGITS) as f:
+        fx = json.load(f)
+    assert fx["positions"] == "all" and len(fx["cases"]) >= 3
+    for case in fx["cases"]:
+        assert encode(case["text"]) == case["input_ids"]
+        with torch.no_grad():
+            logits = model.forward_ids(torch.tensor([case["input_ids"]]))[0]
+        expected = torch.tensor(case["logits"])
+        assert expected.shape == logits.shape
+        assert (logits - expected).abs().max().item() < fx["tolerance"]
+
+
+def test_testset_fixture_is_held_out_and_verified():
+    with open(TESTSET) as f:
+        rows = [json.loads(line) for line in f]
+    assert len(rows) == 100 and {r["task"] for r in rows} == {"reachability", "arithmetic"}
+    for r in rows:
+        q = r["messages"][0]["content"]
+        assert is_correct(r["task"], q, r["answer"])
+        assert r["prompt_ids"] == encode(prompt_text(q))

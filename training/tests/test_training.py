@@ -1,0 +1,101 @@
+import json
+
+import pytest
+import torch
+
+from training import rollout as R
+from training.checkpoint import save_checkpoint
+from training.data import mixed_pool, prompt_ids, sft_batch
+from training.model import LlamaConfig, LlamaForCausalLM
+from training.rl import sequence_log_probs, train_rl
+from training.safetensors_io import load_file
+from training.sft import sft_loss, train_sft
+
+CFG = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1)
+
+
+def test_short_sft_run_lowers_the_loss():
+    torch.manual_seed(0)
+    m = LlamaForCausalLM(CFG)
+    pool = mixed_pool("train", 200, seed=0)
+    ids, target = sft_batch(pool[:16])
+    with torch.no_grad():
+        before = sft_loss(m, ids, target).item()
+    train_sft(m, pool, steps=40, batch_size=8, lr=3e-3, warmup=5, log=lambda *_: None)
+    with torch.no_grad():
+        after = sft_loss(m, ids, target).item()
+    assert after < before - 1.5, (before, after)
+
+
+@pytest.mark.parametrize("thinking", ["soft", "fuzzy"])
+def test_recomputed_soft_means_match_the_rollout(thinking):
+    """Greedy soft rollout (no noise): each recorded input IS the mean, so the parallel recomputation
+    gives zero distance, i.e. every Gaussian term equals the normalising constant."""
+    torch.manual_seed(0)
+    m = LlamaForCausalLM(CFG).eval()
+    exs = mixed_pool("train", 3, seed=0)
+    mode = R.Mode("test", thinking, R.TAU[thinking], noise=False, sample_answer=False)
+    ro = R.generate(m, [prompt_ids(e) for e in exs], mode, think_budget=8, answer_budget=4, record=True)
+    gauss = ro.kinds == R.GAUSS
+    assert gauss.sum() > 0
+    E = m.embedding
+    with torch.no_grad():
+        mask = torch.cat([ro.prompt_mask, ro.valid], 1)
+        emb = torch.cat([E[ro.prompt_ids], torch.where(gauss.unsqueeze(-1), ro.inputs, E[ro.tokens])], 1)
+        logits = m(emb, (mask.long().cumsum(1) - 1).clamp(min=0), mask)[0]
+        lp = ro.prompt_ids.shape[1]
+        mean = torch.softmax(logits[:, lp - 1:-1] / ro.tau, -1) @ E
+    assert (ro.inputs - mean)[gauss].abs().max() < 1e-5
+
+
+def test_sequence_log_probs_of_hard_tokens():
+    torch.manual_seed(0)
+    m = LlamaForCausalLM(CFG).eval()
+    exs = mixed_pool("train", 2, seed=0)
+    ro = R.generate(m, [prompt_ids(e) for e in exs], R.inference_mode("hard", sample=True), 6, 3,
+                    generator=torch.Generator().manual_seed(0), record=True)
+    with torch.no_grad():
+        lp = sequence_log_probs(m, ro)
+        # reference: token by token without cache
+        for i, e in enumerate(exs):
+            ids = prompt_ids(e)
+            total = 0.0
+            for j in range(ro.tokens.shape[1]):
+                if not ro.valid[i, j]:
+                    break
+                if ro.kinds[i, j] in (R.THINK_TOKEN, R.ANSWER_TOKEN):
+                    total += torch.log_softmax(m.forward_ids(torch.tensor([ids]))[0, -1], -1)[ro.tokens[i, j]].item()
+                ids = ids + [ro.tokens[i, j].item()]
+            assert lp[i].item() == pytest.approx(total, abs=1e-3)
+
+
+def test_policy_gradient_step_raises_the_log_prob_of_a_rewarded_soft_sample():
+    torch.manual_seed(0)
+    m = LlamaForCausalLM(CFG).eval()
+    exs = mixed_pool("train", 1, seed=0)
+    ro = R.generate(m, [prompt_ids(exs[0])] * 2, R.inference_mode("soft", sample=True), 6, 3,
+                    generator=torch.Generator().manual_seed(1), record=True)
+    assert (ro.kinds == R.GAUSS).sum() > 0
+    adv = torch.tensor([1.0, -1.0])
+    opt = torch.optim.SGD(m.parameters(), lr=1e-4)
+    before = sequence_log_probs(m, ro).detach()
+    (-(adv * sequence_log_probs(m, ro)).mean()).backward()
+    opt.step()
+    after = sequence_log_probs(m, ro).detach()
+    assert after[0] > before[0] and after[1] < before[1], (before, after)
+
+
+def test_rl_run_and_checkpoint_is_written(tmp_path):
+    torch.manual_seed(0)
+    m = LlamaForCausalLM(CFG)
+    hist = train_rl(m, mixed_pool("train", 20, seed=0), "soft", steps=2, prompts_per_step=2, group_size=4, lr=1e-3,
+                    warmup=1, seed=0, think_budget=6, answer_budget=3, log=lambda *_: None)
+    assert len(hist) == 1 and set(hist[0]) == {"step", "reward", "accuracy", "grad_norm"}
+    man = save_checkpoint(m, str(tmp_path), "t", "d", {"method": "x"}, [], {"thinking_max_tokens": 6})
+    assert set(man["files"]) == {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                                 "generation_config.json"}
+    back = load_file(str(tmp_path / "model.safetensors"))
+    assert all(torch.equal(back[k], v) for k, v in m.state_dict().items())
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["tie_word_embeddings"] is True and cfg["architectures"] == ["LlamaForCausalLM"]
+    assert cfg["head_dim"] * cfg["num_attention_heads"] == cfg["hidden_size"]
