@@ -1,6 +1,7 @@
 import { benchCommand } from './bench.ts';
 import { generateCommand } from './generate.ts';
 import { convertCommand, makeTestModelCommand } from './model-commands.ts';
+import { ngramBuildCommand } from './ngram.ts';
 
 /** The `reverie` command line: one small module per subcommand. */
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
@@ -15,6 +16,10 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   'make-test-model': {
     run: makeTestModelCommand,
     help: 'make-test-model --out DIR [--arch llama|qwen2]   tiny random checkpoint',
+  },
+  ngram: {
+    run: (argv) => ngramBuildCommand(argv),
+    help: 'ngram build --corpus FILE --checkpoint DIR   n-gram store for superposed decoding',
   },
   bench: { run: benchCommand, help: 'bench runtime|attention [--json]   benchmarks' },
 };
