@@ -21,7 +21,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
     run: (argv) => ngramBuildCommand(argv),
     help: 'ngram build --corpus FILE --checkpoint DIR   n-gram store for superposed decoding',
   },
-  bench: { run: benchCommand, help: 'bench runtime|attention [--json]   benchmarks' },
+  bench: { run: benchCommand, help: 'bench runtime|attention|decoding [--json]   benchmarks' },
 };
 
 function usage(): string {
