@@ -32,7 +32,7 @@ function benchModelDir(name: string): string {
   return join(process.env.REVERIE_BENCH_DIR ?? join(tmpdir(), 'reverie-bench'), name);
 }
 
-async function openBenchModel(name: string, log: (s: string) => void): Promise<ModelRunner> {
+export async function openBenchModel(name: string, log: (s: string) => void): Promise<ModelRunner> {
   const dir = benchModelDir(name);
   if (!existsSync(join(dir, 'model.safetensors'))) {
     log(`writing random ${name} weights to ${dir}`);

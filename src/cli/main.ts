@@ -1,6 +1,7 @@
 import { benchCommand } from './bench.ts';
 import { generateCommand } from './generate.ts';
 import { convertCommand, makeTestModelCommand } from './model-commands.ts';
+import { ngramBuildCommand } from './ngram.ts';
 
 /** The `reverie` command line: one small module per subcommand. */
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
@@ -16,7 +17,11 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
     run: makeTestModelCommand,
     help: 'make-test-model --out DIR [--arch llama|qwen2]   tiny random checkpoint',
   },
-  bench: { run: benchCommand, help: 'bench runtime|attention [--json]   benchmarks' },
+  ngram: {
+    run: (argv) => ngramBuildCommand(argv),
+    help: 'ngram build --corpus FILE --checkpoint DIR   n-gram store for superposed decoding',
+  },
+  bench: { run: benchCommand, help: 'bench runtime|attention|decoding [--json]   benchmarks' },
 };
 
 function usage(): string {

@@ -1,18 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildNgramStore } from '../decoding/ngram-build.ts';
 import { NgramStore } from '../decoding/ngram-store.ts';
 import {
-  parseManifestJson,
   readJsonFile,
   resolveCheckpointDir,
-  sha256File,
   TOKENIZER_CONFIG_FILE,
   TOKENIZER_FILE,
 } from '../model/checkpoint.ts';
-import { MANIFEST_FILE } from '../model/manifest.ts';
+import { MANIFEST_FILE, type Manifest } from '../model/manifest.ts';
+import { writeManifest } from '../model/manifest-writer.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
 
 /** The store's file name inside a checkpoint. */
@@ -76,7 +74,7 @@ export async function ngramBuildCommand(args: string[], deps: NgramBuildDeps = {
   const built = performance.now();
   NgramStore.load(path); // check it reads back, and time it
   const loadMs = performance.now() - built;
-  await recordNgramInManifest(dir, NGRAM_FILE);
+  await recordNgramInManifest(dir);
   const count = tokens.reduce((a, t) => a + t.length, 0);
   const bytes = store.toBuffer().byteLength;
   log(
@@ -99,16 +97,16 @@ async function checkpointTokenizer(
 }
 
 /**
- * MANIFEST UPDATE — placeholder for the manifest helper (src/model/manifest-writer.ts) once it
- * offers "add one file": lists `fileName` with its sha256 in reverie.json's `files` and names it
- * as the `ngram` store, validating the result and writing it atomically.
+ * Lists the freshly written store in the checkpoint's manifest: `writeManifest` re-hashes the
+ * folder (so `files` carries the store's sha256), names `ngram.bin` as the store and keeps
+ * everything else the manifest says; it validates and writes atomically.
  */
-export async function recordNgramInManifest(dir: string, fileName: string): Promise<void> {
-  const manifest = parseManifestJson(await readJsonFile(dir, MANIFEST_FILE), dir);
-  manifest.files[fileName] = await sha256File(join(dir, fileName));
-  manifest.ngram = fileName;
-  const checked = parseManifestJson(manifest, dir);
-  const tmp = join(dir, `${MANIFEST_FILE}.${randomUUID()}.tmp`);
-  await writeFile(tmp, `${JSON.stringify(checked, null, 2)}\n`);
-  await rename(tmp, join(dir, MANIFEST_FILE));
+export async function recordNgramInManifest(dir: string): Promise<Manifest> {
+  const manifest = await writeManifest(dir);
+  if (manifest.ngram !== NGRAM_FILE) {
+    throw new Error(
+      `ngram build: ${MANIFEST_FILE} names ${manifest.ngram} as its n-gram store, not ${NGRAM_FILE}`,
+    );
+  }
+  return manifest;
 }

@@ -15,9 +15,9 @@ const NGRAM_CONTEXT = 5;
  * feeds the drafts' last tokens as one bag weighted by the normalised draft probabilities; the
  * one resulting distribution p = softmax(logits / τ), cut to the top `candidates` and
  * renormalised, extends every draft; optional n-gram interpolation rescores per draft. The best
- * 2k (draft, token) pairs go to a finished pool when they end in EOS (best k kept) and otherwise
- * become the next k drafts. On the first step there is one draft, so the k drafts start with k
- * distinct tokens.
+ * 2k (draft, token) pairs become the next k drafts unless they end in EOS; an EOS pair among the
+ * best k goes to a finished pool (best k kept), one ranked k..2k−1 is dropped. On the first step
+ * there is one draft, so the k drafts start with k distinct tokens.
  *
  * The decoder stops at max_tokens, when no draft is live, or once the pool holds k drafts that
  * no live draft can overtake (token scores are ≤ 0, so draft scores only fall). It then merges
@@ -77,11 +77,17 @@ export class SuperposedAnswer {
     });
 
     const live: Draft[] = [];
-    for (const p of bestPairs(this.#live, c.ids, scores, c.count, 2 * k)) {
+    bestPairs(this.#live, c.ids, scores, c.count, 2 * k).forEach((p, rank) => {
       const tokens = [...this.#live[p.draft].tokens, p.token];
-      if (this.#eos.has(p.token)) this.#finished.push({ tokens, score: p.score });
-      else if (live.length < k) live.push({ tokens, score: p.score });
-    }
+      // EOS is admitted to the pool only from the top k ranks (as in Hugging Face beam search):
+      // the extra k pairs exist to refill the live drafts, not to harvest endings the beam would
+      // not have kept. Admitting EOS at ranks k..2k−1 (the reference's literal rule) breaks
+      // "k = 1 with α = 0 is greedy": an EOS ranked second would enter the pool, stop the search
+      // as soon as the live draft's score fell below it, and win the perplexity ranking.
+      if (this.#eos.has(p.token)) {
+        if (rank < k) this.#finished.push({ tokens, score: p.score });
+      } else if (live.length < k) live.push({ tokens, score: p.score });
+    });
     this.#finished.sort((a, b) => b.score - a.score);
     this.#finished.length = Math.min(this.#finished.length, k);
     this.#live = live;

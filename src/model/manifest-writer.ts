@@ -267,7 +267,9 @@ export async function writeManifest(
       modes: withLatent(previous?.modes ?? fresh.modes, options.latent),
     }),
   };
-  const merged = { ...fresh, ...previous, ...explicit, architecture: src.architecture, files };
+  // An earlier manifest's `ngram: null` only meant "no store then": a store found now is listed.
+  const ngram = previous?.ngram ?? fresh.ngram;
+  const merged = { ...fresh, ...previous, ...explicit, ngram, architecture: src.architecture, files };
   const manifest = parseFile(manifestSchema, merged, MANIFEST_FILE, outRoot);
   await writeAtomic(join(outRoot, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;

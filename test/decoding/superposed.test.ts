@@ -58,6 +58,27 @@ describe('superposed decoding', () => {
     assert.ok(finish?.type === 'finish' && finish.reason === 'stop' && finish.usage.completionTokens === 3);
   });
 
+  it('admits EOS to the finished pool only from the top k ranks', () => {
+    // k = 1: a (0.6), then EOS (0.3) at rank 1 ≥ k: not pooled, so the draft runs on like greedy.
+    // The reference's "any of the best 2k" rule would pool [EOS] and stop at step 2, once "ab"
+    // (0.24) scores below it: a 2-token answer where greedy gives 3.
+    const r = replay([
+      logitsWith({ [A]: Math.log(0.6), [IM_END]: Math.log(0.3), [B]: Math.log(0.1) }),
+      logitsWith({ [B]: Math.log(0.4), [C]: Math.log(0.35), [D]: Math.log(0.25) }),
+      logitsWith({ [C]: Math.log(0.4), [D]: Math.log(0.35), [A]: Math.log(0.25) }),
+    ]);
+    const { events } = runAlone({ max_tokens: 3, superposition: { drafts: 1, temperature: 1 } }, r);
+    assert.ok(drafts(events).every((step) => step.every((d) => !d.finished)));
+    assert.deepEqual(contentIds(events, 0), [A, B, C]);
+    // k = 2: EOS at rank 1 < k is pooled.
+    const r2 = replay([logitsWith({ [A]: Math.log(0.6), [IM_END]: Math.log(0.3), [B]: Math.log(0.1) })]);
+    const two = runAlone({ max_tokens: 1, superposition: { drafts: 2, temperature: 1, candidates: 3 } }, r2);
+    assert.deepEqual(
+      drafts(two.events)[0].map((d) => d.finished),
+      [false, false, true],
+    );
+  });
+
   it('starts k drafts with k distinct tokens and feeds them weighted by draft probability', () => {
     // τ = 1 for readable numbers; candidates 3 → p̂ over a, b, c.
     const l = logitsWith({ [A]: 3, [B]: 2, [C]: 1, [D]: 0 });

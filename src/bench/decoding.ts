@@ -1,0 +1,339 @@
+import { buildNgramStore } from '../decoding/ngram-build.ts';
+import { NgramStore, type OrderTable } from '../decoding/ngram-store.ts';
+import type { DecodingParams } from '../decoding/params.ts';
+import { resolveDecodingParams } from '../decoding/resolve-params.ts';
+import { createDecoder } from '../decoding/sequence-decoder.ts';
+import type { DecodeContext, SequenceDecoder, StepOutput } from '../decoding/types.ts';
+import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
+import type { ModelRunner } from '../model/runner.ts';
+import { openBenchModel } from './runtime.ts';
+import { median, nowMs, table } from './stats.ts';
+
+/**
+ * `npm run bench:decoding`: what the decoding modes cost on top of the model, measured in one run
+ * at batch 1 and 16 on the tiny model and a random model of Qwen2.5-0.5B's shape:
+ *
+ * - soft thinking's time per token over discrete sampling's (the whole-vocabulary mixture of the
+ *   paper, and the top-30 concept token of Soft Thinking);
+ * - superposed decoding (k = 3, α = 0.54 with an n-gram store) for T tokens against (a) three
+ *   sequential discrete generations and (b) n = 3 samples batched after one shared prefill;
+ * - the share of superposed step time spent in n-gram lookups (replayed from a recording).
+ *
+ * Every figure is a median over repetitions; the modes are interleaved within each repetition.
+ * The decoders run as the engine runs them (decoder.next, then one runner.step for all rows),
+ * without the scheduler and the worker thread.
+ */
+
+export interface DecodingBenchRow {
+  model: string;
+  batch: number;
+  /** Median ms per decode step (every row advances one token). */
+  discreteStepMs: number;
+  softStepMs: number;
+  softTopKStepMs: number;
+  /** Mean ids per soft input (whole-vocabulary mixture less 1e-6 of the mass). */
+  softBagSize: number;
+  softRatio: number;
+  softTopKRatio: number;
+  /** Median ms for T tokens per request, prefill included. */
+  superposedMs: number;
+  sequentialMs: number;
+  batchedN3Ms: number;
+  vsSequential: number;
+  vsBatchedN3: number;
+  /** N-gram lookup time / superposed decode-step time. */
+  ngramShare: number;
+}
+
+const PROMPT = 15;
+/** Generated tokens per request: the paper's setting (15-token prefix, 10 tokens). */
+const T = 10;
+/** Soft/discrete per-token comparison: steps per run. */
+const STEPS = 12;
+
+/** A tokenizer stand-in: the bench models have none, and text is not what is measured. */
+const STUB_TOKENIZER = {
+  decode: (ids: readonly number[]) => String.fromCharCode(...ids.map((id) => 97 + (id % 26))),
+  tokenText: (id: number) => String.fromCharCode(97 + (id % 26)),
+};
+
+/** Seeded Zipf-like token stream over the first `spread` ids: a corpus whose n-grams repeat. */
+function syntheticCorpus(length: number, spread: number, seed: number): Int32Array {
+  let x = seed >>> 0;
+  const next = () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 4294967296;
+  };
+  return Int32Array.from({ length }, () => Math.floor(spread * next() ** 3));
+}
+
+/** Records the lookups a decoder makes, so that they can be timed alone afterwards. */
+class RecordingStore extends NgramStore {
+  readonly ops: { n: number; tokens: number[] | null; end: number; ctx: number; next: number }[] = [];
+
+  override findContext(n: number, tokens: ArrayLike<number>, end: number): number {
+    this.ops.push({ n, tokens: Array.from(tokens), end, ctx: 0, next: 0 });
+    return super.findContext(n, tokens, end);
+  }
+
+  override countNext(n: number, ctx: number, next: number): number {
+    this.ops.push({ n, tokens: null, end: 0, ctx, next });
+    return super.countNext(n, ctx, next);
+  }
+}
+
+function recordingCopy(store: NgramStore): RecordingStore {
+  const tables: OrderTable[] = [];
+  for (let n = store.minOrder; n <= store.maxOrder; n++) tables.push(store.table(n));
+  return new RecordingStore(store.minOrder, store.maxOrder, store.vocabSize, tables);
+}
+
+/** Milliseconds the recorded lookups take on `store` (median of 5 replays). */
+function replayMs(store: NgramStore, ops: RecordingStore['ops']): number {
+  const times: number[] = [];
+  let sink = 0;
+  for (let r = 0; r < 5; r++) {
+    const t = nowMs();
+    for (const op of ops) {
+      sink += op.tokens ? store.findContext(op.n, op.tokens, op.end) : store.countNext(op.n, op.ctx, op.next);
+    }
+    times.push(nowMs() - t);
+  }
+  if (sink === Number.MIN_VALUE) throw new Error('unreachable');
+  return median(times);
+}
+
+function benchContext(runner: ModelRunner, ngram: NgramStore): DecodeContext {
+  const { vocabSize, hiddenSize } = runner.config;
+  return {
+    vocabSize,
+    tokenizerVocabSize: vocabSize,
+    hiddenSize,
+    embeddingRms: 1,
+    eosIds: [], // every run generates exactly its token budget
+    thinkStartId: vocabSize - 2,
+    thinkEndId: vocabSize - 1,
+    supportsLatent: false,
+    tokenizer: STUB_TOKENIZER,
+    ngram,
+  };
+}
+
+interface Row {
+  seq: number;
+  decoder: SequenceDecoder;
+}
+
+interface RunTiming {
+  /** Whole run, prefill included. */
+  totalMs: number;
+  /** Each decode step: every live decoder's next() and one runner.step. */
+  stepMs: number[];
+  /** Mean ids per input fed. */
+  bagSize: number;
+}
+
+let nextSeq = 10_000;
+
+/**
+ * Prefills `prompts` in one step, then steps every live row until all finish. With `fork` > 1,
+ * each prompt's KV is copied to fork − 1 more rows after the prefill (n samples sharing it).
+ */
+async function run(
+  runner: ModelRunner,
+  ctx: DecodeContext,
+  prompts: Int32Array[],
+  params: DecodingParams,
+  opts: { startsInThinking?: boolean; fork?: number; maxSteps?: number } = {},
+): Promise<RunTiming> {
+  const fork = opts.fork ?? 1;
+  const resolved = resolveDecodingParams(params, ctx);
+  const rows: Row[][] = prompts.map((p) =>
+    Array.from({ length: fork }, (_, i) => ({
+      seq: nextSeq++,
+      decoder: createDecoder(resolved, ctx, {
+        startsInThinking: opts.startsInThinking ?? false,
+        choiceIndex: i,
+        promptIds: p,
+      }),
+    })),
+  );
+  const stepMs: number[] = [];
+  let bagIds = 0;
+  let bags = 0;
+  const started = nowMs();
+  const prefill = await runner.step(
+    prompts.map((p, b) => ({ seq: rows[b][0].seq, count: p.length, bagSize: 1, ids: p })),
+  );
+  let live: { row: Row; out: StepOutput }[] = [];
+  prompts.forEach((p, b) => {
+    const out = { logits: rowLogits(prefill, b), hidden: rowHidden(prefill, b) };
+    for (const [i, row] of rows[b].entries()) {
+      if (i > 0) runner.kv.fork(rows[b][0].seq, row.seq, p.length);
+      live.push({ row, out });
+    }
+  });
+  for (let step = 0; live.length > 0 && step < (opts.maxSteps ?? 1_000); step++) {
+    const t = nowMs();
+    const next: RowStep[] = [];
+    const stillLive: Row[] = [];
+    for (const { row, out } of live) {
+      const r = row.decoder.next(out);
+      if (r.finished || !r.input) continue;
+      const bagSize = Math.max(1, r.input.ids.length);
+      const ids = new Int32Array(bagSize);
+      const weights = new Float32Array(bagSize);
+      ids.set(r.input.ids);
+      weights.set(r.input.weights);
+      bagIds += r.input.ids.length;
+      bags++;
+      next.push({ seq: row.seq, count: 1, bagSize, ids, weights, add: r.input.add });
+      stillLive.push(row);
+    }
+    if (next.length === 0) break;
+    const result = await runner.step(next);
+    live = stillLive.map((row, b) => ({
+      row,
+      out: { logits: rowLogits(result, result.offsets[b]), hidden: rowHidden(result, result.offsets[b]) },
+    }));
+    stepMs.push(nowMs() - t);
+  }
+  const totalMs = nowMs() - started;
+  for (const r of rows.flat()) runner.kv.free(r.seq);
+  return { totalMs, stepMs, bagSize: bags ? bagIds / bags : 0 };
+}
+
+/** The measurements of one model at one batch size. */
+async function benchBatch(
+  name: string,
+  runner: ModelRunner,
+  ctx: DecodeContext,
+  corpus: Int32Array,
+  batch: number,
+  reps: number,
+  log: (s: string) => void,
+): Promise<DecodingBenchRow> {
+  const prompts = Array.from({ length: batch }, (_, b) => corpus.slice(b * 97, b * 97 + PROMPT));
+  const thinkingPrompts = prompts.map((p) => Int32Array.from([...p, ctx.thinkStartId!]));
+  const soft = (topK?: number): DecodingParams => ({
+    seed: 1,
+    max_tokens: 1,
+    thinking: { mode: 'soft', max_tokens: STEPS, ...(topK ? { top_k: topK } : {}) },
+  });
+  const discrete: DecodingParams = { seed: 1, temperature: 1, max_tokens: STEPS };
+  const sample: DecodingParams = { seed: 2, temperature: 1, max_tokens: T };
+  const superposed: DecodingParams = { seed: 3, max_tokens: T, superposition: { drafts: 3 } };
+  const times = {
+    discrete: [] as number[],
+    soft: [] as number[],
+    softTopK: [] as number[],
+    superposed: [] as number[],
+    superposedSteps: [] as number[],
+    sequential: [] as number[],
+    batched: [] as number[],
+  };
+  let softBag = 0;
+  await run(runner, ctx, prompts, discrete); // warm-up
+  for (let rep = 0; rep < reps; rep++) {
+    times.discrete.push(...(await run(runner, ctx, prompts, discrete)).stepMs);
+    const s = await run(runner, ctx, thinkingPrompts, soft(), { startsInThinking: true, maxSteps: STEPS });
+    times.soft.push(...s.stepMs);
+    softBag = s.bagSize;
+    const k = await run(runner, ctx, thinkingPrompts, soft(30), { startsInThinking: true, maxSteps: STEPS });
+    times.softTopK.push(...k.stepMs);
+    const sp = await run(runner, ctx, prompts, superposed);
+    times.superposed.push(sp.totalMs);
+    times.superposedSteps.push(...sp.stepMs);
+    let sequential = 0;
+    for (let g = 0; g < 3; g++)
+      sequential += (await run(runner, ctx, prompts, { ...sample, seed: g })).totalMs;
+    times.sequential.push(sequential);
+    times.batched.push((await run(runner, ctx, prompts, { ...sample, n: 3 }, { fork: 3 })).totalMs);
+  }
+  // N-gram share: replay the lookups of one superposed run against the timed step.
+  const recording = recordingCopy(ctx.ngram!);
+  await run(runner, { ...ctx, ngram: recording }, prompts, superposed);
+  const lookupMsPerStep = replayMs(ctx.ngram!, recording.ops) / T;
+
+  const m = (xs: number[]) => median(xs);
+  const row: DecodingBenchRow = {
+    model: name,
+    batch,
+    discreteStepMs: m(times.discrete),
+    softStepMs: m(times.soft),
+    softTopKStepMs: m(times.softTopK),
+    softBagSize: softBag,
+    softRatio: m(times.soft) / m(times.discrete),
+    softTopKRatio: m(times.softTopK) / m(times.discrete),
+    superposedMs: m(times.superposed),
+    sequentialMs: m(times.sequential),
+    batchedN3Ms: m(times.batched),
+    vsSequential: m(times.sequential) / m(times.superposed),
+    vsBatchedN3: m(times.batched) / m(times.superposed),
+    ngramShare: lookupMsPerStep / m(times.superposedSteps),
+  };
+  log(
+    `  ${name} batch ${batch}: soft/discrete ${row.softRatio.toFixed(3)}, superposed ${row.superposedMs.toFixed(1)} ms ` +
+      `(×${row.vsSequential.toFixed(2)} vs sequential, ×${row.vsBatchedN3.toFixed(2)} vs n = 3)`,
+  );
+  return row;
+}
+
+export async function benchDecoding(opts: {
+  models: string[];
+  reps?: number;
+  log: (s: string) => void;
+}): Promise<DecodingBenchRow[]> {
+  const rows: DecodingBenchRow[] = [];
+  for (const name of opts.models) {
+    const runner = await openBenchModel(name, opts.log);
+    const spread = Math.min(runner.config.vocabSize - 2, 4000);
+    const corpus = syntheticCorpus(400_000, spread, 7);
+    const started = nowMs();
+    const store = buildNgramStore([corpus], runner.config.vocabSize);
+    opts.log(
+      `  ${name}: n-gram store of ${corpus.length} tokens built in ${(nowMs() - started).toFixed(0)} ms`,
+    );
+    const ctx = benchContext(runner, store);
+    for (const batch of [1, 16]) {
+      rows.push(
+        await benchBatch(name, runner, ctx, corpus, batch, opts.reps ?? (name === 'tiny' ? 7 : 3), opts.log),
+      );
+    }
+    await runner.close();
+  }
+  return rows;
+}
+
+export function formatDecoding(rows: DecodingBenchRow[]): string {
+  return table(
+    [
+      'model',
+      'batch',
+      'discrete ms/tok',
+      'soft ms/tok (bag)',
+      'soft/discrete',
+      'soft top-30/discrete',
+      `superposed k=3, T=${T} ms`,
+      '3× sequential ms',
+      'n=3 batched ms',
+      'vs sequential',
+      'vs n=3',
+      'n-gram share',
+    ],
+    rows.map((r) => [
+      r.model,
+      r.batch,
+      r.discreteStepMs.toFixed(2),
+      `${r.softStepMs.toFixed(2)} (${r.softBagSize.toFixed(0)})`,
+      r.softRatio.toFixed(3),
+      r.softTopKRatio.toFixed(3),
+      r.superposedMs.toFixed(1),
+      r.sequentialMs.toFixed(1),
+      r.batchedN3Ms.toFixed(1),
+      `×${r.vsSequential.toFixed(2)}`,
+      `×${r.vsBatchedN3.toFixed(2)}`,
+      `${(100 * r.ngramShare).toFixed(2)}%`,
+    ]),
+  );
+}
