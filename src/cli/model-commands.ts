@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
-import { writeByteTokenizerFiles } from '../model/byte-tokenizer.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { ensureGraph } from '../model/graph-cache.ts';
 import { writeManifest } from '../model/manifest-writer.ts';
-import { writeRandomModel } from '../model/test-model.ts';
+import { writeTestCheckpoint } from '../model/test-model.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -58,11 +57,6 @@ export async function makeTestModelCommand(argv: string[]): Promise<void> {
   if (!values.out)
     throw new Error('usage: reverie make-test-model --out DIR [--arch llama|qwen2] [--seed N]');
   const architecture = values.arch === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM';
-  writeRandomModel(values.out, { architecture, seed: Number(values.seed) });
-  await writeByteTokenizerFiles(values.out);
-  await writeManifest(values.out, values.out, {
-    description:
-      'Tiny random-weight test model (2 layers, hidden 64): exercises every code path, answers nothing.',
-  });
+  await writeTestCheckpoint(values.out, { architecture, seed: Number(values.seed) });
   log(`wrote test checkpoint ${values.out}`);
 }

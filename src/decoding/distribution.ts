@@ -5,6 +5,10 @@ import { argmax, topK, type Values } from './top-k.ts';
 /**
  * Steps 5–8 of the transform order (logits-processors.ts): temperature, top_k, top_p, min_p,
  * renormalisation. Shared by discrete sampling, hard and soft thinking.
+ *
+ * Nothing sorts the vocabulary. top_k uses a size-k heap. top_p and the soft-token mass cap use a
+ * histogram of the log-weights (l − max) / T in bins 50/2048 wide: one pass finds the bin where the
+ * cumulative mass crosses the target, and only that bin's tokens are sorted.
  */
 
 /** A truncated, renormalised distribution. Views into scratch: valid until the next call. */
@@ -15,20 +19,33 @@ export interface Candidates {
   count: number;
 }
 
-/** top_p first looks among this many tokens, then widens; never a full sort of the vocabulary. */
-const TOP_P_WINDOWS = [64, 1024, 16384];
+const BINS = 2048;
+/**
+ * Weights below e^−40 ≈ 4e-18 of the most likely token's are taken as 0 without calling exp: in
+ * float64 they cannot change a sum that includes the maximum (weight 1), and no 53-bit uniform
+ * can select them. At low τ this skips exp for nearly the whole vocabulary.
+ */
+const NEGLIGIBLE_LOG_WEIGHT = -40;
+/** Log-weights below −50 (w < 2e-22) share the last bin. */
+const LOG_RANGE = 50;
+const BIN_SCALE = BINS / LOG_RANGE;
+
+/** Histogram bin of a log-weight ≤ 0 (bin 0 holds the most likely tokens). */
+function binOf(logWeight: number): number {
+  return logWeight > -LOG_RANGE ? Math.floor(-logWeight * BIN_SCALE) : BINS - 1;
+}
 
 /**
  * The distribution softmax(logits / T) over ids [0, n), truncated by top_k, top_p and min_p and
- * renormalised. T = 0 gives the one-hot argmax. `dropBelow` additionally drops ids whose
- * probability under the untruncated distribution is below it (see soft-thinking.ts for why).
+ * renormalised; T = 0 gives the one-hot argmax. `dropMass` additionally drops the least likely
+ * tokens whose total probability (before truncation) is at most `dropMass` (see soft-thinking.ts).
  */
 export function truncatedDistribution(
   logits: Values,
   n: number,
   cfg: SamplingConfig,
   scratch: Scratch,
-  dropBelow = 0,
+  dropMass = 0,
 ): Candidates {
   const ids = scratch.int32('candidate-ids', n);
   const probs = scratch.float64('candidate-probs', n);
@@ -40,81 +57,133 @@ export function truncatedDistribution(
   const invT = 1 / cfg.temperature;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) if (logits[i] > max) max = logits[i];
-
-  // Unnormalised weights w = exp((l − max) / T); the most likely token has w = 1.
-  let count: number;
-  let total = 0;
-  let sorted = false;
-  let weights: Values = logits;
-  if (cfg.topK > 0 && cfg.topK < n) {
-    count = topK(logits, n, cfg.topK, ids);
-    for (let j = 0; j < count; j++) total += probs[j] = Math.exp((logits[ids[j]] - max) * invT);
-    sorted = true;
-  } else {
-    const w = scratch.float64('weights', n);
-    for (let i = 0; i < n; i++) total += w[i] = Math.exp((logits[i] - max) * invT);
-    weights = w;
-    count = n;
-  }
-
-  if (cfg.topP < 1) {
-    if (!sorted) {
-      count = selectNucleus(weights, n, total * cfg.topP, ids);
-      for (let j = 0; j < count; j++) probs[j] = weights[ids[j]];
-      sorted = true;
-    } else {
-      let cum = 0;
-      for (let j = 0; j < count; j++) {
-        cum += probs[j];
-        if (cum >= total * cfg.topP) {
-          count = j + 1;
-          break;
-        }
-      }
-    }
-  }
-
-  // min_p (relative to p_max, whose weight is 1) and dropBelow (relative to the full mass).
-  const floor = Math.max(cfg.minP, dropBelow * total);
-  let kept = 0;
+  const pass: Pass = { logits, n, cfg, max, invT, dropMass };
+  const count =
+    cfg.topK > 0 && cfg.topK < n ? fromTopK(pass, ids, probs) : fromWholeVocab(pass, scratch, ids, probs);
   let sum = 0;
-  if (sorted) {
+  for (let j = 0; j < count; j++) sum += probs[j];
+  for (let j = 0; j < count; j++) probs[j] /= sum;
+  return { ids, probs, count };
+}
+
+/** What every truncation pass reads. */
+interface Pass {
+  logits: Values;
+  n: number;
+  cfg: SamplingConfig;
+  max: number;
+  invT: number;
+  dropMass: number;
+}
+
+/** top_k, then top_p / min_p / dropMass on the sorted k. Writes unnormalised weights. */
+function fromTopK({ logits, n, cfg, max, invT, dropMass }: Pass, ids: Int32Array, w: Float64Array): number {
+  let count = topK(logits, n, cfg.topK, ids);
+  let total = 0;
+  for (let j = 0; j < count; j++) total += w[j] = Math.exp((logits[ids[j]] - max) * invT);
+  if (cfg.topP < 1) {
+    let cum = 0;
     for (let j = 0; j < count; j++) {
-      if (probs[j] >= floor || j === 0) {
-        ids[kept] = ids[j];
-        sum += probs[kept] = probs[j];
-        kept++;
-      }
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const w = weights[i];
-      if (w >= floor && w > 0) {
-        ids[kept] = i;
-        sum += probs[kept] = w;
-        kept++;
+      cum += w[j];
+      if (cum >= total * cfg.topP) {
+        count = j + 1;
+        break;
       }
     }
   }
-  for (let j = 0; j < kept; j++) probs[j] /= sum;
-  return { ids, probs, count: kept };
+  let tail = 0;
+  while (count > 1 && tail + w[count - 1] <= dropMass * total) tail += w[--count];
+  while (count > 1 && w[count - 1] < cfg.minP) count--; // w_max = 1, so this is p ≥ min_p · p_max
+  return count;
+}
+
+/** Whole-vocabulary path: weights and the log-weight histogram in one pass, then one filter pass. */
+function fromWholeVocab(pass: Pass, scratch: Scratch, ids: Int32Array, out: Float64Array): number {
+  const { logits, n, cfg, max, invT, dropMass } = pass;
+  const w = scratch.float64('weights', n);
+  const mass = scratch.float64('bin-mass', BINS).fill(0);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const lw = (logits[i] - max) * invT;
+    total += w[i] = lw > NEGLIGIBLE_LOG_WEIGHT ? Math.exp(lw) : 0;
+    mass[binOf(lw)] += w[i];
+  }
+  // Bins ≥ tailBin are dropped whole: their mass is at most dropMass of the total.
+  let tailBin = BINS;
+  for (let tail = 0; tailBin > 1 && tail + mass[tailBin - 1] <= dropMass * total; ) tail += mass[--tailBin];
+  // Bins < edge are inside the nucleus; the edge bin is settled token by token below.
+  let edge = BINS;
+  let inside = 0;
+  if (cfg.topP < 1) {
+    for (edge = 0; edge < BINS - 1 && inside + mass[edge] < cfg.topP * total; edge++) inside += mass[edge];
+  }
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (w[i] === 0 || w[i] < cfg.minP) continue;
+    const b = binOf((logits[i] - max) * invT); // recomputed: cheaper than a vocab-sized bin array
+    if (b < edge && b < tailBin) {
+      ids[count] = i;
+      out[count++] = w[i];
+    }
+  }
+  if (edge < BINS && edge < tailBin) count = addEdgeBin(pass, w, { edge, inside, total }, ids, out, count);
+  return count;
+}
+
+/** Adds the nucleus's edge-bin tokens, most likely first, until the mass reaches top_p. */
+function addEdgeBin(
+  { logits, n, cfg, max, invT }: Pass,
+  w: Float64Array,
+  nucleus: { edge: number; inside: number; total: number },
+  ids: Int32Array,
+  out: Float64Array,
+  count: number,
+): number {
+  const { edge, total } = nucleus;
+  let { inside } = nucleus;
+  const members: number[] = [];
+  for (let i = 0; i < n; i++) if (binOf((logits[i] - max) * invT) === edge && w[i] > 0) members.push(i);
+  members.sort((a, b) => w[b] - w[a] || a - b);
+  for (const i of members) {
+    if (inside >= cfg.topP * total) break;
+    inside += w[i];
+    if (w[i] < cfg.minP) continue;
+    ids[count] = i;
+    out[count++] = w[i];
+  }
+  return count;
 }
 
 /**
- * Writes the most likely ids into `out`, best first, until their weight reaches `mass`; returns
- * how many. Looks at the top 64, then 1024, then 16384, then everything.
+ * Draws from softmax(logits[0..n) / T) without building a candidate list (no truncation): one
+ * exp pass into scratch, then a scan to u · Σw.
  */
-function selectNucleus(weights: Values, n: number, mass: number, out: Int32Array): number {
-  for (const window of [...TOP_P_WINDOWS, n]) {
-    const m = topK(weights, n, Math.min(window, n), out);
-    let cum = 0;
-    for (let j = 0; j < m; j++) {
-      cum += weights[out[j]];
-      if (cum >= mass) return j + 1;
-    }
-    if (m === n) return m;
+export function drawFromSoftmax(
+  logits: Values,
+  n: number,
+  temperature: number,
+  u: number,
+  scratch: Scratch,
+): number {
+  const invT = 1 / temperature;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) if (logits[i] > max) max = logits[i];
+  const w = scratch.float64('weights', n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const lw = (logits[i] - max) * invT;
+    total += w[i] = lw > NEGLIGIBLE_LOG_WEIGHT ? Math.exp(lw) : 0;
   }
-  return n;
+  const target = u * total;
+  let cum = 0;
+  let last = 0;
+  for (let i = 0; i < n; i++) {
+    if (w[i] === 0) continue;
+    cum += w[i];
+    last = i;
+    if (target < cum) return i;
+  }
+  return last; // rounding left u · Σw ≥ the running sum
 }
 
 /** Draws an index into `c` with u ∈ [0, 1); returns the token id. */

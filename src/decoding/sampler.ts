@@ -1,4 +1,4 @@
-import { drawCandidate, truncatedDistribution } from './distribution.ts';
+import { drawCandidate, drawFromSoftmax, truncatedDistribution } from './distribution.ts';
 import { type LogitEdits, PenaltyState, processLogits } from './logits-processors.ts';
 import type { SamplingConfig } from './params.ts';
 import type { Rng } from './rng.ts';
@@ -48,14 +48,19 @@ export class TokenSampler {
   /** Draws the next token from raw logits and records it in the penalty history. */
   sample(rawLogits: Float32Array): SampledToken {
     const processed = processLogits(rawLogits, this.#vocab, this.#edits, this.penalties, this.#scratch);
-    const id = this.isGreedy
-      ? argmax(processed, this.#vocab)
-      : drawCandidate(
-          truncatedDistribution(processed, this.#vocab, this.#config, this.#scratch),
-          this.#rng.next(),
-        );
+    const id = this.isGreedy ? argmax(processed, this.#vocab) : this.#draw(processed);
     this.penalties.record(id);
     return { id, processed };
+  }
+
+  /** A draw at T > 0; plain temperature sampling skips building a candidate list. */
+  #draw(processed: Float32Array): number {
+    const c = this.#config;
+    const u = this.#rng.next();
+    if (c.topK === 0 && c.topP === 1 && c.minP === 0) {
+      return drawFromSoftmax(processed, this.#vocab, c.temperature, u, this.#scratch);
+    }
+    return drawCandidate(truncatedDistribution(processed, this.#vocab, c, this.#scratch), u);
   }
 }
 

@@ -10,10 +10,10 @@ import type { StepOutput } from './types.ts';
 
 /**
  * Probability mass a soft token may drop for speed. Without truncation the paper mixes the WHOLE
- * vocabulary; we drop every token whose probability is below BAG_DROPPED_MASS / V. At most V
- * tokens are dropped, so the dropped mass is below BAG_DROPPED_MASS (1e-6) whatever the
- * distribution, and the embedding error is below 2e-6 · max‖E_i‖ after renormalisation. At
- * τ = 0.5 this typically leaves tens to a few thousand of 152k ids, found in one linear pass.
+ * vocabulary; we keep the most likely tokens until 1 − BAG_DROPPED_MASS of the mass is in the bag
+ * and drop the rest (whole histogram bins of the least likely tokens, so possibly a little less).
+ * The dropped mass is at most 1e-6 whatever the distribution, so after renormalisation the
+ * embedding moves by at most 2e-6 · max‖E_i‖. One linear pass, no sort (distribution.ts).
  */
 export const BAG_DROPPED_MASS = 1e-6;
 
@@ -51,7 +51,7 @@ export class SoftThought implements ThoughtStrategy {
 
   think(out: StepOutput): Thought {
     const n = this.#vocab;
-    const c = truncatedDistribution(out.logits, n, this.#config, this.#scratch, BAG_DROPPED_MASS / n);
+    const c = truncatedDistribution(out.logits, n, this.#config, this.#scratch, BAG_DROPPED_MASS);
     const noise = this.#noise;
     if (noise?.type === 'dirichlet') dirichletReweight(c.probs, c.count, noise.alpha, this.#rng);
     if (noise?.type === 'gumbel') gumbelReweight(c.probs, c.count, noise.temperature, this.#rng);

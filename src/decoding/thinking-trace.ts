@@ -8,15 +8,19 @@ import type { DecodingTokenizer, StepTrace } from './types.ts';
  * distribution is one-hot whatever the model believes, and Cold Stop would fire on every request.
  */
 export function entropy(logits: Float32Array, n: number): number {
-  const lse = logSumExp(logits, n);
-  let h = 0;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) if (logits[i] > max) max = logits[i];
+  // H = log S − (Σ e^d · d) / S with d = l − max and S = Σ e^d: one exp per token.
+  let s = 0;
+  let sd = 0;
   for (let i = 0; i < n; i++) {
-    const l = logits[i];
-    if (l === Number.NEGATIVE_INFINITY) continue;
-    const lp = l - lse;
-    h -= Math.exp(lp) * lp;
+    const d = logits[i] - max;
+    if (d < -40) continue; // e^−40 · 40 is below float64 resolution next to the max's term
+    const e = Math.exp(d);
+    s += e;
+    sd += e * d;
   }
-  return Math.max(0, h);
+  return Math.max(0, Math.log(s) - sd / s);
 }
 
 /**

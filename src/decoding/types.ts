@@ -34,7 +34,7 @@ export interface StepOutput {
 /** What the decoders need from a tokenizer; the server's TextTokenizer satisfies it. */
 export interface DecodingTokenizer {
   /** Text of a token sequence (may end in U+FFFD while a multi-byte character is incomplete). */
-  decode(ids: number[]): string;
+  decode(ids: readonly number[]): string;
   /** Display text of a single token (traces, top_logprobs). */
   tokenText(id: number): string;
 }

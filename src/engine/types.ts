@@ -111,6 +111,8 @@ export interface EngineStats {
   preemptions: number;
   prefixCacheQueries: number;
   prefixCacheHits: number;
+  /** Prompt positions actually computed (prefix-cache hits skip theirs). */
+  promptTokensComputed: number;
 }
 
 /**
@@ -127,8 +129,10 @@ export interface Engine {
   ready(): Promise<void>;
   stats(): EngineStats;
   /**
-   * Submits a request. Events arrive in order and end with `done` or `error`; an abort of
-   * `signal` cancels the request and frees its KV. Breaking out of the loop cancels too.
+   * Submits a request. Admission problems (unknown model, invalid parameters, full queue, engine
+   * not ready) throw an EngineError synchronously, before any event. Afterwards events arrive in
+   * order and end with `done` or `error`; an abort of `signal` cancels the request and frees its
+   * KV, and so does breaking out of the loop.
    */
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent>;
   /** Cancels a live request by id (no-op when unknown). */

@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeByteTokenizerFiles } from './byte-tokenizer.ts';
+import { writeManifest } from './manifest-writer.ts';
 import { type Tensor, writeSafetensors } from './safetensors.ts';
 
 /**
@@ -156,4 +158,23 @@ export function writeRandomModel(
   );
   writeSafetensors(join(dir, 'model.safetensors'), randomWeights(shape, seed), { format: 'pt' });
   return shape;
+}
+
+/**
+ * A complete tiny checkpoint (random weights, reverie's byte-level tokenizer, manifest): what
+ * `reverie make-test-model` writes and what engine and API tests serve.
+ */
+export async function writeTestCheckpoint(
+  dir: string,
+  options: TestModelOptions & { name?: string; latent?: boolean } = {},
+): Promise<void> {
+  const { name, latent, ...shape } = options;
+  writeRandomModel(dir, shape);
+  await writeByteTokenizerFiles(dir);
+  await writeManifest(dir, dir, {
+    name,
+    latent,
+    description:
+      'Tiny random-weight test model (2 layers, hidden 64): exercises every code path, answers nothing.',
+  });
 }

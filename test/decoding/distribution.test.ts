@@ -88,11 +88,12 @@ describe('truncatedDistribution (temperature, top_k, top_p, min_p)', () => {
     );
   });
 
-  it('dropBelow drops only tokens below the bound (whole vocabulary otherwise)', () => {
-    const l = Float32Array.from([0, -1, -30, -40]);
+  it('dropMass drops only the least likely tokens, at most that much mass (whole vocabulary otherwise)', () => {
+    const l = Float32Array.from([0, -1, -30, -39]);
     const d = asMap(l, cfg({}), 1e-10);
-    assert.deepEqual([...d.keys()], [0, 1], 'e^-30 / Z ≈ 7e-14 is below 1e-10');
+    assert.deepEqual([...d.keys()], [0, 1], 'e^-30 / Z ≈ 7e-14 and e^-39 / Z fit in 1e-10');
     assert.equal(asMap(l, cfg({})).size, 4);
+    assert.equal(asMap(l, cfg({}), 5e-14).size, 3, 'e^-30 / Z alone exceeds 5e-14: only e^-39 goes');
   });
 });
 

@@ -83,7 +83,17 @@ export class FakeModel {
       s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
       return s / 4294967296;
     };
-    this.#table = Float32Array.from({ length: MODEL_VOCAB * MODEL_VOCAB }, () => 8 * rand() - 4);
+    // Each row is a shuffled ladder with steps of 8 / V ≈ 0.03: no near-ties, so a fuzzy
+    // (τ = 1e-4) mixture after a one-hot input is exactly one-hot.
+    this.#table = new Float32Array(MODEL_VOCAB * MODEL_VOCAB);
+    for (let r = 0; r < MODEL_VOCAB; r++) {
+      const row = Array.from({ length: MODEL_VOCAB }, (_, i) => (8 * i) / MODEL_VOCAB - 4);
+      for (let i = row.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [row[i], row[j]] = [row[j], row[i]];
+      }
+      this.#table.set(row, r * MODEL_VOCAB);
+    }
     this.#addTable = Float32Array.from({ length: HIDDEN * MODEL_VOCAB }, () => rand() - 0.5);
   }
 
@@ -104,6 +114,13 @@ export class FakeModel {
   }
 }
 
+/** A model that replays logits in order (the last one repeats), ignoring its input. */
+export function replay(steps: Float32Array[]): { first: StepOutput; model: FakeModel } {
+  let i = 0;
+  const next = (): StepOutput => output(steps[Math.min(i++, steps.length - 1)]);
+  return { first: next(), model: { forward: next } as unknown as FakeModel };
+}
+
 /** Runs one decoder against the fake model until it finishes; returns its events and inputs. */
 export function runAlone(
   params: DecodingParams,
@@ -112,6 +129,7 @@ export function runAlone(
     startsInThinking?: boolean;
     first?: StepOutput;
     ctx?: DecodeContext;
+    promptIds?: number[];
     maxSteps?: number;
   } = {},
 ): { events: DecodeEvent[]; inputs: BagInput[] } {
@@ -120,7 +138,7 @@ export function runAlone(
   const decoder = createDecoder(resolveDecodingParams(params, ctx), ctx, {
     startsInThinking: options.startsInThinking ?? false,
     choiceIndex: 0,
-    promptIds: bytes('Q:'),
+    promptIds: options.promptIds ?? bytes('Q:'),
   });
   const events: DecodeEvent[] = [];
   const inputs: BagInput[] = [];

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/**
+ * Engine knobs, parsed once with zod into a frozen object. Defaults follow vLLM where it has one
+ * (max_num_seqs 256 is vLLM's GPU default; on a 2-core CPU 64 rows already saturate a step).
+ */
+export const engineOptionsSchema = z.object({
+  /** Checkpoint folders to serve; the first is the default model. */
+  checkpointDirs: z.array(z.string()).min(1),
+  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  /** Intra-op threads for ORT's CPU provider (default: all cores). */
+  threads: z.number().int().positive().optional(),
+  /** Most sequences (rows) in one step. */
+  maxNumSeqs: z.number().int().positive().default(64),
+  /** Token budget of one step: decode rows first, prompt chunks fill the rest (chunked prefill). */
+  maxBatchedTokens: z.number().int().positive().default(512),
+  /** KV cache budget across all sequences and the prefix cache. */
+  kvBudgetBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(2 * 1024 ** 3),
+  /** Cap on one sequence's positions; default: the model's max_position_embeddings. */
+  maxModelLen: z.number().int().positive().optional(),
+  /** Requests waiting for admission before new ones are refused as overloaded. */
+  queueLimit: z.number().int().nonnegative().default(256),
+  /** Reuse KV of repeated prompt prefixes. */
+  prefixCache: z.boolean().default(true),
+});
+
+export type EngineOptionsInput = z.input<typeof engineOptionsSchema>;
+export type EngineOptions = Readonly<z.output<typeof engineOptionsSchema>>;
+
+export function parseEngineOptions(input: EngineOptionsInput): EngineOptions {
+  return Object.freeze(engineOptionsSchema.parse(input));
+}
+
+/** KV is accounted in blocks of this many positions (admission, preemption, prefix-cache keys). */
+export const KV_BLOCK = 16;

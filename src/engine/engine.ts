@@ -1,0 +1,222 @@
+import { Worker } from 'node:worker_threads';
+import { ChatTemplate } from '../model/chat-template.ts';
+import { TextTokenizer } from '../model/tokenizer.ts';
+import { type EngineOptionsInput, parseEngineOptions } from './config.ts';
+import { decodeContext } from './decode-context.ts';
+import { resolveRequest } from './executor.ts';
+import { type FromWorker, fromWire, type LoadedModel, type ToWorker, type WorkerStats } from './protocol.ts';
+import { RequestChannel } from './request-channel.ts';
+import {
+  type Engine,
+  EngineError,
+  type EngineEvent,
+  type EngineStats,
+  type GenerateRequest,
+  type ModelInfo,
+} from './types.ts';
+
+/**
+ * The engine façade on the main thread. The model, the scheduler and the decoders run in a worker
+ * thread (ORT's `run` blocks its thread); this side validates and admits requests, routes events
+ * to each request's channel, and keeps the last stats snapshot.
+ *
+ * @example
+ * const engine = createEngine({ checkpointDirs: ['models/reverie-reasoner'] });
+ * await engine.ready();
+ */
+export function createEngine(input: EngineOptionsInput): Engine {
+  return new WorkerEngine(input);
+}
+
+const EMPTY_STATS: WorkerStats = {
+  running: 0,
+  waiting: 0,
+  kvUsage: 0,
+  kvBytes: 0,
+  preemptions: 0,
+  prefixCacheQueries: 0,
+  prefixCacheHits: 0,
+  prefillPositions: 0,
+};
+
+interface ModelEntry {
+  info: ModelInfo;
+  loaded: LoadedModel;
+  ctx: ReturnType<typeof decodeContext>;
+}
+
+class WorkerEngine implements Engine {
+  readonly models: ModelInfo[] = [];
+  readonly #options;
+  readonly #worker: Worker;
+  readonly #byName = new Map<string, ModelEntry>();
+  readonly #channels = new Map<string, RequestChannel>();
+  /** Requests submitted but not yet scheduled (the queue-limit count). */
+  readonly #unscheduled = new Set<string>();
+  #state: EngineStats['state'] = 'starting';
+  #stats: WorkerStats = EMPTY_STATS;
+  readonly #ready: Promise<void>;
+  #idle: (() => void) | null = null;
+
+  constructor(input: EngineOptionsInput) {
+    this.#options = parseEngineOptions(input);
+    this.#worker = new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), {
+      workerData: { options: this.#options },
+    });
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#worker.on('message', (msg: FromWorker) => {
+        if (msg.type === 'ready') {
+          this.#onReady(msg.models);
+          resolve();
+        } else if (msg.type === 'fatal') {
+          this.#die(`the engine failed: ${msg.message}`);
+          reject(new Error(msg.message));
+        } else this.#onEvents(msg);
+      });
+      this.#worker.on('error', (err) => {
+        this.#die(`the engine crashed: ${err.message}`);
+        reject(err);
+      });
+      this.#worker.on('exit', (code) => {
+        if (this.#state !== 'closed') this.#die(`the engine exited (code ${code})`);
+        reject(new Error(`the engine exited (code ${code})`));
+      });
+    });
+    // Callers await ready(); an unobserved rejection here must not crash the process.
+    this.#ready.catch(() => {});
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  stats(): EngineStats {
+    const s = this.#stats;
+    return {
+      state: this.#state,
+      running: s.running,
+      // Requests still in transit to the worker count as waiting too.
+      waiting: Math.max(s.waiting, this.#unscheduled.size),
+      kvUsage: s.kvUsage,
+      kvBytes: s.kvBytes,
+      preemptions: s.preemptions,
+      prefixCacheQueries: s.prefixCacheQueries,
+      prefixCacheHits: s.prefixCacheHits,
+      promptTokensComputed: s.prefillPositions,
+    };
+  }
+
+  /**
+   * Submits a request. Admission problems (unknown model, invalid parameters, full queue, engine
+   * not running) throw an EngineError right here, before any event.
+   */
+  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent> {
+    if (this.#state !== 'ready') throw new EngineError('unavailable', `the engine is ${this.#state}`);
+    const entry = this.#byName.get(request.model);
+    if (!entry) throw new EngineError('unknown_model', `the model ${request.model} does not exist`, 'model');
+    if (this.#channels.has(request.id))
+      throw new EngineError('invalid_request', `duplicate request id ${request.id}`);
+    if (this.#unscheduled.size >= this.#options.queueLimit) {
+      throw new EngineError('overloaded', `the queue is full (${this.#options.queueLimit} requests waiting)`);
+    }
+    resolveRequest(request, entry.ctx, entry.loaded.checkpoint.manifest.defaults, entry.loaded.maxModelLen);
+    const channel = new RequestChannel();
+    channel.onAbandon = () => this.cancel(request.id);
+    this.#channels.set(request.id, channel);
+    this.#unscheduled.add(request.id);
+    if (signal) {
+      if (signal.aborted) queueMicrotask(() => this.cancel(request.id));
+      else signal.addEventListener('abort', () => this.cancel(request.id), { once: true });
+    }
+    this.#send({ type: 'submit', request });
+    return channel;
+  }
+
+  cancel(id: string): void {
+    if (this.#channels.has(id)) this.#send({ type: 'cancel', id });
+  }
+
+  async close(timeoutMs = 30_000): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'dead') return;
+    this.#state = 'closed';
+    if (this.#channels.size > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          this.#idle = resolve;
+        }),
+        new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
+      ]);
+    }
+    this.#send({ type: 'shutdown' });
+    this.#failAll(new EngineError('unavailable', 'the engine was closed'));
+    await this.#worker.terminate();
+  }
+
+  destroy(): void {
+    if (this.#state === 'closed' && this.#channels.size === 0) return;
+    this.#state = 'closed';
+    this.#failAll(new EngineError('unavailable', 'the engine was destroyed'));
+    void this.#worker.terminate();
+  }
+
+  #send(msg: ToWorker): void {
+    this.#worker.postMessage(msg);
+  }
+
+  #onReady(models: LoadedModel[]): void {
+    for (const loaded of models) {
+      const { checkpoint } = loaded;
+      const tokenizer = new TextTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
+      const info: ModelInfo = {
+        name: checkpoint.manifest.name,
+        manifest: checkpoint.manifest,
+        maxModelLen: loaded.maxModelLen,
+        tokenizer,
+        chatTemplate: checkpoint.tokenizerConfig.chat_template
+          ? ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig)
+          : null,
+        created: Math.floor(Date.now() / 1000),
+      };
+      this.models.push(info);
+      this.#byName.set(info.name, {
+        info,
+        loaded,
+        ctx: decodeContext(checkpoint, tokenizer, loaded.embeddingRms, { loadNgram: false }),
+      });
+    }
+    if (this.#state === 'starting') this.#state = 'ready';
+  }
+
+  #onEvents(msg: Extract<FromWorker, { type: 'events' }>): void {
+    this.#stats = msg.stats;
+    for (const [id, events] of msg.items) {
+      const channel = this.#channels.get(id);
+      if (!channel) continue;
+      for (const wire of events) {
+        const ev = fromWire(wire);
+        if (ev.type === 'scheduled') this.#unscheduled.delete(id);
+        channel.push(ev);
+      }
+      if (channel.ended) this.#end(id);
+    }
+  }
+
+  #end(id: string): void {
+    this.#channels.delete(id);
+    this.#unscheduled.delete(id);
+    if (this.#channels.size === 0) this.#idle?.();
+  }
+
+  #failAll(error: EngineError): void {
+    for (const [id, channel] of this.#channels) {
+      channel.push({ type: 'error', error });
+      this.#end(id);
+    }
+  }
+
+  #die(message: string): void {
+    if (this.#state === 'dead') return;
+    this.#state = 'dead';
+    this.#failAll(new EngineError('unavailable', message));
+  }
+}

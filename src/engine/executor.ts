@@ -1,0 +1,415 @@
+import type { ResolvedDecodingParams } from '../decoding/params.ts';
+import type { DecodingDefaults } from '../decoding/resolve-params.ts';
+import { DecodingParamsError, resolveDecodingParams } from '../decoding/resolve-params.ts';
+import { createDecoder } from '../decoding/sequence-decoder.ts';
+import type { BagInput, DecodeContext, DecodeEvent } from '../decoding/types.ts';
+import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
+import type { ModelRunner } from '../model/runner.ts';
+import { KV_BLOCK } from './config.ts';
+import { type ScheduledBatch, type ScheduledRow, Scheduler } from './scheduler.ts';
+import { Sequence } from './sequence.ts';
+import { EngineError, type EngineEvent, type GenerateRequest } from './types.ts';
+
+/**
+ * Runs one model inside the engine worker: the scheduler decides each step, the runner computes
+ * it, and each row's decoder turns its logits into the next input. The executor never branches on
+ * a decoding mode: every row is a sequence of weighted-bag inputs.
+ */
+
+export interface ExecutorLimits {
+  maxNumSeqs: number;
+  maxBatchedTokens: number;
+  kvBudgetBytes: number;
+  maxModelLen: number;
+  prefixCache: boolean;
+}
+
+interface RequestState {
+  req: GenerateRequest;
+  params: ResolvedDecodingParams;
+  seqs: Sequence[];
+  /** Samples (n) still to fork from the first sequence once its prompt is computed. */
+  toFork: number;
+  submittedAt: number;
+  scheduledAt: number | null;
+  prefillDoneAt: number | null;
+  firstTokenAt: number | null;
+  completionTokens: number;
+  reasoningTokens: number;
+  cachedTokens: number;
+  preemptions: number;
+  live: number;
+}
+
+export type EmitFn = (requestId: string, events: EngineEvent[]) => void;
+
+/** Turns a decoding-parameter problem into the engine's coded error, naming the parameter. */
+export function invalidParams(err: DecodingParamsError): EngineError {
+  const param = /^([a-z_][a-z0-9_.]*)\b/i.exec(err.message)?.[1] ?? null;
+  return new EngineError('invalid_request', err.message, param);
+}
+
+/** Validates a request against a model; shared by the main thread (fail fast) and the worker. */
+export function resolveRequest(
+  req: GenerateRequest,
+  ctx: DecodeContext,
+  defaults: DecodingDefaults,
+  maxModelLen: number,
+): ResolvedDecodingParams {
+  let params: ResolvedDecodingParams;
+  try {
+    params = resolveDecodingParams(req.params, ctx, defaults);
+  } catch (err) {
+    if (err instanceof DecodingParamsError) throw invalidParams(err);
+    throw err;
+  }
+  if (req.prompt.length === 0) throw new EngineError('invalid_request', 'the prompt is empty', 'messages');
+  const thinking = req.startsInThinking && params.thinking.mode !== 'off' ? params.thinking.maxTokens + 1 : 0;
+  const total = req.prompt.length + thinking + params.maxTokens;
+  if (total > maxModelLen) {
+    throw new EngineError(
+      'invalid_request',
+      `prompt (${req.prompt.length} tokens) + thinking budget (${thinking}) + max_tokens (${params.maxTokens}) = ${total} exceeds the model length ${maxModelLen}`,
+      'max_tokens',
+    );
+  }
+  return params;
+}
+
+export class ModelExecutor {
+  readonly scheduler: Scheduler;
+  readonly #runner: ModelRunner;
+  readonly #ctx: DecodeContext;
+  readonly #defaults: DecodingDefaults;
+  readonly #limits: ExecutorLimits;
+  readonly #emit: EmitFn;
+  readonly #requests = new Map<string, RequestState>();
+  readonly #pending = new Map<string, EngineEvent[]>();
+  #nextSeq = 1;
+  #arrivals = 0;
+  /** Prefill positions computed (prefix-cache hits skip these): counted for tests and metrics. */
+  prefillPositions = 0;
+
+  constructor(
+    runner: ModelRunner,
+    ctx: DecodeContext,
+    defaults: DecodingDefaults,
+    limits: ExecutorLimits,
+    emit: EmitFn,
+  ) {
+    this.#runner = runner;
+    this.#ctx = ctx;
+    this.#defaults = defaults;
+    this.#limits = limits;
+    this.#emit = emit;
+    const cfg = runner.config;
+    const bytesPerPosition = 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim * 4;
+    this.scheduler = new Scheduler({
+      maxNumSeqs: limits.maxNumSeqs,
+      maxBatchedTokens: limits.maxBatchedTokens,
+      kvCapacityBlocks: Math.floor(limits.kvBudgetBytes / (bytesPerPosition * KV_BLOCK)),
+      prefixCache: limits.prefixCache,
+    });
+  }
+
+  /** Bytes of KV the runner holds (sequences and prefix-cache entries). */
+  kvBytes(): number {
+    return this.#runner.kv.bytes();
+  }
+
+  get requestCount(): number {
+    return this.#requests.size;
+  }
+
+  hasWork(): boolean {
+    return this.scheduler.hasWork();
+  }
+
+  submit(req: GenerateRequest, now: number): void {
+    if (this.#requests.has(req.id)) {
+      this.#emitNow(req.id, [
+        { type: 'error', error: new EngineError('invalid_request', `duplicate request id ${req.id}`) },
+      ]);
+      return;
+    }
+    let params: ResolvedDecodingParams;
+    try {
+      params = resolveRequest(req, this.#ctx, this.#defaults, this.#limits.maxModelLen);
+    } catch (err) {
+      this.#emitNow(req.id, [{ type: 'error', error: toEngineError(err) }]);
+      return;
+    }
+    const promptIds = Int32Array.from(req.prompt);
+    const seq = new Sequence(
+      this.#nextSeq++,
+      req.id,
+      this.#arrivals++,
+      promptIds,
+      this.#decoder(params, req, 0),
+    );
+    this.#requests.set(req.id, {
+      req,
+      params,
+      seqs: [seq],
+      toFork: params.n - 1,
+      submittedAt: now,
+      scheduledAt: null,
+      prefillDoneAt: null,
+      firstTokenAt: null,
+      completionTokens: 0,
+      reasoningTokens: 0,
+      cachedTokens: 0,
+      preemptions: 0,
+      live: 1,
+    });
+    this.scheduler.add(seq);
+  }
+
+  /** Cancels a request: its sequences leave the scheduler and their KV is freed before the next step. */
+  cancel(requestId: string): void {
+    const state = this.#requests.get(requestId);
+    if (!state) return;
+    this.#fail(state, new EngineError('cancelled', 'the request was cancelled'));
+    this.#applyFrees();
+  }
+
+  /** Fails every live request (engine shutting down or broken). */
+  failAll(error: EngineError): void {
+    for (const state of [...this.#requests.values()]) this.#fail(state, error);
+    this.#applyFrees();
+    this.#flush();
+  }
+
+  /** Plans and runs one step, then hands each finished row's output to its decoder. */
+  async step(now: () => number): Promise<void> {
+    const batch = this.scheduler.schedule();
+    for (const seq of batch.rejected) {
+      const state = this.#requests.get(seq.requestId);
+      if (state)
+        this.#fail(
+          state,
+          new EngineError(
+            'invalid_request',
+            'the request needs more KV cache than the whole budget',
+            'max_tokens',
+          ),
+        );
+    }
+    for (const seq of batch.preempted) {
+      const state = this.#requests.get(seq.requestId);
+      if (state) state.preemptions++;
+    }
+    for (const seq of batch.admitted) {
+      const state = this.#requests.get(seq.requestId);
+      if (!state) continue;
+      state.cachedTokens = Math.max(state.cachedTokens, seq.cachedTokens);
+      if (state.scheduledAt === null) {
+        state.scheduledAt = now();
+        this.#queue(state.req.id, { type: 'scheduled' });
+      }
+    }
+    this.#applyKvPlan(batch);
+    if (batch.rows.length > 0) {
+      const rows = batch.rows.map((r) => this.#rowStep(r));
+      for (const r of batch.rows)
+        this.prefillPositions += Math.max(0, Math.min(r.start + r.count, r.seq.promptIds.length) - r.start);
+      try {
+        const result = await this.#runner.step(rows);
+        this.scheduler.advance(batch);
+        batch.rows.forEach((row, i) => {
+          if (row.seq.status !== 'running' || row.seq.pending > 0) return; // cancelled meanwhile, or more prompt to go
+          this.#afterRow(
+            row,
+            { logits: rowLogits(result, result.offsets[i]!), hidden: rowHidden(result, result.offsets[i]!) },
+            now,
+          );
+        });
+      } catch (err) {
+        // A failed forward fails the requests in it; the engine and everyone else carry on.
+        const error = new EngineError('internal', `forward pass failed: ${(err as Error).message}`);
+        for (const row of batch.rows) {
+          const state = this.#requests.get(row.seq.requestId);
+          if (state) this.#fail(state, error);
+        }
+      }
+    }
+    this.#applyFrees();
+    this.#flush();
+  }
+
+  #decoder(params: ResolvedDecodingParams, req: GenerateRequest, choiceIndex: number) {
+    return createDecoder(params, this.#ctx, {
+      startsInThinking: req.startsInThinking,
+      choiceIndex,
+      promptIds: req.prompt,
+    });
+  }
+
+  #applyKvPlan(batch: ScheduledBatch): void {
+    // Copies first: an entry evicted in this same plan is still there to copy from.
+    for (const c of batch.copies) this.#runner.kv.fork(c.from, c.to, c.length);
+    for (const id of batch.frees) this.#runner.kv.free(id);
+  }
+
+  /** Frees KV released outside `schedule` (finished, cancelled) right away. */
+  #applyFrees(): void {
+    for (const id of this.scheduler.takeFrees()) this.#runner.kv.free(id);
+  }
+
+  /** The row's inputs for positions [start, start+count): prompt ids or the fed bags, as recorded. */
+  #rowStep({ seq, start, count }: ScheduledRow): RowStep {
+    const D = this.#runner.config.hiddenSize;
+    const prompt = seq.promptIds.length;
+    if (start + count <= prompt) {
+      return { seq: seq.id, count, bagSize: 1, ids: seq.promptIds.subarray(start, start + count) };
+    }
+    const inputAt = (pos: number): BagInput =>
+      pos < prompt
+        ? { ids: seq.promptIds.subarray(pos, pos + 1), weights: ONE }
+        : seq.generated[pos - prompt]!;
+    let bagSize = 1;
+    let hasAdd = false;
+    for (let p = start; p < start + count; p++) {
+      const input = inputAt(p);
+      bagSize = Math.max(bagSize, input.ids.length);
+      hasAdd ||= input.add !== undefined;
+    }
+    const ids = new Int32Array(count * bagSize);
+    const weights = new Float32Array(count * bagSize);
+    const add = hasAdd ? new Float32Array(count * D) : undefined;
+    for (let p = start; p < start + count; p++) {
+      const input = inputAt(p);
+      const o = (p - start) * bagSize;
+      ids.set(input.ids, o);
+      weights.set(input.weights, o);
+      if (add && input.add) add.set(input.add, (p - start) * D);
+    }
+    return { seq: seq.id, count, bagSize, ids, weights, add };
+  }
+
+  #afterRow(row: ScheduledRow, out: { logits: Float32Array; hidden: Float32Array }, now: () => number): void {
+    const { seq } = row;
+    const state = this.#requests.get(seq.requestId);
+    if (!state) return;
+    const promptDone = row.start < seq.promptIds.length;
+    if (promptDone) {
+      state.prefillDoneAt ??= now();
+      const copy = this.scheduler.cachePrompt(seq);
+      if (copy) this.#runner.kv.fork(copy.from, copy.to, copy.length);
+      if (state.toFork > 0 && seq === state.seqs[0]) this.#forkSamples(state, seq, out, now);
+    }
+    this.#decode(state, seq, out, now);
+  }
+
+  /** n > 1: the other samples start from a copy of the first one's prompt KV and the same logits. */
+  #forkSamples(
+    state: RequestState,
+    parent: Sequence,
+    out: { logits: Float32Array; hidden: Float32Array },
+    now: () => number,
+  ): void {
+    const children: Sequence[] = [];
+    for (let i = 1; i <= state.toFork; i++) {
+      const child = new Sequence(
+        this.#nextSeq++,
+        state.req.id,
+        this.#arrivals++,
+        parent.promptIds,
+        this.#decoder(state.params, state.req, i),
+      );
+      this.#runner.kv.fork(parent.id, child.id, parent.computed);
+      child.computed = parent.computed;
+      if (!this.scheduler.addRunning(child)) {
+        // No KV room now: the sample waits and recomputes its prompt later, like a preempted one.
+        this.#runner.kv.free(child.id);
+        child.computed = 0;
+        this.scheduler.add(child);
+      }
+      children.push(child);
+    }
+    state.toFork = 0;
+    state.seqs.push(...children);
+    state.live += children.length;
+    for (const child of children) this.#decode(state, child, out, now);
+  }
+
+  #decode(
+    state: RequestState,
+    seq: Sequence,
+    out: { logits: Float32Array; hidden: Float32Array },
+    now: () => number,
+  ): void {
+    let result: ReturnType<NonNullable<Sequence['decoder']>['next']>;
+    try {
+      result = seq.decoder!.next(out);
+    } catch (err) {
+      this.#fail(state, new EngineError('internal', `decoding failed: ${(err as Error).message}`));
+      return;
+    }
+    for (const ev of result.events) {
+      if ((ev.type === 'reasoning' || ev.type === 'content') && state.firstTokenAt === null)
+        state.firstTokenAt = now();
+      if (ev.type === 'finish') {
+        state.completionTokens += ev.usage.completionTokens;
+        state.reasoningTokens = Math.max(state.reasoningTokens, ev.usage.reasoningTokens);
+      }
+      this.#queue(state.req.id, ev as DecodeEvent);
+    }
+    if (result.input) seq.generated.push(result.input);
+    if (result.finished) {
+      this.scheduler.finish(seq);
+      state.live--;
+      if (state.live === 0) this.#complete(state, now());
+    }
+  }
+
+  #complete(state: RequestState, t: number): void {
+    const ms = (x: number | null) => (x === null ? t - state.submittedAt : x - state.submittedAt);
+    this.#queue(state.req.id, {
+      type: 'done',
+      usage: {
+        promptTokens: state.req.prompt.length,
+        completionTokens: state.completionTokens + state.reasoningTokens,
+        reasoningTokens: state.reasoningTokens,
+        cachedTokens: state.cachedTokens,
+      },
+      timings: {
+        queueMs: ms(state.scheduledAt),
+        prefillMs: (state.prefillDoneAt ?? t) - (state.scheduledAt ?? t),
+        firstTokenMs: ms(state.firstTokenAt),
+        totalMs: t - state.submittedAt,
+      },
+      preemptions: state.preemptions,
+    });
+    this.#requests.delete(state.req.id);
+  }
+
+  #fail(state: RequestState, error: EngineError): void {
+    for (const seq of state.seqs) if (seq.status !== 'finished') this.scheduler.finish(seq);
+    this.#requests.delete(state.req.id);
+    this.#queue(state.req.id, { type: 'error', error });
+  }
+
+  #queue(id: string, ev: EngineEvent): void {
+    let list = this.#pending.get(id);
+    if (!list) this.#pending.set(id, (list = []));
+    list.push(ev);
+  }
+
+  #emitNow(id: string, events: EngineEvent[]): void {
+    this.#emit(id, events);
+  }
+
+  #flush(): void {
+    for (const [id, events] of this.#pending) this.#emit(id, events);
+    this.#pending.clear();
+  }
+}
+
+const ONE = Float32Array.of(1);
+
+function toEngineError(err: unknown): EngineError {
+  if (err instanceof EngineError) return err;
+  if (err instanceof DecodingParamsError) return invalidParams(err);
+  return new EngineError('internal', (err as Error).message);
+}

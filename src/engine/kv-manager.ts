@@ -1,0 +1,53 @@
+import { KV_BLOCK } from './config.ts';
+
+/**
+ * Pure bookkeeping of the KV budget, in blocks of KV_BLOCK positions. It never touches tensors:
+ * the scheduler asks it whether a sequence may grow, and the runner's store holds the bytes.
+ * Holders are sequences and prefix-cache entries, each identified by a number.
+ */
+export class KvManager {
+  readonly capacityBlocks: number;
+  #used = 0;
+  readonly #held = new Map<number, number>();
+
+  constructor(capacityBlocks: number) {
+    this.capacityBlocks = capacityBlocks;
+  }
+
+  static blocksFor(positions: number): number {
+    return Math.ceil(positions / KV_BLOCK);
+  }
+
+  get usedBlocks(): number {
+    return this.#used;
+  }
+
+  get freeBlocks(): number {
+    return this.capacityBlocks - this.#used;
+  }
+
+  blocksOf(holder: number): number {
+    return this.#held.get(holder) ?? 0;
+  }
+
+  /** Blocks `holder` must add to hold `positions`. */
+  missing(holder: number, positions: number): number {
+    return Math.max(0, KvManager.blocksFor(positions) - this.blocksOf(holder));
+  }
+
+  /** Grows `holder` to cover `positions` if the budget allows; false (and no change) otherwise. */
+  reserve(holder: number, positions: number): boolean {
+    const add = this.missing(holder, positions);
+    if (add > this.freeBlocks) return false;
+    if (add > 0) {
+      this.#held.set(holder, this.blocksOf(holder) + add);
+      this.#used += add;
+    }
+    return true;
+  }
+
+  release(holder: number): void {
+    this.#used -= this.blocksOf(holder);
+    this.#held.delete(holder);
+  }
+}

@@ -1,0 +1,57 @@
+import type { Checkpoint } from '../model/checkpoint.ts';
+import type { EngineOptions } from './config.ts';
+import { EngineError, type EngineErrorCode, type EngineEvent, type GenerateRequest } from './types.ts';
+
+/** Messages between the engine façade (main thread) and the engine worker. All structured-clonable. */
+
+export interface WorkerData {
+  options: EngineOptions;
+}
+
+export type ToWorker =
+  | { type: 'submit'; request: GenerateRequest }
+  | { type: 'cancel'; id: string }
+  | { type: 'shutdown' };
+
+/** A model as loaded by the worker: the verified checkpoint (plain data) and derived facts. */
+export interface LoadedModel {
+  checkpoint: Checkpoint;
+  maxModelLen: number;
+  embeddingRms: number;
+}
+
+export interface WorkerStats {
+  running: number;
+  waiting: number;
+  kvUsage: number;
+  kvBytes: number;
+  preemptions: number;
+  prefixCacheQueries: number;
+  prefixCacheHits: number;
+  /** Prompt positions actually computed (prefix-cache hits excluded). */
+  prefillPositions: number;
+}
+
+/** EngineError does not survive structured cloning as a class: it travels as plain fields. */
+export interface WireError {
+  code: EngineErrorCode;
+  message: string;
+  param: string | null;
+}
+
+export type WireEvent = Exclude<EngineEvent, { type: 'error' }> | { type: 'error'; error: WireError };
+
+export type FromWorker =
+  | { type: 'ready'; models: LoadedModel[] }
+  | { type: 'fatal'; message: string }
+  | { type: 'events'; items: [string, WireEvent[]][]; stats: WorkerStats };
+
+export function toWire(ev: EngineEvent): WireEvent {
+  if (ev.type !== 'error') return ev;
+  return { type: 'error', error: { code: ev.error.code, message: ev.error.message, param: ev.error.param } };
+}
+
+export function fromWire(ev: WireEvent): EngineEvent {
+  if (ev.type !== 'error') return ev;
+  return { type: 'error', error: new EngineError(ev.error.code, ev.error.message, ev.error.param) };
+}

@@ -1,0 +1,146 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { openModel } from '../model/open-model.ts';
+import { decodeContext } from './decode-context.ts';
+import { ModelExecutor } from './executor.ts';
+import {
+  type FromWorker,
+  type LoadedModel,
+  type ToWorker,
+  toWire,
+  type WireEvent,
+  type WorkerData,
+  type WorkerStats,
+} from './protocol.ts';
+import { EngineError } from './types.ts';
+
+/**
+ * The engine worker: owns the ORT sessions (whose `run` blocks the thread), the schedulers and the
+ * decoders. It loops step after step while there is work, handling submit/cancel messages between
+ * steps, and posts each step's events in one message.
+ */
+
+const port = parentPort!;
+const { options } = workerData as WorkerData;
+const executors = new Map<string, ModelExecutor>();
+let outbox: [string, WireEvent[]][] = [];
+let wake: (() => void) | null = null;
+let shuttingDown = false;
+
+function post(msg: FromWorker): void {
+  port.postMessage(msg);
+}
+
+function stats(): WorkerStats {
+  const s: WorkerStats = {
+    running: 0,
+    waiting: 0,
+    kvUsage: 0,
+    kvBytes: 0,
+    preemptions: 0,
+    prefixCacheQueries: 0,
+    prefixCacheHits: 0,
+    prefillPositions: 0,
+  };
+  let used = 0;
+  let capacity = 0;
+  for (const ex of executors.values()) {
+    const sch = ex.scheduler;
+    s.running += sch.running.length;
+    s.waiting += sch.waiting.length;
+    used += sch.kv.usedBlocks;
+    capacity += sch.kv.capacityBlocks;
+    s.kvBytes += ex.kvBytes();
+    s.preemptions += sch.preemptions;
+    s.prefixCacheQueries += sch.prefix.queries;
+    s.prefixCacheHits += sch.prefix.hits;
+    s.prefillPositions += ex.prefillPositions;
+  }
+  s.kvUsage = capacity > 0 ? used / capacity : 0;
+  return s;
+}
+
+function flush(): void {
+  post({ type: 'events', items: outbox, stats: stats() });
+  outbox = [];
+}
+
+function emit(id: string, events: import('./types.ts').EngineEvent[]): void {
+  outbox.push([id, events.map(toWire)]);
+}
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.type === 'submit') {
+    const ex = executors.get(msg.request.model);
+    if (!ex)
+      emit(msg.request.id, [
+        {
+          type: 'error',
+          error: new EngineError('unknown_model', `unknown model ${msg.request.model}`, 'model'),
+        },
+      ]);
+    else ex.submit(msg.request, performance.now());
+  } else if (msg.type === 'cancel') {
+    for (const ex of executors.values()) ex.cancel(msg.id);
+  } else if (msg.type === 'shutdown') {
+    shuttingDown = true;
+    for (const ex of executors.values())
+      ex.failAll(new EngineError('unavailable', 'the engine is shutting down'));
+  }
+  if (outbox.length > 0) flush();
+  wake?.();
+});
+
+async function load(): Promise<void> {
+  const loaded: LoadedModel[] = [];
+  for (const dir of options.checkpointDirs) {
+    const model = await openModel(dir, { device: options.device, threads: options.threads });
+    const { checkpoint } = model;
+    const maxModelLen = Math.min(
+      options.maxModelLen ?? checkpoint.config.maxPositions,
+      checkpoint.config.maxPositions,
+    );
+    const ctx = decodeContext(checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
+    const executor = new ModelExecutor(
+      model.runner,
+      ctx,
+      checkpoint.manifest.defaults,
+      {
+        maxNumSeqs: options.maxNumSeqs,
+        maxBatchedTokens: options.maxBatchedTokens,
+        kvBudgetBytes: options.kvBudgetBytes,
+        maxModelLen,
+        prefixCache: options.prefixCache,
+      },
+      emit,
+    );
+    executors.set(checkpoint.manifest.name, executor);
+    loaded.push({ checkpoint, maxModelLen, embeddingRms: model.graph.embeddingRms });
+  }
+  post({ type: 'ready', models: loaded });
+}
+
+async function loop(): Promise<void> {
+  const now = () => performance.now();
+  while (!shuttingDown) {
+    let worked = false;
+    for (const ex of executors.values()) {
+      if (!ex.hasWork()) continue;
+      await ex.step(now);
+      worked = true;
+    }
+    if (outbox.length > 0 || worked) flush();
+    // Let submit/cancel messages in between steps; sleep when idle.
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      if (worked) setImmediate(resolve);
+    });
+    wake = null;
+  }
+}
+
+load()
+  .then(loop)
+  .catch((err: unknown) => {
+    post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  });

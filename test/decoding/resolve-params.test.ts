@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildNgramStore } from '../../src/decoding/ngram-build.ts';
+import { DecodingParamsError, resolveDecodingParams } from '../../src/decoding/resolve-params.ts';
+import { createDecoder } from '../../src/decoding/sequence-decoder.ts';
+import { makeContext } from './helpers.ts';
+
+const ctx = makeContext();
+
+describe('resolveDecodingParams', () => {
+  it('fills the documented defaults', () => {
+    const r = resolveDecodingParams({}, ctx);
+    assert.deepEqual(r.sampling, { temperature: 1, topK: 0, topP: 1, minP: 0 });
+    assert.equal(r.maxTokens, 256);
+    assert.equal(r.n, 1);
+    assert.deepEqual(r.stop, []);
+    assert.ok(Number.isSafeInteger(r.seed));
+    assert.equal(r.thinking.mode, 'hard');
+    assert.equal(r.thinking.maxTokens, 512);
+    assert.equal(r.thinking.noise, null);
+    assert.equal(r.superposition, null);
+  });
+
+  it('uses the checkpoint defaults when the request names none', () => {
+    const r = resolveDecodingParams({ max_tokens: 9 }, ctx, {
+      temperature: 0,
+      max_tokens: 99,
+      thinking_mode: 'soft',
+    });
+    assert.equal(r.sampling.temperature, 0);
+    assert.equal(r.maxTokens, 9);
+    assert.equal(r.thinking.mode, 'soft');
+  });
+
+  it('gives each thinking mode its τ: hard 1, soft 0.5, fuzzy 1e-4', () => {
+    const tau = (mode: 'hard' | 'soft' | 'fuzzy') =>
+      resolveDecodingParams({ thinking: { mode } }, ctx).thinking.sampling.temperature;
+    assert.deepEqual([tau('hard'), tau('soft'), tau('fuzzy')], [1, 0.5, 1e-4]);
+  });
+
+  it('takes superposition defaults per k, and α = 0 without an n-gram store', () => {
+    const without = resolveDecodingParams({ superposition: { drafts: 3 } }, ctx).superposition!;
+    assert.deepEqual(without, {
+      drafts: 3,
+      alpha: 0,
+      temperature: 0.06,
+      candidates: 9,
+      lambdas: [0.01, 0.04, 0.15, 0.18, 0.12],
+      penalty: 200,
+    });
+    const withStore = makeContext({ ngram: buildNgramStore([[1, 2, 3]], 261) });
+    assert.equal(
+      resolveDecodingParams({ superposition: { drafts: 2 } }, withStore).superposition!.alpha,
+      0.62,
+    );
+    assert.equal(
+      resolveDecodingParams({ superposition: { drafts: 2, ngram: false } }, withStore).superposition!.alpha,
+      0,
+    );
+    assert.equal(
+      resolveDecodingParams({ superposition: { drafts: 10 } }, ctx).superposition!.temperature,
+      0.12,
+    );
+  });
+
+  it('rejects invalid values with a coded error naming the field', () => {
+    const bad: [object, RegExp][] = [
+      [{ temperature: -1 }, /temperature/],
+      [{ top_p: 0 }, /top_p/],
+      [{ logit_bias: { 999: 1 } }, /logit_bias/],
+      [{ logit_bias: { 5: 101 } }, /logit_bias/],
+      [{ top_logprobs: 3 }, /needs logprobs/],
+      [{ stop: [''] }, /stop/],
+      [{ n: 2, superposition: { drafts: 3 } }, /n must be 1/],
+      [{ superposition: { drafts: 3, candidates: 2 } }, /candidates/],
+      [{ thinking: { mode: 'hard', noise: { type: 'gaussian', scale: 0.3 } } }, /noise/],
+      [{ thinking: { mode: 'latent' } }, /latent/],
+    ];
+    const noLatent = makeContext({ supportsLatent: false });
+    for (const [params, message] of bad) {
+      assert.throws(
+        () => resolveDecodingParams(params, noLatent),
+        (e: unknown) =>
+          e instanceof DecodingParamsError && e.code === 'invalid_decoding_params' && message.test(e.message),
+        JSON.stringify(params),
+      );
+    }
+  });
+
+  it('refuses to think on a checkpoint without think markers', () => {
+    const plain = makeContext({ thinkStartId: null, thinkEndId: null });
+    const r = resolveDecodingParams({}, plain);
+    assert.throws(
+      () => createDecoder(r, plain, { startsInThinking: true, choiceIndex: 0 }),
+      DecodingParamsError,
+    );
+    assert.doesNotThrow(() => createDecoder(r, plain, { startsInThinking: false, choiceIndex: 0 }));
+  });
+});

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { KV_BLOCK } from '../../src/engine/config.ts';
+import { KvManager } from '../../src/engine/kv-manager.ts';
+import { PrefixCache } from '../../src/engine/prefix-cache.ts';
+import { Scheduler } from '../../src/engine/scheduler.ts';
+import { Sequence } from '../../src/engine/sequence.ts';
+
+/** Scheduler tests with a hand-made cache configuration and no model (vLLM's approach). */
+
+let nextId = 1;
+function seq(promptLen: number, fill = 7): Sequence {
+  const id = nextId++;
+  return new Sequence(id, `r${id}`, id, new Int32Array(promptLen).fill(fill), null);
+}
+
+/** Pretends the step ran: advances and, for rows that completed their inputs, feeds one more token. */
+function run(s: Scheduler) {
+  const batch = s.schedule();
+  s.advance(batch);
+  for (const row of batch.rows) {
+    if (row.seq.pending === 0) row.seq.generated.push({ ids: Int32Array.of(1), weights: Float32Array.of(1) });
+  }
+  return batch;
+}
+
+describe('scheduler', () => {
+  it('chunks prompts by the token budget and schedules decode rows first', () => {
+    const s = new Scheduler({
+      maxNumSeqs: 8,
+      maxBatchedTokens: 10,
+      kvCapacityBlocks: 100,
+      prefixCache: false,
+    });
+    const a = seq(4);
+    const b = seq(25);
+    s.add(a);
+    s.add(b);
+    let batch = run(s);
+    assert.deepEqual(
+      batch.rows.map((r) => [r.seq.id, r.start, r.count]),
+      [
+        [a.id, 0, 4],
+        [b.id, 0, 6],
+      ],
+    );
+    batch = run(s);
+    // a decodes one position first, b gets the rest of the budget.
+    assert.deepEqual(
+      batch.rows.map((r) => [r.seq.id, r.start, r.count]),
+      [
+        [a.id, 4, 1],
+        [b.id, 6, 9],
+      ],
+    );
+  });
+
+  it('respects max_num_seqs', () => {
+    const s = new Scheduler({
+      maxNumSeqs: 2,
+      maxBatchedTokens: 100,
+      kvCapacityBlocks: 100,
+      prefixCache: false,
+    });
+    for (let i = 0; i < 3; i++) s.add(seq(3));
+    const batch = run(s);
+    assert.equal(batch.rows.length, 2);
+    assert.equal(s.waiting.length, 1);
+  });
+
+  it('preempts the newest running sequence when KV runs out, and it recomputes from position 0', () => {
+    // 3 blocks: two sequences of 16 positions each hold one block, growth needs more.
+    const s = new Scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 3, prefixCache: false });
+    const a = seq(KV_BLOCK - 1);
+    const b = seq(KV_BLOCK - 1);
+    s.add(a);
+    s.add(b);
+    run(s); // both admitted: a holds 1 block (16 positions incl. the next), b holds 1
+    // Grow both past a block boundary: a gets the third block, b must be preempted.
+    for (let i = 0; i < 3; i++) run(s);
+    assert.ok(s.preemptions >= 1, 'a preemption happened');
+    assert.equal(b.status, 'waiting');
+    assert.equal(b.computed, 0);
+    assert.ok(b.generated.length >= 1, 'the preempted sequence keeps its fed inputs for recompute');
+    assert.ok(s.kv.usedBlocks <= 3);
+  });
+
+  it('rejects a sequence that can never fit the budget', () => {
+    const s = new Scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 1, prefixCache: false });
+    const big = seq(40);
+    s.add(big);
+    const batch = s.schedule();
+    assert.deepEqual(batch.rejected, [big]);
+  });
+
+  it('finishing frees the KV blocks', () => {
+    const s = new Scheduler({
+      maxNumSeqs: 8,
+      maxBatchedTokens: 64,
+      kvCapacityBlocks: 10,
+      prefixCache: false,
+    });
+    const a = seq(20);
+    s.add(a);
+    run(s);
+    assert.ok(s.kv.usedBlocks > 0);
+    s.finish(a);
+    assert.equal(s.kv.usedBlocks, 0);
+    assert.deepEqual(s.takeFrees(), [a.id]);
+  });
+
+  it('prefix cache: a repeated prompt reuses whole blocks, never the last position', () => {
+    const s = new Scheduler({
+      maxNumSeqs: 8,
+      maxBatchedTokens: 256,
+      kvCapacityBlocks: 100,
+      prefixCache: true,
+    });
+    const a = seq(40, 3);
+    s.add(a);
+    run(s);
+    const copy = s.cachePrompt(a);
+    assert.deepEqual(copy, { from: a.id, to: copy!.to, length: 32 });
+    const b = seq(40, 3);
+    s.add(b);
+    const batch = s.schedule();
+    assert.deepEqual(batch.copies, [{ from: copy!.to, to: b.id, length: 32 }]);
+    const row = batch.rows.find((r) => r.seq === b)!;
+    assert.deepEqual([row.start, row.count], [32, 8]);
+    // A prompt that is exactly the cached length still computes its last block's last position itself.
+    const c = seq(32, 3);
+    s.add(c);
+    const rowC = s.schedule().rows.find((r) => r.seq === c)!;
+    assert.equal(rowC.start, 16);
+  });
+});
+
+describe('KV manager and prefix cache', () => {
+  it('reserves all-or-nothing within the budget', () => {
+    const kv = new KvManager(4);
+    assert.ok(kv.reserve(1, 40)); // 3 blocks
+    assert.ok(!kv.reserve(2, 20)); // needs 2, 1 free
+    assert.equal(kv.blocksOf(2), 0);
+    assert.ok(kv.reserve(2, 16));
+    kv.release(1);
+    assert.equal(kv.usedBlocks, 1);
+  });
+
+  it('keys depend on every earlier token and evict least recently used first', () => {
+    const cache = new PrefixCache();
+    const p1 = Int32Array.from({ length: 32 }, (_, i) => i);
+    const p2 = Int32Array.from(p1);
+    p2[0] = 99; // differs only in the first block: the second block's key must differ too
+    const e1 = cache.insert(p1, 32)!;
+    cache.insert(p2, 32);
+    assert.equal(cache.lookup(Int32Array.from([...p1, 5]), 33)?.id, e1.id);
+    // p1 was just used: the oldest is now p2's entry.
+    assert.notEqual(cache.evictOldest()!.id, e1.id);
+    assert.equal(cache.lookup(Int32Array.from([...p2, 5]), 33), null);
+  });
+});
