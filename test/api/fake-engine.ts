@@ -116,6 +116,8 @@ export class FakeEngine implements Engine {
   readonly cancelled: string[] = [];
   state: EngineStats['state'] = 'ready';
   script: Script;
+  /** Throws an EngineError to refuse a request at submission (as the real engine does). */
+  admit: (request: GenerateRequest) => void = () => {};
 
   constructor(options: { models?: ModelInfo[]; script?: Script } = {}) {
     this.models = options.models ?? [byteModelInfo('tiny')];
@@ -136,10 +138,13 @@ export class FakeEngine implements Engine {
       preemptions: 0,
       prefixCacheQueries: 0,
       prefixCacheHits: 0,
+      promptTokensComputed: 0,
     };
   }
 
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent> {
+    if (this.state !== 'ready') throw new EngineError('unavailable', `the engine is ${this.state}`);
+    this.admit(request);
     this.requests.push(request);
     const source = this.script(request, signal);
     const cancelled = this.cancelled;

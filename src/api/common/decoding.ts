@@ -112,9 +112,11 @@ export function decodingParamsFor(
     );
   }
 
-  const thinkingBudget = startsInThinking
-    ? (thinking.max_tokens ?? model.manifest.defaults.thinking_max_tokens)
-    : 0;
+  // Positions thinking may take: its budget plus the forced closing marker (as the engine counts).
+  const thinkingBudget =
+    startsInThinking && mode !== 'off'
+      ? (thinking.max_tokens ?? model.manifest.defaults.thinking_max_tokens) + 1
+      : 0;
   const room = model.maxModelLen - promptTokens - thinkingBudget;
   if (body.max_tokens != null) {
     check(

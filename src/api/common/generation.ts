@@ -1,11 +1,11 @@
 import type { Engine, EngineEvent, GenerateRequest } from '../../engine/types.ts';
-import { ApiError, toApiError } from '../errors.ts';
+import { toApiError } from '../errors.ts';
 import type { RequestMetrics } from '../metrics/metrics.ts';
 
 /**
- * Submits a request and waits for its first event before the caller commits to a response, so
- * that refusals the engine reports at submission (queue full, invalid for the model, engine not
- * running) still become a proper HTTP status instead of a broken stream.
+ * Submits a request. The engine refuses at submission (queue full, invalid for the model, engine
+ * not running) by throwing, before the caller commits to a response, so those become a proper
+ * HTTP status; later failures arrive as an `error` event.
  */
 
 export interface StartOptions {
@@ -17,45 +17,26 @@ export interface StartOptions {
 }
 
 /**
- * @returns the request's events (the first one included); a later `error` event is yielded, not thrown
- * @throws ApiError when the first event is an error or the engine throws at submission
+ * @returns the request's events, timed for the metrics; an `error` event is yielded, not thrown
+ * @throws ApiError when the engine refuses the request
  */
-export async function startGeneration(
+export function startGeneration(
   request: GenerateRequest,
   options: StartOptions,
-): Promise<AsyncGenerator<EngineEvent, void, undefined>> {
+): AsyncGenerator<EngineEvent, void, undefined> {
   const started = performance.now();
-  const metrics = options.metrics;
-  const model = request.model;
   let iterator: AsyncIterator<EngineEvent>;
-  let first: IteratorResult<EngineEvent>;
   try {
     iterator = options.engine.generate(request, options.signal)[Symbol.asyncIterator]();
-    first = await iterator.next();
   } catch (err) {
     const e = toApiError(err, options.retryAfterSeconds);
-    metrics?.failed(model, e.code ?? 'error');
+    options.metrics?.failed(request.model, e.code ?? 'error');
     throw e;
   }
-  if (first.done) {
-    metrics?.failed(model, 'internal_error');
-    throw new ApiError(
-      500,
-      'server_error',
-      'The engine ended the request without events',
-      null,
-      'internal_error',
-    );
-  }
-  if (first.value.type === 'error') {
-    metrics?.failed(model, first.value.error.code);
-    throw toApiError(first.value.error, options.retryAfterSeconds);
-  }
-  return instrumented(first.value, iterator, started, model, metrics);
+  return instrumented(iterator, started, request.model, options.metrics);
 }
 
 async function* instrumented(
-  first: EngineEvent,
   iterator: AsyncIterator<EngineEvent>,
   started: number,
   model: string,
@@ -65,7 +46,7 @@ async function* instrumented(
   const reasons: string[] = [];
   let ended = false;
   try {
-    let next: IteratorResult<EngineEvent> = { done: false, value: first };
+    let next = await iterator.next();
     while (!next.done) {
       const ev = next.value;
       if (metrics) {

@@ -31,7 +31,7 @@ export function generationHandler<P extends PreparedGeneration>(
   return async (c) => {
     const prepared = service.prepare(await readJsonBody(c.req.raw, ctx.config.maxBodyBytes), ctx);
     const abort = linkedAbort(c.req.raw.signal);
-    const events = await startGeneration(prepared.request, {
+    const events = startGeneration(prepared.request, {
       engine: ctx.engine,
       metrics: ctx.metrics,
       retryAfterSeconds: ctx.config.retryAfterSeconds,
