@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { EngineError } from '../engine/types.ts';
 import { ChatTemplateError } from '../model/chat-template.ts';
 
@@ -16,9 +16,23 @@ export type ApiErrorType =
   | 'server_error';
 
 /** The body of every error response. */
-export interface OpenAIErrorBody {
-  error: { message: string; type: ApiErrorType; param: string | null; code: string | null };
-}
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      message: z.string(),
+      type: z.enum([
+        'invalid_request_error',
+        'authentication_error',
+        'not_found_error',
+        'rate_limit_error',
+        'server_error',
+      ]),
+      param: z.string().nullable().describe('the request parameter at fault, e.g. `messages[0].content`'),
+      code: z.string().nullable().describe('stable machine-readable code, e.g. `unsupported_parameter`'),
+    }),
+  })
+  .meta({ id: 'Error', description: "OpenAI's error shape." });
+export type OpenAIErrorBody = z.infer<typeof errorBodySchema>;
 
 /** An error with its HTTP status; thrown anywhere in the API, rendered by {@link errorResponse}. */
 export class ApiError extends Error {

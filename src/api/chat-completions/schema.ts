@@ -20,6 +20,9 @@ export const chatMessageSchema = z
   .meta({ id: 'ChatMessage' });
 export type ChatMessageInput = z.infer<typeof chatMessageSchema>;
 
+/** Fields of OpenAI's chat API that get a 400 naming them. */
+export const UNSUPPORTED_CHAT = [...UNSUPPORTED_COMMON, 'logprobs_format'] as const;
+
 /** `POST /v1/chat/completions` request body. */
 export const chatCompletionRequestSchema = z
   .strictObject({
@@ -34,9 +37,6 @@ export const chatCompletionRequestSchema = z
     description: 'OpenAI chat completion request plus reverie extensions.',
   });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
-
-/** Fields of OpenAI's chat API that get a 400 naming them. */
-export const UNSUPPORTED_CHAT = [...UNSUPPORTED_COMMON, 'logprobs_format'] as const;
 
 // ---- responses (documentation and tests; the service builds these shapes) ----
 

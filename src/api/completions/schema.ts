@@ -4,6 +4,8 @@ import { samplingFields, UNSUPPORTED_COMMON } from '../common/params-schema.ts';
 
 const tokenIds = z.array(z.number().int().min(0)).min(1);
 
+export const UNSUPPORTED_COMPLETIONS = [...UNSUPPORTED_COMMON, 'suffix'] as const;
+
 /** `POST /v1/completions` request body (legacy completions: a raw prompt, no chat template). */
 export const completionRequestSchema = z
   .strictObject({
@@ -21,10 +23,13 @@ export const completionRequestSchema = z
     echo: z.boolean().nullish().describe('only false is supported'),
     best_of: z.number().int().min(1).nullish().describe('only 1 is supported'),
   })
-  .meta({ id: 'CompletionRequest', description: 'OpenAI completion request plus reverie extensions.' });
+  .meta({
+    id: 'CompletionRequest',
+    description:
+      'OpenAI completion request plus reverie extensions. Unknown fields are refused (400, code unknown_parameter); ' +
+      `these are refused until implemented (400, code unsupported_parameter): ${UNSUPPORTED_COMPLETIONS.join(', ')}, echo: true, best_of > 1, several prompts.`,
+  });
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;
-
-export const UNSUPPORTED_COMPLETIONS = [...UNSUPPORTED_COMMON, 'suffix'] as const;
 
 export const completionLogprobsSchema = z
   .object({

@@ -5,7 +5,15 @@ import type { ApiContext } from '../common/context.ts';
 import { startGeneration } from '../common/generation.ts';
 import { chatLogprob } from '../common/tokens.ts';
 import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
-import { clientMessageSchema, type ServerMessage } from './protocol.ts';
+import { type ClientMessage, clientMessageSchema, type ServerMessage } from './protocol.ts';
+
+/** A message that cannot be handled, with the id it named (if any). */
+class MessageError {
+  constructor(
+    readonly id: string | null,
+    readonly error: ApiError,
+  ) {}
+}
 
 /** What a session needs from its socket; `ws` in production, a plain object in tests. */
 export interface WsTransport {
@@ -38,22 +46,34 @@ export class StreamSession {
     return this.#live.size;
   }
 
-  /** Handles one incoming message (text; binary is refused). */
+  /** Handles one incoming message (text; binary is refused); a bad one gets an `error`. */
   onMessage(data: string | Buffer, isBinary = false): void {
     if (this.#closed) return;
-    if (isBinary)
-      return this.#error(
+    const parsed = this.#parse(data, isBinary);
+    if (parsed instanceof MessageError) {
+      this.#error(parsed.id, parsed.error);
+      return;
+    }
+    const refusal = this.#admit(parsed);
+    if (refusal) this.#error(parsed.id, refusal);
+  }
+
+  #parse(data: string | Buffer, isBinary: boolean): ClientMessage | MessageError {
+    const limit = this.#ctx.config.maxBodyBytes;
+    if (isBinary) {
+      return new MessageError(
         null,
         invalidRequest('Binary messages are not supported: send JSON text', null, 'invalid_message'),
       );
+    }
     const text = typeof data === 'string' ? data : data.toString('utf8');
-    if (Buffer.byteLength(text) > this.#ctx.config.maxBodyBytes) {
-      return this.#error(
+    if (Buffer.byteLength(text) > limit) {
+      return new MessageError(
         null,
         new ApiError(
           413,
           'invalid_request_error',
-          `Message exceeds ${this.#ctx.config.maxBodyBytes} bytes`,
+          `Message exceeds ${limit} bytes`,
           null,
           'message_too_large',
         ),
@@ -63,38 +83,35 @@ export class StreamSession {
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      return this.#error(
+      return new MessageError(
         null,
         invalidRequest(`Message is not valid JSON: ${(err as Error).message}`, null, 'invalid_json'),
       );
     }
     const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : null;
     const parsed = clientMessageSchema.safeParse(raw);
-    if (!parsed.success) return this.#error(id, fromZodError(parsed.error));
-    const msg = parsed.data;
+    return parsed.success ? parsed.data : new MessageError(id, fromZodError(parsed.error));
+  }
+
+  /** Starts or cancels a request; returns why it cannot, if it cannot. */
+  #admit(msg: ClientMessage): ApiError | null {
     if (msg.type === 'response.cancel') {
       const live = this.#live.get(msg.id);
-      if (!live)
-        return this.#error(msg.id, invalidRequest(`No live request with id ${msg.id}`, 'id', 'unknown_id'));
+      if (!live) return invalidRequest(`No live request with id ${msg.id}`, 'id', 'unknown_id');
       live.abort();
-      return;
+      return null;
     }
     if (this.#live.has(msg.id)) {
-      return this.#error(
-        msg.id,
-        invalidRequest(`A request with id ${msg.id} is still running`, 'id', 'duplicate_id'),
-      );
+      return invalidRequest(`A request with id ${msg.id} is still running`, 'id', 'duplicate_id');
     }
-    if (this.#live.size >= this.#ctx.config.wsMaxConcurrent) {
-      return this.#error(
-        msg.id,
-        new ApiError(
-          429,
-          'rate_limit_error',
-          `At most ${this.#ctx.config.wsMaxConcurrent} concurrent requests per connection`,
-          null,
-          'too_many_requests',
-        ),
+    const max = this.#ctx.config.wsMaxConcurrent;
+    if (this.#live.size >= max) {
+      return new ApiError(
+        429,
+        'rate_limit_error',
+        `At most ${max} concurrent requests per connection`,
+        null,
+        'too_many_requests',
       );
     }
     const abort = new AbortController();
@@ -104,6 +121,7 @@ export class StreamSession {
       this.#runs.delete(run);
     });
     this.#runs.add(run);
+    return null;
   }
 
   /** Cancels every request (the socket closed). */
