@@ -12,7 +12,12 @@ import { type LiveServer, startLiveServer } from './live-server.ts';
 type Extra = Record<string, unknown>;
 interface ReasoningChoice {
   message: { content: string; reasoning_content: string | null };
-  reasoning_trace?: { id: number; token: string; top_k: { id: number; token: string; p: number }[]; entropy: number }[];
+  reasoning_trace?: {
+    id: number;
+    token: string;
+    top_k: { id: number; token: string; p: number }[];
+    entropy: number;
+  }[];
   finish_reason: string;
 }
 
@@ -108,8 +113,8 @@ describe('openai client against a live server (real engine, tiny model)', () => 
   });
 
   it('stop: the answer ends before the stop string, with finish_reason stop', async () => {
-    const full = (await client.chat.completions.create({ ...greedy, max_tokens: 16 } as never)).choices[0]!.message
-      .content!;
+    const full = (await client.chat.completions.create({ ...greedy, max_tokens: 16 } as never)).choices[0]!
+      .message.content!;
     assert.ok(full.length >= 3, `need some text to cut, got ${JSON.stringify(full)}`);
     const stop = full.slice(2, 3);
     const cut = full.slice(0, full.indexOf(stop));
@@ -156,11 +161,18 @@ describe('openai client against a live server (real engine, tiny model)', () => 
       if (delta?.content) order.push('content');
     }
     assert.ok(order.includes('reasoning'));
-    assert.equal(order.indexOf('content') === -1 || order.lastIndexOf('reasoning') < order.indexOf('content'), true);
+    assert.equal(
+      order.indexOf('content') === -1 || order.lastIndexOf('reasoning') < order.indexOf('content'),
+      true,
+    );
   });
 
   it('superposed decoding with k = 3 drafts returns three choices', async () => {
-    const r = await client.chat.completions.create({ ...greedy, max_tokens: 5, superposition: { drafts: 3 } } as never);
+    const r = await client.chat.completions.create({
+      ...greedy,
+      max_tokens: 5,
+      superposition: { drafts: 3 },
+    } as never);
     assert.deepEqual(
       r.choices.map((c) => c.index),
       [0, 1, 2],
