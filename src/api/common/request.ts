@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Engine, ModelInfo } from '../../engine/types.ts';
-import { fromZodError, invalidRequest, unknownModel, unsupportedParameter } from '../errors.ts';
+import { fromZodError, invalidRequest, unavailable, unknownModel, unsupportedParameter } from '../errors.ts';
 
 /**
  * Steps every endpoint takes before it can build a generate request: strip or refuse unsupported
@@ -28,8 +28,11 @@ export function parseWith<S extends z.ZodType>(schema: S, body: unknown): z.infe
   return result.data;
 }
 
-/** The served model named `name` (404 otherwise). */
+/** The served model named `name`: 503 while the engine is not ready, 404 for an unknown name. */
 export function findModel(engine: Engine, name: string): ModelInfo {
+  const { state } = engine.stats();
+  if (state !== 'ready')
+    throw unavailable(`The engine is ${state === 'starting' ? 'loading its models' : state}`);
   const model = engine.models.find((m) => m.name === name);
   if (!model)
     throw unknownModel(
