@@ -52,3 +52,38 @@ export async function startLiveServer(
     },
   };
 }
+
+/** A request that cannot end early: EOS is banned, 16 rows of 990 tokens (about 2 s on a CPU). */
+export const LONG_REQUEST = {
+  model: 'tiny',
+  messages: [{ role: 'user', content: 'hi' }],
+  max_tokens: 990,
+  n: 16,
+  temperature: 1,
+  seed: 1,
+  logit_bias: { 256: -100, 258: -100 },
+  thinking: { mode: 'off' },
+};
+
+/**
+ * Rows still running once a one-token probe request has gone through the engine. The engine's
+ * stats snapshot is refreshed by events, so a cancel alone can leave it stale; the probe's events
+ * carry a fresh one (a live 16-row request would show up in it).
+ */
+export async function runningAfterProbe(
+  live: LiveServer,
+  headers: Record<string, string> = {},
+): Promise<number> {
+  const res = await fetch(`${live.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 1,
+      thinking: { mode: 'off' },
+    }),
+  });
+  await res.json();
+  return live.engine.stats().running;
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { type LiveServer, startLiveServer } from './live-server.ts';
+import { type LiveServer, LONG_REQUEST as LONG, runningAfterProbe, startLiveServer } from './live-server.ts';
 
 /** SSE read by a raw HTTP client, chunk by chunk, and client disconnects, on the real engine. */
 
@@ -49,38 +49,6 @@ async function until(cond: () => boolean, ms: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
-
-/**
- * Rows still running once a one-token probe request has gone through the engine. The engine's
- * stats snapshot is refreshed by events, so a cancel alone can leave it stale; the probe's events
- * carry a fresh one (a live 16-row request would show up in it).
- */
-async function runningAfterProbe(live: LiveServer): Promise<number> {
-  const res = await fetch(`${live.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      model: 'tiny',
-      messages: [{ role: 'user', content: 'x' }],
-      max_tokens: 1,
-      thinking: { mode: 'off' },
-    }),
-  });
-  await res.json();
-  return live.engine.stats().running;
-}
-
-/** A request that cannot end early: EOS is banned, 16 rows of 990 tokens. */
-const LONG = {
-  model: 'tiny',
-  messages: [{ role: 'user', content: 'hi' }],
-  max_tokens: 990,
-  n: 16,
-  temperature: 1,
-  seed: 1,
-  logit_bias: { 256: -100, 258: -100 },
-  thinking: { mode: 'off' },
-};
 
 describe('SSE on the wire (live server, real engine)', () => {
   let live: LiveServer;

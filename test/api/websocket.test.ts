@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { type LiveServer, startLiveServer } from './live-server.ts';
+import { type LiveServer, LONG_REQUEST, runningAfterProbe, startLiveServer } from './live-server.ts';
 
 /** The /v1/stream WebSocket protocol against a live server (real engine, tiny model). */
 
@@ -70,15 +70,7 @@ const chat = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-/** Cannot end early: EOS banned, 16 rows of 990 tokens. */
-const LONG = chat({
-  max_tokens: 990,
-  n: 16,
-  temperature: 1,
-  seed: 3,
-  logit_bias: { 256: -100, 258: -100 },
-  thinking: { mode: 'off' },
-});
+const LONG = LONG_REQUEST;
 
 const ended = (id: string) => (m: Msg) =>
   m.id === id && ['response.completed', 'response.cancelled', 'error'].includes(m.type);
@@ -142,13 +134,7 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
     assert.equal((b!.finish_reasons as unknown[]).length, 3);
 
     // c was really stopped: a probe's fresh stats show no rows left.
-    const probe = await fetch(`${live.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(chat({ max_tokens: 1, thinking: { mode: 'off' } })),
-    });
-    await probe.json();
-    assert.equal(live.engine.stats().running, 0);
+    assert.equal(await runningAfterProbe(live), 0);
     client.close();
   });
 
@@ -217,13 +203,7 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
     await client.next((m) => m.id === 'gone' && m.type === 'response.output_text.delta');
     client.ws.terminate();
     await new Promise((r) => setTimeout(r, 50));
-    const probe = await fetch(`${live.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(chat({ max_tokens: 1, thinking: { mode: 'off' } })),
-    });
-    await probe.json();
-    assert.equal(live.engine.stats().running, 0);
+    assert.equal(await runningAfterProbe(live), 0);
   });
 
   it('refuses the upgrade without a valid key when keys are set', async () => {
