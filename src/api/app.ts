@@ -1,0 +1,59 @@
+import { Hono } from 'hono';
+import type { Engine } from '../engine/types.ts';
+import { bearerAuth } from './auth.ts';
+import { chatCompletionsRoutes } from './chat-completions/route.ts';
+import type { ApiContext } from './common/context.ts';
+import { completionsRoutes } from './completions/route.ts';
+import { type ApiConfig, parseApiConfig } from './config.ts';
+import { errorResponse, routeNotFound } from './errors.ts';
+import { healthRoutes } from './health/route.ts';
+import { ApiMetrics } from './metrics/metrics.ts';
+import { metricsRoutes } from './metrics/route.ts';
+import { modelsRoutes } from './models/route.ts';
+
+export interface CreateAppOptions {
+  engine: Engine;
+  config?: ApiConfig;
+  /** Metrics to feed and serve; created when omitted. */
+  metrics?: ApiMetrics;
+}
+
+/** The app and what the Node server and the WebSocket adapter share with it. */
+export interface App {
+  /** The fetch handler (also `app.request()` in tests). */
+  readonly hono: Hono;
+  readonly fetch: (request: Request) => Response | Promise<Response>;
+  readonly request: Hono['request'];
+  readonly context: ApiContext;
+  readonly metrics: ApiMetrics;
+}
+
+/**
+ * The HTTP API as a fetch handler: no sockets, testable with `app.request()`.
+ *
+ * @example
+ * const app = createApp({ engine });
+ * const res = await app.request('/v1/models');
+ */
+export function createApp(options: CreateAppOptions): App {
+  const config = options.config ?? parseApiConfig();
+  const metrics = options.metrics ?? new ApiMetrics(options.engine);
+  const context: ApiContext = { engine: options.engine, config, metrics };
+  const hono = new Hono();
+  hono.use('*', bearerAuth(config.apiKeys));
+  hono.route('/', healthRoutes(context));
+  hono.route('/', modelsRoutes(context));
+  hono.route('/', chatCompletionsRoutes(context));
+  hono.route('/', completionsRoutes(context));
+  hono.route('/', metricsRoutes(metrics));
+  hono.notFound((c) => errorResponse(routeNotFound(c.req.method, c.req.path)));
+  // The one place errors become responses.
+  hono.onError((err) => errorResponse(err, config.retryAfterSeconds));
+  return {
+    hono,
+    fetch: (request) => hono.fetch(request),
+    request: hono.request.bind(hono),
+    context,
+    metrics,
+  };
+}

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { samplingFields, UNSUPPORTED_COMMON } from '../common/params-schema.ts';
+
+/** A text part of a message's content (other part types are not supported yet). */
+export const textPartSchema = z
+  .strictObject({ type: z.literal('text'), text: z.string() })
+  .meta({ id: 'TextPart' });
+
+export const chatMessageSchema = z
+  .strictObject({
+    role: z.enum(['system', 'developer', 'user', 'assistant']),
+    content: z.union([z.string(), z.array(textPartSchema)]).nullable(),
+    name: z.string().optional(),
+    /** Reasoning of earlier turns is accepted and not fed back to the model (as in vLLM/SGLang). */
+    reasoning_content: z
+      .string()
+      .nullish()
+      .describe('accepted on assistant turns; not fed back to the model'),
+  })
+  .meta({ id: 'ChatMessage' });
+export type ChatMessageInput = z.infer<typeof chatMessageSchema>;
+
+/** Fields of OpenAI's chat API that get a 400 naming them. */
+export const UNSUPPORTED_CHAT = [...UNSUPPORTED_COMMON, 'logprobs_format'] as const;
+
+/** `POST /v1/chat/completions` request body. */
+export const chatCompletionRequestSchema = z
+  .strictObject({
+    ...samplingFields,
+    messages: z.array(chatMessageSchema).min(1),
+    max_completion_tokens: z.number().int().min(1).nullish().describe('alias of max_tokens'),
+    logprobs: z.boolean().nullish(),
+    top_logprobs: z.number().int().min(0).max(20).nullish(),
+  })
+  .meta({
+    id: 'ChatCompletionRequest',
+    description: 'OpenAI chat completion request plus reverie extensions.',
+  });
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
+
+// ---- responses (documentation and tests; the service builds these shapes) ----
+
+export const topLogprobSchema = z
+  .object({ token: z.string(), logprob: z.number(), bytes: z.array(z.number().int()).nullable() })
+  .meta({ id: 'TopLogprob' });
+
+export const tokenLogprobSchema = z
+  .object({
+    token: z.string(),
+    logprob: z.number(),
+    bytes: z.array(z.number().int()).nullable(),
+    top_logprobs: z.array(topLogprobSchema),
+  })
+  .meta({ id: 'TokenLogprob' });
+
+export const traceStepSchema = z
+  .object({
+    id: z.number().int().describe('the shadow (argmax) token of the step'),
+    token: z.string(),
+    top_k: z.array(z.object({ id: z.number().int(), token: z.string(), p: z.number() })),
+    entropy: z.number().describe('nats, full distribution at temperature 1'),
+  })
+  .meta({ id: 'ReasoningTraceStep' });
+
+export const usageSchema = z
+  .object({
+    prompt_tokens: z.number().int(),
+    completion_tokens: z.number().int().describe('answer plus reasoning tokens, all choices'),
+    total_tokens: z.number().int(),
+    completion_tokens_details: z.object({ reasoning_tokens: z.number().int() }),
+    prompt_tokens_details: z.object({ cached_tokens: z.number().int() }),
+  })
+  .meta({ id: 'Usage' });
+
+const finishReason = z.enum(['stop', 'length']).nullable();
+
+export const chatCompletionResponseSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('chat.completion'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(
+      z.object({
+        index: z.number().int(),
+        message: z.object({
+          role: z.literal('assistant'),
+          content: z.string(),
+          reasoning_content: z.string().nullable(),
+        }),
+        logprobs: z.object({ content: z.array(tokenLogprobSchema) }).nullable(),
+        finish_reason: finishReason,
+        reasoning_trace: z.array(traceStepSchema).optional(),
+      }),
+    ),
+    usage: usageSchema,
+  })
+  .meta({ id: 'ChatCompletion' });
+
+export const chatCompletionChunkSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('chat.completion.chunk'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(
+      z.object({
+        index: z.number().int(),
+        delta: z.object({
+          role: z.literal('assistant').optional(),
+          content: z.string().optional(),
+          reasoning_content: z.string().optional(),
+        }),
+        logprobs: z.object({ content: z.array(tokenLogprobSchema) }).nullable(),
+        finish_reason: finishReason,
+        reasoning_trace: z.array(traceStepSchema).optional(),
+      }),
+    ),
+    usage: usageSchema.nullable().optional(),
+  })
+  .meta({
+    id: 'ChatCompletionChunk',
+    description: 'One SSE `data:` line; the stream ends with `data: [DONE]`.',
+  });

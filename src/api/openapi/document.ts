@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { chatCompletionRequestSchema } from '../chat-completions/schema.ts';
+import { completionRequestSchema } from '../completions/schema.ts';
+import { errorBodySchema } from '../errors.ts';
+import { modelListSchema } from '../models/schema.ts';
+import { clientMessageSchema, serverMessageSchema } from '../ws/protocol.ts';
+
+/**
+ * The OpenAPI document, generated from the same zod schemas that validate requests (importing
+ * them registers every schema with an `id` in zod's global registry). `npm run openapi` writes
+ * it to openapi.yaml; a test fails when the committed file differs.
+ */
+
+// Referenced so that the imports above are kept: each module registers its schemas on import.
+const ROOTS = [
+  chatCompletionRequestSchema,
+  completionRequestSchema,
+  errorBodySchema,
+  modelListSchema,
+  clientMessageSchema,
+  serverMessageSchema,
+];
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const json = (id: string) => ({ 'application/json': { schema: ref(id) } });
+
+function errors(...statuses: number[]) {
+  const what: Record<number, string> = {
+    400: 'Invalid request: bad JSON, wrong type, out-of-range value, unsupported parameter (`param` names it)',
+    401: 'Missing or invalid API key (when REVERIE_API_KEYS is set)',
+    404: 'Unknown model',
+    413: 'Request body over the limit',
+    429: 'Queue full: retry after `Retry-After` seconds',
+    500: 'Internal error',
+    503: 'The engine is not running',
+  };
+  return Object.fromEntries(
+    statuses.map((s) => [String(s), { description: what[s], content: json('Error') }]),
+  );
+}
+
+function generationPath(summary: string, request: string, response: string, chunk: string) {
+  return {
+    post: {
+      summary,
+      requestBody: { required: true, content: json(request) },
+      responses: {
+        '200': {
+          description:
+            'The completion (JSON), or with `stream: true` server-sent events: `data: {chunk}` lines, then `data: [DONE]`',
+          content: { ...json(response), 'text/event-stream': { schema: ref(chunk) } },
+        },
+        ...errors(400, 401, 404, 413, 429, 500, 503),
+      },
+    },
+  };
+}
+
+/** Every schema with an id, as OpenAPI 3.1 components (JSON Schema 2020-12). */
+function componentSchemas(): Record<string, unknown> {
+  void ROOTS;
+  const { schemas } = z.toJSONSchema(z.globalRegistry, {
+    target: 'draft-2020-12',
+    uri: (id) => `#/components/schemas/${id}`,
+  });
+  const out: Record<string, unknown> = {};
+  for (const id of Object.keys(schemas).sort()) {
+    const { $schema: _s, $id: _i, ...schema } = schemas[id] as Record<string, unknown>;
+    out[id] = schema;
+  }
+  return out;
+}
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'reverie',
+      version: '0.1.0',
+      description:
+        'OpenAI-compatible inference API with soft thinking (`thinking`) and superposed decoding (`superposition`). ' +
+        'Generated from the zod request schemas by `npm run openapi`; do not edit by hand.',
+    },
+    servers: [{ url: 'http://127.0.0.1:8000' }],
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/chat/completions': generationPath(
+        'Chat completion',
+        'ChatCompletionRequest',
+        'ChatCompletion',
+        'ChatCompletionChunk',
+      ),
+      '/v1/completions': generationPath('Text completion', 'CompletionRequest', 'Completion', 'Completion'),
+      '/v1/models': {
+        get: {
+          summary: 'Served models, the default first, with their manifest summary',
+          responses: { '200': { description: 'Model list', content: json('ModelList') }, ...errors(401) },
+        },
+      },
+      '/v1/models/{id}': {
+        get: {
+          summary: 'One served model',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'The model', content: json('Model') }, ...errors(401, 404) },
+        },
+      },
+      '/health': {
+        get: {
+          summary: 'Readiness: 200 when the engine is ready, 503 while loading or after it died',
+          security: [],
+          responses: {
+            '200': { description: 'Ready' },
+            '503': { description: 'Loading, closed or dead' },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics (text exposition format)',
+          responses: {
+            '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
+            ...errors(401),
+          },
+        },
+      },
+      '/v1/stream': {
+        get: {
+          summary:
+            'WebSocket: multiplexed chat requests with a live reasoning stream (see docs/websocket.md)',
+          description:
+            'Upgrade to a WebSocket (`Authorization: Bearer` as for HTTP). Client messages: `WsClientMessage`; ' +
+            'server messages: `WsServerMessage`. Several requests run at once, told apart by the client id.',
+          responses: { '101': { description: 'Switching protocols' }, ...errors(401) },
+          'x-websocket': {
+            client: ref('WsClientMessage'),
+            server: ref('WsServerMessage'),
+          },
+        },
+      },
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: componentSchemas(),
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { makeKeyChecker } from '../auth.ts';
+import type { ApiContext } from '../common/context.ts';
+import { StreamSession } from './session.ts';
+
+/** The WebSocket endpoint's path. */
+export const WS_PATH = '/v1/stream';
+
+export interface WebSocketAdapter {
+  /** Open connections. */
+  readonly connections: () => number;
+  /**
+   * Stops accepting upgrades, lets live requests finish (up to `timeoutMs`), then closes every
+   * socket (1001 going away).
+   */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+function refuse(socket: Duplex, status: string, body: string): void {
+  socket.end(
+    `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * Serves `/v1/stream` on a Node HTTP server with `ws`: the same API key check as HTTP at the
+ * upgrade, a heartbeat that closes connections whose pong is missing, a hard cap on frame size
+ * (twice the message limit; `ws` closes with 1009 beyond it, smaller oversize messages get an
+ * `error`), and one {@link StreamSession} per socket.
+ *
+ * @example const ws = attachWebSocket(server, app.context);
+ */
+export function attachWebSocket(server: Server, ctx: ApiContext): WebSocketAdapter {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * ctx.config.maxBodyBytes });
+  const authorized = makeKeyChecker(ctx.config.apiKeys);
+  const sessions = new Map<WebSocket, StreamSession>();
+  const alive = new WeakSet<WebSocket>();
+  let accepting = true;
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== WS_PATH)
+      return refuse(
+        socket,
+        '404 Not Found',
+        '{"error":{"message":"No WebSocket endpoint here","type":"not_found_error","param":null,"code":"not_found"}}',
+      );
+    if (!accepting)
+      return refuse(
+        socket,
+        '503 Service Unavailable',
+        '{"error":{"message":"The server is shutting down","type":"server_error","param":null,"code":"unavailable"}}',
+      );
+    if (!authorized(req.headers.authorization)) {
+      return refuse(
+        socket,
+        '401 Unauthorized',
+        '{"error":{"message":"Missing or invalid API key","type":"authentication_error","param":null,"code":"invalid_api_key"}}',
+      );
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  server.on('upgrade', onUpgrade);
+
+  wss.on('connection', (ws: WebSocket) => {
+    const session = new StreamSession(ctx, {
+      send: (text) => ws.send(text),
+      bufferedAmount: () => ws.bufferedAmount,
+    });
+    sessions.set(ws, session);
+    alive.add(ws);
+    ws.on('pong', () => alive.add(ws));
+    ws.on('message', (data, isBinary) =>
+      session.onMessage(Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer), isBinary),
+    );
+    ws.on('close', () => {
+      session.close();
+      sessions.delete(ws);
+    });
+    ws.on('error', () => ws.terminate());
+  });
+
+  const heartbeat = setInterval(() => {
+    for (const ws of sessions.keys()) {
+      if (!alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      alive.delete(ws);
+      ws.ping();
+    }
+  }, ctx.config.wsHeartbeatMs);
+  heartbeat.unref();
+
+  return {
+    connections: () => sessions.size,
+    async close(timeoutMs = 10_000) {
+      accepting = false;
+      clearInterval(heartbeat);
+      server.off('upgrade', onUpgrade);
+      const idle = Promise.all([...sessions.values()].map((s) => s.idle()));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+      for (const [ws, session] of sessions) {
+        session.close();
+        ws.close(1001, 'server shutting down');
+      }
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

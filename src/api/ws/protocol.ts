@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { traceStepSchema, usageSchema } from '../chat-completions/schema.ts';
+
+/**
+ * The `/v1/stream` WebSocket protocol: JSON text messages, several requests multiplexed on one
+ * socket by a client-chosen id. Documented in docs/websocket.md and in openapi.yaml
+ * (`x-websocket`). These schemas validate client messages and describe server messages.
+ */
+
+const clientId = z.string().min(1).max(128).describe('client-chosen id, unique among its live requests');
+
+export const responseCreateSchema = z
+  .strictObject({
+    type: z.literal('response.create'),
+    id: clientId,
+    request: z.record(z.string(), z.unknown()).describe('a chat completion body (`stream` is implied)'),
+  })
+  .meta({ id: 'WsResponseCreate' });
+
+export const responseCancelSchema = z
+  .strictObject({ type: z.literal('response.cancel'), id: clientId })
+  .meta({ id: 'WsResponseCancel' });
+
+export const clientMessageSchema = z
+  .discriminatedUnion('type', [responseCreateSchema, responseCancelSchema])
+  .meta({ id: 'WsClientMessage' });
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+const errorObject = z.object({
+  message: z.string(),
+  type: z.string(),
+  param: z.string().nullable(),
+  code: z.string().nullable(),
+});
+
+export const serverMessageSchema = z
+  .discriminatedUnion('type', [
+    z
+      .object({
+        type: z.literal('response.created'),
+        id: z.string(),
+        response_id: z.string().describe("the server's request id (chatcmpl-…)"),
+        model: z.string(),
+        created: z.number().int(),
+        choices: z.number().int().describe('number of choices (n, or the superposed drafts)'),
+      })
+      .meta({ id: 'WsResponseCreated' }),
+    z
+      .object({
+        type: z.literal('response.reasoning.delta'),
+        id: z.string(),
+        index: z.number().int(),
+        delta: z.string(),
+        trace: traceStepSchema
+          .optional()
+          .describe('with thinking.trace: the step’s top-k mixture and entropy'),
+      })
+      .meta({ id: 'WsReasoningDelta' }),
+    z
+      .object({
+        type: z.literal('response.output_text.delta'),
+        id: z.string(),
+        index: z.number().int().describe('the choice (draft) index'),
+        delta: z.string(),
+        logprobs: z.array(z.unknown()).optional(),
+      })
+      .meta({ id: 'WsOutputTextDelta' }),
+    z
+      .object({
+        type: z.literal('response.completed'),
+        id: z.string(),
+        usage: usageSchema,
+        finish_reasons: z.array(z.enum(['stop', 'length']).nullable()),
+      })
+      .meta({ id: 'WsResponseCompleted' }),
+    z.object({ type: z.literal('response.cancelled'), id: z.string() }).meta({ id: 'WsResponseCancelled' }),
+    z
+      .object({ type: z.literal('error'), id: z.string().nullable(), error: errorObject })
+      .meta({ id: 'WsError', description: 'id is null when the message could not be attributed' }),
+  ])
+  .meta({ id: 'WsServerMessage' });
+export type ServerMessage = z.infer<typeof serverMessageSchema>;

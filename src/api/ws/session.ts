@@ -1,0 +1,215 @@
+import type { FinishReason } from '../../engine/types.ts';
+import { prepareChat } from '../chat-completions/service.ts';
+import { traceJson, usageJson } from '../common/collect.ts';
+import type { ApiContext } from '../common/context.ts';
+import { startGeneration } from '../common/generation.ts';
+import { chatLogprob } from '../common/tokens.ts';
+import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
+import { type ClientMessage, clientMessageSchema, type ServerMessage } from './protocol.ts';
+
+/** A message that cannot be handled, with the id it named (if any). */
+class MessageError {
+  constructor(
+    readonly id: string | null,
+    readonly error: ApiError,
+  ) {}
+}
+
+/** What a session needs from its socket; `ws` in production, a plain object in tests. */
+export interface WsTransport {
+  send(text: string): void;
+  /** Bytes queued but not yet written to the network. */
+  bufferedAmount(): number;
+}
+
+/**
+ * One WebSocket connection's requests: parses client messages, runs chat requests concurrently
+ * (at most `wsMaxConcurrent`), and turns their events into server messages. A bad message gets an
+ * `error` and the connection stays usable. When the client reads too slowly and more than
+ * `wsMaxBufferedBytes` are queued, the request being sent is cancelled: memory stays bounded.
+ */
+export class StreamSession {
+  readonly #ctx: ApiContext;
+  readonly #transport: WsTransport;
+  /** Live requests by client id. */
+  readonly #live = new Map<string, AbortController>();
+  readonly #runs = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(ctx: ApiContext, transport: WsTransport) {
+    this.#ctx = ctx;
+    this.#transport = transport;
+  }
+
+  /** Number of requests in flight. */
+  get liveCount(): number {
+    return this.#live.size;
+  }
+
+  /** Handles one incoming message (text; binary is refused); a bad one gets an `error`. */
+  onMessage(data: string | Buffer, isBinary = false): void {
+    if (this.#closed) return;
+    const parsed = this.#parse(data, isBinary);
+    if (parsed instanceof MessageError) {
+      this.#error(parsed.id, parsed.error);
+      return;
+    }
+    const refusal = this.#admit(parsed);
+    if (refusal) this.#error(parsed.id, refusal);
+  }
+
+  #parse(data: string | Buffer, isBinary: boolean): ClientMessage | MessageError {
+    const limit = this.#ctx.config.maxBodyBytes;
+    if (isBinary) {
+      return new MessageError(
+        null,
+        invalidRequest('Binary messages are not supported: send JSON text', null, 'invalid_message'),
+      );
+    }
+    const text = typeof data === 'string' ? data : data.toString('utf8');
+    if (Buffer.byteLength(text) > limit) {
+      return new MessageError(
+        null,
+        new ApiError(
+          413,
+          'invalid_request_error',
+          `Message exceeds ${limit} bytes`,
+          null,
+          'message_too_large',
+        ),
+      );
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      return new MessageError(
+        null,
+        invalidRequest(`Message is not valid JSON: ${(err as Error).message}`, null, 'invalid_json'),
+      );
+    }
+    const id = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : null;
+    const parsed = clientMessageSchema.safeParse(raw);
+    return parsed.success ? parsed.data : new MessageError(id, fromZodError(parsed.error));
+  }
+
+  /** Starts or cancels a request; returns why it cannot, if it cannot. */
+  #admit(msg: ClientMessage): ApiError | null {
+    if (msg.type === 'response.cancel') {
+      const live = this.#live.get(msg.id);
+      if (!live) return invalidRequest(`No live request with id ${msg.id}`, 'id', 'unknown_id');
+      live.abort();
+      return null;
+    }
+    if (this.#live.has(msg.id)) {
+      return invalidRequest(`A request with id ${msg.id} is still running`, 'id', 'duplicate_id');
+    }
+    const max = this.#ctx.config.wsMaxConcurrent;
+    if (this.#live.size >= max) {
+      return new ApiError(
+        429,
+        'rate_limit_error',
+        `At most ${max} concurrent requests per connection`,
+        null,
+        'too_many_requests',
+      );
+    }
+    const abort = new AbortController();
+    this.#live.set(msg.id, abort);
+    const run = this.#run(msg.id, msg.request, abort).finally(() => {
+      this.#live.delete(msg.id);
+      this.#runs.delete(run);
+    });
+    this.#runs.add(run);
+    return null;
+  }
+
+  /** Cancels every request (the socket closed). */
+  close(): void {
+    this.#closed = true;
+    for (const abort of this.#live.values()) abort.abort();
+  }
+
+  /** Resolves when every request has ended (for graceful shutdown and tests). */
+  async idle(): Promise<void> {
+    while (this.#runs.size > 0) await Promise.allSettled([...this.#runs]);
+  }
+
+  async #run(id: string, body: Record<string, unknown>, abort: AbortController): Promise<void> {
+    try {
+      const { stream: _stream, stream_options: _options, ...rest } = body;
+      const prepared = prepareChat(rest, this.#ctx);
+      const events = startGeneration(prepared.request, {
+        engine: this.#ctx.engine,
+        metrics: this.#ctx.metrics,
+        retryAfterSeconds: this.#ctx.config.retryAfterSeconds,
+        signal: abort.signal,
+      });
+      this.#send({
+        type: 'response.created',
+        id,
+        response_id: prepared.request.id,
+        model: prepared.model.name,
+        created: prepared.created,
+        choices: prepared.choices,
+      });
+      const finish: (FinishReason | null)[] = Array.from({ length: prepared.choices }, () => null);
+      const tokenizer = prepared.model.tokenizer;
+      for await (const ev of events) {
+        if (abort.signal.aborted) break;
+        if (this.#transport.bufferedAmount() > this.#ctx.config.wsMaxBufferedBytes) {
+          abort.abort();
+          this.#error(
+            id,
+            new ApiError(
+              429,
+              'rate_limit_error',
+              `The client reads too slowly: more than ${this.#ctx.config.wsMaxBufferedBytes} bytes queued; request cancelled`,
+              null,
+              'slow_reader',
+            ),
+          );
+          return;
+        }
+        if (ev.type === 'reasoning' && (ev.text || ev.trace)) {
+          this.#send({
+            type: 'response.reasoning.delta',
+            id,
+            index: ev.choice,
+            delta: ev.text,
+            ...(ev.trace && { trace: traceJson(ev.trace) }),
+          });
+        } else if (ev.type === 'content' && (ev.text || ev.logprobs?.length)) {
+          this.#send({
+            type: 'response.output_text.delta',
+            id,
+            index: ev.choice,
+            delta: ev.text,
+            ...(prepared.body.logprobs &&
+              ev.logprobs && { logprobs: ev.logprobs.map((lp) => chatLogprob(tokenizer, lp)) }),
+          });
+        } else if (ev.type === 'finish') {
+          finish[ev.choice] = ev.reason;
+        } else if (ev.type === 'done') {
+          this.#send({ type: 'response.completed', id, usage: usageJson(ev.usage), finish_reasons: finish });
+          return;
+        } else if (ev.type === 'error') {
+          if (!abort.signal.aborted) this.#error(id, toApiError(ev.error));
+          break;
+        }
+      }
+      if (abort.signal.aborted && !this.#closed) this.#send({ type: 'response.cancelled', id });
+    } catch (err) {
+      this.#error(id, toApiError(err, this.#ctx.config.retryAfterSeconds));
+    }
+  }
+
+  #send(msg: ServerMessage): void {
+    if (this.#closed) return;
+    this.#transport.send(JSON.stringify(msg));
+  }
+
+  #error(id: string | null, err: ApiError): void {
+    this.#send({ type: 'error', id, error: err.toJSON().error });
+  }
+}

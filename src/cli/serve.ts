@@ -1,0 +1,69 @@
+import { parseArgs } from 'node:util';
+import { createApp } from '../api/app.ts';
+import { parseServerConfig } from '../api/config.ts';
+import { startServer } from '../api/server.ts';
+import { createEngine } from '../engine/engine.ts';
+import { listCheckpointDirs, modelsDir } from '../model/model-dir.ts';
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/**
+ * `reverie serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda]`: serves every
+ * checkpoint of the models folder (the default one first) over the OpenAI-compatible API.
+ * `/health` answers 503 until the models are loaded. SIGTERM or SIGINT: stop accepting, finish
+ * in-flight requests (up to REVERIE_SHUTDOWN_TIMEOUT_MS), exit.
+ */
+export async function serveCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'models-dir': { type: 'string' },
+      device: { type: 'string' },
+    },
+  });
+  const config = parseServerConfig({
+    host: values.host,
+    port: values.port,
+    modelsDir: values['models-dir'],
+    device: values.device,
+  });
+  const root = config.modelsDir ?? modelsDir();
+  const dirs = listCheckpointDirs(root);
+  if (dirs.length === 0) {
+    throw new Error(
+      `no checkpoint in ${root}; make one with \`npm run reverie -- make-test-model --out ${root}/tiny-test\``,
+    );
+  }
+  const engine = createEngine({ checkpointDirs: dirs, device: config.device });
+  const app = createApp({ engine, config });
+  const running = await startServer(app, { host: config.host, port: config.port });
+  log(
+    `reverie: listening on ${running.url} (loading ${dirs.length} model${dirs.length > 1 ? 's' : ''} from ${root})`,
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`reverie: ${signal}: finishing in-flight requests (up to ${config.shutdownTimeoutMs} ms)`);
+    await Promise.all([running.close(config.shutdownTimeoutMs), engine.close(config.shutdownTimeoutMs)]);
+    engine.destroy();
+    await app.metrics.shutdown();
+    log('reverie: stopped');
+  };
+  const stopped = new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => void shutdown(signal).finally(resolve));
+    }
+  });
+
+  try {
+    await engine.ready();
+    log(`reverie: ready: ${engine.models.map((m) => m.name).join(', ')}`);
+  } catch (err) {
+    log(`reverie: the engine failed to start: ${(err as Error).message} (/health answers 503)`);
+  }
+  await stopped;
+}

@@ -1,0 +1,587 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type LiveServer, startLiveServer } from './live-server.ts';
+
+/**
+ * Table-driven bad input against a live server (real engine, tiny model, API key and a 16 KiB body
+ * limit): each case asserts the status, the OpenAI error type and the parameter named, then that
+ * the server still answers.
+ */
+
+const KEY = 'test-key-123';
+const user = [{ role: 'user', content: 'hi' }];
+const chat = (extra: Record<string, unknown>) => ({ model: 'tiny', messages: user, max_tokens: 4, ...extra });
+const cmpl = (extra: Record<string, unknown>) => ({ model: 'tiny', prompt: 'hi', max_tokens: 4, ...extra });
+
+interface Case {
+  name: string;
+  path?: string;
+  method?: string;
+  /** A string is sent as it is; anything else as JSON. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  status: number;
+  type: string;
+  /** Expected `param`; undefined = not checked. */
+  param?: string | null;
+  code?: string;
+}
+
+const CASES: Case[] = [
+  // Body and JSON
+  {
+    name: 'invalid JSON',
+    body: '{"model": "tiny", ',
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'invalid_json',
+  },
+  { name: 'empty body', body: '', status: 400, type: 'invalid_request_error', code: 'invalid_json' },
+  { name: 'body is an array', body: [], status: 400, type: 'invalid_request_error', param: null },
+  { name: 'body is a string', body: '"hello"', status: 400, type: 'invalid_request_error' },
+  {
+    name: 'wrong content type',
+    body: 'model=tiny',
+    headers: { 'content-type': 'text/plain' },
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'invalid_content_type',
+  },
+  {
+    name: 'body over the limit',
+    body: chat({ user: 'x'.repeat(20_000) }),
+    status: 413,
+    type: 'invalid_request_error',
+  },
+  // Required fields and types
+  {
+    name: 'missing model',
+    body: { messages: user },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'model',
+  },
+  {
+    name: 'missing messages',
+    body: { model: 'tiny' },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages',
+  },
+  {
+    name: 'empty messages',
+    body: chat({ messages: [] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages',
+  },
+  {
+    name: 'messages not a list',
+    body: chat({ messages: 'hi' }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages',
+  },
+  {
+    name: 'unknown role',
+    body: chat({ messages: [{ role: 'tool', content: 'x' }] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages[0].role',
+  },
+  {
+    name: 'content of the wrong type',
+    body: chat({ messages: [{ role: 'user', content: 5 }] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages[0].content',
+  },
+  {
+    name: 'image content part',
+    body: chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }),
+    status: 400,
+    type: 'invalid_request_error',
+  },
+  // Sampling ranges
+  {
+    name: 'negative temperature',
+    body: chat({ temperature: -1 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'temperature',
+  },
+  {
+    name: 'temperature above 2',
+    body: chat({ temperature: 3 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'temperature',
+  },
+  {
+    name: 'temperature a string',
+    body: chat({ temperature: 'hot' }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'temperature',
+  },
+  {
+    name: 'top_p above 1',
+    body: chat({ top_p: 1.5 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'top_p',
+  },
+  {
+    name: 'top_p zero',
+    body: chat({ top_p: 0 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'top_p',
+  },
+  {
+    name: 'top_k below -1',
+    body: chat({ top_k: -2 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'top_k',
+  },
+  {
+    name: 'top_k fractional',
+    body: chat({ top_k: 1.5 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'top_k',
+  },
+  {
+    name: 'min_p above 1',
+    body: chat({ min_p: 2 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'min_p',
+  },
+  {
+    name: 'presence_penalty 3',
+    body: chat({ presence_penalty: 3 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'presence_penalty',
+  },
+  {
+    name: 'frequency_penalty -3',
+    body: chat({ frequency_penalty: -3 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'frequency_penalty',
+  },
+  {
+    name: 'repetition_penalty 0',
+    body: chat({ repetition_penalty: 0 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'repetition_penalty',
+  },
+  {
+    name: 'seed fractional',
+    body: chat({ seed: 1.5 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'seed',
+  },
+  // Lengths and counts
+  {
+    name: 'max_tokens 0',
+    body: chat({ max_tokens: 0 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'max_tokens',
+  },
+  {
+    name: 'max_tokens a string',
+    body: chat({ max_tokens: 'ten' }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'max_tokens',
+  },
+  {
+    name: 'max_tokens beyond the model length',
+    body: chat({ max_tokens: 5000, thinking: { mode: 'off' } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'max_tokens',
+  },
+  {
+    name: 'thinking budget leaves no room',
+    body: { model: 'tiny', messages: user, thinking: { mode: 'soft', max_tokens: 1020 } },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'thinking.max_tokens',
+  },
+  {
+    name: 'max_completion_tokens negative',
+    body: chat({ max_completion_tokens: -1 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'max_completion_tokens',
+  },
+  { name: 'n zero', body: chat({ n: 0 }), status: 400, type: 'invalid_request_error', param: 'n' },
+  {
+    name: 'n beyond the schema limit',
+    body: chat({ n: 1000 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'n',
+  },
+  {
+    name: 'n beyond the server limit',
+    body: chat({ n: 20 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'n',
+  },
+  // Logprobs, stop, logit_bias, stream
+  {
+    name: 'logprobs not a boolean',
+    body: chat({ logprobs: 'yes' }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'logprobs',
+  },
+  {
+    name: 'top_logprobs 21',
+    body: chat({ logprobs: true, top_logprobs: 21 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'top_logprobs',
+  },
+  {
+    name: 'top_logprobs without logprobs',
+    body: chat({ top_logprobs: 2 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'top_logprobs',
+  },
+  {
+    name: 'empty stop string',
+    body: chat({ stop: [''] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'stop[0]',
+  },
+  {
+    name: 'too many stop strings',
+    body: chat({ stop: Array.from({ length: 17 }, (_, i) => `s${i}`) }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'stop',
+  },
+  {
+    name: 'logit_bias key not an id',
+    body: chat({ logit_bias: { abc: 1 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'logit_bias',
+  },
+  {
+    name: 'logit_bias id out of vocab',
+    body: chat({ logit_bias: { 99999: 1 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'logit_bias',
+  },
+  {
+    name: 'logit_bias value 500',
+    body: chat({ logit_bias: { 5: 500 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'logit_bias.5',
+  },
+  {
+    name: 'stream not a boolean',
+    body: chat({ stream: 'yes' }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'stream',
+  },
+  {
+    name: 'stream_options without stream',
+    body: chat({ stream_options: { include_usage: true } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'stream_options',
+  },
+  // Unsupported and unknown fields
+  {
+    name: 'tools (unsupported)',
+    body: chat({ tools: [{ type: 'function', function: { name: 'f' } }] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'tools',
+    code: 'unsupported_parameter',
+  },
+  {
+    name: 'response_format (unsupported)',
+    body: chat({ response_format: { type: 'json_object' } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'response_format',
+    code: 'unsupported_parameter',
+  },
+  {
+    name: 'unknown field',
+    body: chat({ foo: 1 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'foo',
+    code: 'unknown_parameter',
+  },
+  // thinking
+  {
+    name: 'unknown thinking mode',
+    body: chat({ thinking: { mode: 'dream' } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'thinking.mode',
+  },
+  {
+    name: 'latent on a checkpoint without latent',
+    body: chat({ thinking: { mode: 'latent' } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'thinking.mode',
+  },
+  {
+    name: 'thinking.max_tokens 0',
+    body: chat({ thinking: { max_tokens: 0 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'thinking.max_tokens',
+  },
+  {
+    name: 'negative thinking temperature',
+    body: chat({ thinking: { temperature: -0.1 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'thinking.temperature',
+  },
+  {
+    name: 'unknown noise type',
+    body: chat({ thinking: { mode: 'soft', noise: { type: 'pink' } } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'thinking.noise.type',
+  },
+  {
+    name: 'noise with hard thinking',
+    body: chat({ thinking: { mode: 'hard', noise: { type: 'gaussian', scale: 0.1 } } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'thinking.noise',
+  },
+  {
+    name: 'cold_stop without patience',
+    body: chat({ thinking: { cold_stop: { entropy_below: 0.1 } } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'thinking.cold_stop.patience',
+  },
+  {
+    name: 'trace_top_k 0',
+    body: chat({ thinking: { trace_top_k: 0 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'thinking.trace_top_k',
+  },
+  {
+    name: 'unknown thinking field',
+    body: chat({ thinking: { depth: 3 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'thinking.depth',
+  },
+  // superposition
+  {
+    name: 'zero drafts',
+    body: chat({ superposition: { drafts: 0 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'superposition.drafts',
+  },
+  {
+    name: 'too many drafts',
+    body: chat({ superposition: { drafts: 17 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'superposition.drafts',
+  },
+  {
+    name: 'drafts beyond the schema limit',
+    body: chat({ superposition: { drafts: 100 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'superposition.drafts',
+  },
+  {
+    name: 'superposition with n 2',
+    body: chat({ n: 2, superposition: { drafts: 2 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'n',
+  },
+  {
+    name: 'superposition with logprobs',
+    body: chat({ logprobs: true, superposition: { drafts: 2 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'logprobs',
+  },
+  {
+    name: 'fewer candidates than drafts',
+    body: chat({ superposition: { drafts: 4, candidates: 2 } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'superposition.candidates',
+  },
+  // Model, auth, routes
+  {
+    name: 'unknown model',
+    body: chat({ model: 'gpt-9' }),
+    status: 404,
+    type: 'not_found_error',
+    param: 'model',
+  },
+  {
+    name: 'no API key',
+    body: chat({}),
+    headers: { authorization: '' },
+    status: 401,
+    type: 'authentication_error',
+  },
+  {
+    name: 'wrong API key',
+    body: chat({}),
+    headers: { authorization: 'Bearer nope' },
+    status: 401,
+    type: 'authentication_error',
+  },
+  { name: 'unknown route', path: '/v1/nothing', method: 'GET', status: 404, type: 'not_found_error' },
+  {
+    name: 'unknown model by id',
+    path: '/v1/models/nope',
+    method: 'GET',
+    status: 404,
+    type: 'not_found_error',
+  },
+  // /v1/completions
+  {
+    name: 'completions: missing prompt',
+    path: '/v1/completions',
+    body: { model: 'tiny' },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'prompt',
+  },
+  {
+    name: 'completions: token id out of vocab',
+    path: '/v1/completions',
+    body: cmpl({ prompt: [1, 99999] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'prompt',
+  },
+  {
+    name: 'completions: several prompts',
+    path: '/v1/completions',
+    body: cmpl({ prompt: ['a', 'b'] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'prompt',
+    code: 'unsupported_parameter',
+  },
+  {
+    name: 'completions: echo',
+    path: '/v1/completions',
+    body: cmpl({ echo: true }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'echo',
+  },
+  {
+    name: 'completions: suffix',
+    path: '/v1/completions',
+    body: cmpl({ suffix: 'x' }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'suffix',
+  },
+  {
+    name: 'completions: best_of 3',
+    path: '/v1/completions',
+    body: cmpl({ best_of: 3 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'best_of',
+  },
+  {
+    name: 'completions: logprobs 30',
+    path: '/v1/completions',
+    body: cmpl({ logprobs: 30 }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'logprobs',
+  },
+];
+
+describe('bad input (live server, real engine)', () => {
+  let live: LiveServer;
+  before(async () => {
+    live = await startLiveServer({ config: { apiKeys: [KEY], maxBodyBytes: 16 * 1024 } });
+  });
+  after(async () => {
+    await live.close();
+  });
+
+  it(`has at least 40 cases (${CASES.length})`, () => assert.ok(CASES.length >= 40));
+
+  for (const c of CASES) {
+    it(`${c.name} → ${c.status} ${c.type}${c.param ? ` (${c.param})` : ''}`, async () => {
+      const method = c.method ?? 'POST';
+      const res = await fetch(`${live.url}${c.path ?? '/v1/chat/completions'}`, {
+        method,
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...c.headers },
+        ...(method === 'POST' && { body: typeof c.body === 'string' ? c.body : JSON.stringify(c.body) }),
+      });
+      const body = (await res.json()) as {
+        error: { message: string; type: string; param: string | null; code: string | null };
+      };
+      assert.equal(res.status, c.status, JSON.stringify(body));
+      assert.equal(body.error.type, c.type);
+      assert.ok(body.error.message.length > 0);
+      if (c.param !== undefined) assert.equal(body.error.param, c.param, body.error.message);
+      if (c.code !== undefined) assert.equal(body.error.code, c.code);
+      if (c.status === 401) assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+
+      // The server still answers.
+      const health = await fetch(`${live.url}/health`);
+      assert.equal(health.status, 200);
+      const ok = await fetch(`${live.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(chat({ max_tokens: 1, thinking: { mode: 'off' } })),
+      });
+      assert.equal(ok.status, 200);
+      await ok.json();
+    });
+  }
+
+  it('/health needs no key; every other endpoint does', async () => {
+    assert.equal((await fetch(`${live.url}/health`)).status, 200);
+    for (const path of ['/v1/models', '/metrics']) {
+      assert.equal((await fetch(`${live.url}${path}`)).status, 401, path);
+      assert.equal(
+        (await fetch(`${live.url}${path}`, { headers: { authorization: `Bearer ${KEY}` } })).status,
+        200,
+        path,
+      );
+    }
+  });
+});

@@ -1,0 +1,183 @@
+import {
+  type Engine,
+  EngineError,
+  type EngineEvent,
+  type EngineStats,
+  type GenerateRequest,
+  type ModelInfo,
+} from '../../src/engine/types.ts';
+import { byteTokenizerConfigJson, byteTokenizerJson } from '../../src/model/byte-tokenizer.ts';
+import { ChatTemplate } from '../../src/model/chat-template.ts';
+import { type Manifest, manifestSchema } from '../../src/model/manifest.ts';
+import { TextTokenizer } from '../../src/model/tokenizer.ts';
+
+/**
+ * A hand-written `Engine` that replays scripted events, for unit tests of the HTTP layer only
+ * (validation, error mapping, SSE framing, WebSocket protocol). It uses the real byte-level
+ * tokenizer and chat template; there is no model. Live tests use the real engine.
+ */
+
+/** A ModelInfo with reverie's byte-level tokenizer and template. */
+export function byteModelInfo(name: string, manifest: Partial<Manifest> = {}, maxModelLen = 1024): ModelInfo {
+  const tokenizerConfig = JSON.parse(byteTokenizerConfigJson()) as Record<string, unknown>;
+  const tokenizer = new TextTokenizer(JSON.parse(byteTokenizerJson()), tokenizerConfig);
+  return {
+    name,
+    manifest: manifestSchema.parse({
+      format: 'reverie-checkpoint/1',
+      name,
+      description: 'fake',
+      architecture: 'LlamaForCausalLM',
+      files: {},
+      thinking: { start: '<think>', end: '</think>' },
+      modes: ['discrete', 'hard', 'soft', 'fuzzy', 'superposed'],
+      ...manifest,
+    }),
+    maxModelLen,
+    tokenizer,
+    chatTemplate: ChatTemplate.fromTokenizerConfig(tokenizerConfig),
+    created: 1_700_000_000,
+  };
+}
+
+export type Script = (
+  request: GenerateRequest,
+  signal: AbortSignal | undefined,
+) => AsyncIterable<EngineEvent>;
+
+/** Thinks "hm" (when the prompt opened a think block), answers "Hello world" in each choice. */
+export async function* defaultScript(request: GenerateRequest): AsyncIterable<EngineEvent> {
+  yield { type: 'scheduled' };
+  const n = request.params.superposition?.drafts ?? request.params.n ?? 1;
+  let reasoning = 0;
+  if (request.startsInThinking && request.params.thinking?.mode !== 'off') {
+    for (const [i, t] of ['h', 'm'].entries()) {
+      reasoning++;
+      yield {
+        type: 'reasoning',
+        choice: 0,
+        text: t,
+        ...(request.params.thinking?.trace && {
+          trace: {
+            shadowId: 104 + i * 5,
+            shadowToken: t,
+            top: [{ id: 104, token: 'h', p: 0.9 }],
+            entropy: 0.5,
+          },
+        }),
+      };
+    }
+  }
+  for (let c = 0; c < n; c++) {
+    for (const piece of ['Hello', ' world']) {
+      const ids = [...Buffer.from(piece)];
+      yield {
+        type: 'content',
+        choice: c,
+        text: piece,
+        tokenIds: ids,
+        ...(request.params.logprobs && {
+          logprobs: ids.map((id) => ({
+            id,
+            token: String.fromCharCode(id),
+            logprob: -0.5,
+            top_logprobs: [{ id, token: String.fromCharCode(id), logprob: -0.5 }].slice(
+              0,
+              request.params.top_logprobs ?? 0,
+            ),
+          })),
+        }),
+      };
+    }
+    yield {
+      type: 'finish',
+      choice: c,
+      reason: 'stop',
+      usage: { reasoningTokens: reasoning, completionTokens: 11 },
+    };
+  }
+  yield {
+    type: 'done',
+    usage: {
+      promptTokens: request.prompt.length,
+      completionTokens: 11 * n + reasoning,
+      reasoningTokens: reasoning,
+      cachedTokens: 0,
+    },
+    timings: { queueMs: 1, prefillMs: 1, firstTokenMs: 2, totalMs: 3 },
+    preemptions: 0,
+  };
+}
+
+/** Scripted engine; records every request and cancellation. */
+export class FakeEngine implements Engine {
+  readonly models: ModelInfo[];
+  readonly requests: GenerateRequest[] = [];
+  readonly cancelled: string[] = [];
+  state: EngineStats['state'] = 'ready';
+  script: Script;
+  /** Throws an EngineError to refuse a request at submission (as the real engine does). */
+  admit: (request: GenerateRequest) => void = () => {};
+
+  constructor(options: { models?: ModelInfo[]; script?: Script } = {}) {
+    this.models = options.models ?? [byteModelInfo('tiny')];
+    this.script = options.script ?? defaultScript;
+  }
+
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  stats(): EngineStats {
+    return {
+      state: this.state,
+      running: 0,
+      waiting: 0,
+      kvUsage: 0.25,
+      kvBytes: 1024,
+      preemptions: 0,
+      prefixCacheQueries: 0,
+      prefixCacheHits: 0,
+      promptTokensComputed: 0,
+    };
+  }
+
+  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent> {
+    if (this.state !== 'ready') throw new EngineError('unavailable', `the engine is ${this.state}`);
+    this.admit(request);
+    this.requests.push(request);
+    const source = this.script(request, signal);
+    const cancelled = this.cancelled;
+    return {
+      async *[Symbol.asyncIterator]() {
+        let done = false;
+        try {
+          for await (const ev of source) {
+            if (signal?.aborted) {
+              yield { type: 'error', error: new EngineError('cancelled', 'cancelled') };
+              done = true;
+              return;
+            }
+            yield ev;
+            if (ev.type === 'done' || ev.type === 'error') done = true;
+          }
+        } finally {
+          if (!done) cancelled.push(request.id);
+        }
+      },
+    };
+  }
+
+  cancel(id: string): void {
+    this.cancelled.push(id);
+  }
+
+  close(): Promise<void> {
+    this.state = 'closed';
+    return Promise.resolve();
+  }
+
+  destroy(): void {
+    this.state = 'closed';
+  }
+}

@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type App, createApp } from '../../src/api/app.ts';
+import { type ApiConfig, parseApiConfig } from '../../src/api/config.ts';
+import { type RunningServer, startServer } from '../../src/api/server.ts';
+import type { EngineOptionsInput } from '../../src/engine/config.ts';
+import { createEngine } from '../../src/engine/engine.ts';
+import type { Engine } from '../../src/engine/types.ts';
+import { writeTestCheckpoint } from '../../src/model/test-model.ts';
+
+/**
+ * A live server for end-to-end tests: the REAL engine (worker thread, ONNX runtime) on a tiny
+ * random-weight checkpoint written to a temp folder, served on 127.0.0.1 on an ephemeral port.
+ */
+export interface LiveServer {
+  url: string;
+  engine: Engine;
+  app: App;
+  running: RunningServer;
+  /** The checkpoint's model id. */
+  model: string;
+  close(): Promise<void>;
+}
+
+export async function startLiveServer(
+  options: { config?: Partial<ApiConfig>; engine?: Partial<EngineOptionsInput>; latent?: boolean } = {},
+): Promise<LiveServer> {
+  const root = mkdtempSync(join(tmpdir(), 'reverie-api-'));
+  const dir = join(root, 'tiny');
+  await writeTestCheckpoint(dir, { seed: 7, name: 'tiny', latent: options.latent ?? false });
+  const engine = createEngine({ checkpointDirs: [dir], threads: 1, ...options.engine });
+  try {
+    await engine.ready();
+  } catch (err) {
+    engine.destroy();
+    throw err;
+  }
+  const app = createApp({ engine, config: parseApiConfig(options.config) });
+  const running = await startServer(app, { host: '127.0.0.1', port: 0 });
+  return {
+    url: running.url,
+    engine,
+    app,
+    running,
+    model: 'tiny',
+    async close() {
+      await running.close(5_000);
+      await engine.close(5_000);
+      await app.metrics.shutdown();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A request that cannot end early: EOS is banned, 16 rows of 990 tokens (about 2 s on a CPU). */
+export const LONG_REQUEST = {
+  model: 'tiny',
+  messages: [{ role: 'user', content: 'hi' }],
+  max_tokens: 990,
+  n: 16,
+  temperature: 1,
+  seed: 1,
+  logit_bias: { 256: -100, 258: -100 },
+  thinking: { mode: 'off' },
+};
+
+/**
+ * Rows still running once a one-token probe request has gone through the engine. The engine's
+ * stats snapshot is refreshed by events, so a cancel alone can leave it stale; the probe's events
+ * carry a fresh one (a live 16-row request would show up in it).
+ */
+export async function runningAfterProbe(
+  live: LiveServer,
+  headers: Record<string, string> = {},
+): Promise<number> {
+  const res = await fetch(`${live.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({
+      model: 'tiny',
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 1,
+      thinking: { mode: 'off' },
+    }),
+  });
+  await res.json();
+  return live.engine.stats().running;
+}

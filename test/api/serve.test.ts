@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createApp } from '../../src/api/app.ts';
+import { parseApiConfig } from '../../src/api/config.ts';
+import { startServer } from '../../src/api/server.ts';
+import { createEngine } from '../../src/engine/engine.ts';
+import { writeTestCheckpoint } from '../../src/model/test-model.ts';
+
+/** Serving life cycle on the real engine: loading, queue limit, graceful shutdown, `reverie serve`. */
+
+const ENTRY = join(import.meta.dirname, 'serve-entry.ts');
+const body = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    model: 'tiny',
+    messages: [{ role: 'user', content: 'hi' }],
+    max_tokens: 4,
+    thinking: { mode: 'off' },
+    ...extra,
+  });
+const post = (url: string, extra: Record<string, unknown> = {}) =>
+  fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: body(extra),
+  });
+
+describe('serving life cycle (real engine)', () => {
+  let root: string;
+  let dir: string;
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'reverie-serve-'));
+    dir = join(root, 'tiny');
+    await writeTestCheckpoint(dir, { seed: 5, name: 'tiny' });
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('/health is 503 while the model loads, then 200; after close 503', async () => {
+    const engine = createEngine({ checkpointDirs: [dir], threads: 1 });
+    const app = createApp({ engine });
+    const running = await startServer(app, { host: '127.0.0.1', port: 0 });
+    try {
+      assert.equal((await fetch(`${running.url}/health`)).status, 503);
+      assert.equal((await post(running.url)).status, 503, 'requests before ready: unavailable');
+      await engine.ready();
+      assert.equal((await fetch(`${running.url}/health`)).status, 200);
+      await engine.close();
+      assert.equal((await fetch(`${running.url}/health`)).status, 503);
+    } finally {
+      await running.close(1_000);
+      engine.destroy();
+      await app.metrics.shutdown();
+    }
+  });
+
+  it('a full queue answers 429 with Retry-After', async () => {
+    const engine = createEngine({ checkpointDirs: [dir], threads: 1, queueLimit: 0 });
+    await engine.ready();
+    const app = createApp({ engine, config: parseApiConfig({ retryAfterSeconds: 2 }) });
+    try {
+      const res = await app.request('/v1/chat/completions', {
+        method: 'POST',
+        body: body(),
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(res.status, 429);
+      assert.equal(res.headers.get('retry-after'), '2');
+      const err = (await res.json()) as { error: { type: string; code: string } };
+      assert.equal(err.error.type, 'rate_limit_error');
+      assert.equal(err.error.code, 'overloaded');
+    } finally {
+      await engine.close();
+      await app.metrics.shutdown();
+    }
+  });
+
+  it('graceful close: the in-flight stream finishes, new connections are refused', async () => {
+    const engine = createEngine({ checkpointDirs: [dir], threads: 1 });
+    await engine.ready();
+    const app = createApp({ engine });
+    const running = await startServer(app, { host: '127.0.0.1', port: 0 });
+    try {
+      const res = await post(running.url, {
+        stream: true,
+        max_tokens: 400,
+        n: 4,
+        temperature: 1,
+        seed: 1,
+        logit_bias: { 256: -100, 258: -100 },
+      });
+      const reader = res.body!.getReader();
+      await reader.read();
+      const closing = running.close(10_000);
+      await assert.rejects(fetch(`${running.url}/health`), 'no new connections');
+      let text = '';
+      for (let i = 0; i < 100_000; i++) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString('utf8');
+      }
+      assert.ok(text.endsWith('data: [DONE]\n\n'), 'the stream ran to its end');
+      assert.equal((text.match(/"finish_reason":"length"/g) ?? []).length, 4);
+      await closing;
+    } finally {
+      await running.close();
+      await engine.close();
+      await app.metrics.shutdown();
+    }
+  });
+
+  it('`reverie serve` serves the models folder and stops cleanly on SIGTERM', async () => {
+    writeFileSync(join(root, 'DEFAULT'), 'tiny\n');
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ['--import', 'tsx', ENTRY, '--port', '0', '--models-dir', root],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, HOST: '127.0.0.1' },
+      },
+    );
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 60_000);
+        child.stderr!.on('data', (chunk: string) => {
+          stderr += chunk;
+          const match = /listening on (http:\/\/\S+)/.exec(stderr);
+          if (match && /ready/.test(stderr)) {
+            clearTimeout(timer);
+            resolve(match[1]!);
+          }
+        });
+      });
+      assert.equal((await fetch(`${url}/health`)).status, 200);
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
+      assert.deepEqual(
+        models.data.map((m) => m.id),
+        ['tiny'],
+      );
+      const res = await post(url);
+      assert.equal(res.status, 200);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+      assert.match(stderr, /stopped/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});

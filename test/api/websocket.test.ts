@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { type LiveServer, LONG_REQUEST, runningAfterProbe, startLiveServer } from './live-server.ts';
+
+/** The /v1/stream WebSocket protocol against a live server (real engine, tiny model). */
+
+type Msg = Record<string, unknown> & { type: string; id?: string | null };
+
+/** A client that queues incoming messages and lets tests wait for one matching a predicate. */
+class Client {
+  readonly ws: WebSocket;
+  readonly received: Msg[] = [];
+  #waiters: { match: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
+
+  constructor(url: string, headers: Record<string, string> = {}) {
+    this.ws = new WebSocket(url.replace(/^http/, 'ws') + '/v1/stream', { headers });
+    this.ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as Msg;
+      this.received.push(msg);
+      this.#waiters = this.#waiters.filter((w) => {
+        if (!w.match(msg)) return true;
+        w.resolve(msg);
+        return false;
+      });
+    });
+  }
+
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+  }
+
+  send(msg: unknown): void {
+    this.ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
+  }
+
+  /** The first message (already received or future) that matches; fails after `ms`. */
+  next(match: (m: Msg) => boolean, ms = 10_000): Promise<Msg> {
+    const seen = this.received.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching message within ${ms} ms`)), ms);
+      this.#waiters.push({
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  of(id: string): Msg[] {
+    return this.received.filter((m) => m.id === id);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+const chat = (extra: Record<string, unknown> = {}) => ({
+  model: 'tiny',
+  messages: [{ role: 'user', content: 'hi' }],
+  max_tokens: 8,
+  temperature: 0,
+  ...extra,
+});
+
+const LONG = LONG_REQUEST;
+
+const ended = (id: string) => (m: Msg) =>
+  m.id === id && ['response.completed', 'response.cancelled', 'error'].includes(m.type);
+
+describe('WebSocket /v1/stream (live server, real engine)', () => {
+  let live: LiveServer;
+  before(async () => {
+    live = await startLiveServer({ config: { wsMaxConcurrent: 3, maxBodyBytes: 8 * 1024 } });
+  });
+  after(async () => {
+    await live.close();
+  });
+
+  it('multiplexes two requests on one socket and cancels a third', async () => {
+    const client = new Client(live.url);
+    await client.open();
+    client.send({
+      type: 'response.create',
+      id: 'a',
+      request: chat({ thinking: { mode: 'soft', max_tokens: 5, trace: true } }),
+    });
+    client.send({
+      type: 'response.create',
+      id: 'b',
+      request: chat({ thinking: { mode: 'off' }, superposition: { drafts: 3 } }),
+    });
+    client.send({ type: 'response.create', id: 'c', request: LONG });
+    await client.next((m) => m.id === 'c' && m.type === 'response.output_text.delta');
+    client.send({ type: 'response.cancel', id: 'c' });
+
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((id) => client.next(ended(id))));
+    assert.equal(a!.type, 'response.completed');
+    assert.equal(b!.type, 'response.completed');
+    assert.equal(c!.type, 'response.cancelled');
+
+    // a: created first, reasoning deltas (with the trace) before answer deltas, usage at the end.
+    const msgsA = client.of('a');
+    assert.equal(msgsA[0]!.type, 'response.created');
+    const reasoning = msgsA.filter((m) => m.type === 'response.reasoning.delta');
+    assert.ok(reasoning.length >= 1);
+    for (const r of reasoning) {
+      const trace = r.trace as { top_k: unknown[]; entropy: number };
+      assert.ok(trace.top_k.length > 0 && trace.entropy >= 0);
+    }
+    const firstText = msgsA.findIndex((m) => m.type === 'response.output_text.delta');
+    if (firstText >= 0) assert.ok(msgsA.lastIndexOf(reasoning[reasoning.length - 1]!) < firstText);
+    assert.ok(
+      (a!.usage as { completion_tokens_details: { reasoning_tokens: number } }).completion_tokens_details
+        .reasoning_tokens > 0,
+    );
+
+    // b: three drafts, text deltas carry the choice index, one finish reason per draft.
+    assert.equal(client.of('b')[0]!.choices, 3);
+    const indices = new Set(
+      client
+        .of('b')
+        .filter((m) => m.type === 'response.output_text.delta')
+        .map((m) => m.index),
+    );
+    assert.ok([...indices].every((i) => i === 0 || i === 1 || i === 2));
+    assert.equal((b!.finish_reasons as unknown[]).length, 3);
+
+    // c was really stopped: a probe's fresh stats show no rows left.
+    assert.equal(await runningAfterProbe(live), 0);
+    client.close();
+  });
+
+  it('answers malformed messages with `error` and stays usable', async () => {
+    const client = new Client(live.url);
+    await client.open();
+    const bad: [unknown, string | null, string][] = [
+      ['not json', null, 'invalid_json'],
+      [{ type: 'response.dance', id: 'x1' }, 'x1', 'invalid_value'],
+      [{ type: 'response.create', id: 'x2' }, 'x2', 'invalid_value'],
+      [{ type: 'response.create', id: 'x3', request: chat({ temperature: -1 }) }, 'x3', 'invalid_value'],
+      [{ type: 'response.create', id: 'x4', request: chat({ model: 'nope' }) }, 'x4', 'model_not_found'],
+      [{ type: 'response.create', id: 'x5', request: chat({ tools: [] }) }, 'x5', 'unsupported_parameter'],
+      [{ type: 'response.cancel', id: 'never-started' }, 'never-started', 'unknown_id'],
+      [
+        {
+          type: 'response.create',
+          id: 'x6',
+          request: chat({ messages: [{ role: 'user', content: 'x'.repeat(9000) }] }),
+        },
+        null,
+        'message_too_large',
+      ],
+    ];
+    for (const [msg, id, code] of bad) {
+      const before = client.received.length;
+      client.send(msg);
+      const err = await client.next((m, i = client.received.indexOf(m)) => i >= before && m.type === 'error');
+      assert.equal(err.id, id, JSON.stringify(err));
+      assert.equal((err.error as { code: string }).code, code, JSON.stringify(err));
+    }
+    client.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    await client.next((m) => m.type === 'error' && (m.error as { code: string }).code === 'invalid_message');
+
+    client.send({ type: 'response.create', id: 'ok', request: chat({ thinking: { mode: 'off' } }) });
+    const done = await client.next(ended('ok'));
+    assert.equal(done.type, 'response.completed');
+    client.close();
+  });
+
+  it('limits concurrent requests per connection and refuses duplicate ids', async () => {
+    const client = new Client(live.url);
+    await client.open();
+    for (const id of ['l1', 'l2', 'l3']) client.send({ type: 'response.create', id, request: LONG });
+    client.send({ type: 'response.create', id: 'l1', request: LONG });
+    client.send({ type: 'response.create', id: 'l4', request: LONG });
+    const dup = await client.next((m) => m.type === 'error' && m.id === 'l1');
+    assert.equal((dup.error as { code: string }).code, 'duplicate_id');
+    const over = await client.next((m) => m.type === 'error' && m.id === 'l4');
+    assert.equal((over.error as { code: string }).code, 'too_many_requests');
+    for (const id of ['l1', 'l2', 'l3']) client.send({ type: 'response.cancel', id });
+    // (l1 also has its duplicate-id error: wait for the end of the request itself.)
+    for (const id of ['l1', 'l2', 'l3']) {
+      await client.next(
+        (m) => m.id === id && (m.type === 'response.cancelled' || m.type === 'response.completed'),
+      );
+    }
+    assert.equal(client.received.filter((m) => m.type === 'response.cancelled').length, 3);
+    client.close();
+  });
+
+  it('closing the socket cancels its requests', async () => {
+    const client = new Client(live.url);
+    await client.open();
+    client.send({ type: 'response.create', id: 'gone', request: LONG });
+    await client.next((m) => m.id === 'gone' && m.type === 'response.output_text.delta');
+    client.ws.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await runningAfterProbe(live), 0);
+  });
+
+  it('refuses the upgrade without a valid key when keys are set', async () => {
+    const guarded = await startLiveServer({ config: { apiKeys: ['k1'] } });
+    try {
+      const refused = new Client(guarded.url);
+      await assert.rejects(refused.open(), /401/);
+      const allowed = new Client(guarded.url, { authorization: 'Bearer k1' });
+      await allowed.open();
+      allowed.send({ type: 'response.create', id: 'k', request: chat({ thinking: { mode: 'off' } }) });
+      assert.equal((await allowed.next(ended('k'))).type, 'response.completed');
+      allowed.close();
+    } finally {
+      await guarded.close();
+    }
+  });
+});
