@@ -2,9 +2,14 @@ import { benchCommand } from './bench.ts';
 import { generateCommand } from './generate.ts';
 import { convertCommand, makeTestModelCommand } from './model-commands.ts';
 import { ngramBuildCommand } from './ngram.ts';
+import { serveCommand } from './serve.ts';
 
 /** The `reverie` command line: one small module per subcommand. */
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
+  serve: {
+    run: serveCommand,
+    help: 'serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda]   OpenAI-compatible server',
+  },
   generate: {
     run: generateCommand,
     help: 'generate --prompt TEXT [--model DIR] [--max-tokens N]   greedy generation',

@@ -174,6 +174,6 @@ export function contentText(events: DecodeEvent[], choice = 0): string {
 /** The finish event of a choice. */
 export function finishOf(events: DecodeEvent[], choice = 0): Extract<DecodeEvent, { type: 'finish' }> {
   const f = events.find((e) => e.type === 'finish' && e.choice === choice);
-  if (!f || f.type !== 'finish') throw new Error(`choice ${choice} did not finish`);
+  if (f?.type !== 'finish') throw new Error(`choice ${choice} did not finish`);
   return f;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createEngine } from '../../src/engine/engine.ts';
-import { type Engine, EngineError } from '../../src/engine/types.ts';
+import type { Engine, EngineError } from '../../src/engine/types.ts';
 import { assertSameEvents, collect, MIXED, promptFor, tinyCheckpoint } from '../helpers/engine-fixtures.ts';
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
@@ -22,7 +22,8 @@ describe('engine (worker thread, real tiny model)', () => {
     dir = await tinyCheckpoint();
     engine = createEngine({ checkpointDirs: [dir], threads: 1 });
     await engine.ready();
-    for (const [name, text, params] of MIXED) alone.set(name, await collect(engine, `alone-${name}`, text, params));
+    for (const [name, text, params] of MIXED)
+      alone.set(name, await collect(engine, `alone-${name}`, text, params));
   });
   after(async () => {
     await engine.close();
@@ -32,7 +33,10 @@ describe('engine (worker thread, real tiny model)', () => {
     for (const [name, events] of alone) {
       const last = events[events.length - 1] as { type: string };
       assert.equal(last.type, 'done', `${name} ended with ${JSON.stringify(last)}`);
-      assert.ok(events.some((e) => (e as { type: string }).type === 'finish'), name);
+      assert.ok(
+        events.some((e) => (e as { type: string }).type === 'finish'),
+        name,
+      );
     }
     const superposed = alone.get('superposed')!.filter((e) => (e as { type: string }).type === 'finish');
     assert.equal(superposed.length, 3, 'k = 3 superposed drafts are 3 choices');
@@ -42,11 +46,16 @@ describe('engine (worker thread, real tiny model)', () => {
 
   it('many concurrent requests of mixed modes give the same outputs as one at a time', async () => {
     const runs = await Promise.all(
-      [...MIXED, ...MIXED].map(([name, text, params], i) => collect(engine, `mixed-${i}-${name}`, text, params)),
+      [...MIXED, ...MIXED].map(([name, text, params], i) =>
+        collect(engine, `mixed-${i}-${name}`, text, params),
+      ),
     );
     runs.forEach((events, i) => {
       const name = MIXED[i % MIXED.length]![0];
-      assert.doesNotThrow(() => assertSameEvents(events, alone.get(name)), `request ${name} (#${i}) differs when batched`);
+      assert.doesNotThrow(
+        () => assertSameEvents(events, alone.get(name)),
+        `request ${name} (#${i}) differs when batched`,
+      );
     });
   });
 
@@ -59,14 +68,24 @@ describe('engine (worker thread, real tiny model)', () => {
     const { prompt } = promptFor(model, text, params);
     let cached = 0;
     const events = [];
-    for await (const ev of engine.generate({ id: 'pc-2', model: model.name, prompt, startsInThinking: false, params })) {
+    for await (const ev of engine.generate({
+      id: 'pc-2',
+      model: model.name,
+      prompt,
+      startsInThinking: false,
+      params,
+    })) {
       events.push(ev);
       if (ev.type === 'done') cached = ev.usage.cachedTokens;
     }
     await until(() => engine.stats().promptTokensComputed >= before.promptTokensComputed);
     const after = engine.stats();
     assert.ok(cached >= 32, `cached ${cached} tokens`);
-    assert.equal(after.promptTokensComputed - before.promptTokensComputed, prompt.length - cached, 'only uncached prompt positions computed');
+    assert.equal(
+      after.promptTokensComputed - before.promptTokensComputed,
+      prompt.length - cached,
+      'only uncached prompt positions computed',
+    );
     assert.ok(after.prefixCacheHits > before.prefixCacheHits);
     const second = await collect(engine, 'pc-3', text, params);
     assertSameEvents(second, first);
@@ -75,7 +94,10 @@ describe('engine (worker thread, real tiny model)', () => {
   it('rejects bad requests before any event', () => {
     const model = engine.models[0]!;
     const base = { id: 'bad', model: model.name, prompt: [1, 2, 3], startsInThinking: false };
-    assert.throws(() => engine.generate({ ...base, model: 'nope', params: {} }), (e: EngineError) => e.code === 'unknown_model');
+    assert.throws(
+      () => engine.generate({ ...base, model: 'nope', params: {} }),
+      (e: EngineError) => e.code === 'unknown_model',
+    );
     assert.throws(
       () => engine.generate({ ...base, params: { temperature: -1 } }),
       (e: EngineError) => e.code === 'invalid_request' && e.param === 'temperature',
@@ -96,20 +118,39 @@ describe('engine under memory pressure and failure', () => {
   it('preemption then recompute gives the same output as no preemption, soft-thinking rows included', async () => {
     const roomy = createEngine({ checkpointDirs: [dir], threads: 1, prefixCache: false });
     // 512 bytes of KV per position: 8 blocks of 16 positions hold about two of these requests at once.
-    const tight = createEngine({ checkpointDirs: [dir], threads: 1, prefixCache: false, kvBudgetBytes: 8 * 16 * 512 });
+    const tight = createEngine({
+      checkpointDirs: [dir],
+      threads: 1,
+      prefixCache: false,
+      kvBudgetBytes: 8 * 16 * 512,
+    });
     await Promise.all([roomy.ready(), tight.ready()]);
     // Traced thinking rows: the reported probabilities expose any input that recompute got wrong.
-    const traced = MIXED.filter(([name]) => ['greedy', 'soft', 'fuzzy-noise', 'latent', 'hard'].includes(name)).map(
+    const traced = MIXED.filter(([name]) =>
+      ['greedy', 'soft', 'fuzzy-noise', 'latent', 'hard'].includes(name),
+    ).map(
       ([name, text, params]) =>
-        [name, text, { ...params, thinking: { ...params.thinking, trace: params.thinking?.mode !== 'off' } }] as const,
+        [
+          name,
+          text,
+          { ...params, thinking: { ...params.thinking, trace: params.thinking?.mode !== 'off' } },
+        ] as const,
     );
     const requests = [...traced, ...traced];
     const expected: unknown[][] = [];
-    for (const [name, text, params] of requests) expected.push(await collect(roomy, `r-${name}-${expected.length}`, text, params));
+    for (const [name, text, params] of requests)
+      expected.push(await collect(roomy, `r-${name}-${expected.length}`, text, params));
     const preemptedBefore = tight.stats().preemptions;
-    const got = await Promise.all(requests.map(([name, text, params], i) => collect(tight, `t-${name}-${i}`, text, params)));
-    assert.ok(tight.stats().preemptions >= preemptedBefore + 2, `the tight budget forced preemptions (${tight.stats().preemptions})`);
-    got.forEach((events, i) => assertSameEvents(events, expected[i], requests[i]![0]));
+    const got = await Promise.all(
+      requests.map(([name, text, params], i) => collect(tight, `t-${name}-${i}`, text, params)),
+    );
+    assert.ok(
+      tight.stats().preemptions >= preemptedBefore + 2,
+      `the tight budget forced preemptions (${tight.stats().preemptions})`,
+    );
+    got.forEach((events, i) => {
+      assertSameEvents(events, expected[i], requests[i]![0]);
+    });
     await Promise.all([roomy.close(), tight.close()]);
   });
 
@@ -121,7 +162,10 @@ describe('engine under memory pressure and failure', () => {
     const controller = new AbortController();
     let seen = 0;
     let ending = '';
-    for await (const ev of engine.generate({ id: 'c1', model: model.name, ...promptFor(model, 'go on and on', params), params }, controller.signal)) {
+    for await (const ev of engine.generate(
+      { id: 'c1', model: model.name, ...promptFor(model, 'go on and on', params), params },
+      controller.signal,
+    )) {
       if (ev.type === 'content' && ++seen === 5) {
         assert.ok(engine.stats().kvUsage > 0, 'KV in use while generating');
         controller.abort();
@@ -132,7 +176,12 @@ describe('engine under memory pressure and failure', () => {
     assert.equal(ending, 'cancelled');
     await until(() => engine.stats().kvUsage === 0 && engine.stats().running === 0);
     // Breaking out of the loop cancels too.
-    for await (const ev of engine.generate({ id: 'c2', model: model.name, ...promptFor(model, 'again', params), params })) {
+    for await (const ev of engine.generate({
+      id: 'c2',
+      model: model.name,
+      ...promptFor(model, 'again', params),
+      params,
+    })) {
       if (ev.type === 'content') break;
     }
     await until(() => engine.stats().kvUsage === 0 && engine.stats().running === 0);
@@ -146,7 +195,10 @@ describe('engine under memory pressure and failure', () => {
     const params = { temperature: 0, max_tokens: 50, thinking: { mode: 'off' as const } };
     const req = (id: string) => ({ id, model: model.name, ...promptFor(model, 'hi', params), params });
     const first = engine.generate(req('q1'));
-    assert.throws(() => engine.generate(req('q2')), (e: EngineError) => e.code === 'overloaded');
+    assert.throws(
+      () => engine.generate(req('q2')),
+      (e: EngineError) => e.code === 'overloaded',
+    );
     for await (const _ of first) {
       // drain
     }
@@ -158,7 +210,12 @@ describe('engine under memory pressure and failure', () => {
     await engine.ready();
     const model = engine.models[0]!;
     const params = { temperature: 0.8, seed: 1, max_tokens: 400, thinking: { mode: 'off' as const } };
-    const events = engine.generate({ id: 'd1', model: model.name, ...promptFor(model, 'hi', params), params });
+    const events = engine.generate({
+      id: 'd1',
+      model: model.name,
+      ...promptFor(model, 'hi', params),
+      params,
+    });
     engine.destroy();
     let code = '';
     for await (const ev of events) if (ev.type === 'error') code = ev.error.code;

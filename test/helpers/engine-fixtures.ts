@@ -13,7 +13,11 @@ export async function tinyCheckpoint(seed = 1): Promise<string> {
 }
 
 /** Renders a user message; thinking on unless the mode is off. */
-export function promptFor(model: ModelInfo, text: string, params: DecodingParams): { prompt: number[]; startsInThinking: boolean } {
+export function promptFor(
+  model: ModelInfo,
+  text: string,
+  params: DecodingParams,
+): { prompt: number[]; startsInThinking: boolean } {
   const thinking = params.thinking?.mode !== 'off';
   const rendered = model.chatTemplate!.render([{ role: 'user', content: text }], {
     addGenerationPrompt: true,
@@ -26,10 +30,21 @@ export function promptFor(model: ModelInfo, text: string, params: DecodingParams
 }
 
 /** Runs one request and returns its events, timings and cache figures stripped (they vary by load). */
-export async function collect(engine: Engine, id: string, text: string, params: DecodingParams): Promise<unknown[]> {
+export async function collect(
+  engine: Engine,
+  id: string,
+  text: string,
+  params: DecodingParams,
+): Promise<unknown[]> {
   const model = engine.models[0]!;
   const events: EngineEvent[] = [];
-  for await (const ev of engine.generate({ id, model: model.name, ...promptFor(model, text, params), params })) events.push(ev);
+  for await (const ev of engine.generate({
+    id,
+    model: model.name,
+    ...promptFor(model, text, params),
+    params,
+  }))
+    events.push(ev);
   return events
     .filter((ev) => ev.type !== 'scheduled')
     .map((ev) => {
@@ -42,17 +57,54 @@ export async function collect(engine: Engine, id: string, text: string, params: 
 /** Requests of every mode, each with fixed seeds where they sample. */
 export const MIXED: [string, string, DecodingParams][] = [
   ['greedy', 'what is 2+2?', { temperature: 0, max_tokens: 12, thinking: { mode: 'off' } }],
-  ['sampled-n2', 'tell me a story', { temperature: 0.9, top_p: 0.9, seed: 11, n: 2, max_tokens: 10, thinking: { mode: 'off' } }],
-  ['hard', 'is b reachable from a?', { temperature: 0, max_tokens: 8, thinking: { mode: 'hard', max_tokens: 10, temperature: 0.7 }, seed: 5 }],
-  ['soft', 'compute 12*7', { temperature: 0, max_tokens: 8, thinking: { mode: 'soft', max_tokens: 12, trace: true } }],
+  [
+    'sampled-n2',
+    'tell me a story',
+    { temperature: 0.9, top_p: 0.9, seed: 11, n: 2, max_tokens: 10, thinking: { mode: 'off' } },
+  ],
+  [
+    'hard',
+    'is b reachable from a?',
+    { temperature: 0, max_tokens: 8, thinking: { mode: 'hard', max_tokens: 10, temperature: 0.7 }, seed: 5 },
+  ],
+  [
+    'soft',
+    'compute 12*7',
+    { temperature: 0, max_tokens: 8, thinking: { mode: 'soft', max_tokens: 12, trace: true } },
+  ],
   [
     'fuzzy-noise',
     'compute 3+4',
-    { temperature: 0, max_tokens: 8, seed: 9, thinking: { mode: 'fuzzy', max_tokens: 9, noise: { type: 'gaussian', scale: 0.33 } } },
+    {
+      temperature: 0,
+      max_tokens: 8,
+      seed: 9,
+      thinking: { mode: 'fuzzy', max_tokens: 9, noise: { type: 'gaussian', scale: 0.33 } },
+    },
   ],
-  ['latent', 'path from a to d?', { temperature: 0, max_tokens: 8, thinking: { mode: 'latent', max_tokens: 6 } }],
-  ['superposed', 'name three colours', { max_tokens: 6, superposition: { drafts: 3 }, thinking: { mode: 'soft', max_tokens: 5 } }],
-  ['stop', 'say something', { temperature: 0.5, seed: 2, max_tokens: 16, stop: ['e'], logprobs: true, top_logprobs: 2, thinking: { mode: 'off' } }],
+  [
+    'latent',
+    'path from a to d?',
+    { temperature: 0, max_tokens: 8, thinking: { mode: 'latent', max_tokens: 6 } },
+  ],
+  [
+    'superposed',
+    'name three colours',
+    { max_tokens: 6, superposition: { drafts: 3 }, thinking: { mode: 'soft', max_tokens: 5 } },
+  ],
+  [
+    'stop',
+    'say something',
+    {
+      temperature: 0.5,
+      seed: 2,
+      max_tokens: 16,
+      stop: ['e'],
+      logprobs: true,
+      top_logprobs: 2,
+      thinking: { mode: 'off' },
+    },
+  ],
 ];
 
 /**
@@ -68,12 +120,17 @@ export function assertSameEvents(actual: unknown, expected: unknown, path = '$')
     return;
   }
   if (typeof expected !== 'object' || expected === null || typeof actual !== 'object' || actual === null) {
-    if (actual !== expected) throw new Error(`${path}: ${JSON.stringify(actual)} vs ${JSON.stringify(expected)}`);
+    if (actual !== expected)
+      throw new Error(`${path}: ${JSON.stringify(actual)} vs ${JSON.stringify(expected)}`);
     return;
   }
   if (Array.isArray(expected) !== Array.isArray(actual)) throw new Error(`${path}: array vs object`);
   const keys = new Set([...Object.keys(expected), ...Object.keys(actual)]);
   for (const k of keys) {
-    assertSameEvents((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k], `${path}.${k}`);
+    assertSameEvents(
+      (actual as Record<string, unknown>)[k],
+      (expected as Record<string, unknown>)[k],
+      `${path}.${k}`,
+    );
   }
 }
