@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createEngine } from '../../src/engine/engine.ts';
+import type { Engine } from '../../src/engine/types.ts';
+import { rowLogits } from '../../src/model/batch.ts';
+import { openModel } from '../../src/model/open-model.ts';
+
+/** Cross-checks of the default checkpoint against what its PyTorch trainer saved (issue 3 §6). */
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const NAME = 'reverie-reason-3m';
+const DIR = join(ROOT, 'models', NAME);
+
+interface LogitsFixture {
+  tolerance: number;
+  cases: { text: string; input_ids: number[]; logits: number[][] }[];
+}
+
+interface TestQuestion {
+  task: string;
+  messages: { role: string; content: string }[];
+  answer: string;
+  prompt_ids: number[];
+}
+
+describe(`default checkpoint ${NAME}`, () => {
+  it('the converted ONNX graph reproduces the PyTorch logits within the fixture tolerance', async () => {
+    const fixture = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', `${NAME}-logits.json`), 'utf8')) as LogitsFixture;
+    const model = await openModel(DIR, { threads: 1 });
+    let worst = 0;
+    for (const [i, c] of fixture.cases.entries()) {
+      assert.deepEqual(model.tokenizer.encode(c.text, { specialTokens: true }), c.input_ids, 'our tokenizer agrees');
+      const r = await model.runner.step([
+        { seq: i, count: c.input_ids.length, bagSize: 1, ids: Int32Array.from(c.input_ids), allPositions: true },
+      ]);
+      c.logits.forEach((row, t) => {
+        const got = rowLogits(r, t);
+        for (let v = 0; v < row.length; v++) worst = Math.max(worst, Math.abs(got[v]! - row[v]!));
+      });
+    }
+    await model.runner.close();
+    assert.ok(worst < fixture.tolerance, `max |logit diff| ${worst}`);
+  });
+
+  describe('served greedy answers', () => {
+    let engine: Engine;
+    before(async () => {
+      engine = createEngine({ checkpointDirs: [DIR], threads: 1 });
+      await engine.ready();
+    });
+    after(async () => {
+      await engine.close();
+    });
+
+    it('match the accuracy in the manifest within sampling error', async (t) => {
+      const questions = readFileSync(join(ROOT, 'test', 'fixtures', `${NAME}-testset.jsonl`), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as TestQuestion);
+      const info = engine.models[0]!;
+      const manifest = info.manifest;
+      const variant = (manifest.training as { default_variant?: string }).default_variant;
+      const thinkEnd = manifest.thinking!.end;
+      const results = await Promise.all(
+        questions.map(async (q, i) => {
+          const rendered = info.chatTemplate!.render(q.messages, { addGenerationPrompt: true });
+          const prompt = info.tokenizer.encode(rendered, { specialTokens: true });
+          assert.deepEqual(prompt, q.prompt_ids, 'the chat template renders as in training');
+          let text = '';
+          for await (const ev of engine.generate({
+            id: `q${i}`,
+            model: info.name,
+            prompt,
+            startsInThinking: true,
+            params: { temperature: 0, max_tokens: 10, thinking: { mode: 'hard', temperature: 0, max_tokens: 64 } },
+          })) {
+            if (ev.type === 'content') text += ev.text;
+            if (ev.type === 'error') throw ev.error;
+          }
+          return { task: q.task, ok: text.replace(thinkEnd, '').trim() === q.answer };
+        }),
+      );
+      for (const task of new Set(questions.map((q) => q.task))) {
+        const mine = results.filter((r) => r.task === task);
+        const acc = mine.filter((r) => r.ok).length / mine.length;
+        const row = manifest.evaluation.find((e) => e.task === task && e.variant === variant && e.inference === 'hard')!;
+        const p = row.pass_at_1;
+        // Three binomial standard errors of a sample of this size, plus one question of slack.
+        t.diagnostic(`${task}: served ${mine.filter((r) => r.ok).length}/${mine.length}, manifest ${p}`);
+        const bound = 3 * Math.sqrt((p * (1 - p)) / mine.length) + 1 / mine.length;
+        assert.ok(Math.abs(acc - p) <= bound, `${task}: served ${acc} vs manifest ${p} (±${bound.toFixed(3)})`);
+      }
+    });
+  });
+});
