@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
+import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
 
-/** `reverie bench runtime|attention|decoding [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]` */
+/** `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]` */
 export async function benchCommand(argv: string[]): Promise<void> {
   const [which, ...rest] = argv;
   const { values } = parseArgs({
@@ -31,11 +32,17 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify({ bench: 'attention', rows }));
     return;
   }
+  if (which === 'engine') {
+    const result = await benchEngine({ models: values.models!.split(','), log });
+    console.log(formatEngine(result));
+    if (values.json) console.log(JSON.stringify({ bench: 'engine', ...result }));
+    return;
+  }
   if (which === 'decoding') {
     const rows = await benchDecoding({ models: values.models!.split(','), log });
     console.log(formatDecoding(rows));
     if (values.json) console.log(JSON.stringify({ bench: 'decoding', rows }));
     return;
   }
-  throw new Error(`unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding`);
+  throw new Error(`unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine`);
 }

@@ -37,6 +37,8 @@ const EMPTY_STATS: WorkerStats = {
   prefixCacheQueries: 0,
   prefixCacheHits: 0,
   prefillPositions: 0,
+  stepMs: 0,
+  forwardMs: 0,
 };
 
 interface ModelEntry {
@@ -103,6 +105,8 @@ class WorkerEngine implements Engine {
       prefixCacheQueries: s.prefixCacheQueries,
       prefixCacheHits: s.prefixCacheHits,
       promptTokensComputed: s.prefillPositions,
+      stepTimeMs: s.stepMs,
+      forwardTimeMs: s.forwardMs,
     };
   }
 

@@ -89,6 +89,8 @@ export class ModelExecutor {
   #arrivals = 0;
   /** Prefill positions computed (prefix-cache hits skip these): counted for tests and metrics. */
   prefillPositions = 0;
+  /** Cumulative milliseconds of whole steps (schedule, feeds, forward, decoders). */
+  stepMs = 0;
 
   constructor(
     runner: ModelRunner,
@@ -183,6 +185,20 @@ export class ModelExecutor {
 
   /** Plans and runs one step, then hands each finished row's output to its decoder. */
   async step(now: () => number): Promise<void> {
+    const started = now();
+    try {
+      await this.#step(now);
+    } finally {
+      this.stepMs += now() - started;
+    }
+  }
+
+  /** Cumulative milliseconds the runner spent in `session.run`. */
+  get forwardMs(): number {
+    return this.#runner.runMs;
+  }
+
+  async #step(now: () => number): Promise<void> {
     const batch = this.scheduler.schedule();
     for (const seq of batch.rejected) {
       const state = this.#requests.get(seq.requestId);

@@ -30,6 +30,8 @@ export interface WorkerStats {
   prefixCacheHits: number;
   /** Prompt positions actually computed (prefix-cache hits excluded). */
   prefillPositions: number;
+  stepMs: number;
+  forwardMs: number;
 }
 
 /** EngineError does not survive structured cloning as a class: it travels as plain fields. */

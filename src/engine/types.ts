@@ -113,6 +113,9 @@ export interface EngineStats {
   prefixCacheHits: number;
   /** Prompt positions actually computed (prefix-cache hits skip theirs). */
   promptTokensComputed: number;
+  /** Cumulative wall time of engine steps, and of the model's `session.run` inside them (ms). */
+  stepTimeMs: number;
+  forwardTimeMs: number;
 }
 
 /**

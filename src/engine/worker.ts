@@ -40,6 +40,8 @@ function stats(): WorkerStats {
     prefixCacheQueries: 0,
     prefixCacheHits: 0,
     prefillPositions: 0,
+    stepMs: 0,
+    forwardMs: 0,
   };
   let used = 0;
   let capacity = 0;
@@ -54,6 +56,8 @@ function stats(): WorkerStats {
     s.prefixCacheQueries += sch.prefix.queries;
     s.prefixCacheHits += sch.prefix.hits;
     s.prefillPositions += ex.prefillPositions;
+    s.stepMs += ex.stepMs;
+    s.forwardMs += ex.forwardMs;
   }
   s.kvUsage = capacity > 0 ? used / capacity : 0;
   return s;

@@ -46,6 +46,8 @@ export class ModelRunner {
   readonly #pastK: Scratch<Float32Array>[];
   readonly #pastV: Scratch<Float32Array>[];
   readonly #fetches: string[];
+  /** Cumulative milliseconds inside `session.run` (engine overhead = step time / this). */
+  runMs = 0;
 
   private constructor(session: ort.InferenceSession, cfg: ModelConfig) {
     this.#session = session;
@@ -157,7 +159,9 @@ export class ModelRunner {
   async step(rows: RowStep[]): Promise<StepResult> {
     const feeds = this.prepareFeeds(rows);
     const S = feeds[IO.inputIds]!.dims[1]!;
+    const t = performance.now();
     const out = await this.run(feeds);
+    this.runMs += performance.now() - t;
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     for (let l = 0; l < this.#cfg.numLayers; l++) {

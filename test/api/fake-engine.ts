@@ -139,6 +139,8 @@ export class FakeEngine implements Engine {
       prefixCacheQueries: 0,
       prefixCacheHits: 0,
       promptTokensComputed: 0,
+      stepTimeMs: 0,
+      forwardTimeMs: 0,
     };
   }
 

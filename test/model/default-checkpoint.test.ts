@@ -27,13 +27,25 @@ interface TestQuestion {
 
 describe(`default checkpoint ${NAME}`, () => {
   it('the converted ONNX graph reproduces the PyTorch logits within the fixture tolerance', async () => {
-    const fixture = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', `${NAME}-logits.json`), 'utf8')) as LogitsFixture;
+    const fixture = JSON.parse(
+      readFileSync(join(ROOT, 'test', 'fixtures', `${NAME}-logits.json`), 'utf8'),
+    ) as LogitsFixture;
     const model = await openModel(DIR, { threads: 1 });
     let worst = 0;
     for (const [i, c] of fixture.cases.entries()) {
-      assert.deepEqual(model.tokenizer.encode(c.text, { specialTokens: true }), c.input_ids, 'our tokenizer agrees');
+      assert.deepEqual(
+        model.tokenizer.encode(c.text, { specialTokens: true }),
+        c.input_ids,
+        'our tokenizer agrees',
+      );
       const r = await model.runner.step([
-        { seq: i, count: c.input_ids.length, bagSize: 1, ids: Int32Array.from(c.input_ids), allPositions: true },
+        {
+          seq: i,
+          count: c.input_ids.length,
+          bagSize: 1,
+          ids: Int32Array.from(c.input_ids),
+          allPositions: true,
+        },
       ]);
       c.logits.forEach((row, t) => {
         const got = rowLogits(r, t);
@@ -74,7 +86,11 @@ describe(`default checkpoint ${NAME}`, () => {
             model: info.name,
             prompt,
             startsInThinking: true,
-            params: { temperature: 0, max_tokens: 10, thinking: { mode: 'hard', temperature: 0, max_tokens: 64 } },
+            params: {
+              temperature: 0,
+              max_tokens: 10,
+              thinking: { mode: 'hard', temperature: 0, max_tokens: 64 },
+            },
           })) {
             if (ev.type === 'content') text += ev.text;
             if (ev.type === 'error') throw ev.error;
@@ -85,12 +101,17 @@ describe(`default checkpoint ${NAME}`, () => {
       for (const task of new Set(questions.map((q) => q.task))) {
         const mine = results.filter((r) => r.task === task);
         const acc = mine.filter((r) => r.ok).length / mine.length;
-        const row = manifest.evaluation.find((e) => e.task === task && e.variant === variant && e.inference === 'hard')!;
+        const row = manifest.evaluation.find(
+          (e) => e.task === task && e.variant === variant && e.inference === 'hard',
+        )!;
         const p = row.pass_at_1;
         // Three binomial standard errors of a sample of this size, plus one question of slack.
         t.diagnostic(`${task}: served ${mine.filter((r) => r.ok).length}/${mine.length}, manifest ${p}`);
         const bound = 3 * Math.sqrt((p * (1 - p)) / mine.length) + 1 / mine.length;
-        assert.ok(Math.abs(acc - p) <= bound, `${task}: served ${acc} vs manifest ${p} (±${bound.toFixed(3)})`);
+        assert.ok(
+          Math.abs(acc - p) <= bound,
+          `${task}: served ${acc} vs manifest ${p} (±${bound.toFixed(3)})`,
+        );
       }
     });
   });
