@@ -4,7 +4,14 @@ import { TextTokenizer } from '../model/tokenizer.ts';
 import { type EngineOptionsInput, parseEngineOptions } from './config.ts';
 import { decodeContext } from './decode-context.ts';
 import { resolveRequest } from './executor.ts';
-import { type FromWorker, fromWire, type LoadedModel, type ToWorker, type WorkerStats } from './protocol.ts';
+import {
+  emptyWorkerStats,
+  type FromWorker,
+  fromWire,
+  type LoadedModel,
+  type ToWorker,
+  type WorkerStats,
+} from './protocol.ts';
 import { RequestChannel } from './request-channel.ts';
 import {
   type Engine,
@@ -28,19 +35,6 @@ export function createEngine(input: EngineOptionsInput): Engine {
   return new WorkerEngine(input);
 }
 
-const EMPTY_STATS: WorkerStats = {
-  running: 0,
-  waiting: 0,
-  kvUsage: 0,
-  kvBytes: 0,
-  preemptions: 0,
-  prefixCacheQueries: 0,
-  prefixCacheHits: 0,
-  prefillPositions: 0,
-  stepMs: 0,
-  forwardMs: 0,
-};
-
 interface ModelEntry {
   info: ModelInfo;
   loaded: LoadedModel;
@@ -56,7 +50,7 @@ class WorkerEngine implements Engine {
   /** Requests submitted but not yet scheduled (the queue-limit count). */
   readonly #unscheduled = new Set<string>();
   #state: EngineStats['state'] = 'starting';
-  #stats: WorkerStats = EMPTY_STATS;
+  #stats: WorkerStats = emptyWorkerStats();
   readonly #ready: Promise<void>;
   #idle: (() => void) | null = null;
 

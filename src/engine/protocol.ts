@@ -34,6 +34,21 @@ export interface WorkerStats {
   forwardMs: number;
 }
 
+export function emptyWorkerStats(): WorkerStats {
+  return {
+    running: 0,
+    waiting: 0,
+    kvUsage: 0,
+    kvBytes: 0,
+    preemptions: 0,
+    prefixCacheQueries: 0,
+    prefixCacheHits: 0,
+    prefillPositions: 0,
+    stepMs: 0,
+    forwardMs: 0,
+  };
+}
+
 /** EngineError does not survive structured cloning as a class: it travels as plain fields. */
 export interface WireError {
   code: EngineErrorCode;

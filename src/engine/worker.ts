@@ -3,6 +3,7 @@ import { openModel } from '../model/open-model.ts';
 import { decodeContext } from './decode-context.ts';
 import { ModelExecutor } from './executor.ts';
 import {
+  emptyWorkerStats,
   type FromWorker,
   type LoadedModel,
   type ToWorker,
@@ -31,18 +32,7 @@ function post(msg: FromWorker): void {
 }
 
 function stats(): WorkerStats {
-  const s: WorkerStats = {
-    running: 0,
-    waiting: 0,
-    kvUsage: 0,
-    kvBytes: 0,
-    preemptions: 0,
-    prefixCacheQueries: 0,
-    prefixCacheHits: 0,
-    prefillPositions: 0,
-    stepMs: 0,
-    forwardMs: 0,
-  };
+  const s = emptyWorkerStats();
   let used = 0;
   let capacity = 0;
   for (const ex of executors.values()) {
