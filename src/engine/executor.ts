@@ -264,7 +264,7 @@ export class ModelExecutor {
 
   #applyKvPlan(batch: ScheduledBatch): void {
     // Copies first: an entry evicted in this same plan is still there to copy from.
-    for (const c of batch.copies) this.#runner.kv.fork(c.from, c.to, c.length);
+    for (const c of batch.copies) this.#runner.kv.share(c.from, c.to, c.length);
     for (const id of batch.frees) this.#runner.kv.free(id);
   }
 
@@ -312,7 +312,7 @@ export class ModelExecutor {
     if (promptDone) {
       state.prefillDoneAt ??= now();
       const copy = this.scheduler.cachePrompt(seq);
-      if (copy) this.#runner.kv.fork(copy.from, copy.to, copy.length);
+      if (copy) this.#runner.kv.share(copy.from, copy.to, copy.length);
       if (state.toFork > 0 && seq === state.seqs[0]) this.#forkSamples(state, seq, out, now);
     }
     this.#decode(state, seq, out, now);
@@ -334,7 +334,7 @@ export class ModelExecutor {
         parent.promptIds,
         this.#decoder(state.params, state.req, i),
       );
-      this.#runner.kv.fork(parent.id, child.id, parent.computed);
+      this.#runner.kv.share(parent.id, child.id, parent.computed);
       child.computed = parent.computed;
       if (!this.scheduler.addRunning(child)) {
         // No KV room now: the sample waits and recomputes its prompt later, like a preempted one.

@@ -3,6 +3,11 @@
  * sequence live in a Float32Array laid out [kvHeads, capacity, headDim] that grows by doubling.
  * Gathering a batch's past is then one contiguous copy per (row, layer, head), and appending a
  * step's new keys is one copy per (row, layer, head) too.
+ *
+ * A sequence may start from a shared prefix (`share`): it then reads its first positions from
+ * another sequence's buffers, without a copy, and keeps only what follows in its own. Buffers are
+ * append-only while shared, so the prefix never changes under its readers (a truncate of a shared
+ * sequence moves it to fresh buffers first).
  */
 export interface KvShape {
   numLayers: number;
@@ -10,11 +15,22 @@ export interface KvShape {
   headDim: number;
 }
 
-interface SequenceKv {
-  length: number;
+interface Buffers {
   capacity: number;
   keys: Float32Array[];
   values: Float32Array[];
+}
+
+interface SequenceKv {
+  /** Total positions, shared prefix included. */
+  length: number;
+  /** Own buffers: positions [prefixLength, length) at offsets [0, length − prefixLength). */
+  own: Buffers;
+  /** A prefix read from another sequence's buffers, or null. */
+  prefix: Buffers | null;
+  prefixLength: number;
+  /** Another sequence reads a prefix of `own`: never overwrite it in place. */
+  sharedOut: boolean;
 }
 
 const MIN_CAPACITY = 16;
@@ -36,11 +52,16 @@ export class KvStore {
     return this.#seqs.has(seq);
   }
 
-  /** Bytes held by all sequences (capacity, not just length). */
+  /** Bytes of the buffers live sequences hold, each shared buffer counted once. */
   bytes(): number {
     const { numLayers, numKvHeads, headDim } = this.#shape;
+    const seen = new Set<Buffers>();
+    for (const s of this.#seqs.values()) {
+      seen.add(s.own);
+      if (s.prefix) seen.add(s.prefix);
+    }
     let total = 0;
-    for (const s of this.#seqs.values()) total += 2 * numLayers * numKvHeads * s.capacity * headDim * 4;
+    for (const b of seen) total += 2 * numLayers * numKvHeads * b.capacity * headDim * 4;
     return total;
   }
 
@@ -56,24 +77,48 @@ export class KvStore {
   /** Drops positions from `length` on (e.g. to recompute them). */
   truncate(seq: number, length: number): void {
     const s = this.#seqs.get(seq);
-    if (s && length < s.length) s.length = Math.max(0, length);
+    if (!s || length >= s.length) return;
+    if (s.sharedOut || length < s.prefixLength) {
+      // Readers (or our own prefix) must keep their positions: continue in a private copy.
+      const fresh = this.#copyOut(s, length);
+      this.#seqs.set(seq, fresh);
+      return;
+    }
+    s.length = Math.max(0, length);
   }
 
-  /** Copies the first `length` positions of `src` into a new sequence `dst` (e.g. n > 1 samples). */
+  /** Copies the first `length` positions of `src` into a new sequence `dst`. */
   fork(src: number, dst: number, length = this.length(src)): void {
     const s = this.#seqs.get(src);
     if (!s) throw new Error(`kv: unknown sequence ${src}`);
-    const copy = this.#ensure(dst, length);
-    const { numLayers, numKvHeads, headDim } = this.#shape;
-    for (let l = 0; l < numLayers; l++) {
-      for (let h = 0; h < numKvHeads; h++) {
-        const from = h * s.capacity * headDim;
-        const to = h * copy.capacity * headDim;
-        copy.keys[l]!.set(s.keys[l]!.subarray(from, from + length * headDim), to);
-        copy.values[l]!.set(s.values[l]!.subarray(from, from + length * headDim), to);
-      }
+    this.#seqs.set(dst, this.#copyOut(s, length));
+  }
+
+  /**
+   * Starts `dst` from the first `length` positions of `src` without copying them (n > 1 samples
+   * sharing their prompt, prefix-cache hits). Falls back to a copy when `src` itself reads a
+   * shared prefix that does not cover `length`.
+   */
+  share(src: number, dst: number, length = this.length(src)): void {
+    const s = this.#seqs.get(src);
+    if (!s) throw new Error(`kv: unknown sequence ${src}`);
+    if (length > s.length) throw new Error(`kv: sequence ${src} has ${s.length} positions, not ${length}`);
+    let prefix: Buffers;
+    if (s.prefix && length <= s.prefixLength) prefix = s.prefix;
+    else if (!s.prefix) {
+      prefix = s.own;
+      s.sharedOut = true;
+    } else {
+      this.fork(src, dst, length);
+      return;
     }
-    copy.length = length;
+    this.#seqs.set(dst, {
+      length,
+      own: this.#alloc(MIN_CAPACITY),
+      prefix,
+      prefixLength: length,
+      sharedOut: false,
+    });
   }
 
   /**
@@ -84,13 +129,19 @@ export class KvStore {
     const s = this.#seqs.get(seq);
     if (!s || s.length === 0) return;
     const { numLayers, numKvHeads, headDim } = this.#shape;
-    const n = s.length * headDim;
+    const pre = s.prefix ? s.prefixLength : 0;
     for (let l = 0; l < numLayers; l++) {
       for (let h = 0; h < numKvHeads; h++) {
-        const from = h * s.capacity * headDim;
         const to = (row * numKvHeads + h) * pastLen * headDim;
-        keys[l]!.set(s.keys[l]!.subarray(from, from + n), to);
-        values[l]!.set(s.values[l]!.subarray(from, from + n), to);
+        if (s.prefix) {
+          const from = h * s.prefix.capacity * headDim;
+          keys[l]!.set(s.prefix.keys[l]!.subarray(from, from + pre * headDim), to);
+          values[l]!.set(s.prefix.values[l]!.subarray(from, from + pre * headDim), to);
+        }
+        const from = h * s.own.capacity * headDim;
+        const n = (s.length - pre) * headDim;
+        keys[l]!.set(s.own.keys[l]!.subarray(from, from + n), to + pre * headDim);
+        values[l]!.set(s.own.values[l]!.subarray(from, from + n), to + pre * headDim);
       }
     }
   }
@@ -104,49 +155,76 @@ export class KvStore {
     keys: ArrayLike<Float32Array>,
     values: ArrayLike<Float32Array>,
   ): void {
-    const s = this.#ensure(seq, this.length(seq) + count);
+    let s = this.#seqs.get(seq);
+    if (!s) {
+      s = {
+        length: 0,
+        own: this.#alloc(Math.max(MIN_CAPACITY, count)),
+        prefix: null,
+        prefixLength: 0,
+        sharedOut: false,
+      };
+      this.#seqs.set(seq, s);
+    }
+    const pre = s.prefix ? s.prefixLength : 0;
+    this.#ensure(s, s.length - pre + count);
     const { numLayers, numKvHeads, headDim } = this.#shape;
     for (let l = 0; l < numLayers; l++) {
       for (let h = 0; h < numKvHeads; h++) {
         const from = (row * numKvHeads + h) * stepLen * headDim;
-        const to = (h * s.capacity + s.length) * headDim;
-        s.keys[l]!.set(keys[l]!.subarray(from, from + count * headDim), to);
-        s.values[l]!.set(values[l]!.subarray(from, from + count * headDim), to);
+        const to = (h * s.own.capacity + s.length - pre) * headDim;
+        s.own.keys[l]!.set(keys[l]!.subarray(from, from + count * headDim), to);
+        s.own.values[l]!.set(values[l]!.subarray(from, from + count * headDim), to);
       }
     }
     s.length += count;
   }
 
-  #ensure(seq: number, needed: number): SequenceKv {
+  #alloc(capacity: number): Buffers {
     const { numLayers, numKvHeads, headDim } = this.#shape;
-    let s = this.#seqs.get(seq);
-    if (!s) {
-      const capacity = Math.max(MIN_CAPACITY, needed);
-      s = {
-        length: 0,
-        capacity,
-        keys: Array.from({ length: numLayers }, () => new Float32Array(numKvHeads * capacity * headDim)),
-        values: Array.from({ length: numLayers }, () => new Float32Array(numKvHeads * capacity * headDim)),
-      };
-      this.#seqs.set(seq, s);
-      return s;
-    }
-    if (needed <= s.capacity) return s;
-    let capacity = s.capacity;
-    while (capacity < needed) capacity *= 2;
-    const grow = (old: Float32Array) => {
-      const next = new Float32Array(numKvHeads * capacity * headDim);
+    const make = () =>
+      Array.from({ length: numLayers }, () => new Float32Array(numKvHeads * capacity * headDim));
+    return { capacity, keys: make(), values: make() };
+  }
+
+  /** A private sequence holding the first `length` positions of `s` in its own buffers. */
+  #copyOut(s: SequenceKv, length: number): SequenceKv {
+    const own = this.#alloc(Math.max(MIN_CAPACITY, length));
+    const { numLayers, numKvHeads, headDim } = this.#shape;
+    const pre = s.prefix ? Math.min(s.prefixLength, length) : 0;
+    for (let l = 0; l < numLayers; l++) {
       for (let h = 0; h < numKvHeads; h++) {
-        next.set(
-          old.subarray(h * s!.capacity * headDim, (h * s!.capacity + s!.length) * headDim),
-          h * capacity * headDim,
-        );
+        const to = h * own.capacity * headDim;
+        if (s.prefix && pre > 0) {
+          const from = h * s.prefix.capacity * headDim;
+          own.keys[l]!.set(s.prefix.keys[l]!.subarray(from, from + pre * headDim), to);
+          own.values[l]!.set(s.prefix.values[l]!.subarray(from, from + pre * headDim), to);
+        }
+        const rest = length - pre;
+        const from = h * s.own.capacity * headDim;
+        own.keys[l]!.set(s.own.keys[l]!.subarray(from, from + rest * headDim), to + pre * headDim);
+        own.values[l]!.set(s.own.values[l]!.subarray(from, from + rest * headDim), to + pre * headDim);
       }
-      return next;
-    };
-    s.keys = s.keys.map(grow);
-    s.values = s.values.map(grow);
-    s.capacity = capacity;
-    return s;
+    }
+    return { length, own, prefix: null, prefixLength: 0, sharedOut: false };
+  }
+
+  /** Grows `s.own` to hold `needed` positions (a new buffer: readers of the old one keep it). */
+  #ensure(s: SequenceKv, needed: number): void {
+    if (needed <= s.own.capacity) return;
+    let capacity = s.own.capacity;
+    while (capacity < needed) capacity *= 2;
+    const next = this.#alloc(capacity);
+    const { numLayers, numKvHeads, headDim } = this.#shape;
+    const used = s.length - (s.prefix ? s.prefixLength : 0);
+    for (let l = 0; l < numLayers; l++) {
+      for (let h = 0; h < numKvHeads; h++) {
+        const from = h * s.own.capacity * headDim;
+        next.keys[l]!.set(s.own.keys[l]!.subarray(from, from + used * headDim), h * capacity * headDim);
+        next.values[l]!.set(s.own.values[l]!.subarray(from, from + used * headDim), h * capacity * headDim);
+      }
+    }
+    s.own = next;
+    s.sharedOut = false;
   }
 }
