@@ -26,7 +26,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
     run: (argv) => ngramBuildCommand(argv),
     help: 'ngram build --corpus FILE --checkpoint DIR   n-gram store for superposed decoding',
   },
-  bench: { run: benchCommand, help: 'bench runtime|attention|decoding [--json]   benchmarks' },
+  bench: { run: benchCommand, help: 'bench runtime|attention|decoding|engine [--json]   benchmarks' },
 };
 
 function usage(): string {
