@@ -87,20 +87,11 @@ class WorkerEngine implements Engine {
   }
 
   stats(): EngineStats {
-    const s = this.#stats;
     return {
+      ...this.#stats,
       state: this.#state,
-      running: s.running,
       // Requests still in transit to the worker count as waiting too.
-      waiting: Math.max(s.waiting, this.#unscheduled.size),
-      kvUsage: s.kvUsage,
-      kvBytes: s.kvBytes,
-      preemptions: s.preemptions,
-      prefixCacheQueries: s.prefixCacheQueries,
-      prefixCacheHits: s.prefixCacheHits,
-      promptTokensComputed: s.prefillPositions,
-      stepTimeMs: s.stepMs,
-      forwardTimeMs: s.forwardMs,
+      waiting: Math.max(this.#stats.waiting, this.#unscheduled.size),
     };
   }
 

@@ -119,17 +119,13 @@ export class ModelExecutor {
     return this.#runner.kv.bytes();
   }
 
-  get requestCount(): number {
-    return this.#requests.size;
-  }
-
   hasWork(): boolean {
     return this.scheduler.hasWork();
   }
 
   submit(req: GenerateRequest, now: number): void {
     if (this.#requests.has(req.id)) {
-      this.#emitNow(req.id, [
+      this.#emit(req.id, [
         { type: 'error', error: new EngineError('invalid_request', `duplicate request id ${req.id}`) },
       ]);
       return;
@@ -138,7 +134,7 @@ export class ModelExecutor {
     try {
       params = resolveRequest(req, this.#ctx, this.#defaults, this.#limits.maxModelLen);
     } catch (err) {
-      this.#emitNow(req.id, [{ type: 'error', error: toEngineError(err) }]);
+      this.#emit(req.id, [{ type: 'error', error: toEngineError(err) }]);
       return;
     }
     const promptIds = Int32Array.from(req.prompt);
@@ -411,10 +407,6 @@ export class ModelExecutor {
     let list = this.#pending.get(id);
     if (!list) this.#pending.set(id, (list = []));
     list.push(ev);
-  }
-
-  #emitNow(id: string, events: EngineEvent[]): void {
-    this.#emit(id, events);
   }
 
   #flush(): void {

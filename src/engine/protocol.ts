@@ -1,6 +1,12 @@
 import type { Checkpoint } from '../model/checkpoint.ts';
 import type { EngineOptions } from './config.ts';
-import { EngineError, type EngineErrorCode, type EngineEvent, type GenerateRequest } from './types.ts';
+import {
+  EngineError,
+  type EngineErrorCode,
+  type EngineEvent,
+  type EngineStats,
+  type GenerateRequest,
+} from './types.ts';
 
 /** Messages between the engine façade (main thread) and the engine worker. All structured-clonable. */
 
@@ -20,19 +26,8 @@ export interface LoadedModel {
   embeddingRms: number;
 }
 
-export interface WorkerStats {
-  running: number;
-  waiting: number;
-  kvUsage: number;
-  kvBytes: number;
-  preemptions: number;
-  prefixCacheQueries: number;
-  prefixCacheHits: number;
-  /** Prompt positions actually computed (prefix-cache hits excluded). */
-  prefillPositions: number;
-  stepMs: number;
-  forwardMs: number;
-}
+/** The worker's part of EngineStats (the façade adds its own view of the state). */
+export type WorkerStats = Omit<EngineStats, 'state'>;
 
 export function emptyWorkerStats(): WorkerStats {
   return {
@@ -43,9 +38,9 @@ export function emptyWorkerStats(): WorkerStats {
     preemptions: 0,
     prefixCacheQueries: 0,
     prefixCacheHits: 0,
-    prefillPositions: 0,
-    stepMs: 0,
-    forwardMs: 0,
+    promptTokensComputed: 0,
+    stepTimeMs: 0,
+    forwardTimeMs: 0,
   };
 }
 

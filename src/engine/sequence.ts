@@ -34,9 +34,4 @@ export class Sequence {
   get pending(): number {
     return this.length - this.computed;
   }
-
-  /** Whether position `pos` is a discrete token (prompt), as opposed to a fed input. */
-  isPromptPosition(pos: number): boolean {
-    return pos < this.promptIds.length;
-  }
 }

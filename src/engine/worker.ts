@@ -45,9 +45,9 @@ function stats(): WorkerStats {
     s.preemptions += sch.preemptions;
     s.prefixCacheQueries += sch.prefix.queries;
     s.prefixCacheHits += sch.prefix.hits;
-    s.prefillPositions += ex.prefillPositions;
-    s.stepMs += ex.stepMs;
-    s.forwardMs += ex.forwardMs;
+    s.promptTokensComputed += ex.prefillPositions;
+    s.stepTimeMs += ex.stepMs;
+    s.forwardTimeMs += ex.forwardMs;
   }
   s.kvUsage = capacity > 0 ? used / capacity : 0;
   return s;
@@ -80,8 +80,8 @@ port.on('message', (msg: ToWorker) => {
     for (const ex of executors.values())
       ex.failAll(new EngineError('unavailable', 'the engine is shutting down'));
   }
-  // A cancel changes the stats (KV freed) even when it produced no event: always report.
-  if (outbox.length > 0 || msg.type === 'cancel') flush();
+  // Every message changes what the stats say (queue, KV): report after each one.
+  flush();
   wake?.();
 });
 

@@ -48,10 +48,6 @@ export class KvStore {
     return this.#seqs.get(seq)?.length ?? 0;
   }
 
-  has(seq: number): boolean {
-    return this.#seqs.has(seq);
-  }
-
   /** Bytes of the buffers live sequences hold, each shared buffer counted once. */
   bytes(): number {
     const { numLayers, numKvHeads, headDim } = this.#shape;
@@ -63,11 +59,6 @@ export class KvStore {
     let total = 0;
     for (const b of seen) total += 2 * numLayers * numKvHeads * b.capacity * headDim * 4;
     return total;
-  }
-
-  /** Number of live sequences. */
-  size(): number {
-    return this.#seqs.size;
   }
 
   free(seq: number): void {

@@ -36,6 +36,8 @@ describe('KV store', () => {
     kv.append(1, 0, 3, 3, stepOut(2, 3, 7), stepOut(2, 3, 7));
     kv.free(1);
     assert.deepEqual(past(kv, 3), past(kv, 2));
+    // 1 is gone, but the buffer 3 reads from is still held and counted.
+    assert.equal(kv.bytes(), 3 * (2 * 1 * 2 * 16 * 2 * 4));
     assert.equal(kv.length(3), 6);
     // Three buffers of 16 positions (1's, 2's copy, 3's own tail): 1's, which 3 reads, counted once.
     assert.equal(bytesShared, 3 * (2 * 1 * 2 * 16 * 2 * 4));
