@@ -126,7 +126,12 @@ class WorkerEngine implements Engine {
   }
 
   async close(timeoutMs = 30_000): Promise<void> {
-    if (this.#state === 'closed' || this.#state === 'dead') return;
+    if (this.#state === 'closed') return;
+    if (this.#state === 'dead') {
+      // A dead worker normally exits by itself; terminating makes sure nothing keeps the process up.
+      await this.#worker.terminate();
+      return;
+    }
     this.#state = 'closed';
     if (this.#channels.size > 0) {
       await Promise.race([

@@ -1,5 +1,13 @@
-import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { sha256File } from './checkpoint.ts';
@@ -114,6 +122,9 @@ export async function ensureGraph(
   progress(`writing ${basename(modelPath)}`);
   writeModel(graph, modelPath, `reverie decoder (${cfg.architecture}, ${dtype}), weights sha256 ${sha}`);
   const stamp: GraphStamp = { builder: BUILDER_VERSION, dtype, weightsSha256: sha, embeddingRms: rms };
-  writeFileSync(stampPath, `${JSON.stringify(stamp, null, 2)}\n`);
+  // Atomic too: a concurrent reader sees the old stamp or the new one, never half of one.
+  const tmpStamp = `${stampPath}.${randomUUID()}.tmp`;
+  writeFileSync(tmpStamp, `${JSON.stringify(stamp, null, 2)}\n`);
+  renameSync(tmpStamp, stampPath);
   return { ...stamp, modelPath, rebuilt: true };
 }

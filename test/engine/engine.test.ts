@@ -124,7 +124,16 @@ describe('engine under memory pressure and failure', () => {
       prefixCache: false,
       kvBudgetBytes: 8 * 16 * 512,
     });
-    await Promise.all([roomy.ready(), tight.ready()]);
+    try {
+      await Promise.all([roomy.ready(), tight.ready()]);
+      await comparePreempted(roomy, tight);
+    } finally {
+      // Closed even when a step fails: a live worker would keep the test process from exiting.
+      await Promise.allSettled([roomy.close(), tight.close()]);
+    }
+  });
+
+  async function comparePreempted(roomy: Engine, tight: Engine): Promise<void> {
     // Traced thinking rows: the reported probabilities expose any input that recompute got wrong.
     const traced = MIXED.filter(([name]) =>
       ['greedy', 'soft', 'fuzzy-noise', 'latent', 'hard'].includes(name),
@@ -151,8 +160,7 @@ describe('engine under memory pressure and failure', () => {
     got.forEach((events, i) => {
       assertSameEvents(events, expected[i], requests[i]![0]);
     });
-    await Promise.all([roomy.close(), tight.close()]);
-  });
+  }
 
   it('cancel mid-stream frees the KV at once', async () => {
     const engine = createEngine({ checkpointDirs: [dir], threads: 1, prefixCache: false });

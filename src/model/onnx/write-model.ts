@@ -1,4 +1,5 @@
-import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { closeSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { type GraphBuilder, ONNX_TYPE } from './graph-builder.ts';
@@ -14,11 +15,32 @@ const EXTERNAL_THRESHOLD = 1024;
 /**
  * Writes the graph as `file` plus `file.data` holding the large initializers (ONNX external
  * data, 64-byte aligned so ORT can map them). Both are written to temporary names and renamed,
- * so an interrupted conversion never leaves a half-written model that looks complete.
+ * so an interrupted conversion never leaves a half-written model that looks complete. The
+ * temporary names are unique: two processes (or engines) converting the same checkpoint at once
+ * each write their own copy and the identical results replace each other atomically.
  */
 export function writeModel(g: GraphBuilder, file: string, docString: string): void {
   const dataFile = `${file}.data`;
-  const tmpData = `${dataFile}.tmp`;
+  const unique = randomUUID();
+  const tmpData = `${dataFile}.${unique}.tmp`;
+  const tmpModel = `${file}.${unique}.tmp`;
+  try {
+    writeParts(g, dataFile, tmpData, tmpModel, docString);
+    renameSync(tmpData, dataFile);
+    renameSync(tmpModel, file);
+  } finally {
+    rmSync(tmpData, { force: true });
+    rmSync(tmpModel, { force: true });
+  }
+}
+
+function writeParts(
+  g: GraphBuilder,
+  dataFile: string,
+  tmpData: string,
+  tmpModel: string,
+  docString: string,
+): void {
   const fd = openSync(tmpData, 'w');
   let offset = 0;
   const initializers: onnxProto.onnx.ITensorProto[] = [];
@@ -64,7 +86,5 @@ export function writeModel(g: GraphBuilder, file: string, docString: string): vo
     },
   });
   const bytes = onnx.ModelProto.encode(model).finish();
-  writeFileSync(`${file}.tmp`, bytes);
-  renameSync(tmpData, dataFile);
-  renameSync(`${file}.tmp`, file);
+  writeFileSync(tmpModel, bytes);
 }
