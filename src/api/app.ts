@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { Engine } from '../engine/types.ts';
+import { Telemetry } from '../telemetry/telemetry.ts';
 import { bearerAuth } from './auth.ts';
 import { chatCompletionsRoutes } from './chat-completions/route.ts';
 import type { ApiContext } from './common/context.ts';
@@ -7,15 +8,14 @@ import { completionsRoutes } from './completions/route.ts';
 import { type ApiConfig, parseApiConfig } from './config.ts';
 import { errorResponse, routeNotFound } from './errors.ts';
 import { healthRoutes } from './health/route.ts';
-import { ApiMetrics } from './metrics/metrics.ts';
 import { metricsRoutes } from './metrics/route.ts';
 import { modelsRoutes } from './models/route.ts';
 
 export interface CreateAppOptions {
   engine: Engine;
   config?: ApiConfig;
-  /** Metrics to feed and serve; created when omitted. */
-  metrics?: ApiMetrics;
+  /** Traces and metrics; created from the OTEL_* environment when omitted. */
+  telemetry?: Telemetry;
 }
 
 /** The app and what the Node server and the WebSocket adapter share with it. */
@@ -25,7 +25,7 @@ export interface App {
   readonly fetch: (request: Request) => Response | Promise<Response>;
   readonly request: Hono['request'];
   readonly context: ApiContext;
-  readonly metrics: ApiMetrics;
+  readonly telemetry: Telemetry;
 }
 
 /**
@@ -37,15 +37,15 @@ export interface App {
  */
 export function createApp(options: CreateAppOptions): App {
   const config = options.config ?? parseApiConfig();
-  const metrics = options.metrics ?? new ApiMetrics(options.engine);
-  const context: ApiContext = { engine: options.engine, config, metrics };
+  const telemetry = options.telemetry ?? new Telemetry(options.engine);
+  const context: ApiContext = { engine: options.engine, config, telemetry };
   const hono = new Hono();
   hono.use('*', bearerAuth(config.apiKeys));
   hono.route('/', healthRoutes(context));
   hono.route('/', modelsRoutes(context));
   hono.route('/', chatCompletionsRoutes(context));
   hono.route('/', completionsRoutes(context));
-  hono.route('/', metricsRoutes(metrics));
+  hono.route('/', metricsRoutes(telemetry));
   hono.notFound((c) => errorResponse(routeNotFound(c.req.method, c.req.path)));
   // The one place errors become responses.
   hono.onError((err) => errorResponse(err, config.retryAfterSeconds));
@@ -54,6 +54,6 @@ export function createApp(options: CreateAppOptions): App {
     fetch: (request) => hono.fetch(request),
     request: hono.request.bind(hono),
     context,
-    metrics,
+    telemetry,
   };
 }

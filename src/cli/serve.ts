@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createApp } from '../api/app.ts';
 import { parseServerConfig } from '../api/config.ts';
 import { startServer } from '../api/server.ts';
 import { createEngine } from '../engine/engine.ts';
 import { listCheckpointDirs, modelsDir } from '../model/model-dir.ts';
+import { telemetryConfigFromEnv } from '../telemetry/config.ts';
+import { Telemetry } from '../telemetry/telemetry.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -36,8 +39,12 @@ export async function serveCommand(argv: string[]): Promise<void> {
       `no checkpoint in ${root}; make one with \`npm run reverie -- make-test-model --out ${root}/tiny-test\``,
     );
   }
+  // OTEL_* variables choose the exporters (none by default; /metrics always); checked before any work.
+  const telemetryConfig = telemetryConfigFromEnv();
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
   const engine = createEngine({ checkpointDirs: dirs, device: config.device });
-  const app = createApp({ engine, config });
+  const telemetry = new Telemetry(engine, { config: telemetryConfig, serviceVersion: version });
+  const app = createApp({ engine, config, telemetry });
   const running = await startServer(app, { host: config.host, port: config.port });
   log(
     `reverie: listening on ${running.url} (loading ${dirs.length} model${dirs.length > 1 ? 's' : ''} from ${root})`,
@@ -50,7 +57,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     log(`reverie: ${signal}: finishing in-flight requests (up to ${config.shutdownTimeoutMs} ms)`);
     await Promise.all([running.close(config.shutdownTimeoutMs), engine.close(config.shutdownTimeoutMs)]);
     engine.destroy();
-    await app.metrics.shutdown();
+    await app.telemetry.shutdown();
     log('reverie: stopped');
   };
   const stopped = new Promise<void>((resolve) => {

@@ -20,6 +20,7 @@ import {
   type EngineStats,
   type GenerateRequest,
   type ModelInfo,
+  type StepSample,
 } from './types.ts';
 
 /**
@@ -53,6 +54,7 @@ class WorkerEngine implements Engine {
   #stats: WorkerStats = emptyWorkerStats();
   readonly #ready: Promise<void>;
   #idle: (() => void) | null = null;
+  readonly #stepListeners = new Set<(step: StepSample) => void>();
 
   constructor(input: EngineOptionsInput) {
     this.#options = parseEngineOptions(input);
@@ -121,6 +123,11 @@ class WorkerEngine implements Engine {
     return channel;
   }
 
+  onStep(listener: (step: StepSample) => void): () => void {
+    this.#stepListeners.add(listener);
+    return () => this.#stepListeners.delete(listener);
+  }
+
   cancel(id: string): void {
     if (this.#channels.has(id)) this.#send({ type: 'cancel', id });
   }
@@ -183,6 +190,7 @@ class WorkerEngine implements Engine {
 
   #onEvents(msg: Extract<FromWorker, { type: 'events' }>): void {
     this.#stats = msg.stats;
+    for (const step of msg.steps) for (const listener of this.#stepListeners) listener(step);
     for (const [id, events] of msg.items) {
       const channel = this.#channels.get(id);
       if (!channel) continue;

@@ -8,7 +8,7 @@ import type { ModelRunner } from '../model/runner.ts';
 import { KV_BLOCK } from './config.ts';
 import { type ScheduledBatch, type ScheduledRow, Scheduler } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
-import { EngineError, type EngineEvent, type GenerateRequest } from './types.ts';
+import { EngineError, type EngineEvent, type GenerateRequest, type StepSample } from './types.ts';
 
 /**
  * Runs one model inside the engine worker: the scheduler decides each step, the runner computes
@@ -91,6 +91,8 @@ export class ModelExecutor {
   prefillPositions = 0;
   /** Cumulative milliseconds of whole steps (schedule, feeds, forward, decoders). */
   stepMs = 0;
+  /** Steps that ran a forward since the worker last reported (it drains them into its message). */
+  steps: StepSample[] = [];
 
   constructor(
     runner: ModelRunner,
@@ -182,10 +184,20 @@ export class ModelExecutor {
   /** Plans and runs one step, then hands each finished row's output to its decoder. */
   async step(now: () => number): Promise<void> {
     const started = now();
+    let rows = 0;
+    let tokens = 0;
+    let prefill = 0;
     try {
-      await this.#step(now);
+      const batch = await this.#step(now);
+      rows = batch.rows.length;
+      for (const r of batch.rows) {
+        tokens += r.count;
+        prefill += Math.max(0, Math.min(r.start + r.count, r.seq.promptIds.length) - r.start);
+      }
     } finally {
-      this.stepMs += now() - started;
+      const ms = now() - started;
+      this.stepMs += ms;
+      if (rows > 0) this.steps.push({ rows, tokens, prefillTokens: prefill, ms });
     }
   }
 
@@ -194,7 +206,7 @@ export class ModelExecutor {
     return this.#runner.runMs;
   }
 
-  async #step(now: () => number): Promise<void> {
+  async #step(now: () => number): Promise<ScheduledBatch> {
     const batch = this.scheduler.schedule();
     for (const seq of batch.rejected) {
       const state = this.#requests.get(seq.requestId);
@@ -248,6 +260,7 @@ export class ModelExecutor {
     }
     this.#applyFrees();
     this.#flush();
+    return batch;
   }
 
   #decoder(params: ResolvedDecodingParams, req: GenerateRequest, choiceIndex: number) {
@@ -360,7 +373,10 @@ export class ModelExecutor {
       return;
     }
     for (const ev of result.events) {
-      if ((ev.type === 'reasoning' || ev.type === 'content') && state.firstTokenAt === null)
+      if (
+        (ev.type === 'reasoning' || ev.type === 'content' || ev.type === 'drafts') &&
+        state.firstTokenAt === null
+      )
         state.firstTokenAt = now();
       if (ev.type === 'finish') {
         state.completionTokens += ev.usage.completionTokens;

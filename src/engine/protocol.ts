@@ -6,6 +6,7 @@ import {
   type EngineEvent,
   type EngineStats,
   type GenerateRequest,
+  type StepSample,
 } from './types.ts';
 
 /** Messages between the engine façade (main thread) and the engine worker. All structured-clonable. */
@@ -56,7 +57,7 @@ export type WireEvent = Exclude<EngineEvent, { type: 'error' }> | { type: 'error
 export type FromWorker =
   | { type: 'ready'; models: LoadedModel[] }
   | { type: 'fatal'; message: string }
-  | { type: 'events'; items: [string, WireEvent[]][]; stats: WorkerStats };
+  | { type: 'events'; items: [string, WireEvent[]][]; stats: WorkerStats; steps: StepSample[] };
 
 export function toWire(ev: EngineEvent): WireEvent {
   if (ev.type !== 'error') return ev;

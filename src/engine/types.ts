@@ -100,6 +100,18 @@ export class EngineError extends Error {
   }
 }
 
+/** One engine step that ran a forward pass: what the batch held (for batch-size metrics). */
+export interface StepSample {
+  /** Rows (sequences) in the step. */
+  rows: number;
+  /** Positions computed: one per decoding row, a chunk per prefilling row. */
+  tokens: number;
+  /** Of those, prompt positions (chunked prefill). */
+  prefillTokens: number;
+  /** Wall time of the whole step. */
+  ms: number;
+}
+
 /** A snapshot for /health and /metrics. */
 export interface EngineStats {
   state: 'starting' | 'ready' | 'dead' | 'closed';
@@ -138,6 +150,11 @@ export interface Engine {
    * KV, and so does breaking out of the loop.
    */
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent>;
+  /**
+   * Calls `listener` for every step the engine runs (shortly after it ran: steps are reported with
+   * the events they produced). Returns a function that removes the listener.
+   */
+  onStep(listener: (step: StepSample) => void): () => void;
   /** Cancels a live request by id (no-op when unknown). */
   cancel(id: string): void;
   /** Graceful: refuse new requests, finish running ones (up to `timeoutMs`), then stop. Idempotent. */

@@ -54,7 +54,12 @@ function stats(): WorkerStats {
 }
 
 function flush(): void {
-  post({ type: 'events', items: outbox, stats: stats() });
+  const steps = [];
+  for (const ex of executors.values()) {
+    steps.push(...ex.steps);
+    ex.steps = [];
+  }
+  post({ type: 'events', items: outbox, stats: stats(), steps });
   outbox = [];
 }
 

@@ -5,6 +5,7 @@ import {
   type EngineStats,
   type GenerateRequest,
   type ModelInfo,
+  type StepSample,
 } from '../../src/engine/types.ts';
 import { byteTokenizerConfigJson, byteTokenizerJson } from '../../src/model/byte-tokenizer.ts';
 import { ChatTemplate } from '../../src/model/chat-template.ts';
@@ -172,6 +173,18 @@ export class FakeEngine implements Engine {
 
   cancel(id: string): void {
     this.cancelled.push(id);
+  }
+
+  readonly #stepListeners = new Set<(step: StepSample) => void>();
+
+  onStep(listener: (step: StepSample) => void): () => void {
+    this.#stepListeners.add(listener);
+    return () => this.#stepListeners.delete(listener);
+  }
+
+  /** Reports a step to the listeners, as the real engine does after each forward. */
+  step(sample: StepSample): void {
+    for (const listener of this.#stepListeners) listener(sample);
   }
 
   close(): Promise<void> {

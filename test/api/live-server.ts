@@ -8,6 +8,7 @@ import type { EngineOptionsInput } from '../../src/engine/config.ts';
 import { createEngine } from '../../src/engine/engine.ts';
 import type { Engine } from '../../src/engine/types.ts';
 import { writeTestCheckpoint } from '../../src/model/test-model.ts';
+import type { Telemetry } from '../../src/telemetry/telemetry.ts';
 
 /**
  * A live server for end-to-end tests: the REAL engine (worker thread, ONNX runtime) on a tiny
@@ -24,7 +25,13 @@ export interface LiveServer {
 }
 
 export async function startLiveServer(
-  options: { config?: Partial<ApiConfig>; engine?: Partial<EngineOptionsInput>; latent?: boolean } = {},
+  options: {
+    config?: Partial<ApiConfig>;
+    engine?: Partial<EngineOptionsInput>;
+    latent?: boolean;
+    /** The app's telemetry (default: from the environment, i.e. metrics only). */
+    telemetry?: (engine: Engine) => Telemetry;
+  } = {},
 ): Promise<LiveServer> {
   const root = mkdtempSync(join(tmpdir(), 'reverie-api-'));
   const dir = join(root, 'tiny');
@@ -36,7 +43,11 @@ export async function startLiveServer(
     engine.destroy();
     throw err;
   }
-  const app = createApp({ engine, config: parseApiConfig(options.config) });
+  const app = createApp({
+    engine,
+    config: parseApiConfig(options.config),
+    ...(options.telemetry && { telemetry: options.telemetry(engine) }),
+  });
   const running = await startServer(app, { host: '127.0.0.1', port: 0 });
   return {
     url: running.url,
@@ -47,7 +58,7 @@ export async function startLiveServer(
     async close() {
       await running.close(5_000);
       await engine.close(5_000);
-      await app.metrics.shutdown();
+      await app.telemetry.shutdown();
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -52,7 +52,7 @@ describe('serving life cycle (real engine)', () => {
     } finally {
       await running.close(1_000);
       engine.destroy();
-      await app.metrics.shutdown();
+      await app.telemetry.shutdown();
     }
   });
 
@@ -73,7 +73,7 @@ describe('serving life cycle (real engine)', () => {
       assert.equal(err.error.code, 'overloaded');
     } finally {
       await engine.close();
-      await app.metrics.shutdown();
+      await app.telemetry.shutdown();
     }
   });
 
@@ -107,7 +107,7 @@ describe('serving life cycle (real engine)', () => {
     } finally {
       await running.close();
       await engine.close();
-      await app.metrics.shutdown();
+      await app.telemetry.shutdown();
     }
   });
 

@@ -10,6 +10,9 @@ import { describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseServerConfig, serverConfigSchema } from '../../src/api/config.ts';
 import { WS_PATH } from '../../src/api/ws/adapter.ts';
+import { telemetryConfigFromEnv } from '../../src/telemetry/config.ts';
+import { Telemetry } from '../../src/telemetry/telemetry.ts';
+import { FakeEngine } from '../api/fake-engine.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const dockerDir = join(root, 'docker');
@@ -24,19 +27,42 @@ const METRICS = '/metrics';
 /** The API's paths, from the committed OpenAPI document (a test keeps it in sync with the routes). */
 const apiPaths = Object.keys(yamlFile(join(root, 'openapi.yaml')).paths as object);
 
-/** Metric names /metrics exposes: gauges as named, counters with `_total`, histograms' series. */
-function exposedMetrics(): Set<string> {
-  const src = read(join(root, 'src', 'api', 'metrics', 'metrics.ts'));
+/**
+ * Series names /metrics really exposes: the server's telemetry after one request of each kind
+ * (Prometheus lists an instrument once it has data), read from the `# TYPE` lines.
+ */
+async function exposedMetrics(): Promise<Set<string>> {
+  const engine = new FakeEngine();
+  const telemetry = new Telemetry(engine, { config: { traces: [], metrics: [], metricIntervalMs: 60_000 } });
+  engine.step({ rows: 1, tokens: 1, prefillTokens: 0, ms: 1 });
+  telemetry.metrics.interToken('tiny', 0.01);
+  telemetry.metrics.finished({
+    attributes: {},
+    model: 'tiny',
+    durationS: 1,
+    queueS: 0,
+    ttftS: 0.1,
+    tpotS: 0.01,
+    promptTokens: 3,
+    cachedTokens: 0,
+    outputTokens: 2,
+    reasoningTokens: 1,
+    thinkingMode: 'soft',
+    thinkingSteps: 1,
+    drafts: 3,
+    finishReasons: ['stop'],
+  });
+  telemetry.metrics.failed('tiny', 'invalid_value', {}, 0.001);
+  const text = await telemetry.prometheus();
+  await telemetry.shutdown();
   const names = new Set<string>();
-  for (const m of src.matchAll(/(gauge|total|createCounter|histogram)\(\s*'(reverie_[a-z0-9_]+)'/g)) {
-    const [, kind, name] = m;
-    if (kind === 'gauge') names.add(name);
-    else if (kind === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(name + s);
-    else names.add(name + '_total');
+  for (const [, name, kind] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    if (kind === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(name! + suffix);
+    else names.add(name!);
   }
   return names;
 }
-const metrics = exposedMetrics();
+const metrics = await exposedMetrics();
 
 /** `reverie_*` names a PromQL expression uses. */
 const metricsIn = (expr: string) => [...expr.matchAll(/\breverie_[a-z0-9_]+/g)].map((m) => m[0]);
@@ -190,6 +216,18 @@ describe('compose.yaml', () => {
       relay.static_configs[0].targets[0],
       `otel-collector:${otel.exporters.prometheus.endpoint.split(':')[1]}`,
     );
+  });
+
+  test('reverie sends traces to the collector OTLP/HTTP receiver and does not push metrics twice', () => {
+    const env = (services.reverie as { environment: Record<string, string> }).environment;
+    const config = telemetryConfigFromEnv(env);
+    assert.deepEqual(config.traces, ['otlp']);
+    assert.deepEqual(config.metrics, [], 'the collector scrapes /metrics instead');
+    const otel = yamlFile(join(dockerDir, 'otel', 'collector.yaml'));
+    const endpoint = new URL(env.OTEL_EXPORTER_OTLP_ENDPOINT!);
+    assert.ok(endpoint.hostname in services, `${endpoint.hostname} is a compose service`);
+    assert.equal(endpoint.port, otel.receivers.otlp.protocols.http.endpoint.split(':')[1]);
+    assert.ok(otel.service.pipelines.traces.receivers.includes('otlp'));
   });
 
   test('Grafana: provisioned datasource and dashboard use only exposed metric names', () => {

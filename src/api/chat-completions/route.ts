@@ -7,6 +7,11 @@ import { chatChunks, chatCompletion, prepareChat } from './service.ts';
 export function chatCompletionsRoutes(ctx: ApiContext): Hono {
   return new Hono().post(
     '/v1/chat/completions',
-    generationHandler(ctx, { prepare: prepareChat, respond: chatCompletion, chunks: chatChunks }),
+    generationHandler(ctx, {
+      operation: 'chat',
+      prepare: prepareChat,
+      respond: chatCompletion,
+      chunks: chatChunks,
+    }),
   );
 }

@@ -1,10 +1,10 @@
 import type { Engine } from '../../engine/types.ts';
+import type { Telemetry } from '../../telemetry/telemetry.ts';
 import type { ApiConfig } from '../config.ts';
-import type { RequestMetrics } from '../metrics/metrics.ts';
 
-/** What every service needs: the engine, the parsed configuration and (optionally) metrics. */
+/** What every service needs: the engine, the parsed configuration and the server's telemetry. */
 export interface ApiContext {
   readonly engine: Engine;
   readonly config: ApiConfig;
-  readonly metrics: RequestMetrics | null;
+  readonly telemetry: Telemetry | null;
 }

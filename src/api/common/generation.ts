@@ -1,6 +1,6 @@
 import type { Engine, EngineEvent, GenerateRequest } from '../../engine/types.ts';
-import { toApiError } from '../errors.ts';
-import type { RequestMetrics } from '../metrics/metrics.ts';
+import type { RequestTelemetry } from '../../telemetry/request-telemetry.ts';
+import { type ApiError, toApiError } from '../errors.ts';
 
 /**
  * Submits a request. The engine refuses at submission (queue full, invalid for the model, engine
@@ -10,61 +10,51 @@ import type { RequestMetrics } from '../metrics/metrics.ts';
 
 export interface StartOptions {
   engine: Engine;
-  metrics: RequestMetrics | null;
+  /** The request's span and metrics, started when the request arrived. */
+  telemetry: RequestTelemetry | null;
   retryAfterSeconds: number;
   /** Aborting cancels the generation and frees its KV. */
   signal: AbortSignal;
+  /** `gen_ai.request.stream`. */
+  stream: boolean;
+}
+
+/** The low-cardinality `error.type` of an API error: its code, else its type. */
+export function errorType(err: ApiError): string {
+  return err.code ?? err.type;
 }
 
 /**
- * @returns the request's events, timed for the metrics; an `error` event is yielded, not thrown
+ * @returns the request's events, observed by its telemetry; an `error` event is yielded, not thrown
  * @throws ApiError when the engine refuses the request
  */
 export function startGeneration(
   request: GenerateRequest,
   options: StartOptions,
 ): AsyncGenerator<EngineEvent, void, undefined> {
-  const started = performance.now();
+  const telemetry = options.telemetry;
+  telemetry?.submitted(request, options.stream);
   let iterator: AsyncIterator<EngineEvent>;
   try {
     iterator = options.engine.generate(request, options.signal)[Symbol.asyncIterator]();
   } catch (err) {
     const e = toApiError(err, options.retryAfterSeconds);
-    options.metrics?.failed(request.model, e.code ?? 'error');
+    telemetry?.fail(errorType(e), e.message);
     throw e;
   }
-  return instrumented(iterator, started, request.model, options.metrics);
+  return observed(iterator, telemetry);
 }
 
-async function* instrumented(
+async function* observed(
   iterator: AsyncIterator<EngineEvent>,
-  started: number,
-  model: string,
-  metrics: RequestMetrics | null,
+  telemetry: RequestTelemetry | null,
 ): AsyncGenerator<EngineEvent, void, undefined> {
-  let lastToken: number | null = null;
-  const reasons: string[] = [];
   let ended = false;
   try {
     let next = await iterator.next();
     while (!next.done) {
       const ev = next.value;
-      if (metrics) {
-        if (ev.type === 'reasoning' || ev.type === 'content' || ev.type === 'drafts') {
-          const now = performance.now();
-          if (lastToken === null) metrics.firstToken(model, (now - started) / 1000);
-          else metrics.interToken(model, (now - lastToken) / 1000);
-          lastToken = now;
-        } else if (ev.type === 'finish') {
-          reasons.push(ev.reason);
-        } else if (ev.type === 'done') {
-          metrics.prompt(model, ev.usage.promptTokens, ev.usage.cachedTokens);
-          metrics.generation(model, ev.usage.completionTokens, ev.usage.reasoningTokens);
-          metrics.finished(model, ev.timings.totalMs / 1000, ev.timings.queueMs / 1000, reasons);
-        } else if (ev.type === 'error') {
-          metrics.failed(model, ev.error.code);
-        }
-      }
+      telemetry?.event(ev);
       if (ev.type === 'done' || ev.type === 'error') ended = true;
       yield ev;
       if (ended) return;
@@ -73,7 +63,7 @@ async function* instrumented(
   } finally {
     // The consumer stopped early (client gone, slow reader): cancel the engine side too.
     if (!ended) {
-      metrics?.failed(model, 'cancelled');
+      telemetry?.cancelled();
       await iterator.return?.();
     }
   }

@@ -1,8 +1,10 @@
 import type { Handler } from 'hono';
 import type { EngineEvent, GenerateRequest } from '../../engine/types.ts';
+import type { GenAiOperation } from '../../telemetry/request-telemetry.ts';
+import { toApiError } from '../errors.ts';
 import { linkedAbort, readJsonBody } from './body.ts';
 import type { ApiContext } from './context.ts';
-import { startGeneration } from './generation.ts';
+import { errorType, startGeneration } from './generation.ts';
 import { sseResponse } from './sse.ts';
 
 /** What an endpoint's service prepares from a raw body. */
@@ -13,6 +15,8 @@ export interface PreparedGeneration {
 
 /** The three steps of a generating endpoint; the route wires them to HTTP. */
 export interface GenerationService<P extends PreparedGeneration> {
+  /** `gen_ai.operation.name` of the endpoint. */
+  operation: GenAiOperation;
   prepare(raw: unknown, ctx: ApiContext): P;
   /** The whole JSON response once every choice finished. */
   respond(prepared: P, events: AsyncIterable<EngineEvent>): Promise<unknown>;
@@ -29,13 +33,23 @@ export function generationHandler<P extends PreparedGeneration>(
   service: GenerationService<P>,
 ): Handler {
   return async (c) => {
-    const prepared = service.prepare(await readJsonBody(c.req.raw, ctx.config.maxBodyBytes), ctx);
+    // Telemetry starts on arrival, so a request refused while reading or validating is counted too.
+    const telemetry = ctx.telemetry?.request(service.operation, c.req.raw.headers) ?? null;
+    let prepared: P;
+    try {
+      prepared = service.prepare(await readJsonBody(c.req.raw, ctx.config.maxBodyBytes), ctx);
+    } catch (err) {
+      const e = toApiError(err);
+      telemetry?.fail(errorType(e), e.message);
+      throw e;
+    }
     const abort = linkedAbort(c.req.raw.signal);
     const events = startGeneration(prepared.request, {
       engine: ctx.engine,
-      metrics: ctx.metrics,
+      telemetry,
       retryAfterSeconds: ctx.config.retryAfterSeconds,
       signal: abort.signal,
+      stream: prepared.body.stream === true,
     });
     if (prepared.body.stream) return sseResponse(service.chunks(prepared, events), () => abort.abort());
     try {

@@ -7,6 +7,11 @@ import { completion, completionChunks, prepareCompletion } from './service.ts';
 export function completionsRoutes(ctx: ApiContext): Hono {
   return new Hono().post(
     '/v1/completions',
-    generationHandler(ctx, { prepare: prepareCompletion, respond: completion, chunks: completionChunks }),
+    generationHandler(ctx, {
+      operation: 'text_completion',
+      prepare: prepareCompletion,
+      respond: completion,
+      chunks: completionChunks,
+    }),
   );
 }

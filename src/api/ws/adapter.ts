@@ -64,11 +64,12 @@ export function attachWebSocket(server: Server, ctx: ApiContext): WebSocketAdapt
   };
   server.on('upgrade', onUpgrade);
 
-  wss.on('connection', (ws: WebSocket) => {
-    const session = new StreamSession(ctx, {
-      send: (text) => ws.send(text),
-      bufferedAmount: () => ws.bufferedAmount,
-    });
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    const session = new StreamSession(
+      ctx,
+      { send: (text) => ws.send(text), bufferedAmount: () => ws.bufferedAmount },
+      req.headers,
+    );
     sessions.set(ws, session);
     alive.add(ws);
     ws.on('pong', () => alive.add(ws));

@@ -14,6 +14,12 @@ export const responseCreateSchema = z
     type: z.literal('response.create'),
     id: clientId,
     request: z.record(z.string(), z.unknown()).describe('a chat completion body (`stream` is implied)'),
+    traceparent: z
+      .string()
+      .max(256)
+      .optional()
+      .describe("W3C trace context of this request's parent span (default: the upgrade request's)"),
+    tracestate: z.string().max(512).optional().describe('W3C tracestate accompanying `traceparent`'),
   })
   .meta({ id: 'WsResponseCreate' });
 

@@ -2,7 +2,7 @@ import type { FinishReason } from '../../engine/types.ts';
 import { prepareChat } from '../chat-completions/service.ts';
 import { traceJson, usageJson } from '../common/collect.ts';
 import type { ApiContext } from '../common/context.ts';
-import { startGeneration } from '../common/generation.ts';
+import { errorType, startGeneration } from '../common/generation.ts';
 import { chatLogprob } from '../common/tokens.ts';
 import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
 import { type ClientMessage, clientMessageSchema, type ServerMessage } from './protocol.ts';
@@ -34,11 +34,18 @@ export class StreamSession {
   /** Live requests by client id. */
   readonly #live = new Map<string, AbortController>();
   readonly #runs = new Set<Promise<void>>();
+  readonly #headers: Record<string, string | string[] | undefined>;
   #closed = false;
 
-  constructor(ctx: ApiContext, transport: WsTransport) {
+  /** @param headers the upgrade request's headers: their `traceparent` parents every request's span */
+  constructor(
+    ctx: ApiContext,
+    transport: WsTransport,
+    headers: Record<string, string | string[] | undefined> = {},
+  ) {
     this.#ctx = ctx;
     this.#transport = transport;
+    this.#headers = headers;
   }
 
   /** Number of requests in flight. */
@@ -116,7 +123,7 @@ export class StreamSession {
     }
     const abort = new AbortController();
     this.#live.set(msg.id, abort);
-    const run = this.#run(msg.id, msg.request, abort).finally(() => {
+    const run = this.#run(msg.id, msg.request, abort, msg).finally(() => {
       this.#live.delete(msg.id);
       this.#runs.delete(run);
     });
@@ -135,15 +142,35 @@ export class StreamSession {
     while (this.#runs.size > 0) await Promise.allSettled([...this.#runs]);
   }
 
-  async #run(id: string, body: Record<string, unknown>, abort: AbortController): Promise<void> {
+  async #run(
+    id: string,
+    body: Record<string, unknown>,
+    abort: AbortController,
+    trace: { traceparent?: string | undefined; tracestate?: string | undefined },
+  ): Promise<void> {
+    // Each response.create is its own trace; its parent is the message's traceparent, else the upgrade's.
+    const telemetry =
+      this.#ctx.telemetry?.request(
+        'chat',
+        trace.traceparent ? { traceparent: trace.traceparent, tracestate: trace.tracestate } : this.#headers,
+        { 'reverie.transport': 'websocket' },
+      ) ?? null;
     try {
       const { stream: _stream, stream_options: _options, ...rest } = body;
-      const prepared = prepareChat(rest, this.#ctx);
+      let prepared: ReturnType<typeof prepareChat>;
+      try {
+        prepared = prepareChat(rest, this.#ctx);
+      } catch (err) {
+        const e = toApiError(err);
+        telemetry?.fail(errorType(e), e.message);
+        throw e;
+      }
       const events = startGeneration(prepared.request, {
         engine: this.#ctx.engine,
-        metrics: this.#ctx.metrics,
+        telemetry,
         retryAfterSeconds: this.#ctx.config.retryAfterSeconds,
         signal: abort.signal,
+        stream: true,
       });
       this.#send({
         type: 'response.created',
