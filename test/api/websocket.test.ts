@@ -138,6 +138,32 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
     client.close();
   });
 
+  it('stream_drafts sends the live and finished drafts after every superposed step', async () => {
+    const client = new Client(live.url);
+    await client.open();
+    const request = chat({ thinking: { mode: 'off' }, superposition: { drafts: 3 }, max_tokens: 6 });
+    client.send({ type: 'response.create', id: 'd1', request, stream_drafts: true });
+    client.send({ type: 'response.create', id: 'd2', request });
+    const [d1] = await Promise.all(['d1', 'd2'].map((id) => client.next(ended(id))));
+    assert.equal(d1!.type, 'response.completed');
+    const updates = client.of('d1').filter((m) => m.type === 'response.drafts');
+    assert.ok(updates.length >= 1 && updates.length <= 6, `${updates.length} steps`);
+    updates.forEach((u, i) => {
+      assert.equal(u.step, i + 1);
+      const drafts = u.drafts as { text: string; score: number; finished: boolean }[];
+      assert.ok(drafts.length >= 1 && drafts.length <= 6, 'k live drafts plus at most k finished');
+      for (const d of drafts) assert.ok(typeof d.text === 'string' && Number.isFinite(d.score));
+    });
+    // The last update holds every returned draft's text (the answer is ranked from that pool).
+    const lastTexts = new Set((updates.at(-1)!.drafts as { text: string }[]).map((d) => d.text));
+    const answers = new Map<number, string>();
+    for (const m of client.of('d1').filter((x) => x.type === 'response.output_text.delta'))
+      answers.set(m.index as number, (answers.get(m.index as number) ?? '') + (m.delta as string));
+    for (const text of answers.values()) assert.ok(lastTexts.has(text), `"${text}" was a streamed draft`);
+    assert.equal(client.of('d2').filter((m) => m.type === 'response.drafts').length, 0, 'opt-in only');
+    client.close();
+  });
+
   it('answers malformed messages with `error` and stays usable', async () => {
     const client = new Client(live.url);
     await client.open();

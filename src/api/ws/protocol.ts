@@ -20,6 +20,10 @@ export const responseCreateSchema = z
       .optional()
       .describe("W3C trace context of this request's parent span (default: the upgrade request's)"),
     tracestate: z.string().max(512).optional().describe('W3C tracestate accompanying `traceparent`'),
+    stream_drafts: z
+      .boolean()
+      .optional()
+      .describe('superposed decoding: send `response.drafts` with every draft after each step'),
   })
   .meta({ id: 'WsResponseCreate' });
 
@@ -71,6 +75,23 @@ export const serverMessageSchema = z
         logprobs: z.array(z.unknown()).optional(),
       })
       .meta({ id: 'WsOutputTextDelta' }),
+    z
+      .object({
+        type: z.literal('response.drafts'),
+        id: z.string(),
+        step: z.number().int().describe('answer positions decoded so far'),
+        drafts: z.array(
+          z.object({
+            text: z.string(),
+            score: z.number().describe('cumulative interpolated log score (higher is better)'),
+            finished: z.boolean().describe('in the finished pool (ended with EOS)'),
+          }),
+        ),
+      })
+      .meta({
+        id: 'WsDrafts',
+        description: 'superposed decoding with stream_drafts: the live and finished drafts after a step',
+      }),
     z
       .object({
         type: z.literal('response.completed'),

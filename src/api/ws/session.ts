@@ -146,13 +146,19 @@ export class StreamSession {
     id: string,
     body: Record<string, unknown>,
     abort: AbortController,
-    trace: { traceparent?: string | undefined; tracestate?: string | undefined },
+    options: {
+      traceparent?: string | undefined;
+      tracestate?: string | undefined;
+      stream_drafts?: boolean | undefined;
+    },
   ): Promise<void> {
     // Each response.create is its own trace; its parent is the message's traceparent, else the upgrade's.
     const telemetry =
       this.#ctx.telemetry?.request(
         'chat',
-        trace.traceparent ? { traceparent: trace.traceparent, tracestate: trace.tracestate } : this.#headers,
+        options.traceparent
+          ? { traceparent: options.traceparent, tracestate: options.tracestate }
+          : this.#headers,
         { 'reverie.transport': 'websocket' },
       ) ?? null;
     try {
@@ -181,6 +187,7 @@ export class StreamSession {
         choices: prepared.choices,
       });
       const finish: (FinishReason | null)[] = Array.from({ length: prepared.choices }, () => null);
+      let draftSteps = 0;
       const tokenizer = prepared.model.tokenizer;
       for await (const ev of events) {
         if (abort.signal.aborted) break;
@@ -215,6 +222,16 @@ export class StreamSession {
             ...(prepared.body.logprobs &&
               ev.logprobs && { logprobs: ev.logprobs.map((lp) => chatLogprob(tokenizer, lp)) }),
           });
+        } else if (ev.type === 'drafts') {
+          draftSteps++;
+          if (options.stream_drafts) {
+            this.#send({
+              type: 'response.drafts',
+              id,
+              step: draftSteps,
+              drafts: ev.drafts.map((d) => ({ text: d.text, score: d.score, finished: d.finished })),
+            });
+          }
         } else if (ev.type === 'finish') {
           finish[ev.choice] = ev.reason;
         } else if (ev.type === 'done') {
