@@ -277,6 +277,15 @@ describe('Kubernetes manifests', () => {
     const env = Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, e.value]));
     const config = parseServerConfig({}, env);
     assert.equal(config.host, '0.0.0.0');
+    const telemetry = telemetryConfigFromEnv(env);
+    assert.deepEqual([telemetry.traces, telemetry.metrics], [['otlp'], []], 'traces pushed, metrics scraped');
+    // Kubernetes expands $(VAR) only from variables defined earlier in the list.
+    c.env.forEach((e: { name: string; value?: string }, i: number) => {
+      for (const [, ref] of (e.value ?? '').matchAll(/\$\((\w+)\)/g)) {
+        const at = c.env.findIndex((d: { name: string }) => d.name === ref);
+        assert.ok(at >= 0 && at < i, `${e.name} uses $(${ref}) defined before it`);
+      }
+    });
     const port = c.ports.find((p: { name: string }) => p.name === 'http');
     assert.equal(port.containerPort, config.port);
     for (const probe of ['readinessProbe', 'startupProbe', 'livenessProbe']) {
