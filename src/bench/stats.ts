@@ -18,3 +18,25 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells.map((r) => r.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n');
 }
+
+/** Arithmetic mean; 0 for an empty list (as vLLM's serving benchmark reports it). */
+export function mean(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  let sum = 0;
+  for (const x of xs) sum += x;
+  return sum / xs.length;
+}
+
+/**
+ * The p-th percentile (0..100) with linear interpolation between closest ranks, as numpy's
+ * default `percentile`: rank = p/100 · (n − 1). 0 for an empty list.
+ * @example percentile([1, 2, 3, 4], 50) // 2.5
+ */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const rank = (p / 100) * (s.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.min(lo + 1, s.length - 1);
+  return s[lo]! + (s[hi]! - s[lo]!) * (rank - lo);
+}

@@ -3,10 +3,15 @@ import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
+import { benchServeCommand } from './bench-serve.ts';
 
-/** `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]` */
+/**
+ * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
+ * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
+ */
 export async function benchCommand(argv: string[]): Promise<void> {
   const [which, ...rest] = argv;
+  if (which === 'serve') return benchServeCommand(rest);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -44,5 +49,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify({ bench: 'decoding', rows }));
     return;
   }
-  throw new Error(`unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine`);
+  throw new Error(
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, serve`,
+  );
 }

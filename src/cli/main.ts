@@ -26,7 +26,13 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
     run: (argv) => ngramBuildCommand(argv),
     help: 'ngram build --corpus FILE --checkpoint DIR   n-gram store for superposed decoding',
   },
-  bench: { run: benchCommand, help: 'bench runtime|attention|decoding|engine [--json]   benchmarks' },
+  bench: {
+    run: benchCommand,
+    help:
+      'bench runtime|attention|decoding|engine [--json]   benchmarks\n' +
+      '  bench serve [--url URL] [--num-prompts N] [--max-concurrency C | --request-rate R] [--mix MODE=W,...] ' +
+      '[--soak] [--json]   load a running server (bench serve --help: every option)',
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,143 @@
+import { deriveSeed, Rng } from '../../decoding/rng.ts';
+import { type CancelPlan, type RequestResult, streamChat } from './client.ts';
+import { type ServerSnapshot, waitForIdle } from './server-metrics.ts';
+import type { Mode, PlannedRequest } from './workload.ts';
+
+/**
+ * The soak profile: a share of the requests cancelled by the client at a random point, then the
+ * checks that nothing leaked. Lost (the server dropped a stream) and hung (no ending within the
+ * request timeout) must be 0, and the server must go back to no running request and to the KV
+ * usage it had before the run.
+ *
+ * "Before the run" is after a warm-up that sends each distinct prompt once: the server's KV
+ * usage gauge counts prefix-cache entries, which stay after their requests end, so a run that
+ * adds entries would otherwise read as a leak. On a server without prefix caching the level is 0.
+ */
+
+export interface SoakFigures {
+  cancelsPlanned: number;
+  /** Requests the client did cancel (a planned cancel after the request ended does nothing). */
+  cancelled: number;
+  lost: number;
+  hung: number;
+  /** After the warm-up, before the run. */
+  before: ServerSnapshot;
+  after: ServerSnapshot;
+  /** How long the server took to go idle after the run (or the time given up after), ms. */
+  settleMs: number;
+  /** null when the server does not expose `process_resident_memory_bytes`. */
+  rssGrowthBytes: number | null;
+  /** Everything that failed the soak; empty when it passed. */
+  problems: string[];
+}
+
+/**
+ * A planned cancel: after a number of token chunks, or at a fraction of the mean E2E latency of
+ * the requests of its mode completed so far (so the point falls inside a request on any server).
+ */
+export type SoakCancel = { afterChunks: number } | { atFraction: number };
+
+/** Which requests to cancel: each with probability `rate`, half by chunks (1…maxTokens/2), half by time. */
+export function planCancels(
+  count: number,
+  rate: number,
+  maxTokens: number,
+  seed: number,
+): (SoakCancel | undefined)[] {
+  const rng = new Rng(deriveSeed(seed, 0xca));
+  return Array.from({ length: count }, () => {
+    if (rng.next() >= rate) return undefined;
+    return rng.next() < 0.5
+      ? { afterChunks: 1 + Math.floor(rng.next() * Math.max(1, maxTokens / 2)) }
+      : { atFraction: rng.next() };
+  });
+}
+
+/** Typical request time before any request has completed, ms. */
+const FIRST_GUESS_MS = 1000;
+
+/** The cancel as the client applies it, given the results so far. */
+export function resolveCancel(
+  cancel: SoakCancel | undefined,
+  mode: Mode,
+  results: readonly RequestResult[],
+): CancelPlan | undefined {
+  if (!cancel || 'afterChunks' in cancel) return cancel;
+  const done = results.filter((r) => r.outcome === 'ok');
+  const mine = done.filter((r) => r.mode === mode);
+  const pool = mine.length > 0 ? mine : done;
+  const typical = pool.length > 0 ? pool.reduce((s, r) => s + r.e2eMs, 0) / pool.length : FIRST_GUESS_MS;
+  return { afterMs: Math.floor(cancel.atFraction * typical) };
+}
+
+/**
+ * Sends each distinct prompt once (1 answer token, 1 thinking position) so the prefix cache holds
+ * what the run will add, then waits until nothing runs and returns the server's state.
+ */
+export async function warmUp(
+  planned: readonly PlannedRequest[],
+  server: { url: string; apiKey?: string; timeoutMs: number; settleTimeoutMs: number },
+): Promise<ServerSnapshot> {
+  const distinct = new Map<string, PlannedRequest>();
+  for (const p of planned) {
+    const thinking = p.body.thinking as { mode?: string } | undefined;
+    const key = JSON.stringify([p.body.messages, thinking?.mode === 'off']);
+    if (!distinct.has(key)) distinct.set(key, p);
+  }
+  for (const p of distinct.values()) {
+    const thinking = (p.body.thinking ?? { mode: 'off' }) as Record<string, unknown>;
+    const { superposition: _, ...body } = p.body;
+    await streamChat({
+      url: server.url,
+      apiKey: server.apiKey,
+      index: p.index,
+      mode: p.mode,
+      body: {
+        ...body,
+        max_tokens: 1,
+        thinking: thinking.mode === 'off' ? thinking : { ...thinking, max_tokens: 1 },
+      },
+      runStartMs: 0,
+      timeoutMs: server.timeoutMs,
+    });
+  }
+  return (await waitForIdle(server.url, server.apiKey, server.settleTimeoutMs, Number.POSITIVE_INFINITY))
+    .snapshot;
+}
+
+/** The soak's verdict from the results and the server's state before and after. */
+export function soakFigures(
+  results: readonly RequestResult[],
+  requested: number,
+  cancelsPlanned: number,
+  before: ServerSnapshot,
+  after: ServerSnapshot,
+  settleMs: number,
+): SoakFigures {
+  const count = (outcome: RequestResult['outcome']) => results.filter((r) => r.outcome === outcome).length;
+  const lost = count('lost') + (requested - results.length);
+  const hung = count('timeout');
+  const problems: string[] = [];
+  if (lost > 0) problems.push(`${lost} request(s) lost: the stream closed without [DONE] or an error`);
+  if (hung > 0) problems.push(`${hung} request(s) hung past the request timeout`);
+  if (after.kvUsage === null || after.running === null) {
+    problems.push('the server exposes no reverie_kv_cache_usage_perc / reverie_num_requests_running');
+  } else if (after.running !== 0 || after.waiting !== 0 || after.kvUsage > (before.kvUsage ?? 0)) {
+    problems.push(
+      `the server is not back to idle ${Math.round(settleMs)} ms after the run: KV usage ${after.kvUsage} ` +
+        `(before the run ${before.kvUsage}), running ${after.running}, waiting ${after.waiting}`,
+    );
+  }
+  return {
+    cancelsPlanned,
+    cancelled: count('cancelled'),
+    lost,
+    hung,
+    before,
+    after,
+    settleMs,
+    rssGrowthBytes:
+      before.rssBytes !== null && after.rssBytes !== null ? after.rssBytes - before.rssBytes : null,
+    problems,
+  };
+}
