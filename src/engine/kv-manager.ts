@@ -3,11 +3,13 @@ import { KV_BLOCK } from './config.ts';
 /**
  * Pure bookkeeping of the KV budget, in blocks of KV_BLOCK positions. It never touches tensors:
  * the scheduler asks it whether a sequence may grow, and the runner's store holds the bytes.
- * Holders are sequences and prefix-cache entries, each identified by a number.
+ * Holders are sequences (ids ≥ 0) and prefix-cache entries (negative ids).
  */
 export class KvManager {
   readonly capacityBlocks: number;
   #used = 0;
+  /** Of `#used`, blocks held by prefix-cache entries (evicted on demand, so reclaimable). */
+  #cached = 0;
   readonly #held = new Map<number, number>();
 
   constructor(capacityBlocks: number) {
@@ -20,6 +22,11 @@ export class KvManager {
 
   get usedBlocks(): number {
     return this.#used;
+  }
+
+  /** Blocks held by prefix-cache entries. */
+  get cachedBlocks(): number {
+    return this.#cached;
   }
 
   get freeBlocks(): number {
@@ -42,12 +49,14 @@ export class KvManager {
     if (add > 0) {
       this.#held.set(holder, this.blocksOf(holder) + add);
       this.#used += add;
+      if (holder < 0) this.#cached += add;
     }
     return true;
   }
 
   release(holder: number): void {
     this.#used -= this.blocksOf(holder);
+    if (holder < 0) this.#cached -= this.blocksOf(holder);
     this.#held.delete(holder);
   }
 }

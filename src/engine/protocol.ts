@@ -35,6 +35,7 @@ export function emptyWorkerStats(): WorkerStats {
     running: 0,
     waiting: 0,
     kvUsage: 0,
+    prefixCacheUsage: 0,
     kvBytes: 0,
     preemptions: 0,
     prefixCacheQueries: 0,

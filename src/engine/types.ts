@@ -117,8 +117,13 @@ export interface EngineStats {
   state: 'starting' | 'ready' | 'dead' | 'closed';
   running: number;
   waiting: number;
-  /** KV cache in use / budget, 0..1. */
+  /**
+   * KV cache held by requests / budget, 0..1. Prefix-cache entries are not counted: they are
+   * evicted whenever a request needs their blocks (vLLM counts its idle cached blocks as free too).
+   */
   kvUsage: number;
+  /** KV cache held by prefix-cache entries / budget, 0..1. */
+  prefixCacheUsage: number;
   kvBytes: number;
   preemptions: number;
   prefixCacheQueries: number;

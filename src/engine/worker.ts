@@ -34,12 +34,14 @@ function post(msg: FromWorker): void {
 function stats(): WorkerStats {
   const s = emptyWorkerStats();
   let used = 0;
+  let cached = 0;
   let capacity = 0;
   for (const ex of executors.values()) {
     const sch = ex.scheduler;
     s.running += sch.running.length;
     s.waiting += sch.waiting.length;
-    used += sch.kv.usedBlocks;
+    used += sch.kv.usedBlocks - sch.kv.cachedBlocks;
+    cached += sch.kv.cachedBlocks;
     capacity += sch.kv.capacityBlocks;
     s.kvBytes += ex.kvBytes();
     s.preemptions += sch.preemptions;
@@ -50,6 +52,7 @@ function stats(): WorkerStats {
     s.forwardTimeMs += ex.forwardMs;
   }
   s.kvUsage = capacity > 0 ? used / capacity : 0;
+  s.prefixCacheUsage = capacity > 0 ? cached / capacity : 0;
   return s;
 }
 

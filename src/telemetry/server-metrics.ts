@@ -97,7 +97,16 @@ export class ServerMetrics {
     // Engine state, read at collection.
     gauge('reverie_num_requests_running', 'Requests in the running batch', () => engine.stats().running);
     gauge('reverie_num_requests_waiting', 'Requests waiting in the queue', () => engine.stats().waiting);
-    gauge('reverie_kv_cache_usage_perc', 'KV cache in use / budget (0..1)', () => engine.stats().kvUsage);
+    gauge(
+      'reverie_kv_cache_usage_perc',
+      'KV cache held by requests / budget (0..1); idle prefix-cache blocks count as free',
+      () => engine.stats().kvUsage,
+    );
+    gauge(
+      'reverie_prefix_cache_usage_perc',
+      'KV cache held by prefix-cache entries / budget (0..1), reclaimed on demand',
+      () => engine.stats().prefixCacheUsage,
+    );
     gauge('reverie_kv_cache_bytes', 'KV cache bytes in use', () => engine.stats().kvBytes);
     gauge('reverie_engine_ready', '1 when the engine is ready', () =>
       engine.stats().state === 'ready' ? 1 : 0,

@@ -135,6 +135,7 @@ export class FakeEngine implements Engine {
       running: 0,
       waiting: 0,
       kvUsage: 0.25,
+      prefixCacheUsage: 0.125,
       kvBytes: 1024,
       preemptions: 0,
       prefixCacheQueries: 0,

@@ -89,6 +89,9 @@ describe('engine (worker thread, real tiny model)', () => {
     assert.ok(after.prefixCacheHits > before.prefixCacheHits);
     const second = await collect(engine, 'pc-3', text, params);
     assertSameEvents(second, first);
+    // Idle: the cached prefix holds blocks, but they are reclaimable, so KV usage is back to 0.
+    await until(() => engine.stats().running === 0 && engine.stats().kvUsage === 0);
+    assert.ok(engine.stats().prefixCacheUsage > 0, 'the prompt prefix stays cached');
   });
 
   it('rejects bad requests before any event', () => {

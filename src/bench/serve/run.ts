@@ -89,8 +89,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
 
   let soak: SoakFigures | null = null;
   if (before) {
-    const kvLimit = before.kvUsage ?? 0;
-    const idle = await waitForIdle(o.url, o.apiKey, o.settleTimeoutMs, kvLimit);
+    const idle = await waitForIdle(o.url, o.apiKey, o.settleTimeoutMs, 0);
     const cancelsPlanned = cancels.filter(Boolean).length;
     soak = soakFigures(results, o.numPrompts, cancelsPlanned, before, idle.snapshot, idle.waitedMs);
   }
