@@ -18,8 +18,8 @@ import { readSafetensors, type Tensor } from './safetensors.ts';
 
 /**
  * The converted graph is derived data: it lives beside the checkpoint (or in a user cache when
- * the checkpoint folder is read-only) with a stamp recording which weights and which builder made
- * it, and is rebuilt whenever either changes.
+ * the checkpoint folder is read-only) with a stamp recording which weights, which configuration
+ * and which builder made it, and is rebuilt whenever one of them changes.
  */
 
 /** Bump when the graph layout changes, so stale graphs are rebuilt. */
@@ -29,6 +29,8 @@ export interface GraphStamp {
   builder: number;
   dtype: WeightDType;
   weightsSha256: string;
+  /** sha256 of the parsed model configuration (shapes, RoPE scaling, ...): the graph bakes it in. */
+  configSha256: string;
   /** Root-mean-square of the input embedding's entries (soft-thinking noise is scaled by it). */
   embeddingRms: number;
 }
@@ -95,6 +97,7 @@ export async function ensureGraph(
 ): Promise<GraphInfo> {
   const dtype = opts.dtype ?? 'fp32';
   const sha = await weightsHash(weightFiles, opts.knownSha256);
+  const configSha = createHash('sha256').update(JSON.stringify(cfg)).digest('hex');
   const dir =
     opts.outDir ??
     (writable(checkpointDir) ? checkpointDir : join(homedir(), '.cache', 'reverie', sha.slice(0, 16)));
@@ -104,7 +107,12 @@ export async function ensureGraph(
   if (!opts.force && existsSync(modelPath) && existsSync(stampPath)) {
     try {
       const stamp = JSON.parse(readFileSync(stampPath, 'utf8')) as GraphStamp;
-      if (stamp.builder === BUILDER_VERSION && stamp.dtype === dtype && stamp.weightsSha256 === sha) {
+      if (
+        stamp.builder === BUILDER_VERSION &&
+        stamp.dtype === dtype &&
+        stamp.weightsSha256 === sha &&
+        stamp.configSha256 === configSha
+      ) {
         return { ...stamp, modelPath, rebuilt: false };
       }
     } catch {
@@ -121,7 +129,13 @@ export async function ensureGraph(
   });
   progress(`writing ${basename(modelPath)}`);
   writeModel(graph, modelPath, `reverie decoder (${cfg.architecture}, ${dtype}), weights sha256 ${sha}`);
-  const stamp: GraphStamp = { builder: BUILDER_VERSION, dtype, weightsSha256: sha, embeddingRms: rms };
+  const stamp: GraphStamp = {
+    builder: BUILDER_VERSION,
+    dtype,
+    weightsSha256: sha,
+    configSha256: configSha,
+    embeddingRms: rms,
+  };
   // Atomic too: a concurrent reader sees the old stamp or the new one, never half of one.
   const tmpStamp = `${stampPath}.${randomUUID()}.tmp`;
   writeFileSync(tmpStamp, `${JSON.stringify(stamp, null, 2)}\n`);

@@ -28,6 +28,11 @@ export interface OpenModelOptions {
  */
 export async function openModel(dir: string, opts: OpenModelOptions = {}): Promise<OpenModel> {
   const checkpoint = await loadCheckpoint(dir);
+  // Tokenizer and template first: they can still reject the checkpoint, and nothing is open yet.
+  const tokenizer = new TextTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
+  const chatTemplate = checkpoint.tokenizerConfig.chat_template
+    ? ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig)
+    : null;
   const knownSha256: Record<string, string> = {};
   for (const f of checkpoint.weightFiles) knownSha256[basename(f)] = checkpoint.manifest.files[basename(f)]!;
   const graph = await ensureGraph(checkpoint.dir, checkpoint.config, checkpoint.weightFiles, {
@@ -39,9 +44,5 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
     device: opts.device,
     threads: opts.threads,
   });
-  const tokenizer = new TextTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
-  const chatTemplate = checkpoint.tokenizerConfig.chat_template
-    ? ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig)
-    : null;
   return { checkpoint, graph, runner, tokenizer, chatTemplate };
 }

@@ -60,7 +60,7 @@ export class ModelRunner {
     for (let l = 0; l < cfg.numLayers; l++) this.#fetches.push(IO.presentKey(l), IO.presentValue(l));
   }
 
-  /** Opens an ORT session on a converted graph (see convert.ts). */
+  /** Opens an ORT session on a converted graph (see graph-cache.ts). */
   static async open(modelPath: string, cfg: ModelConfig, opts: RunnerOptions = {}): Promise<ModelRunner> {
     const device = opts.device ?? 'cpu';
     const session = await ort.InferenceSession.create(modelPath, {
