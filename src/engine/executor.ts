@@ -240,6 +240,9 @@ export class ModelExecutor {
         this.prefillPositions += Math.max(0, Math.min(r.start + r.count, r.seq.promptIds.length) - r.start);
       try {
         const result = await this.#runner.step(rows);
+        // A cancel handled while `session.run` was in flight (ORT yields to the event loop before
+        // running) freed these rows' KV before the runner appended this step's: free it again.
+        for (const row of batch.rows) if (row.seq.status === 'finished') this.#runner.kv.free(row.seq.id);
         this.scheduler.advance(batch);
         batch.rows.forEach((row, i) => {
           if (row.seq.status !== 'running' || row.seq.pending > 0) return; // cancelled meanwhile, or more prompt to go

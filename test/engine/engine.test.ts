@@ -185,7 +185,7 @@ describe('engine under memory pressure and failure', () => {
       if (ev.type === 'done') ending = 'done';
     }
     assert.equal(ending, 'cancelled');
-    await until(() => engine.stats().kvUsage === 0 && engine.stats().running === 0);
+    await until(() => engine.stats().kvUsage === 0 && engine.stats().running === 0 && engine.stats().kvBytes === 0);
     // Breaking out of the loop cancels too.
     for await (const ev of engine.generate({
       id: 'c2',
@@ -195,7 +195,7 @@ describe('engine under memory pressure and failure', () => {
     })) {
       if (ev.type === 'content') break;
     }
-    await until(() => engine.stats().kvUsage === 0 && engine.stats().running === 0);
+    await until(() => engine.stats().kvUsage === 0 && engine.stats().running === 0 && engine.stats().kvBytes === 0);
     await engine.close();
   });
 
