@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GROWTH_POSITIONS } from '../model/kv-store.ts';
 
 /**
  * Engine knobs, parsed once with zod into a frozen object. Defaults follow vLLM where it has one
@@ -36,4 +37,4 @@ export function parseEngineOptions(input: EngineOptionsInput): EngineOptions {
 }
 
 /** KV is accounted in blocks of this many positions (admission, preemption, prefix-cache keys). */
-export const KV_BLOCK = 16;
+export const KV_BLOCK = GROWTH_POSITIONS;

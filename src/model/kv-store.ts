@@ -1,6 +1,9 @@
 /**
  * Per-sequence key/value storage owned by the runner: for each layer, keys and values of one
- * sequence live in a Float32Array laid out [kvHeads, capacity, headDim] that grows by doubling.
+ * sequence live in a Float32Array laid out [kvHeads, capacity, headDim] that grows one block of
+ * GROWTH_POSITIONS at a time: the engine charges its KV budget in blocks of the same size, so the
+ * bytes held never exceed what the budget admitted (doubling could hold twice as much). The copy a
+ * growth costs is 1/16 of the gather every step already does.
  * Gathering a batch's past is then one contiguous copy per (row, layer, head), and appending a
  * step's new keys is one copy per (row, layer, head) too.
  *
@@ -33,7 +36,9 @@ interface SequenceKv {
   sharedOut: boolean;
 }
 
-const MIN_CAPACITY = 16;
+/** Buffers grow in whole blocks of this many positions (the engine's KV_BLOCK). */
+export const GROWTH_POSITIONS = 16;
+const MIN_CAPACITY = GROWTH_POSITIONS;
 
 export class KvStore {
   readonly #shape: KvShape;
@@ -203,8 +208,7 @@ export class KvStore {
   /** Grows `s.own` to hold `needed` positions (a new buffer: readers of the old one keep it). */
   #ensure(s: SequenceKv, needed: number): void {
     if (needed <= s.own.capacity) return;
-    let capacity = s.own.capacity;
-    while (capacity < needed) capacity *= 2;
+    const capacity = Math.ceil(needed / GROWTH_POSITIONS) * GROWTH_POSITIONS;
     const next = this.#alloc(capacity);
     const { numLayers, numKvHeads, headDim } = this.#shape;
     const used = s.length - (s.prefix ? s.prefixLength : 0);

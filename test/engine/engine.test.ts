@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createEngine } from '../../src/engine/engine.ts';
-import type { Engine, EngineError } from '../../src/engine/types.ts';
+import type { DecodingParams, Engine, EngineError } from '../../src/engine/types.ts';
 import { assertSameEvents, collect, MIXED, promptFor, tinyCheckpoint } from '../helpers/engine-fixtures.ts';
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
@@ -59,6 +59,24 @@ describe('engine (worker thread, real tiny model)', () => {
     });
   });
 
+  it('chunked prefill (8 positions per step) gives the same outputs', async () => {
+    // Every prompt here is 31-42 tokens: with 8 per step each is split over several steps,
+    // sharing them with other rows' decode steps.
+    const chunked = createEngine({ checkpointDirs: [dir], threads: 1, maxBatchedTokens: 8 });
+    try {
+      await chunked.ready();
+      const runs = await Promise.all(
+        MIXED.map(([name, text, params], i) => collect(chunked, `chunked-${i}-${name}`, text, params)),
+      );
+      runs.forEach((events, i) => {
+        const name = MIXED[i]![0];
+        assert.doesNotThrow(() => assertSameEvents(events, alone.get(name)), `${name} differs when chunked`);
+      });
+    } finally {
+      await chunked.close();
+    }
+  });
+
   it('a prefix-cache hit gives identical output and skips prefill work', async () => {
     const params = { temperature: 0, max_tokens: 6, thinking: { mode: 'off' as const } };
     const text = 'a long enough question so that the prompt spans several sixteen-token blocks of the cache';
@@ -112,6 +130,9 @@ describe('engine (worker thread, real tiny model)', () => {
   });
 });
 
+/** 512 bytes of KV per position: 6 blocks of 16 positions, two prompts of the test requests. */
+const TIGHT_BUDGET = 6 * 16 * 512;
+
 describe('engine under memory pressure and failure', () => {
   let dir: string;
   before(async () => {
@@ -120,12 +141,11 @@ describe('engine under memory pressure and failure', () => {
 
   it('preemption then recompute gives the same output as no preemption, soft-thinking rows included', async () => {
     const roomy = createEngine({ checkpointDirs: [dir], threads: 1, prefixCache: false });
-    // 512 bytes of KV per position: 8 blocks of 16 positions hold about two of these requests at once.
     const tight = createEngine({
       checkpointDirs: [dir],
       threads: 1,
       prefixCache: false,
-      kvBudgetBytes: 8 * 16 * 512,
+      kvBudgetBytes: TIGHT_BUDGET,
     });
     try {
       await Promise.all([roomy.ready(), tight.ready()]);
@@ -139,7 +159,7 @@ describe('engine under memory pressure and failure', () => {
   async function comparePreempted(roomy: Engine, tight: Engine): Promise<void> {
     // Traced thinking rows: the reported probabilities expose any input that recompute got wrong.
     const traced = MIXED.filter(([name]) =>
-      ['greedy', 'soft', 'fuzzy-noise', 'latent', 'hard'].includes(name),
+      ['greedy', 'soft', 'fuzzy-noise', 'latent', 'hard', 'superposed'].includes(name),
     ).map(
       ([name, text, params]) =>
         [
@@ -152,17 +172,40 @@ describe('engine under memory pressure and failure', () => {
     const expected: unknown[][] = [];
     for (const [name, text, params] of requests)
       expected.push(await collect(roomy, `r-${name}-${expected.length}`, text, params));
-    const preemptedBefore = tight.stats().preemptions;
+    // The budget bounds real memory: the runner's buffers never hold more than it admitted.
+    let peakBytes = 0;
+    const watch = setInterval(() => {
+      peakBytes = Math.max(peakBytes, tight.stats().kvBytes);
+    }, 1);
+    const preempted = requests.map(() => ({ preemptions: 0 }));
     const got = await Promise.all(
-      requests.map(([name, text, params], i) => collect(tight, `t-${name}-${i}`, text, params)),
-    );
-    assert.ok(
-      tight.stats().preemptions >= preemptedBefore + 2,
-      `the tight budget forced preemptions (${tight.stats().preemptions})`,
-    );
+      requests.map(([name, text, params], i) => collect(tight, `t-${name}-${i}`, text, params, preempted[i])),
+    ).finally(() => clearInterval(watch));
+    assert.ok(peakBytes > 0 && peakBytes <= TIGHT_BUDGET, `peak KV ${peakBytes} B of ${TIGHT_BUDGET}`);
     got.forEach((events, i) => {
       assertSameEvents(events, expected[i], requests[i]![0]);
     });
+
+    // Each kind of replayed input for sure: a request that never ends early holds the budget, and
+    // the request admitted after it is the one preempted when both grow (the newest goes first).
+    const hog: DecodingParams = {
+      temperature: 0,
+      max_tokens: 40,
+      logit_bias: { 256: -100, 258: -100 },
+      thinking: { mode: 'off' },
+    };
+    for (const kind of ['soft', 'latent', 'superposed']) {
+      const i = requests.findIndex(([name]) => name === kind);
+      const [name, text, params] = requests[i]!;
+      const seen = { preemptions: 0 };
+      const [hogEvents, events] = await Promise.all([
+        collect(tight, `hog-${kind}`, 'keep talking', hog),
+        collect(tight, `after-hog-${kind}`, text, params, seen),
+      ]);
+      assert.equal((hogEvents.at(-1) as { type: string }).type, 'done', 'the long request fits alone');
+      assert.ok(seen.preemptions > 0, `the ${kind} request was preempted and recomputed`);
+      assertSameEvents(events, expected[i], name);
+    }
   }
 
   it('cancel mid-stream frees the KV at once', async () => {
@@ -185,7 +228,9 @@ describe('engine under memory pressure and failure', () => {
       if (ev.type === 'done') ending = 'done';
     }
     assert.equal(ending, 'cancelled');
-    await until(() => engine.stats().kvUsage === 0 && engine.stats().running === 0 && engine.stats().kvBytes === 0);
+    await until(
+      () => engine.stats().kvUsage === 0 && engine.stats().running === 0 && engine.stats().kvBytes === 0,
+    );
     // Breaking out of the loop cancels too.
     for await (const ev of engine.generate({
       id: 'c2',
@@ -195,7 +240,9 @@ describe('engine under memory pressure and failure', () => {
     })) {
       if (ev.type === 'content') break;
     }
-    await until(() => engine.stats().kvUsage === 0 && engine.stats().running === 0 && engine.stats().kvBytes === 0);
+    await until(
+      () => engine.stats().kvUsage === 0 && engine.stats().running === 0 && engine.stats().kvBytes === 0,
+    );
     await engine.close();
   });
 

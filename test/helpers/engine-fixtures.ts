@@ -29,12 +29,16 @@ export function promptFor(
   };
 }
 
-/** Runs one request and returns its events, timings and cache figures stripped (they vary by load). */
+/**
+ * Runs one request and returns its events, timings and cache figures stripped (they vary by load).
+ * `seen.preemptions` receives how often the engine preempted it.
+ */
 export async function collect(
   engine: Engine,
   id: string,
   text: string,
   params: DecodingParams,
+  seen: { preemptions?: number } = {},
 ): Promise<unknown[]> {
   const model = engine.models[0]!;
   const events: EngineEvent[] = [];
@@ -45,6 +49,8 @@ export async function collect(
     params,
   }))
     events.push(ev);
+  const done = events.find((ev) => ev.type === 'done');
+  if (done?.type === 'done') seen.preemptions = done.preemptions;
   return events
     .filter((ev) => ev.type !== 'scheduled')
     .map((ev) => {
