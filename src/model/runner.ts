@@ -3,6 +3,7 @@ import type { RowStep, StepResult } from './batch.ts';
 import type { ModelConfig } from './hf-config.ts';
 import { KvStore } from './kv-store.ts';
 import { IO } from './onnx/decoder-graph.ts';
+import { type CostModel, planRuns } from './run-groups.ts';
 
 /** Execution providers reverie can ask onnxruntime-node for. */
 export type Device = 'cpu' | 'webgpu' | 'cuda';
@@ -48,6 +49,9 @@ export class ModelRunner {
   readonly #fetches: string[];
   /** Cumulative milliseconds inside `session.run` (engine overhead = step time / this). */
   runMs = 0;
+  /** `session.run` calls so far (a step may take more than one: see run-groups.ts). */
+  runs = 0;
+  readonly #costs: CostModel;
 
   private constructor(session: ort.InferenceSession, cfg: ModelConfig) {
     this.#session = session;
@@ -56,6 +60,13 @@ export class ModelRunner {
     const f32 = (n: number) => new Float32Array(n);
     this.#pastK = Array.from({ length: cfg.numLayers }, () => new Scratch(f32));
     this.#pastV = Array.from({ length: cfg.numLayers }, () => new Scratch(f32));
+    const { hiddenSize: D, intermediateSize: I, numHeads: H, numKvHeads: Hk, headDim: hd } = cfg;
+    this.#costs = {
+      positionCost: cfg.numLayers * (2 * D * H * hd + 2 * D * Hk * hd + 3 * D * I),
+      bagEntryCost: D,
+      // About the multiply-adds a CPU does in the fixed cost of a run (~0.2 ms).
+      runCost: 1e6,
+    };
     this.#fetches = [IO.logits, IO.hidden];
     for (let l = 0; l < cfg.numLayers; l++) this.#fetches.push(IO.presentKey(l), IO.presentValue(l));
   }
@@ -155,13 +166,52 @@ export class ModelRunner {
     return this.#session.run(feeds, this.#fetches);
   }
 
-  /** One batched forward: appends each row's new positions to its KV cache and returns logits and hidden states. */
+  /**
+   * One batched forward: appends each row's new positions to its KV cache and returns logits and
+   * hidden states. Rows whose shapes would pad each other wastefully run in separate
+   * `session.run` calls (run-groups.ts); the result is the same as one run.
+   */
   async step(rows: RowStep[]): Promise<StepResult> {
+    const groups = planRuns(rows, this.#costs);
+    if (groups.length === 1) return this.#run(rows);
+    const parts: StepResult[] = [];
+    for (const g of groups) parts.push(await this.#run(g.map((i) => rows[i]!)));
+    return this.#merge(rows, groups, parts);
+  }
+
+  /** Puts the outputs of several runs back in the order of `rows`. */
+  #merge(rows: RowStep[], groups: number[][], parts: StepResult[]): StepResult {
+    const { vocabSize: V, hiddenSize: D } = this.#cfg;
+    const outputs = (r: RowStep) => (r.allPositions ? r.count : 1);
+    const total = rows.reduce((n, r) => n + outputs(r), 0);
+    const logits = new Float32Array(total * V);
+    const hidden = new Float32Array(total * D);
+    const offsets = new Int32Array(rows.length);
+    let m = 0;
+    rows.forEach((r, i) => {
+      offsets[i] = m;
+      m += outputs(r);
+    });
+    groups.forEach((g, p) => {
+      const part = parts[p]!;
+      g.forEach((row, j) => {
+        const n = outputs(rows[row]!);
+        const from = part.offsets[j]!;
+        const to = offsets[row]!;
+        logits.set(part.logits.subarray(from * V, (from + n) * V), to * V);
+        hidden.set(part.hidden.subarray(from * D, (from + n) * D), to * D);
+      });
+    });
+    return { logits, hidden, offsets, vocabSize: V, hiddenSize: D };
+  }
+
+  async #run(rows: RowStep[]): Promise<StepResult> {
     const feeds = this.prepareFeeds(rows);
     const S = feeds[IO.inputIds]!.dims[1]!;
     const t = performance.now();
     const out = await this.run(feeds);
     this.runMs += performance.now() - t;
+    this.runs++;
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     for (let l = 0; l < this.#cfg.numLayers; l++) {
