@@ -16,7 +16,8 @@ import { median, nowMs, table } from './stats.ts';
  * - soft thinking's time per token over discrete sampling's (the whole-vocabulary mixture of the
  *   paper, and the top-30 concept token of Soft Thinking);
  * - superposed decoding (k = 3, α = 0.54 with an n-gram store) for T tokens against (a) three
- *   sequential discrete generations and (b) n = 3 samples batched after one shared prefill;
+ *   sequential discrete generations and (b) n = 3 samples batched after one prefill whose KV they
+ *   share (`kv.share`, as the engine's n > 1 does);
  * - the share of superposed step time spent in n-gram lookups (replayed from a recording).
  *
  * Every figure is a median over repetitions; the modes are interleaved within each repetition.
@@ -137,7 +138,8 @@ let nextSeq = 10_000;
 
 /**
  * Prefills `prompts` in one step, then steps every live row until all finish. With `fork` > 1,
- * each prompt's KV is copied to fork − 1 more rows after the prefill (n samples sharing it).
+ * fork − 1 more rows per prompt start from its KV after the prefill, sharing it without a copy
+ * (`kv.share`), as the engine starts n > 1 samples.
  */
 async function run(
   runner: ModelRunner,
@@ -169,7 +171,7 @@ async function run(
   prompts.forEach((p, b) => {
     const out = { logits: rowLogits(prefill, b), hidden: rowHidden(prefill, b) };
     for (const [i, row] of rows[b].entries()) {
-      if (i > 0) runner.kv.fork(rows[b][0].seq, row.seq, p.length);
+      if (i > 0) runner.kv.share(rows[b][0].seq, row.seq, p.length);
       live.push({ row, out });
     }
   });
