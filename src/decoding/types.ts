@@ -59,6 +59,12 @@ export interface DecodeContext {
   tokenizer: DecodingTokenizer;
   /** N-gram store for superposed decoding; without one, α = 0. */
   ngram?: NgramStore | null;
+  /**
+   * Benchmarks only (`bench decoding`): when set, superposed decoding adds to `ms` the time each
+   * step spends scoring its candidates (n-gram contexts, interpolation, token scores). Unset, the
+   * decoder reads no clock.
+   */
+  ngramTimer?: { ms: number } | null;
 }
 
 /** Why a choice ended: 'stop' = EOS or a stop string, 'length' = max_tokens. */
