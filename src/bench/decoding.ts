@@ -1,5 +1,5 @@
 import { buildNgramStore } from '../decoding/ngram-build.ts';
-import { NgramStore, type OrderTable } from '../decoding/ngram-store.ts';
+import type { NgramStore } from '../decoding/ngram-store.ts';
 import type { DecodingParams } from '../decoding/params.ts';
 import { resolveDecodingParams } from '../decoding/resolve-params.ts';
 import { createDecoder } from '../decoding/sequence-decoder.ts';
@@ -16,8 +16,10 @@ import { median, nowMs, table } from './stats.ts';
  * - soft thinking's time per token over discrete sampling's (the whole-vocabulary mixture of the
  *   paper, and the top-30 concept token of Soft Thinking);
  * - superposed decoding (k = 3, α = 0.54 with an n-gram store) for T tokens against (a) three
- *   sequential discrete generations and (b) n = 3 samples batched after one shared prefill;
- * - the share of superposed step time spent in n-gram lookups (replayed from a recording).
+ *   sequential discrete generations and (b) n = 3 samples batched after one prefill whose KV they
+ *   share (`kv.share`, as the engine's n > 1 does);
+ * - the share of superposed decode time spent scoring candidates with the n-gram store, timed
+ *   inline in the decoder (`DecodeContext.ngramTimer`).
  *
  * Every figure is a median over repetitions; the modes are interleaved within each repetition.
  * The decoders run as the engine runs them (decoder.next, then one runner.step for all rows),
@@ -41,7 +43,11 @@ export interface DecodingBenchRow {
   batchedN3Ms: number;
   vsSequential: number;
   vsBatchedN3: number;
-  /** N-gram lookup time / superposed decode-step time. */
+  /**
+   * Median over runs of: time the superposed decoders spent scoring candidates (n-gram contexts,
+   * interpolation, token scores) / the run's decode time (every decoder.next and runner.step
+   * after the prefill).
+   */
   ngramShare: number;
 }
 
@@ -65,42 +71,6 @@ function syntheticCorpus(length: number, spread: number, seed: number): Int32Arr
     return x / 4294967296;
   };
   return Int32Array.from({ length }, () => Math.floor(spread * next() ** 3));
-}
-
-/** Records the lookups a decoder makes, so that they can be timed alone afterwards. */
-class RecordingStore extends NgramStore {
-  readonly ops: { n: number; tokens: number[] | null; end: number; ctx: number; next: number }[] = [];
-
-  override findContext(n: number, tokens: ArrayLike<number>, end: number): number {
-    this.ops.push({ n, tokens: Array.from(tokens), end, ctx: 0, next: 0 });
-    return super.findContext(n, tokens, end);
-  }
-
-  override countNext(n: number, ctx: number, next: number): number {
-    this.ops.push({ n, tokens: null, end: 0, ctx, next });
-    return super.countNext(n, ctx, next);
-  }
-}
-
-function recordingCopy(store: NgramStore): RecordingStore {
-  const tables: OrderTable[] = [];
-  for (let n = store.minOrder; n <= store.maxOrder; n++) tables.push(store.table(n));
-  return new RecordingStore(store.minOrder, store.maxOrder, store.vocabSize, tables);
-}
-
-/** Milliseconds the recorded lookups take on `store` (median of 5 replays). */
-function replayMs(store: NgramStore, ops: RecordingStore['ops']): number {
-  const times: number[] = [];
-  let sink = 0;
-  for (let r = 0; r < 5; r++) {
-    const t = nowMs();
-    for (const op of ops) {
-      sink += op.tokens ? store.findContext(op.n, op.tokens, op.end) : store.countNext(op.n, op.ctx, op.next);
-    }
-    times.push(nowMs() - t);
-  }
-  if (sink === Number.MIN_VALUE) throw new Error('unreachable');
-  return median(times);
 }
 
 function benchContext(runner: ModelRunner, ngram: NgramStore): DecodeContext {
@@ -129,6 +99,8 @@ interface RunTiming {
   totalMs: number;
   /** Each decode step: every live decoder's next() and one runner.step. */
   stepMs: number[];
+  /** Everything after the prefill: every decoder.next, the last ones included, and runner.step. */
+  decodeMs: number;
   /** Mean ids per input fed. */
   bagSize: number;
 }
@@ -137,7 +109,8 @@ let nextSeq = 10_000;
 
 /**
  * Prefills `prompts` in one step, then steps every live row until all finish. With `fork` > 1,
- * each prompt's KV is copied to fork − 1 more rows after the prefill (n samples sharing it).
+ * fork − 1 more rows per prompt start from its KV after the prefill, sharing it without a copy
+ * (`kv.share`), as the engine starts n > 1 samples.
  */
 async function run(
   runner: ModelRunner,
@@ -165,11 +138,12 @@ async function run(
   const prefill = await runner.step(
     prompts.map((p, b) => ({ seq: rows[b][0].seq, count: p.length, bagSize: 1, ids: p })),
   );
+  const decodeStarted = nowMs();
   let live: { row: Row; out: StepOutput }[] = [];
   prompts.forEach((p, b) => {
     const out = { logits: rowLogits(prefill, b), hidden: rowHidden(prefill, b) };
     for (const [i, row] of rows[b].entries()) {
-      if (i > 0) runner.kv.fork(rows[b][0].seq, row.seq, p.length);
+      if (i > 0) runner.kv.share(rows[b][0].seq, row.seq, p.length);
       live.push({ row, out });
     }
   });
@@ -198,9 +172,14 @@ async function run(
     }));
     stepMs.push(nowMs() - t);
   }
-  const totalMs = nowMs() - started;
+  const finished = nowMs();
   for (const r of rows.flat()) runner.kv.free(r.seq);
-  return { totalMs, stepMs, bagSize: bags ? bagIds / bags : 0 };
+  return {
+    totalMs: finished - started,
+    stepMs,
+    decodeMs: finished - decodeStarted,
+    bagSize: bags ? bagIds / bags : 0,
+  };
 }
 
 /** The measurements of one model at one batch size. */
@@ -228,11 +207,14 @@ async function benchBatch(
     soft: [] as number[],
     softTopK: [] as number[],
     superposed: [] as number[],
-    superposedSteps: [] as number[],
+    ngramShare: [] as number[],
     sequential: [] as number[],
     batched: [] as number[],
   };
   let softBag = 0;
+  // Superposed runs time their n-gram scoring inline: two clock reads per row and step.
+  const ngramTimer = { ms: 0 };
+  const timedCtx: DecodeContext = { ...ctx, ngramTimer };
   await run(runner, ctx, prompts, discrete); // warm-up
   for (let rep = 0; rep < reps; rep++) {
     times.discrete.push(...(await run(runner, ctx, prompts, discrete)).stepMs);
@@ -241,20 +223,16 @@ async function benchBatch(
     softBag = s.bagSize;
     const k = await run(runner, ctx, thinkingPrompts, soft(30), { startsInThinking: true, maxSteps: STEPS });
     times.softTopK.push(...k.stepMs);
-    const sp = await run(runner, ctx, prompts, superposed);
+    ngramTimer.ms = 0;
+    const sp = await run(runner, timedCtx, prompts, superposed);
     times.superposed.push(sp.totalMs);
-    times.superposedSteps.push(...sp.stepMs);
+    times.ngramShare.push(ngramTimer.ms / sp.decodeMs);
     let sequential = 0;
     for (let g = 0; g < 3; g++)
       sequential += (await run(runner, ctx, prompts, { ...sample, seed: g })).totalMs;
     times.sequential.push(sequential);
     times.batched.push((await run(runner, ctx, prompts, { ...sample, n: 3 }, { fork: 3 })).totalMs);
   }
-  // N-gram share: replay the lookups of one superposed run against the timed step.
-  const recording = recordingCopy(ctx.ngram!);
-  await run(runner, { ...ctx, ngram: recording }, prompts, superposed);
-  const lookupMsPerStep = replayMs(ctx.ngram!, recording.ops) / T;
-
   const m = (xs: number[]) => median(xs);
   const row: DecodingBenchRow = {
     model: name,
@@ -270,7 +248,7 @@ async function benchBatch(
     batchedN3Ms: m(times.batched),
     vsSequential: m(times.sequential) / m(times.superposed),
     vsBatchedN3: m(times.batched) / m(times.superposed),
-    ngramShare: lookupMsPerStep / m(times.superposedSteps),
+    ngramShare: m(times.ngramShare),
   };
   log(
     `  ${name} batch ${batch}: soft/discrete ${row.softRatio.toFixed(3)}, superposed ${row.superposedMs.toFixed(1)} ms ` +

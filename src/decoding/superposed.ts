@@ -67,6 +67,8 @@ export class SuperposedAnswer {
       { temperature: this.#sp.temperature, topK: this.#sp.candidates, topP: 1, minP: 0 },
       this.#scratch,
     );
+    const timer = this.#ctx.ngramTimer;
+    const scoringStarted = timer ? performance.now() : 0;
     const store = this.#sp.alpha > 0 ? (this.#ctx.ngram ?? null) : null;
     const ng = store ? new Float64Array(c.count) : null;
     const scores = this.#live.map((d) => {
@@ -75,6 +77,7 @@ export class SuperposedAnswer {
       tokenScores(c.probs, ng, c.count, this.#sp.alpha, this.#sp.penalty, s);
       return s;
     });
+    if (timer) timer.ms += performance.now() - scoringStarted;
 
     const live: Draft[] = [];
     bestPairs(this.#live, c.ids, scores, c.count, 2 * k).forEach((p, rank) => {

@@ -81,6 +81,7 @@ export class ThinkingPhase {
           k: this.#params.traceTopK,
           shadowId: thought.shadowId,
           entropy: h,
+          fed: thought.input,
           tokenizer: this.#ctx.tokenizer,
           scratch: this.#scratch,
         });

@@ -1,6 +1,6 @@
 import type { Scratch } from './scratch.ts';
 import { argmax, logSumExp, topK } from './top-k.ts';
-import type { DecodingTokenizer, StepTrace } from './types.ts';
+import type { BagInput, DecodingTokenizer, StepTrace } from './types.ts';
 
 /**
  * Entropy (nats) of softmax(logits[0..n)) at temperature 1: the model's own uncertainty. Cold
@@ -24,8 +24,10 @@ export function entropy(logits: Float32Array, n: number): number {
 }
 
 /**
- * A step's trace: its shadow token and the `k` heaviest tokens of softmax(logits / τ) (the
- * thinking distribution before truncation and noise; τ = 0 reports the one-hot argmax).
+ * A step's trace: its shadow token and the `k` heaviest tokens of softmax(logits / τ), each with
+ * `p`, its weight in that distribution (before truncation and noise; τ = 0 reports the one-hot
+ * argmax), and `fed`, its weight in the bag the step feeds next (after truncation,
+ * renormalisation and Dirichlet/Gumbel noise; 0 when truncated away or for a latent thought).
  */
 export function traceStep(options: {
   logits: Float32Array;
@@ -34,27 +36,36 @@ export function traceStep(options: {
   k: number;
   shadowId: number;
   entropy: number;
+  /** The input this step feeds. */
+  fed: BagInput;
   tokenizer: DecodingTokenizer;
   scratch: Scratch;
 }): StepTrace {
   const { logits, n, temperature, tokenizer } = options;
   const top: StepTrace['top'] = [];
+  const traced = (id: number, p: number) => top.push({ id, token: tokenizer.tokenText(id), p, fed: 0 });
   if (temperature === 0) {
-    const id = argmax(logits, n);
-    top.push({ id, token: tokenizer.tokenText(id), p: 1 });
+    traced(argmax(logits, n), 1);
   } else {
     const ids = options.scratch.int32('trace-top', options.k);
     const count = topK(logits, n, options.k, ids);
     const lse = logSumExp(logits, n, 1 / temperature);
-    for (let j = 0; j < count; j++) {
-      const id = ids[j];
-      top.push({ id, token: tokenizer.tokenText(id), p: Math.exp(logits[id] / temperature - lse) });
-    }
+    for (let j = 0; j < count; j++) traced(ids[j], Math.exp(logits[ids[j]] / temperature - lse));
   }
+  addFedWeights(top, options.fed);
   return {
     shadowId: options.shadowId,
     shadowToken: tokenizer.tokenText(options.shadowId),
     top,
     entropy: options.entropy,
   };
+}
+
+/** Sets each traced token's `fed` to its weight in the bag: one pass over the bag, which may be long. */
+function addFedWeights(top: StepTrace['top'], bag: BagInput): void {
+  const byId = new Map(top.map((t) => [t.id, t]));
+  for (let j = 0; j < bag.ids.length; j++) {
+    const t = byId.get(bag.ids[j]);
+    if (t) t.fed += bag.weights[j];
+  }
 }

@@ -59,6 +59,12 @@ export interface DecodeContext {
   tokenizer: DecodingTokenizer;
   /** N-gram store for superposed decoding; without one, α = 0. */
   ngram?: NgramStore | null;
+  /**
+   * Benchmarks only (`bench decoding`): when set, superposed decoding adds to `ms` the time each
+   * step spends scoring its candidates (n-gram contexts, interpolation, token scores). Unset, the
+   * decoder reads no clock.
+   */
+  ngramTimer?: { ms: number } | null;
 }
 
 /** Why a choice ended: 'stop' = EOS or a stop string, 'length' = max_tokens. */
@@ -82,8 +88,14 @@ export interface StepTrace {
   /** The argmax ("shadow") token of the step: it forms the reasoning text. */
   shadowId: number;
   shadowToken: string;
-  /** The `trace_top_k` heaviest tokens of the step's thinking distribution (before noise). */
-  top: { id: number; token: string; p: number }[];
+  /**
+   * The `trace_top_k` heaviest tokens of the step's thinking distribution. `p`: the weight in
+   * softmax(logits / τ), before truncation and noise. `fed`: the weight in the bag the step feeds
+   * as the next input, after truncation, renormalisation and Dirichlet/Gumbel noise (0 when
+   * truncated away; Gaussian noise moves the embedding, not the weights; a latent thought feeds
+   * no tokens, so 0).
+   */
+  top: { id: number; token: string; p: number; fed: number }[];
   /** Entropy (nats) of the model's full next-token distribution at temperature 1. */
   entropy: number;
 }

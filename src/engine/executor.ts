@@ -330,7 +330,10 @@ export class ModelExecutor {
     this.#decode(state, seq, out, now);
   }
 
-  /** n > 1: the other samples start from a copy of the first one's prompt KV and the same logits. */
+  /**
+   * n > 1: the other samples share the first one's prompt KV (`kv.share`: they read its buffers,
+   * no copy) and start from the same logits.
+   */
   #forkSamples(
     state: RequestState,
     parent: Sequence,

@@ -62,7 +62,7 @@ export async function* defaultScript(request: GenerateRequest): AsyncIterable<En
           trace: {
             shadowId: 104 + i * 5,
             shadowToken: t,
-            top: [{ id: 104, token: 'h', p: 0.9 }],
+            top: [{ id: 104, token: 'h', p: 0.9, fed: 1 }],
             entropy: 0.5,
           },
         }),

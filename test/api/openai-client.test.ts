@@ -15,7 +15,7 @@ interface ReasoningChoice {
   reasoning_trace?: {
     id: number;
     token: string;
-    top_k: { id: number; token: string; p: number }[];
+    top_k: { id: number; token: string; p: number; fed: number }[];
     entropy: number;
   }[];
   finish_reason: string;
@@ -126,7 +126,7 @@ describe('openai client against a live server (real engine, tiny model)', () => 
   it('soft thinking with trace: reasoning_content, a trace step per position, reasoning tokens', async () => {
     const r = await client.chat.completions.create({
       ...greedy,
-      thinking: { mode: 'soft', max_tokens: 6, trace: true, trace_top_k: 3 },
+      thinking: { mode: 'soft', max_tokens: 6, top_k: 2, trace: true, trace_top_k: 3 },
     } as never);
     const choice = r.choices[0] as unknown as ReasoningChoice;
     assert.equal(typeof choice.message.reasoning_content, 'string');
@@ -143,6 +143,8 @@ describe('openai client against a live server (real engine, tiny model)', () => 
       );
       assert.ok(ps.reduce((a, b) => a + b, 0) <= 1 + 1e-6);
       assert.equal(step.id, step.top_k[0]!.id, 'the shadow token is the heaviest');
+      const fed = step.top_k.map((t) => t.fed);
+      assert.ok(Math.abs(fed[0]! + fed[1]! - 1) < 1e-6 && fed[2] === 0, `fed after top_k = 2: ${fed}`);
     }
     const details = r.usage!.completion_tokens_details!;
     assert.ok(details.reasoning_tokens! >= 1 && details.reasoning_tokens! <= 7);

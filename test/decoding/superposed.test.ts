@@ -174,6 +174,16 @@ describe('superposed decoding', () => {
       assert.ok(Math.abs(d.score - expected[i]) < 1e-6, `score ${d.score} ≠ ${expected[i]}`);
     });
   });
+
+  it('adds its scoring time to ctx.ngramTimer when one is given, with the same output', () => {
+    const ngram = buildNgramStore([bytes('abcabdabcacbdabcd'.repeat(20))], 261);
+    const params = { max_tokens: 8, superposition: { drafts: 3, alpha: 0.5 } };
+    const plain = runAlone(params, { model: withoutEos(5), ctx: makeContext({ ngram }) });
+    const ngramTimer = { ms: 0 };
+    const timed = runAlone(params, { model: withoutEos(5), ctx: makeContext({ ngram, ngramTimer }) });
+    assert.ok(ngramTimer.ms > 0, `timed ${ngramTimer.ms} ms`);
+    assert.deepEqual(timed.events, plain.events);
+  });
 });
 
 describe('superposed step functions', () => {

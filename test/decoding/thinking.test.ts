@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { ThinkingParams } from '../../src/decoding/params.ts';
 import type { BagInput, DecodeEvent } from '../../src/decoding/types.ts';
 import {
   bytes,
@@ -151,6 +152,53 @@ describe('thinking phase', () => {
     const z = Math.exp(4) + Math.exp(2) + (TOKENIZER_VOCAB - 2) * Math.exp(-10);
     assert.ok(Math.abs(trace.top[0].p - Math.exp(4) / z) < 1e-6, 'p at τ = 0.5');
     assert.ok(trace.entropy > 0 && trace.entropy < Math.log(TOKENIZER_VOCAB));
+  });
+
+  describe('trace: fed weights are those of the bag the step feeds', () => {
+    const [a, b, c, d] = bytes('abcd');
+    /** First step's trace and fed bag, for four leading tokens a > b > c > d. */
+    const firstStep = (thinking: ThinkingParams) => {
+      const r = replay([logitsWith({ [a]: 3, [b]: 2.5, [c]: 2, [d]: 1.5 }), confident(THINK_END)]);
+      const { events, inputs } = runAlone(
+        { temperature: 0, max_tokens: 1, seed: 3, thinking: { mode: 'soft', trace: true, ...thinking } },
+        { ...r, startsInThinking: true },
+      );
+      const traced = events.find((e) => e.type === 'reasoning');
+      assert.ok(traced?.type === 'reasoning' && traced.trace);
+      return { top: traced.trace.top, bag: inputs[0] };
+    };
+    const weightIn = (bag: BagInput, id: number) => bag.weights[Array.from(bag.ids).indexOf(id)] ?? 0;
+
+    it('with top_k: kept tokens renormalised (sum 1), truncated ones 0', () => {
+      const { top, bag } = firstStep({ top_k: 2, trace_top_k: 4 });
+      assert.deepEqual(
+        top.map((t) => t.id),
+        [a, b, c, d],
+      );
+      assert.ok(Math.abs(top[0].fed + top[1].fed - 1) < 1e-6, `kept sum ${top[0].fed + top[1].fed}`);
+      assert.ok(Math.abs(top[0].fed - top[0].p / (top[0].p + top[1].p)) < 1e-6);
+      assert.deepEqual([top[2].fed, top[3].fed], [0, 0]);
+      assert.ok(top[2].p > 0, 'p stays the untruncated distribution');
+      for (const t of top) assert.equal(t.fed, weightIn(bag, t.id));
+    });
+
+    it('with Dirichlet noise: fed is the noised bag, not p', () => {
+      const { top, bag } = firstStep({ top_k: 4, trace_top_k: 4, noise: { type: 'dirichlet', alpha: 1 } });
+      assert.ok(Math.abs(top.reduce((s, t) => s + t.fed, 0) - 1) < 1e-6);
+      assert.ok(
+        top.some((t) => Math.abs(t.fed - t.p) > 1e-3),
+        'noise moved the weights',
+      );
+      for (const t of top) assert.equal(t.fed, weightIn(bag, t.id));
+    });
+
+    it('hard thinking feeds the sampled token one-hot', () => {
+      const { top } = firstStep({ mode: 'hard', temperature: 0, trace_top_k: 1 });
+      assert.deepEqual(
+        top.map((t) => [t.id, t.p, t.fed]),
+        [[a, 1, 1]],
+      );
+    });
   });
 
   it('latent thinking feeds the last hidden state as an empty bag', () => {

@@ -57,7 +57,18 @@ export const traceStepSchema = z
   .object({
     id: z.number().int().describe('the shadow (argmax) token of the step'),
     token: z.string(),
-    top_k: z.array(z.object({ id: z.number().int(), token: z.string(), p: z.number() })),
+    top_k: z.array(
+      z.object({
+        id: z.number().int(),
+        token: z.string(),
+        p: z.number().describe('weight in softmax(logits / τ), before truncation and noise'),
+        fed: z
+          .number()
+          .describe(
+            'weight in the input the step fed next: after truncation, renormalisation and Dirichlet/Gumbel noise; 0 when truncated away',
+          ),
+      }),
+    ),
     entropy: z.number().describe('nats, full distribution at temperature 1'),
   })
   .meta({ id: 'ReasoningTraceStep' });
