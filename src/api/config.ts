@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { engineOptionsSchema } from '../engine/config.ts';
 
 /**
  * Server configuration, parsed once from the environment and the command line into a frozen
@@ -29,6 +30,10 @@ export const apiConfigSchema = z.object({
 });
 export type ApiConfig = Readonly<z.infer<typeof apiConfigSchema>>;
 
+/** The engine knobs `reverie serve` takes (all but the checkpoints and the device), by the engine's rules. */
+export const engineKnobsSchema = engineOptionsSchema.omit({ checkpointDirs: true, device: true });
+export type EngineKnobs = Readonly<z.infer<typeof engineKnobsSchema>>;
+
 /** Everything `reverie serve` needs. */
 export const serverConfigSchema = apiConfigSchema.extend({
   host: z.string().min(1).default('127.0.0.1'),
@@ -37,8 +42,44 @@ export const serverConfigSchema = apiConfigSchema.extend({
   device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
   /** How long SIGTERM waits for in-flight requests before cutting them off. */
   shutdownTimeoutMs: positiveInt.default(30_000),
+  /** Passed to `createEngine` with the checkpoints and the device. */
+  engine: engineKnobsSchema.prefault({}),
 });
 export type ServerConfig = Readonly<z.infer<typeof serverConfigSchema>>;
+
+/** The environment variable of every server setting (the README's serving table lists them). */
+export const SERVER_ENV = {
+  host: 'HOST',
+  port: 'PORT',
+  modelsDir: 'MODELS_DIR',
+  device: 'REVERIE_DEVICE',
+  apiKeys: 'REVERIE_API_KEYS',
+  maxBodyBytes: 'REVERIE_MAX_BODY_BYTES',
+  retryAfterSeconds: 'REVERIE_RETRY_AFTER_SECONDS',
+  maxDrafts: 'REVERIE_MAX_DRAFTS',
+  maxN: 'REVERIE_MAX_N',
+  wsMaxConcurrent: 'REVERIE_WS_MAX_CONCURRENT',
+  wsMaxBufferedBytes: 'REVERIE_WS_MAX_BUFFERED_BYTES',
+  wsHeartbeatMs: 'REVERIE_WS_HEARTBEAT_MS',
+  shutdownTimeoutMs: 'REVERIE_SHUTDOWN_TIMEOUT_MS',
+} as const satisfies Record<Exclude<keyof ServerConfig, 'engine'>, string>;
+
+/** The environment variable of every engine knob; `reverie serve` takes each as a flag too. */
+export const ENGINE_ENV = {
+  maxNumSeqs: 'REVERIE_MAX_NUM_SEQS',
+  maxBatchedTokens: 'REVERIE_MAX_BATCHED_TOKENS',
+  kvBudgetBytes: 'REVERIE_KV_BUDGET_BYTES',
+  maxModelLen: 'REVERIE_MAX_MODEL_LEN',
+  queueLimit: 'REVERIE_QUEUE_LIMIT',
+  prefixCache: 'REVERIE_PREFIX_CACHE',
+  threads: 'REVERIE_THREADS',
+} as const satisfies Record<keyof EngineKnobs, string>;
+
+/** A setting given on the command line, by its config key (`maxNumSeqs` is `--max-num-seqs`). */
+export type ServerFlags = Partial<Record<keyof typeof SERVER_ENV | keyof typeof ENGINE_ENV, string>>;
+
+/** The command-line flag of a setting: `maxNumSeqs` → `max-num-seqs`. */
+export const flagName = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** Comma- or whitespace-separated keys (`REVERIE_API_KEYS`). */
 export function parseApiKeys(raw: string | undefined): string[] {
@@ -56,31 +97,45 @@ export function parseApiConfig(input: Partial<z.input<typeof apiConfigSchema>> =
   return Object.freeze(apiConfigSchema.parse(input));
 }
 
+/** The engine's schema takes typed values: numbers, and `true` / `false`; anything else fails there. */
+function knobValue(text: string): number | boolean {
+  const lower = text.toLowerCase();
+  return lower === 'true' || lower === 'false' ? lower === 'true' : Number(text);
+}
+
 /**
- * Server configuration from flags (highest priority) and the environment (`HOST`, `PORT`,
- * `MODELS_DIR`, `REVERIE_DEVICE`, `REVERIE_API_KEYS`, `REVERIE_MAX_BODY_BYTES`,
- * `REVERIE_SHUTDOWN_TIMEOUT_MS`).
- * @throws Error naming the invalid setting
+ * Server configuration from flags (highest priority) and the environment ({@link SERVER_ENV},
+ * {@link ENGINE_ENV}); empty values count as unset.
+ * @example parseServerConfig({ port: '9000' }, { REVERIE_MAX_NUM_SEQS: '32' }).engine.maxNumSeqs // 32
+ * @throws Error naming the flag or variable and its value
  */
-export function parseServerConfig(
-  flags: Partial<Record<'host' | 'port' | 'modelsDir' | 'device', string>>,
-  env: NodeJS.ProcessEnv = process.env,
-): ServerConfig {
-  const raw = {
-    host: flags.host ?? env.HOST,
-    port: flags.port ?? env.PORT,
-    modelsDir: flags.modelsDir ?? env.MODELS_DIR,
-    device: flags.device ?? env.REVERIE_DEVICE,
-    apiKeys: parseApiKeys(env.REVERIE_API_KEYS),
-    maxBodyBytes: env.REVERIE_MAX_BODY_BYTES,
-    shutdownTimeoutMs: env.REVERIE_SHUTDOWN_TIMEOUT_MS,
+export function parseServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  // Where each given setting came from, by its path in the config, for the error message.
+  const origins = new Map<string, string>();
+  const given = (path: string, key: keyof ServerFlags, variable: string): string | undefined => {
+    const flag = flags[key]?.trim();
+    const fromEnv = env[variable]?.trim();
+    const text = flag || fromEnv || undefined;
+    if (text !== undefined && key !== 'apiKeys') {
+      origins.set(path, flag ? `--${flagName(key)} "${flag}"` : `${variable}="${fromEnv}"`);
+    }
+    return text;
   };
-  const result = serverConfigSchema.safeParse(
-    Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== '')),
-  );
+  const raw: Record<string, unknown> = {};
+  for (const [key, variable] of Object.entries(SERVER_ENV) as [keyof typeof SERVER_ENV, string][]) {
+    const text = given(key, key, variable);
+    if (text !== undefined) raw[key] = key === 'apiKeys' ? parseApiKeys(text) : text;
+  }
+  const engine: Record<string, unknown> = {};
+  for (const [key, variable] of Object.entries(ENGINE_ENV) as [keyof typeof ENGINE_ENV, string][]) {
+    const text = given(`engine.${key}`, key, variable);
+    if (text !== undefined) engine[key] = knobValue(text);
+  }
+  const result = serverConfigSchema.safeParse({ ...raw, engine });
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    throw new Error(`invalid setting ${issue.path.join('.')}: ${issue.message}`);
+    const path = issue.path.join('.');
+    throw new Error(`invalid setting ${origins.get(path) ?? path}: ${issue.message}`);
   }
-  return Object.freeze(result.data);
+  return Object.freeze({ ...result.data, engine: Object.freeze(result.data.engine) });
 }

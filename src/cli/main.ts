@@ -8,7 +8,9 @@ import { serveCommand } from './serve.ts';
 const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: string }> = {
   serve: {
     run: serveCommand,
-    help: 'serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda]   OpenAI-compatible server',
+    help:
+      'serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda] [--max-num-seqs N …]   ' +
+      'OpenAI-compatible server (README: every flag and REVERIE_* variable)',
   },
   generate: {
     run: generateCommand,

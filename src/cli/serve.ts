@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createApp } from '../api/app.ts';
-import { parseServerConfig } from '../api/config.ts';
+import { ENGINE_ENV, flagName, parseServerConfig, type ServerFlags } from '../api/config.ts';
 import { startServer } from '../api/server.ts';
 import { createEngine } from '../engine/engine.ts';
 import { listCheckpointDirs, modelsDir } from '../model/model-dir.ts';
@@ -10,28 +10,24 @@ import { Telemetry } from '../telemetry/telemetry.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
+/** Settings `reverie serve` takes as flags (`maxNumSeqs` is `--max-num-seqs`); the rest are environment only. */
+const FLAGS = ['host', 'port', 'modelsDir', 'device', ...Object.keys(ENGINE_ENV)] as (keyof ServerFlags)[];
+
 /**
- * `reverie serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda]`: serves every
- * checkpoint of the models folder (the default one first) over the OpenAI-compatible API.
+ * `reverie serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda] [--max-num-seqs N …]`:
+ * serves every checkpoint of the models folder (the default one first) over the OpenAI-compatible
+ * API, with the API limits and engine knobs of the environment ({@link parseServerConfig}).
  * `/health` answers 503 until the models are loaded. SIGTERM or SIGINT: stop accepting, finish
  * in-flight requests (up to REVERIE_SHUTDOWN_TIMEOUT_MS), exit.
  */
 export async function serveCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'models-dir': { type: 'string' },
-      device: { type: 'string' },
-    },
+    options: Object.fromEntries(FLAGS.map((key) => [flagName(key), { type: 'string' as const }])),
   });
-  const config = parseServerConfig({
-    host: values.host,
-    port: values.port,
-    modelsDir: values['models-dir'],
-    device: values.device,
-  });
+  const config = parseServerConfig(
+    Object.fromEntries(FLAGS.map((key) => [key, values[flagName(key)] as string | undefined])),
+  );
   const root = config.modelsDir ?? modelsDir();
   const dirs = listCheckpointDirs(root);
   if (dirs.length === 0) {
@@ -42,7 +38,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // OTEL_* variables choose the exporters (none by default; /metrics always); checked before any work.
   const telemetryConfig = telemetryConfigFromEnv();
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-  const engine = createEngine({ checkpointDirs: dirs, device: config.device });
+  const engine = createEngine({ checkpointDirs: dirs, device: config.device, ...config.engine });
   const telemetry = new Telemetry(engine, { config: telemetryConfig, serviceVersion: version });
   const app = createApp({ engine, config, telemetry });
   const running = await startServer(app, { host: config.host, port: config.port });

@@ -7,18 +7,29 @@ export function modelsDir(): string {
   return resolve(process.env.MODELS_DIR ?? join(import.meta.dirname, '..', '..', 'models'));
 }
 
-/** Checkpoint folders under `root` (those with a reverie.json), the default one first. */
+/**
+ * Checkpoint folders under `root` (those with a reverie.json), the default one first, the others by
+ * name (code-point order). `root/DEFAULT` names the default checkpoint; without it (or when it is
+ * empty) the first by name is the default.
+ * @throws Error when DEFAULT names a folder that is not a checkpoint of `root`
+ */
 export function listCheckpointDirs(root: string = modelsDir()): string[] {
   if (!existsSync(root)) return [];
   const dirs = readdirSync(root, { withFileTypes: true })
     .filter((e) => e.isDirectory() && existsSync(join(root, e.name, MANIFEST_FILE)))
     .map((e) => e.name)
     .sort();
-  // `models/DEFAULT` names the default checkpoint; without it the first by name is the default.
   const defaultFile = join(root, 'DEFAULT');
   const preferred = existsSync(defaultFile) ? readFileSync(defaultFile, 'utf8').trim() : '';
-  const ordered = dirs.includes(preferred) ? [preferred, ...dirs.filter((d) => d !== preferred)] : dirs;
-  return ordered.map((d) => join(root, d));
+  if (preferred === '') return dirs.map((d) => join(root, d));
+  // Serving another model as the default than the one asked for would go unnoticed: refuse.
+  if (!dirs.includes(preferred)) {
+    throw new Error(
+      `${defaultFile} names "${preferred}", which is not a checkpoint folder (with ${MANIFEST_FILE}) of ${root}; ` +
+        `checkpoints there: ${dirs.join(', ') || 'none'}`,
+    );
+  }
+  return [preferred, ...dirs.filter((d) => d !== preferred)].map((d) => join(root, d));
 }
 
 /** The default checkpoint's folder; throws with a hint when there is none. */

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createApp } from '../../src/api/app.ts';
 import { makeKeyChecker } from '../../src/api/auth.ts';
-import { parseApiConfig, parseServerConfig } from '../../src/api/config.ts';
+import { parseApiConfig } from '../../src/api/config.ts';
 import { StreamSession } from '../../src/api/ws/session.ts';
 import { EngineError } from '../../src/engine/types.ts';
 import { byteModelInfo, defaultScript, FakeEngine } from './fake-engine.ts';
 
 /**
  * Unit tests of the HTTP layer through `app.request()` (no socket) on a scripted engine: engine
- * error mapping, health states, metrics, auth, configuration and the WebSocket session's limits.
+ * error mapping, health states, metrics, auth and the WebSocket session's limits.
  */
 
 const chatBody = (extra: Record<string, unknown> = {}) =>
@@ -194,22 +194,6 @@ describe('API keys', () => {
       assert.equal(check(bad), false, String(bad));
     }
     assert.equal(makeKeyChecker([])(undefined), true, 'no keys: open');
-  });
-});
-
-describe('configuration', () => {
-  it('flags override the environment; bad values name the setting', () => {
-    const config = parseServerConfig(
-      { port: '9001' },
-      { PORT: '8080', HOST: '0.0.0.0', REVERIE_API_KEYS: 'a, b' },
-    );
-    assert.equal(config.port, 9001);
-    assert.equal(config.host, '0.0.0.0');
-    assert.deepEqual(config.apiKeys, ['a', 'b']);
-    assert.ok(Object.isFrozen(config));
-    assert.deepEqual(parseServerConfig({}, {}).port, 8000);
-    assert.throws(() => parseServerConfig({ port: 'eighty' }, {}), /port/);
-    assert.throws(() => parseServerConfig({ device: 'tpu' }, {}), /device/);
   });
 });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
+import { modelObjectSchema } from '../../src/api/models/schema.ts';
 import { type LiveServer, startLiveServer } from './live-server.ts';
 
 /**
@@ -42,6 +43,22 @@ describe('openai client against a live server (real engine, tiny model)', () => 
     assert.deepEqual(model.thinking, { start: '<think>', end: '</think>' });
     assert.ok((model.modes as string[]).includes('soft'));
     assert.equal(model.max_model_len, 1024);
+    assert.deepEqual(Object.keys(model).sort(), Object.keys(modelObjectSchema.shape).sort());
+    assert.equal(model.object, 'model');
+    assert.equal(model.owned_by, 'reverie');
+    assert.ok(Number.isInteger(model.created));
+    assert.equal(model.architecture, 'LlamaForCausalLM');
+    assert.match(model.description as string, /^Tiny random-weight test model/);
+    assert.equal(model.training_method, null, 'the test model records no training');
+    assert.equal(model.ngram, false);
+    assert.deepEqual(model.defaults, {
+      temperature: 0,
+      top_p: 1,
+      max_tokens: 256,
+      thinking_mode: 'hard',
+      thinking_max_tokens: 512,
+    });
+    assert.deepEqual(await client.models.retrieve('tiny'), model);
   });
 
   it('plain chat completion: greedy, deterministic, with usage', async () => {
@@ -155,6 +172,8 @@ describe('openai client against a live server (real engine, tiny model)', () => 
       ...greedy,
       stream: true,
       thinking: { mode: 'soft', max_tokens: 4 },
+      // EOS banned: the answer runs its 12 tokens, so there is content to order.
+      logit_bias: { 256: -100, 258: -100 },
     } as never);
     const order: string[] = [];
     for await (const chunk of stream as unknown as AsyncIterable<OpenAI.ChatCompletionChunk>) {
@@ -162,11 +181,9 @@ describe('openai client against a live server (real engine, tiny model)', () => 
       if (delta?.reasoning_content) order.push('reasoning');
       if (delta?.content) order.push('content');
     }
-    assert.ok(order.includes('reasoning'));
-    assert.equal(
-      order.indexOf('content') === -1 || order.lastIndexOf('reasoning') < order.indexOf('content'),
-      true,
-    );
+    assert.ok(order.includes('reasoning'), order.join(','));
+    assert.ok(order.includes('content'), order.join(','));
+    assert.ok(order.lastIndexOf('reasoning') < order.indexOf('content'), order.join(','));
   });
 
   it('superposed decoding with k = 3 drafts returns three choices', async () => {

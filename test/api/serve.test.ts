@@ -56,21 +56,26 @@ describe('serving life cycle (real engine)', () => {
     }
   });
 
-  it('a full queue answers 429 with Retry-After', async () => {
+  it('a full queue answers 429 with Retry-After, JSON or streamed (before any SSE byte)', async () => {
     const engine = createEngine({ checkpointDirs: [dir], threads: 1, queueLimit: 0 });
     await engine.ready();
     const app = createApp({ engine, config: parseApiConfig({ retryAfterSeconds: 2 }) });
     try {
-      const res = await app.request('/v1/chat/completions', {
-        method: 'POST',
-        body: body(),
-        headers: { 'content-type': 'application/json' },
-      });
-      assert.equal(res.status, 429);
-      assert.equal(res.headers.get('retry-after'), '2');
-      const err = (await res.json()) as { error: { type: string; code: string } };
-      assert.equal(err.error.type, 'rate_limit_error');
-      assert.equal(err.error.code, 'overloaded');
+      for (const stream of [false, true]) {
+        const res = await app.request('/v1/chat/completions', {
+          method: 'POST',
+          body: body({ stream }),
+          headers: { 'content-type': 'application/json' },
+        });
+        assert.equal(res.status, 429, `stream: ${stream}`);
+        assert.equal(res.headers.get('retry-after'), '2');
+        assert.match(res.headers.get('content-type') ?? '', /^application\/json/, 'not text/event-stream');
+        const text = await res.text();
+        assert.ok(!text.includes('data:'), text);
+        const err = JSON.parse(text) as { error: { type: string; code: string } };
+        assert.equal(err.error.type, 'rate_limit_error');
+        assert.equal(err.error.code, 'overloaded');
+      }
     } finally {
       await engine.close();
       await app.telemetry.shutdown();
@@ -118,7 +123,8 @@ describe('serving life cycle (real engine)', () => {
       ['--import', 'tsx', ENTRY, '--port', '0', '--models-dir', root],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, HOST: '127.0.0.1' },
+        // An API limit and an engine knob from the environment, seen below.
+        env: { ...process.env, HOST: '127.0.0.1', REVERIE_MAX_N: '2', REVERIE_MAX_MODEL_LEN: '64' },
       },
     );
     let stderr = '';
@@ -137,18 +143,37 @@ describe('serving life cycle (real engine)', () => {
         });
       });
       assert.equal((await fetch(`${url}/health`)).status, 200);
-      const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as {
+        data: { id: string; max_model_len: number }[];
+      };
       assert.deepEqual(
-        models.data.map((m) => m.id),
-        ['tiny'],
+        models.data.map((m) => [m.id, m.max_model_len]),
+        [['tiny', 64]],
       );
       const res = await post(url);
       assert.equal(res.status, 200);
+      const refused = await post(url, { n: 3 });
+      assert.equal(refused.status, 400);
+      assert.match(((await refused.json()) as { error: { message: string } }).error.message, /at most 2/);
       child.kill('SIGTERM');
       assert.equal(await exited, 0, stderr);
       assert.match(stderr, /stopped/);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
+  });
+
+  it('`reverie serve` stops at start on a bad variable, naming it', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, '--models-dir', root], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, REVERIE_MAX_NUM_SEQS: '0' },
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (chunk: string) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /^reverie: invalid setting REVERIE_MAX_NUM_SEQS="0": /);
+    assert.doesNotMatch(stderr, /listening/);
   });
 });

@@ -13,13 +13,13 @@ interface RawStream {
 }
 
 function post(
-  url: string,
+  endpoint: string,
   body: unknown,
   onRead?: (text: string, destroy: () => void) => void,
 ): Promise<RawStream> {
   return new Promise((resolve, reject) => {
     const req = request(
-      `${url}/v1/chat/completions`,
+      endpoint,
       { method: 'POST', headers: { 'content-type': 'application/json' } },
       (res) => {
         const reads: string[] = [];
@@ -42,6 +42,19 @@ function post(
   });
 }
 
+/** Checks the SSE framing and returns the JSON payloads (without the final `[DONE]`). */
+// biome-ignore lint/suspicious/noExplicitAny: chunks are read field by field, as a client would
+function sseEvents(res: RawStream): any[] {
+  const raw = res.reads.join('');
+  assert.ok(raw.endsWith('data: [DONE]\n\n'));
+  const events = raw.split('\n\n').filter((e) => e.length > 0);
+  for (const e of events) assert.match(e, /^data: [^\n]+$/, 'one data line per event');
+  return events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)));
+}
+
+/** The tiny model's end-of-text and end-of-turn ids, banned (as `LONG_REQUEST` does). */
+const EOS_BANNED = LONG.logit_bias;
+
 async function until(cond: () => boolean, ms: number): Promise<void> {
   const start = Date.now();
   while (!cond()) {
@@ -60,12 +73,14 @@ describe('SSE on the wire (live server, real engine)', () => {
   });
 
   it('frames every chunk as `data: {json}\\n\\n`, reasoning before content, usage, then [DONE]', async () => {
-    const res = await post(live.url, {
+    const res = await post(`${live.url}/v1/chat/completions`, {
       model: 'tiny',
       messages: [{ role: 'user', content: 'hi' }],
       stream: true,
       stream_options: { include_usage: true },
-      max_tokens: 16,
+      // EOS banned: the answer cannot end before its max_tokens, so content deltas are certain.
+      max_tokens: 24,
+      logit_bias: EOS_BANNED,
       temperature: 0,
       thinking: { mode: 'soft', max_tokens: 16, trace: true, trace_top_k: 2 },
     });
@@ -73,11 +88,7 @@ describe('SSE on the wire (live server, real engine)', () => {
     assert.match(String(res.headers['content-type']), /^text\/event-stream/);
     assert.equal(res.headers['cache-control'], 'no-cache');
     assert.ok(res.reads.length > 1, `arrived in ${res.reads.length} socket reads: streamed, not buffered`);
-    const raw = res.reads.join('');
-    assert.ok(raw.endsWith('data: [DONE]\n\n'));
-    const events = raw.split('\n\n').filter((e) => e.length > 0);
-    for (const e of events) assert.match(e, /^data: [^\n]+$/, 'one data line per event');
-    const payloads = events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)));
+    const payloads = sseEvents(res);
     assert.equal(payloads[0].choices[0].delta.role, 'assistant');
     const kinds = payloads.flatMap((p) =>
       p.choices.map(
@@ -92,15 +103,35 @@ describe('SSE on the wire (live server, real engine)', () => {
       ),
     );
     const firstContent = kinds.indexOf('content');
-    assert.ok(kinds.includes('reasoning'));
-    if (firstContent >= 0) assert.ok(kinds.lastIndexOf('reasoning') < firstContent, kinds.join(','));
+    assert.ok(kinds.includes('reasoning'), kinds.join(','));
+    assert.ok(firstContent >= 0, kinds.join(','));
+    assert.ok(kinds.lastIndexOf('reasoning') < firstContent, kinds.join(','));
+    assert.deepEqual(kinds.slice(-1), ['finish']);
     assert.equal(kinds.filter((k) => k === 'finish').length, 1);
     const traced = payloads.filter((p) => p.choices[0]?.reasoning_trace);
     assert.ok(traced.length > 0 && traced.every((p) => p.choices[0].reasoning_trace[0].top_k.length === 2));
     const last = payloads[payloads.length - 1];
     assert.deepEqual(last.choices, []);
-    assert.ok(last.usage.completion_tokens_details.reasoning_tokens > 0);
+    const reasoningTokens = last.usage.completion_tokens_details.reasoning_tokens;
+    assert.ok(reasoningTokens > 0);
+    assert.equal(last.usage.completion_tokens - reasoningTokens, 24, 'the answer ran to max_tokens');
+    for (const p of payloads.slice(0, -1)) assert.equal(p.usage, null, 'usage: null before the usage chunk');
     for (const p of payloads) assert.equal(p.id, payloads[0].id);
+  });
+
+  it('completions: `usage: null` on every chunk before the usage chunk, only when asked', async () => {
+    const body = { model: 'tiny', prompt: 'hi', stream: true, max_tokens: 6, logit_bias: EOS_BANNED };
+    const url = `${live.url}/v1/completions`;
+    const asked = sseEvents(await post(url, { ...body, stream_options: { include_usage: true } }));
+    assert.ok(asked.length >= 3, `${asked.length} chunks`);
+    for (const p of asked.slice(0, -1)) assert.equal(p.usage, null);
+    assert.deepEqual(asked.at(-1).choices, []);
+    assert.equal(asked.at(-1).usage.completion_tokens, 6);
+    const plain = sseEvents(await post(url, body));
+    assert.ok(
+      plain.length >= 2 && plain.every((p) => !('usage' in p)),
+      'no usage field without include_usage',
+    );
   });
 
   it('a client that disconnects mid-stream cancels its generation', async () => {
@@ -114,7 +145,7 @@ describe('SSE on the wire (live server, real engine)', () => {
     const natural = Date.now() - started;
 
     let disconnectedAt = 0;
-    await post(live.url, { ...LONG, stream: true }, (text, destroy) => {
+    await post(`${live.url}/v1/chat/completions`, { ...LONG, stream: true }, (text, destroy) => {
       if (disconnectedAt === 0 && text.includes('"content"')) {
         disconnectedAt = Date.now();
         destroy();

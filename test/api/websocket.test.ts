@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
+import { createApp } from '../../src/api/app.ts';
+import { parseApiConfig } from '../../src/api/config.ts';
+import { startServer } from '../../src/api/server.ts';
 import { type LiveServer, LONG_REQUEST, runningAfterProbe, startLiveServer } from './live-server.ts';
 
 /** The /v1/stream WebSocket protocol against a live server (real engine, tiny model). */
@@ -13,8 +16,8 @@ class Client {
   readonly received: Msg[] = [];
   #waiters: { match: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
 
-  constructor(url: string, headers: Record<string, string> = {}) {
-    this.ws = new WebSocket(url.replace(/^http/, 'ws') + '/v1/stream', { headers });
+  constructor(url: string, headers: Record<string, string> = {}, options: WebSocket.ClientOptions = {}) {
+    this.ws = new WebSocket(url.replace(/^http/, 'ws') + '/v1/stream', { headers, ...options });
     this.ws.on('message', (data) => {
       const msg = JSON.parse(String(data)) as Msg;
       this.received.push(msg);
@@ -49,6 +52,17 @@ class Client {
           clearTimeout(timer);
           resolve(m);
         },
+      });
+    });
+  }
+
+  /** The close code and time once the socket closes (listen before it can happen); fails after `ms`. */
+  closed(ms = 2_000): Promise<{ code: number; at: number }> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`still open after ${ms} ms`)), ms);
+      this.ws.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, at: Date.now() });
       });
     });
   }
@@ -90,7 +104,8 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
     client.send({
       type: 'response.create',
       id: 'a',
-      request: chat({ thinking: { mode: 'soft', max_tokens: 5, trace: true } }),
+      // EOS banned: the answer runs its 8 tokens, so text deltas are certain.
+      request: chat({ thinking: { mode: 'soft', max_tokens: 5, trace: true }, logit_bias: LONG.logit_bias }),
     });
     client.send({
       type: 'response.create',
@@ -116,7 +131,8 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
       assert.ok(trace.top_k.length > 0 && trace.entropy >= 0);
     }
     const firstText = msgsA.findIndex((m) => m.type === 'response.output_text.delta');
-    if (firstText >= 0) assert.ok(msgsA.lastIndexOf(reasoning[reasoning.length - 1]!) < firstText);
+    assert.ok(firstText >= 0, 'answer deltas');
+    assert.ok(msgsA.lastIndexOf(reasoning[reasoning.length - 1]!) < firstText);
     assert.ok(
       (a!.usage as { completion_tokens_details: { reasoning_tokens: number } }).completion_tokens_details
         .reasoning_tokens > 0,
@@ -244,6 +260,38 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
       allowed.close();
     } finally {
       await guarded.close();
+    }
+  });
+
+  it('closes a frame over twice the message limit with 1009', async () => {
+    const client = new Client(live.url);
+    await client.open();
+    const closed = client.closed();
+    client.send('x'.repeat(2 * 8 * 1024 + 1));
+    assert.equal((await closed).code, 1009);
+    assert.ok(!client.received.some((m) => m.type === 'error'), 'closed, not answered');
+  });
+
+  it('heartbeat: a client that does not answer pings is closed, one that does stays open', async () => {
+    const heartbeatMs = 50;
+    const app = createApp({ engine: live.engine, config: parseApiConfig({ wsHeartbeatMs: heartbeatMs }) });
+    const running = await startServer(app, { host: '127.0.0.1', port: 0 });
+    try {
+      const silent = new Client(running.url, {}, { autoPong: false });
+      const normal = new Client(running.url);
+      await Promise.all([silent.open(), normal.open()]);
+      const opened = Date.now();
+      let pings = 0;
+      normal.ws.on('ping', () => pings++);
+      const { at } = await silent.closed(1_000);
+      assert.ok(at - opened <= 5 * heartbeatMs, `closed ${at - opened} ms after opening`);
+      await new Promise((r) => setTimeout(r, 6 * heartbeatMs - (Date.now() - opened)));
+      assert.equal(normal.ws.readyState, WebSocket.OPEN, 'the client that answers stays open');
+      assert.ok(pings >= 4, `${pings} pings in 6 intervals`);
+      normal.close();
+    } finally {
+      await running.close(1_000);
+      await app.telemetry.shutdown();
     }
   });
 });

@@ -1,6 +1,6 @@
 import type { EngineEvent, GenerateRequest, ModelInfo } from '../../engine/types.ts';
 import type { ChatMessage } from '../../model/chat-template.ts';
-import { collectChoices, traceJson, usageJson } from '../common/collect.ts';
+import { chunkBase, collectChoices, traceJson, usageJson } from '../common/collect.ts';
 import type { ApiContext } from '../common/context.ts';
 import { decodingParamsFor, thinkingModeFor } from '../common/decoding.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
@@ -125,8 +125,7 @@ export async function chatCompletion(prepared: PreparedChat, events: AsyncIterab
 
 /** `chat.completion.chunk`s for SSE (and their usage chunk when asked). */
 export async function* chatChunks(prepared: PreparedChat, events: AsyncIterable<EngineEvent>) {
-  const { id, model: modelName } = { id: prepared.request.id, model: prepared.model.name };
-  const base = { id, object: 'chat.completion.chunk' as const, created: prepared.created, model: modelName };
+  const base = chunkBase(prepared, 'chat.completion.chunk');
   const tokenizer = prepared.model.tokenizer;
   const wantLogprobs = prepared.body.logprobs === true;
   const choice = (index: number, delta: Record<string, string>, extra: Record<string, unknown> = {}) => ({

@@ -91,6 +91,29 @@ export function usageJson(usage: RequestUsage) {
   };
 }
 
+/** What the chunks of a prepared streamed request are built from (chat and completions alike). */
+interface StreamedRequest {
+  body: { stream_options?: { include_usage?: boolean } | null };
+  request: { id: string };
+  model: { name: string };
+  created: number;
+}
+
+/**
+ * The fields every chunk of a stream shares. With `stream_options.include_usage`, OpenAI sends
+ * `"usage": null` on every chunk before the final usage chunk; so do we.
+ * @example const base = chunkBase(prepared, 'chat.completion.chunk');
+ */
+export function chunkBase<O extends string>(prepared: StreamedRequest, object: O) {
+  return {
+    id: prepared.request.id,
+    object,
+    created: prepared.created,
+    model: prepared.model.name,
+    ...(prepared.body.stream_options?.include_usage === true && { usage: null }),
+  };
+}
+
 /** One step of `reasoning_trace`. */
 export function traceJson(step: StepTrace) {
   return { id: step.shadowId, token: step.shadowToken, top_k: step.top, entropy: step.entropy };

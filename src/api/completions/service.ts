@@ -1,5 +1,5 @@
 import type { EngineEvent, GenerateRequest, ModelInfo, TokenLogprob } from '../../engine/types.ts';
-import { collectChoices, traceJson, usageJson } from '../common/collect.ts';
+import { chunkBase, collectChoices, traceJson, usageJson } from '../common/collect.ts';
 import type { ApiContext } from '../common/context.ts';
 import { decodingParamsFor, thinkingModeFor } from '../common/decoding.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
@@ -120,12 +120,7 @@ export async function completion(prepared: PreparedCompletion, events: AsyncIter
 }
 
 export async function* completionChunks(prepared: PreparedCompletion, events: AsyncIterable<EngineEvent>) {
-  const base = {
-    id: prepared.request.id,
-    object: 'text_completion' as const,
-    created: prepared.created,
-    model: prepared.model.name,
-  };
+  const base = chunkBase(prepared, 'text_completion');
   const offsets = new Map<number, number>();
   const choice = (index: number, fields: Record<string, unknown>) => ({
     ...base,
