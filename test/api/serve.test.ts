@@ -116,7 +116,7 @@ describe('serving life cycle (real engine)', () => {
     }
   });
 
-  it('`reverie serve` serves the models folder and stops cleanly on SIGTERM', async () => {
+  it('`reverie serve` serves the models folder and on SIGTERM finishes the request in flight, then exits 0', async () => {
     writeFileSync(join(root, 'DEFAULT'), 'tiny\n');
     const child: ChildProcess = spawn(
       process.execPath,
@@ -124,7 +124,7 @@ describe('serving life cycle (real engine)', () => {
       {
         stdio: ['ignore', 'ignore', 'pipe'],
         // An API limit and an engine knob from the environment, seen below.
-        env: { ...process.env, HOST: '127.0.0.1', REVERIE_MAX_N: '2', REVERIE_MAX_MODEL_LEN: '64' },
+        env: { ...process.env, HOST: '127.0.0.1', REVERIE_MAX_N: '2', REVERIE_MAX_MODEL_LEN: '640' },
       },
     );
     let stderr = '';
@@ -148,16 +148,30 @@ describe('serving life cycle (real engine)', () => {
       };
       assert.deepEqual(
         models.data.map((m) => [m.id, m.max_model_len]),
-        [['tiny', 64]],
+        [['tiny', 640]],
       );
       const res = await post(url);
       assert.equal(res.status, 200);
       const refused = await post(url, { n: 3 });
       assert.equal(refused.status, 400);
       assert.match(((await refused.json()) as { error: { message: string } }).error.message, /at most 2/);
+      // A stream that cannot end early (EOS banned), cut by SIGTERM after its first chunk.
+      const stream = await post(url, {
+        stream: true,
+        max_tokens: 500,
+        temperature: 0,
+        logit_bias: { 256: -100, 258: -100 },
+        thinking: { mode: 'off' },
+      });
+      const reader = stream.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = decoder.decode((await reader.read()).value);
       child.kill('SIGTERM');
+      for (let r = await reader.read(); !r.done; r = await reader.read()) text += decoder.decode(r.value);
+      assert.match(text, /"finish_reason":"length"/, 'the request in flight ran to its end');
+      assert.ok(text.trimEnd().endsWith('data: [DONE]'));
       assert.equal(await exited, 0, stderr);
-      assert.match(stderr, /stopped/);
+      assert.match(stderr, /SIGTERM: finishing in-flight requests[\s\S]*stopped/);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
