@@ -37,6 +37,9 @@ export interface DecodingBenchRow {
   softBagSize: number;
   softRatio: number;
   softTopKRatio: number;
+  /** Mean ids per input of the wide mixture (top WIDE_BAG at τ = 100). */
+  softWideBagSize: number;
+  softWideRatio: number;
   /** Median ms for T tokens per request, prefill included. */
   superposedMs: number;
   sequentialMs: number;
@@ -56,6 +59,8 @@ const PROMPT = 15;
 const T = 10;
 /** Soft/discrete per-token comparison: steps per run. */
 const STEPS = 12;
+/** Ids in the wide soft-thinking mixture the bench also prices. */
+const WIDE_BAG = 1000;
 
 /** A tokenizer stand-in: the bench models have none, and text is not what is measured. */
 const STUB_TOKENIZER = {
@@ -194,10 +199,15 @@ async function benchBatch(
 ): Promise<DecodingBenchRow> {
   const prompts = Array.from({ length: batch }, (_, b) => corpus.slice(b * 97, b * 97 + PROMPT));
   const thinkingPrompts = prompts.map((p) => Int32Array.from([...p, ctx.thinkStartId!]));
-  const soft = (topK?: number): DecodingParams => ({
+  const soft = (topK?: number, temperature?: number): DecodingParams => ({
     seed: 1,
     max_tokens: 1,
-    thinking: { mode: 'soft', max_tokens: STEPS, ...(topK ? { top_k: topK } : {}) },
+    thinking: {
+      mode: 'soft',
+      max_tokens: STEPS,
+      ...(topK ? { top_k: topK } : {}),
+      ...(temperature ? { temperature } : {}),
+    },
   });
   const discrete: DecodingParams = { seed: 1, temperature: 1, max_tokens: STEPS };
   const sample: DecodingParams = { seed: 2, temperature: 1, max_tokens: T };
@@ -206,12 +216,14 @@ async function benchBatch(
     discrete: [] as number[],
     soft: [] as number[],
     softTopK: [] as number[],
+    softWide: [] as number[],
     superposed: [] as number[],
     ngramShare: [] as number[],
     sequential: [] as number[],
     batched: [] as number[],
   };
   let softBag = 0;
+  let wideBag = 0;
   // Superposed runs time their n-gram scoring inline: two clock reads per row and step.
   const ngramTimer = { ms: 0 };
   const timedCtx: DecodeContext = { ...ctx, ngramTimer };
@@ -223,6 +235,13 @@ async function benchBatch(
     softBag = s.bagSize;
     const k = await run(runner, ctx, thinkingPrompts, soft(30), { startsInThinking: true, maxSteps: STEPS });
     times.softTopK.push(...k.stepMs);
+    // A wide mixture, which random weights never give at τ = 0.5: 1000 ids at a flattening τ.
+    const w = await run(runner, ctx, thinkingPrompts, soft(WIDE_BAG, 100), {
+      startsInThinking: true,
+      maxSteps: STEPS,
+    });
+    times.softWide.push(...w.stepMs);
+    wideBag = w.bagSize;
     ngramTimer.ms = 0;
     const sp = await run(runner, timedCtx, prompts, superposed);
     times.superposed.push(sp.totalMs);
@@ -243,6 +262,8 @@ async function benchBatch(
     softBagSize: softBag,
     softRatio: m(times.soft) / m(times.discrete),
     softTopKRatio: m(times.softTopK) / m(times.discrete),
+    softWideBagSize: wideBag,
+    softWideRatio: m(times.softWide) / m(times.discrete),
     superposedMs: m(times.superposed),
     sequentialMs: m(times.sequential),
     batchedN3Ms: m(times.batched),
@@ -292,6 +313,7 @@ export function formatDecoding(rows: DecodingBenchRow[]): string {
       'soft ms/tok (bag)',
       'soft/discrete',
       'soft top-30/discrete',
+      'soft wide (bag)/discrete',
       `superposed k=3, T=${T} ms`,
       '3× sequential ms',
       'n=3 batched ms',
@@ -306,6 +328,7 @@ export function formatDecoding(rows: DecodingBenchRow[]): string {
       `${r.softStepMs.toFixed(2)} (${r.softBagSize.toFixed(0)})`,
       r.softRatio.toFixed(3),
       r.softTopKRatio.toFixed(3),
+      `${r.softWideRatio.toFixed(3)} (${r.softWideBagSize.toFixed(0)})`,
       r.superposedMs.toFixed(1),
       r.sequentialMs.toFixed(1),
       r.batchedN3Ms.toFixed(1),
