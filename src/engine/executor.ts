@@ -93,6 +93,8 @@ export class ModelExecutor {
   stepMs = 0;
   /** Steps that ran a forward since the worker last reported (it drains them into its message). */
   steps: StepSample[] = [];
+  /** A step is in flight (see #applyFrees). */
+  #stepping = false;
 
   constructor(
     runner: ModelRunner,
@@ -184,20 +186,14 @@ export class ModelExecutor {
   /** Plans and runs one step, then hands each finished row's output to its decoder. */
   async step(now: () => number): Promise<void> {
     const started = now();
-    let rows = 0;
-    let tokens = 0;
-    let prefill = 0;
+    this.#stepping = true;
     try {
-      const batch = await this.#step(now);
-      rows = batch.rows.length;
-      for (const r of batch.rows) {
-        tokens += r.count;
-        prefill += Math.max(0, Math.min(r.start + r.count, r.seq.promptIds.length) - r.start);
-      }
+      await this.#step(now);
     } finally {
-      const ms = now() - started;
-      this.stepMs += ms;
-      if (rows > 0) this.steps.push({ rows, tokens, prefillTokens: prefill, ms });
+      this.#stepping = false;
+      this.#applyFrees();
+      this.#flush();
+      this.stepMs += now() - started;
     }
   }
 
@@ -206,7 +202,7 @@ export class ModelExecutor {
     return this.#runner.runMs;
   }
 
-  async #step(now: () => number): Promise<ScheduledBatch> {
+  async #step(now: () => number): Promise<void> {
     const batch = this.scheduler.schedule();
     for (const seq of batch.rejected) {
       const state = this.#requests.get(seq.requestId);
@@ -236,13 +232,14 @@ export class ModelExecutor {
     this.#applyKvPlan(batch);
     if (batch.rows.length > 0) {
       const rows = batch.rows.map((r) => this.#rowStep(r));
-      for (const r of batch.rows)
+      let positions = 0;
+      for (const r of batch.rows) {
+        positions += r.count;
         this.prefillPositions += Math.max(0, Math.min(r.start + r.count, r.seq.promptIds.length) - r.start);
+      }
+      this.steps.push({ rows: rows.length, positions });
       try {
         const result = await this.#runner.step(rows);
-        // A cancel handled while `session.run` was in flight (ORT yields to the event loop before
-        // running) freed these rows' KV before the runner appended this step's: free it again.
-        for (const row of batch.rows) if (row.seq.status === 'finished') this.#runner.kv.free(row.seq.id);
         this.scheduler.advance(batch);
         batch.rows.forEach((row, i) => {
           if (row.seq.status !== 'running' || row.seq.pending > 0) return; // cancelled meanwhile, or more prompt to go
@@ -261,9 +258,6 @@ export class ModelExecutor {
         }
       }
     }
-    this.#applyFrees();
-    this.#flush();
-    return batch;
   }
 
   #decoder(params: ResolvedDecodingParams, req: GenerateRequest, choiceIndex: number) {
@@ -280,8 +274,14 @@ export class ModelExecutor {
     for (const id of batch.frees) this.#runner.kv.free(id);
   }
 
-  /** Frees KV released outside `schedule` (finished, cancelled) right away. */
+  /**
+   * Frees KV released outside `schedule` (finished, cancelled): right away between steps, at the
+   * end of the step while one is in flight. ORT yields to the event loop before it runs, so a
+   * cancel can arrive mid-step, and the runner then still appends that row's new KV: freeing it
+   * first would leave the appended KV behind for good.
+   */
   #applyFrees(): void {
+    if (this.#stepping) return;
     for (const id of this.scheduler.takeFrees()) this.#runner.kv.free(id);
   }
 

@@ -105,11 +105,7 @@ export interface StepSample {
   /** Rows (sequences) in the step. */
   rows: number;
   /** Positions computed: one per decoding row, a chunk per prefilling row. */
-  tokens: number;
-  /** Of those, prompt positions (chunked prefill). */
-  prefillTokens: number;
-  /** Wall time of the whole step. */
-  ms: number;
+  positions: number;
 }
 
 /** A snapshot for /health and /metrics. */

@@ -138,7 +138,7 @@ export class ServerMetrics {
     );
     this.#unsubscribe = engine.onStep((step) => {
       this.#batchRows.record(step.rows);
-      this.#stepTokens.record(step.tokens);
+      this.#stepTokens.record(step.positions);
     });
 
     // Requests, vLLM-style.

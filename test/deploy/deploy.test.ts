@@ -34,7 +34,7 @@ const apiPaths = Object.keys(yamlFile(join(root, 'openapi.yaml')).paths as objec
 async function exposedMetrics(): Promise<Set<string>> {
   const engine = new FakeEngine();
   const telemetry = new Telemetry(engine, { config: { traces: [], metrics: [], metricIntervalMs: 60_000 } });
-  engine.step({ rows: 1, tokens: 1, prefillTokens: 0, ms: 1 });
+  engine.step({ rows: 1, positions: 1 });
   telemetry.metrics.interToken('tiny', 0.01);
   telemetry.metrics.finished({
     attributes: {},
