@@ -33,50 +33,56 @@ export function runCost(rows: readonly RowShape[], m: CostModel): number {
     S = Math.max(S, r.count);
     K = Math.max(K, r.bagSize);
   }
-  return rows.length * S * (m.positionCost + K * m.bagEntryCost) + m.runCost;
+  return paddedCost(rows.length, S, K, m);
+}
+
+function paddedCost(rows: number, S: number, K: number, m: CostModel): number {
+  return rows * S * (m.positionCost + K * m.bagEntryCost) + m.runCost;
 }
 
 /**
- * Groups of row indices, one `session.run` each, in the order to run them. Candidates: one run;
- * prompt chunks apart from decode rows; and each of those further split at a bag-size threshold.
- * The cheapest by `runCost` wins (ties keep fewer runs).
+ * Groups of row indices, one `session.run` each, in the order to run them. Prompt chunks go apart
+ * from decode rows when that is cheaper by `runCost`; then each group is split in two at the bag
+ * size that makes it cheapest, if any does (ties keep fewer runs). A batch whose rows all have one
+ * shape, the usual decode step, is one run without further work.
  */
 export function planRuns(rows: readonly RowShape[], m: CostModel): number[][] {
   const all = rows.map((_, i) => i);
-  if (rows.length < 2) return [all];
-  const cost = (groups: number[][]) =>
-    groups.reduce(
-      (sum, g) =>
-        sum +
-        runCost(
-          g.map((i) => rows[i]!),
-          m,
-        ),
-      0,
+  if (rows.every((r) => r.count === rows[0]!.count && r.bagSize === rows[0]!.bagSize)) return [all];
+  const cost = (group: number[]) =>
+    runCost(
+      group.map((i) => rows[i]!),
+      m,
     );
-  const byBag = (group: number[]): number[][][] => {
-    // Split at every distinct bag size: narrow rows in one run, wider ones in another.
-    const sizes = [...new Set(group.map((i) => rows[i]!.bagSize))].sort((a, b) => a - b);
-    const splits: number[][][] = [[group]];
-    for (const t of sizes.slice(0, -1)) {
-      splits.push([group.filter((i) => rows[i]!.bagSize <= t), group.filter((i) => rows[i]!.bagSize > t)]);
-    }
-    return splits;
-  };
-  const candidates: number[][][] = byBag(all);
   const prefill = all.filter((i) => rows[i]!.count > 1);
   const decode = all.filter((i) => rows[i]!.count === 1);
-  if (prefill.length > 0 && decode.length > 0) {
-    for (const p of byBag(prefill)) for (const d of byBag(decode)) candidates.push([...p, ...d]);
-  }
-  let best = candidates[0]!;
-  let bestCost = cost(best);
-  for (const c of candidates.slice(1)) {
-    const k = cost(c);
-    if (k < bestCost) {
+  const byPhase =
+    prefill.length > 0 && decode.length > 0 && cost(prefill) + cost(decode) < cost(all)
+      ? [prefill, decode]
+      : [all];
+  return byPhase.flatMap((group) => splitByBag(group, rows, m));
+}
+
+/** `group`, or its narrow and wide rows apart when two runs cost less than one. */
+function splitByBag(group: number[], rows: readonly RowShape[], m: CostModel): number[][] {
+  const sorted = [...group].sort((a, b) => rows[a]!.bagSize - rows[b]!.bagSize);
+  const n = sorted.length;
+  // Longest chunk among the last n − i rows, for every split point i.
+  const tailS = new Array<number>(n + 1).fill(0);
+  for (let i = n - 1; i >= 0; i--) tailS[i] = Math.max(tailS[i + 1]!, rows[sorted[i]!]!.count);
+  const widest = rows[sorted[n - 1]!]!.bagSize;
+  let best = paddedCost(n, tailS[0]!, widest, m);
+  let at = 0;
+  let headS = 0;
+  for (let i = 1; i < n; i++) {
+    const K = rows[sorted[i - 1]!]!.bagSize;
+    headS = Math.max(headS, rows[sorted[i - 1]!]!.count);
+    if (K === rows[sorted[i]!]!.bagSize) continue;
+    const c = paddedCost(i, headS, K, m) + paddedCost(n - i, tailS[i]!, widest, m);
+    if (c < best) {
       best = c;
-      bestCost = k;
+      at = i;
     }
   }
-  return best.filter((g) => g.length > 0);
+  return at === 0 ? [group] : [sorted.slice(0, at), sorted.slice(at)];
 }

@@ -44,6 +44,12 @@ describe('run planning', () => {
     assert.deepEqual(planRuns(rows, QWEN), [[...Array(15).keys()], [15]]);
     // A bag of 30 ids is cheap to pad: one run.
     assert.equal(planRuns([...decode(15), { count: 1, bagSize: 30 }], QWEN).length, 1);
+    // Soft rows all have bags of their own size: the split still falls below the one wide bag.
+    const soft = Array.from({ length: 15 }, (_, i) => ({ count: 1, bagSize: 15 - i }));
+    assert.deepEqual(planRuns([{ count: 1, bagSize: 150_000 }, ...soft], QWEN), [
+      Array.from({ length: 15 }, (_, i) => 15 - i),
+      [0],
+    ]);
   });
 
   it('counts the padding of every row to the longest chunk and widest bag', () => {
