@@ -1,10 +1,7 @@
 /** Small statistics helpers shared by the benchmarks. */
 
-export function median(xs: number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+export function median(xs: readonly number[]): number {
+  return xs.length === 0 ? Number.NaN : percentile(xs, 50);
 }
 
 /** Milliseconds since an arbitrary origin, high resolution. */

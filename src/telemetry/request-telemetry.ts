@@ -82,10 +82,6 @@ export class RequestTelemetry {
     return this.#span;
   }
 
-  get ended(): boolean {
-    return this.#ended;
-  }
-
   /** The validated request went to the engine. */
   submitted(request: GenerateRequest, stream: boolean): void {
     this.#request = request;

@@ -19,9 +19,18 @@ export interface StartOptions {
   stream: boolean;
 }
 
-/** The low-cardinality `error.type` of an API error: its code, else its type. */
-export function errorType(err: ApiError): string {
-  return err.code ?? err.type;
+/**
+ * Turns what a request failed with into its ApiError and records it on the request's telemetry
+ * (`error.type`: the error's code, else its type). Callers throw the result.
+ */
+export function failed(
+  telemetry: RequestTelemetry | null,
+  err: unknown,
+  retryAfterSeconds?: number,
+): ApiError {
+  const e = toApiError(err, retryAfterSeconds);
+  telemetry?.fail(e.code ?? e.type, e.message);
+  return e;
 }
 
 /**
@@ -38,9 +47,7 @@ export function startGeneration(
   try {
     iterator = options.engine.generate(request, options.signal)[Symbol.asyncIterator]();
   } catch (err) {
-    const e = toApiError(err, options.retryAfterSeconds);
-    telemetry?.fail(errorType(e), e.message);
-    throw e;
+    throw failed(telemetry, err, options.retryAfterSeconds);
   }
   return observed(iterator, telemetry);
 }

@@ -1,10 +1,9 @@
 import type { Handler } from 'hono';
 import type { EngineEvent, GenerateRequest } from '../../engine/types.ts';
 import type { GenAiOperation } from '../../telemetry/request-telemetry.ts';
-import { toApiError } from '../errors.ts';
 import { linkedAbort, readJsonBody } from './body.ts';
 import type { ApiContext } from './context.ts';
-import { errorType, startGeneration } from './generation.ts';
+import { failed, startGeneration } from './generation.ts';
 import { sseResponse } from './sse.ts';
 
 /** What an endpoint's service prepares from a raw body. */
@@ -39,9 +38,7 @@ export function generationHandler<P extends PreparedGeneration>(
     try {
       prepared = service.prepare(await readJsonBody(c.req.raw, ctx.config.maxBodyBytes), ctx);
     } catch (err) {
-      const e = toApiError(err);
-      telemetry?.fail(errorType(e), e.message);
-      throw e;
+      throw failed(telemetry, err);
     }
     const abort = linkedAbort(c.req.raw.signal);
     const events = startGeneration(prepared.request, {

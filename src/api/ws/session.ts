@@ -1,8 +1,9 @@
 import type { FinishReason } from '../../engine/types.ts';
+import { REVERIE } from '../../telemetry/names.ts';
 import { prepareChat } from '../chat-completions/service.ts';
 import { traceJson, usageJson } from '../common/collect.ts';
 import type { ApiContext } from '../common/context.ts';
-import { errorType, startGeneration } from '../common/generation.ts';
+import { failed, startGeneration } from '../common/generation.ts';
 import { chatLogprob } from '../common/tokens.ts';
 import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
 import { type ClientMessage, clientMessageSchema, type ServerMessage } from './protocol.ts';
@@ -123,7 +124,7 @@ export class StreamSession {
     }
     const abort = new AbortController();
     this.#live.set(msg.id, abort);
-    const run = this.#run(msg.id, msg.request, abort, msg).finally(() => {
+    const run = this.#run(msg, abort).finally(() => {
       this.#live.delete(msg.id);
       this.#runs.delete(run);
     });
@@ -143,33 +144,24 @@ export class StreamSession {
   }
 
   async #run(
-    id: string,
-    body: Record<string, unknown>,
+    msg: Extract<ClientMessage, { type: 'response.create' }>,
     abort: AbortController,
-    options: {
-      traceparent?: string | undefined;
-      tracestate?: string | undefined;
-      stream_drafts?: boolean | undefined;
-    },
   ): Promise<void> {
+    const id = msg.id;
     // Each response.create is its own trace; its parent is the message's traceparent, else the upgrade's.
     const telemetry =
       this.#ctx.telemetry?.request(
         'chat',
-        options.traceparent
-          ? { traceparent: options.traceparent, tracestate: options.tracestate }
-          : this.#headers,
-        { 'reverie.transport': 'websocket' },
+        msg.traceparent ? { traceparent: msg.traceparent, tracestate: msg.tracestate } : this.#headers,
+        { [REVERIE.transport]: 'websocket' },
       ) ?? null;
     try {
-      const { stream: _stream, stream_options: _options, ...rest } = body;
+      const { stream: _stream, stream_options: _options, ...rest } = msg.request;
       let prepared: ReturnType<typeof prepareChat>;
       try {
         prepared = prepareChat(rest, this.#ctx);
       } catch (err) {
-        const e = toApiError(err);
-        telemetry?.fail(errorType(e), e.message);
-        throw e;
+        throw failed(telemetry, err);
       }
       const events = startGeneration(prepared.request, {
         engine: this.#ctx.engine,
@@ -224,7 +216,7 @@ export class StreamSession {
           });
         } else if (ev.type === 'drafts') {
           draftSteps++;
-          if (options.stream_drafts) {
+          if (msg.stream_drafts) {
             this.#send({
               type: 'response.drafts',
               id,
