@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { Telemetry } from '../../src/telemetry/telemetry.ts';
 import { FakeEngine } from '../api/fake-engine.ts';
 import { type LiveServer, startLiveServer } from '../api/live-server.ts';
+import { MIXED } from '../helpers/engine-fixtures.ts';
 import { type Snapshot, TestMetrics } from './metric-reader.ts';
 
 /**
@@ -29,43 +30,16 @@ function newTraceparent(): { header: string; traceId: string; spanId: string } {
   return { header: `00-${traceId}-${spanId}-01`, traceId, spanId };
 }
 
+/** One request of every mode (the engine tests' set, as chat bodies), a streamed one, a text completion. */
 const CASES: [name: string, path: string, body: Record<string, unknown>][] = [
-  ['greedy', '/v1/chat/completions', { temperature: 0, max_tokens: 6, thinking: { mode: 'off' } }],
-  [
-    'sampled n=2',
-    '/v1/chat/completions',
-    { temperature: 0.9, seed: 4, n: 2, max_tokens: 5, thinking: { mode: 'off' } },
-  ],
-  [
-    'hard',
-    '/v1/chat/completions',
-    { temperature: 0, max_tokens: 5, seed: 1, thinking: { mode: 'hard', max_tokens: 6 } },
-  ],
-  [
-    'soft',
-    '/v1/chat/completions',
-    { temperature: 0, max_tokens: 5, thinking: { mode: 'soft', max_tokens: 6 } },
-  ],
-  [
-    'fuzzy',
-    '/v1/chat/completions',
-    {
-      temperature: 0,
-      max_tokens: 5,
-      seed: 2,
-      thinking: { mode: 'fuzzy', max_tokens: 6, noise: { type: 'gaussian', scale: 0.3 } },
-    },
-  ],
-  [
-    'latent',
-    '/v1/chat/completions',
-    { temperature: 0, max_tokens: 5, thinking: { mode: 'latent', max_tokens: 4 } },
-  ],
-  [
-    'superposed',
-    '/v1/chat/completions',
-    { max_tokens: 5, superposition: { drafts: 3 }, thinking: { mode: 'soft', max_tokens: 3 } },
-  ],
+  ...MIXED.map(
+    ([name, text, params]) =>
+      [name, '/v1/chat/completions', { ...params, messages: [{ role: 'user', content: text }] }] as [
+        string,
+        string,
+        Record<string, unknown>,
+      ],
+  ),
   [
     'streamed soft',
     '/v1/chat/completions',
@@ -75,6 +49,7 @@ const CASES: [name: string, path: string, body: Record<string, unknown>][] = [
       thinking: { mode: 'soft', max_tokens: 4 },
       stream: true,
       stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'hi' }],
     },
   ],
   ['completion', '/v1/completions', { prompt: 'once upon a time', temperature: 0, max_tokens: 6 }],
@@ -132,11 +107,7 @@ describe('request telemetry (real engine, in-memory exporters)', () => {
   for (const [name, path, extra] of CASES) {
     it(`${name}: one server span with GenAI attributes, phase spans, and metrics moved by its figures`, async () => {
       const chat = path === '/v1/chat/completions';
-      const body: Record<string, unknown> = {
-        model: 'tiny',
-        ...(chat && { messages: [{ role: 'user', content: `tell me about ${name}` }] }),
-        ...extra,
-      };
+      const body: Record<string, unknown> = { model: 'tiny', ...extra };
       const parent = newTraceparent();
       const before: Snapshot = await metrics.snapshot();
       const res = await post(path, body, { traceparent: parent.header });
