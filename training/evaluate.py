@@ -7,7 +7,7 @@ from .tasks import is_correct
 
 
 def _correct(examples, answers, closed):
-    return [bool(c) and is_correct(ex.task, ex.question, a) for ex, a, c in zip(examples, answers, closed)]
+    return [bool(c) and is_correct(ex, a) for ex, a, c in zip(examples, answers, closed)]
 
 
 def run(model, examples, mode, think_budget, answer_budget, gen, repeat=1, batch_rows=256, gamma=0.33):

@@ -1,5 +1,6 @@
 """Stage 1: supervised fine-tuning on the chain-of-thought traces (next-token loss on the answer side)."""
 import math
+import random
 import time
 
 import torch
@@ -22,15 +23,26 @@ def sft_loss(model, ids, target):
     return F.cross_entropy(logits[mask], ids[:, 1:][mask])
 
 
-def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log=print, log_every=25):
+def length_batches(pool, batch_size, seed, window=16):
+    """Batches of examples of similar length (less padding): the pool is cut into windows of
+    `window` batches, each sorted by length and split; the batch order is then shuffled (seeded)."""
+    out, span = [], batch_size * window
+    for i in range(0, len(pool), span):
+        w = sorted(pool[i:i + span], key=lambda e: (len(e.question) + len(e.cot), e.question))
+        out += [w[j:j + batch_size] for j in range(0, len(w) - batch_size + 1, batch_size)]
+    random.Random(f"batches/{seed}").shuffle(out)
+    return out
+
+
+def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log=print, log_every=25, seed=0):
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
+    batches = length_batches(pool, batch_size, seed)
     model.train()
     history, t0, running = [], time.time(), []
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, steps, lr, warmup)
-        start = (step * batch_size) % max(1, len(pool) - batch_size + 1)
-        ids, target = (x.to(model.embedding.device) for x in sft_batch(pool[start:start + batch_size]))
+        ids, target = (x.to(model.embedding.device) for x in sft_batch(batches[step % len(batches)]))
         loss = sft_loss(model, ids, target)
         opt.zero_grad()
         loss.backward()

@@ -45,6 +45,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
       options: Object.fromEntries([
         ...FLAGS.map((f) => [f, { type: 'string' as const }]),
         ['json', { type: 'boolean' as const }],
+        ['greedy-only', { type: 'boolean' as const }],
       ]),
     }).values;
   } catch (err) {
@@ -57,6 +58,10 @@ export async function evalCommand(argv: string[]): Promise<void> {
     return;
   }
   const flags = parsed.data;
+  if (flags.plot && flags.ks.length === 0 && flags.budgets.length === 0) {
+    usageError('--plot needs pass@k (no --greedy-only) or --budgets');
+    return;
+  }
   const report = await evaluate(flags, (total) => stderrProgress(total, process.stderr, 'eval'));
   const text = formatEvalReport(report);
   if (flags.json) {
@@ -67,7 +72,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   }
   if (flags.jsonOut) writeFileSync(flags.jsonOut, `${JSON.stringify(report, null, 2)}\n`);
   if (flags.plot) {
-    const panels: Panel[] = [passAtKPanel(report)];
+    const panels: Panel[] = report.samples > 0 ? [passAtKPanel(report)] : [];
     const budgets = budgetPanel(report);
     if (budgets) panels.push(budgets);
     writeFileSync(flags.plot, plotSvg(panels));

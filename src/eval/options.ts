@@ -11,6 +11,7 @@ export const EVAL_USAGE = `usage: reverie eval --task reachability|arithmetic|ar
   --task T                  a built-in task (evals/T.jsonl) or a JSONL file of {"question", "answer", "group"?}
   --modes M,...             hard, soft, fuzzy, latent, off (default: the model's thinking modes)
   --k K,...                 pass@k to report (default 1,8,32); max(k) samples per question and mode
+  --greedy-only             only the greedy answer per question and mode (no samples, no pass@k)
   --n N                     the first N questions (default: all)
   --budgets B,...           also greedy accuracy at these thinking budgets (positions), e.g. 1,2,4,8,16
   --max-tokens N            answer tokens (default 32)
@@ -52,6 +53,7 @@ export const evalFlagsSchema = z
     json: z.boolean().default(false),
     'json-out': z.string().min(1).optional(),
     plot: z.string().min(1).optional(),
+    'greedy-only': z.boolean().default(false),
   })
   .transform((f) => ({
     url: f.url.replace(/\/+$/, ''),
@@ -59,7 +61,7 @@ export const evalFlagsSchema = z
     apiKey: f['api-key'] ?? process.env.OPENAI_API_KEY,
     task: f.task,
     modes: f.modes,
-    ks: [...new Set(f.k)].sort((a, b) => a - b),
+    ks: f['greedy-only'] ? [] : [...new Set(f.k)].sort((a, b) => a - b),
     n: f.n,
     budgets: [...new Set(f.budgets ?? [])].sort((a, b) => a - b),
     maxTokens: f['max-tokens'],

@@ -18,7 +18,7 @@ export interface EvalOptions {
   model: string;
   questions: readonly Question[];
   modes: readonly EvalMode[];
-  /** pass@k for these k; each question gets max(k) samples per mode. */
+  /** pass@k for these k; each question gets max(k) samples per mode. Empty: greedy answers only. */
   ks: readonly number[];
   /** Greedy accuracy at each of these thinking budgets (positions); empty: no sweep. */
   budgets: readonly number[];
@@ -57,7 +57,7 @@ export interface EvalFailure {
 }
 
 export interface EvalRun {
-  /** Samples per question and mode (max k). */
+  /** Samples per question and mode (max k; 0 when greedy only). */
   samples: number;
   /** outcomes[mode][question] */
   outcomes: Record<string, QuestionOutcome[]>;
@@ -67,8 +67,8 @@ export interface EvalRun {
 }
 
 /** The request count of a run, for the progress bar. */
-export function plannedRequests(o: Pick<EvalOptions, 'questions' | 'modes' | 'budgets'>): number {
-  return o.questions.length * o.modes.length * (2 + o.budgets.length);
+export function plannedRequests(o: Pick<EvalOptions, 'questions' | 'modes' | 'budgets' | 'ks'>): number {
+  return o.questions.length * o.modes.length * (1 + (o.ks.length > 0 ? 1 : 0) + o.budgets.length);
 }
 
 /**
@@ -76,7 +76,7 @@ export function plannedRequests(o: Pick<EvalOptions, 'questions' | 'modes' | 'bu
  * @example const run = await runEval({ url, model: 'm', questions, modes: ['hard'], ks: [1, 8], budgets: [], maxTokens: 16, concurrency: 8, seed: 0, timeoutMs: 120_000 });
  */
 export async function runEval(o: EvalOptions): Promise<EvalRun> {
-  const samples = Math.max(1, ...o.ks);
+  const samples = o.ks.length > 0 ? Math.max(...o.ks) : 0;
   const outcomes: Record<string, QuestionOutcome[]> = {};
   for (const mode of o.modes) {
     outcomes[mode] = o.questions.map(() => ({
@@ -93,7 +93,8 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
   const jobs: Job[] = [];
   for (const mode of o.modes) {
     for (let q = 0; q < o.questions.length; q++) {
-      jobs.push({ mode, q, kind: 'greedy' }, { mode, q, kind: 'sampled' });
+      jobs.push({ mode, q, kind: 'greedy' });
+      if (samples > 0) jobs.push({ mode, q, kind: 'sampled' });
       for (const [slot, budget] of o.budgets.entries()) jobs.push({ mode, q, kind: 'budget', budget, slot });
     }
   }

@@ -1,0 +1,111 @@
+"""How questions are worded: many training phrasings, and held-out ones for evaluation only.
+
+A training question is a core template (word forms, "plus", "sum of", symbols with or without
+spaces) with random surface changes: lower case, no final punctuation, a greeting or a short
+preamble before it, a thank-you after it. The HELD_OUT templates use words and orders that no
+training rendering produces (tests/test_tasks.py checks it); `generate(..., phrasing=NAME)`
+renders a named template verbatim, which is how the evaluation sets are written.
+"""
+
+# The six phrasings of issue 11 (trained on), by name.
+ARITHMETIC_NAMED = {
+    "compute": "Compute {a}+{b}.",
+    "what-is": "What is {a}+{b}?",
+    "equals": "{a} + {b} = ?",
+    "plus": "What is {a} plus {b}?",
+    "add": "Add {a} and {b}.",
+    "whats": "what's {a}+{b}",
+}
+ADD_TEMPLATES = list(ARITHMETIC_NAMED.values()) + [
+    "{a}+{b}", "{a} + {b}", "{a}+{b}=?", "{a}+{b}=", "{a} plus {b}", "{a} plus {b}?", "Compute {a} plus {b}.",
+    "What is the sum of {a} and {b}?", "Sum of {a} and {b}?", "the sum of {a} and {b}", "Find the sum of {a} and {b}.",
+    "Calculate {a}+{b}.", "Please add {a} and {b}.", "Add {a} to {b}.", "What's {a} plus {b}?", "Find {a}+{b}.",
+    "Solve {a}+{b}.", "What do you get if you add {a} and {b}?", "Tell me {a} plus {b}.", "What is {a}+{b} equal to?",
+    "Can you compute {a}+{b}?", "Could you add {a} and {b}?", "I need {a}+{b}.", "Give me the sum of {a} and {b}.",
+]
+MUL_TEMPLATES = [
+    "Compute {a}*{b}.", "What is {a}*{b}?", "{a} * {b} = ?", "What is {a} times {b}?", "Multiply {a} by {b}.",
+    "what's {a}*{b}", "{a}*{b}", "{a} times {b}", "What is the product of {a} and {b}?", "Calculate {a}*{b}.",
+    "Please multiply {a} by {b}.", "Find {a} times {b}.", "What's {a} times {b}?", "{a}x{b}=?", "Product of {a} and {b}?",
+    "Can you compute {a}*{b}?", "Tell me {a} times {b}.",
+]
+# Never trained on: phrasings a user might type that the generator cannot produce.
+ARITHMETIC_HELD_OUT = {
+    "how-much": "How much is {a} + {b}?",
+    "total": "Please tell me the total of {a} and {b}.",
+    "evaluate": "Evaluate: {a} + {b}",
+    "added-to": "{a} added to {b} makes what?",
+    "hey-plus": "hey can u do {a} plus {b}",
+    "result": "Result of {a}+{b}, please?",
+}
+
+REACH_NAMED = {
+    "classic": "Edges: {edges}. Root {root}. Reachable: {c1} or {c2}?",
+}
+EDGE_INTROS = ["Edges: {edges}.", "Edges: {edges}", "Graph: {edges}.", "Directed edges: {edges}.", "Given edges {edges}.",
+               "The edges are {edges}.", "{edges}."]
+REACH_QUESTIONS = [
+    "Root {root}. Reachable: {c1} or {c2}?", "From {root}, which is reachable: {c1} or {c2}?",
+    "Starting at {root}, can you reach {c1} or {c2}?", "Which of {c1} and {c2} is reachable from {root}?",
+    "Is {c1} or {c2} reachable from {root}?", "Start at {root}. Which can you reach, {c1} or {c2}?",
+    "From node {root}, which node is reachable: {c1} or {c2}?", "root {root}, reachable {c1} or {c2}?",
+]
+EDGE_FORMATS = ["{a}>{b}", "{a}->{b}", "{a} -> {b}"]
+EDGE_SEPARATORS = [" ", ", ", "; "]
+REACH_HELD_OUT = {
+    "arcs": "Arcs: {edges}. Source {root}. Which one can be reached, {c1} or {c2}?",
+    "path-exists": "There are links {edges}. Does a path lead from {root} to {c1} or to {c2}?",
+}
+HELD_OUT_EDGE = "{a}=>{b}"
+
+GREETINGS = ["Hi! ", "Hello! ", "Hey, ", "Hi there. ", "Good morning! ", "Quick question: ", "Question: ", "Help me: ",
+             "I have a question. ", "Hello, "]
+THANKS = [" Thanks!", " Thank you.", " Thanks", " Please answer briefly."]
+
+
+def _surface(rng, text):
+    """Random lower case, dropped final punctuation, greeting before and thanks after."""
+    if rng.random() < 0.2:
+        text = text.lower()
+    if rng.random() < 0.15 and text[-1] in ".?":
+        text = text[:-1]
+    if rng.random() < 0.25:
+        text = rng.choice(GREETINGS) + (text if rng.random() < 0.5 else text[0].lower() + text[1:])
+    if rng.random() < 0.12:
+        text = text + rng.choice(THANKS)
+    return text
+
+
+def _spaced(rng, template):
+    """Symbols with or without spaces around them: `{a}+{b}` or `{a} + {b}`."""
+    if rng.random() < 0.3:
+        for sym in "+*x":
+            template = template.replace("{a}" + sym + "{b}", "{a} " + sym + " {b}")
+    return template
+
+
+def render_arithmetic(rng, a, op, b, phrasing=None):
+    if phrasing is not None:
+        return {**ARITHMETIC_NAMED, **ARITHMETIC_HELD_OUT}[phrasing].format(a=a, b=b)
+    template = _spaced(rng, rng.choice(ADD_TEMPLATES if op == "+" else MUL_TEMPLATES))
+    return _surface(rng, template.format(a=a, b=b))
+
+
+def render_reachability(rng, edges, root, cands, phrasing=None):
+    c1, c2 = cands
+    if phrasing is not None:
+        template = {**REACH_NAMED, **REACH_HELD_OUT}[phrasing]
+        fmt, sep = ("{a}>{b}", " ") if phrasing in REACH_NAMED else (HELD_OUT_EDGE, ", ")
+        text = sep.join(fmt.format(a=x, b=y) for x, y in edges)
+        return template.format(edges=text, root=root, c1=c1, c2=c2)
+    fmt, sep = rng.choice(EDGE_FORMATS), rng.choice(EDGE_SEPARATORS)
+    intro = rng.choice(EDGE_INTROS).format(edges=sep.join(fmt.format(a=x, b=y) for x, y in edges))
+    question = rng.choice(REACH_QUESTIONS).format(root=root, c1=c1, c2=c2)
+    text = f"{intro} {question}" if rng.random() < 0.75 else f"{question} {intro}"
+    return _surface(rng, text)
+
+
+def named_phrasings(task, held_out):
+    if task == "arithmetic":
+        return list(ARITHMETIC_HELD_OUT if held_out else ARITHMETIC_NAMED)
+    return list(REACH_HELD_OUT if held_out else REACH_NAMED)
