@@ -20,7 +20,11 @@ import platform
 import random
 import time
 
-import torch
+# One BLAS thread unless asked otherwise: with OpenBLAS's own threads the "1 thread" run used more
+# than a core on the shared machine (CPU time above wall time). Must be set before torch loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import torch  # noqa: E402
 
 from . import checkpoint as C
 from . import export_evals
@@ -34,10 +38,10 @@ from .tasks import TASKS, generate
 from .tokenizer import training_text
 
 FULL = dict(hidden=256, layers=4, heads=8, kv_heads=2, ffn=768,
-            sft_steps=1800, sft_batch=32, sft_lr=1e-3, sft_warmup=30,
-            latent_steps=600, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=4,
+            sft_steps=2400, sft_batch=32, sft_lr=2e-3, sft_warmup=50,
+            latent_steps=600, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=5,
             latent_other_share=0.3, latent_aux=0.5,
-            rl_steps=100, rl_prompts=8, rl_group=8, rl_lr=3e-5, rl_warmup=5,
+            rl_steps=120, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5,
             think_budget=64, answer_budget=10, val_n=150)
 SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, latent_steps=10,
              latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, think_budget=24)
@@ -111,6 +115,7 @@ def main(argv=None):
         hp[k] = type(hp[k])(v)
     name = args.name or os.path.basename(os.path.normpath(args.out))
     work = args.work or os.path.join("training", "runs", name)
+    os.makedirs(work, exist_ok=True)
     t_start, c_start, clock = time.time(), time.process_time(), Clock()
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -118,7 +123,7 @@ def main(argv=None):
 
     train = mixed_pool("train", hp["sft_steps"] * hp["sft_batch"] // 2 + 1000, args.seed)
     val = {t: generate(t, "val", hp["val_n"], args.seed) for t in TASKS}
-    test = {t: generate(t, "test", 50, args.seed) for t in TASKS}
+    test = {t: generate(t, "test", 50, export_evals.SEED) for t in TASKS}  # = the first 50 of evals/TASK.jsonl
     cfg = LlamaConfig(hidden_size=hp["hidden"], intermediate_size=hp["ffn"], num_hidden_layers=hp["layers"],
                       num_attention_heads=hp["heads"], num_key_value_heads=hp["kv_heads"])
     model = LlamaForCausalLM(cfg).to(args.device)
@@ -129,7 +134,9 @@ def main(argv=None):
         histories["sft"], reused["sft"] = cached(
             work, "sft", args.seed, hp, SFT_KEYS, model=model, reuse=args.reuse, device=args.device,
             train=lambda m: train_sft(m, train, hp["sft_steps"], hp["sft_batch"], hp["sft_lr"], hp["sft_warmup"],
-                                      log=log, seed=args.seed))
+                                      log=log, seed=args.seed, checkpoint_every=300,
+                                      on_checkpoint=lambda step: torch.save(m.state_dict(),
+                                                                            os.path.join(work, f"sft-at-{step}.pt"))))
     model.eval()
     models = {"sft": model}
 

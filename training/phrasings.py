@@ -40,23 +40,23 @@ ARITHMETIC_HELD_OUT = {
 }
 
 REACH_NAMED = {
-    "classic": "Edges: {edges}. Root {root}. Reachable: {c1} or {c2}?",
+    "classic": "Edges: {graph}. Root {root}. Reachable: {c1} or {c2}?",
 }
-EDGE_INTROS = ["Edges: {edges}.", "Edges: {edges}", "Graph: {edges}.", "Directed edges: {edges}.", "Given edges {edges}.",
-               "The edges are {edges}.", "{edges}."]
+# An adjacency list: each node with children once. (node format, separator between nodes)
+GRAPH_FORMATS = [("{x}>{ys:,}", " "), ("{x}: {ys: }", "; "), ("{x} -> {ys:, }", "; "), ("{x}->{ys:,}", ", ")]
+GRAPH_INTROS = ["Edges: {graph}.", "Edges: {graph}", "Graph: {graph}.", "Links: {graph}.", "Adjacency: {graph}.",
+                "Given {graph}.", "{graph}."]
 REACH_QUESTIONS = [
     "Root {root}. Reachable: {c1} or {c2}?", "From {root}, which is reachable: {c1} or {c2}?",
     "Starting at {root}, can you reach {c1} or {c2}?", "Which of {c1} and {c2} is reachable from {root}?",
     "Is {c1} or {c2} reachable from {root}?", "Start at {root}. Which can you reach, {c1} or {c2}?",
     "From node {root}, which node is reachable: {c1} or {c2}?", "root {root}, reachable {c1} or {c2}?",
 ]
-EDGE_FORMATS = ["{a}>{b}", "{a}->{b}", "{a} -> {b}"]
-EDGE_SEPARATORS = [" ", ", ", "; "]
 REACH_HELD_OUT = {
-    "arcs": "Arcs: {edges}. Source {root}. Which one can be reached, {c1} or {c2}?",
-    "path-exists": "There are links {edges}. Does a path lead from {root} to {c1} or to {c2}?",
+    "arcs": "Arcs: {graph}. Source {root}. Which one can be reached, {c1} or {c2}?",
+    "path-exists": "In this network {graph}. Does a path lead from {root} to {c1} or to {c2}?",
 }
-HELD_OUT_EDGE = "{a}=>{b}"
+HELD_OUT_GRAPH = ("{x} leads to {ys: and }", ", ")
 
 GREETINGS = ["Hi! ", "Hello! ", "Hey, ", "Hi there. ", "Good morning! ", "Quick question: ", "Question: ", "Help me: ",
              "I have a question. ", "Hello, "]
@@ -91,15 +91,22 @@ def render_arithmetic(rng, a, op, b, phrasing=None):
     return _surface(rng, template.format(a=a, b=b))
 
 
-def render_reachability(rng, edges, root, cands, phrasing=None):
+def _graph(adjacency, fmt):
+    """`a>b,c d>e` from ((a, (b, c)), (d, (e,))) and a (node format, separator) pair, where
+    `{ys:SEP}` in the node format joins the children with SEP."""
+    node, sep = fmt
+    head, rest = node.split("{ys:", 1)
+    join, tail = rest.split("}", 1)
+    return sep.join(head.format(x=x) + join.join(ys) + tail for x, ys in adjacency)
+
+
+def render_reachability(rng, adjacency, root, cands, phrasing=None):
     c1, c2 = cands
     if phrasing is not None:
         template = {**REACH_NAMED, **REACH_HELD_OUT}[phrasing]
-        fmt, sep = ("{a}>{b}", " ") if phrasing in REACH_NAMED else (HELD_OUT_EDGE, ", ")
-        text = sep.join(fmt.format(a=x, b=y) for x, y in edges)
-        return template.format(edges=text, root=root, c1=c1, c2=c2)
-    fmt, sep = rng.choice(EDGE_FORMATS), rng.choice(EDGE_SEPARATORS)
-    intro = rng.choice(EDGE_INTROS).format(edges=sep.join(fmt.format(a=x, b=y) for x, y in edges))
+        graph = _graph(adjacency, GRAPH_FORMATS[0] if phrasing in REACH_NAMED else HELD_OUT_GRAPH)
+        return template.format(graph=graph, root=root, c1=c1, c2=c2)
+    intro = rng.choice(GRAPH_INTROS).format(graph=_graph(adjacency, rng.choice(GRAPH_FORMATS)))
     question = rng.choice(REACH_QUESTIONS).format(root=root, c1=c1, c2=c2)
     text = f"{intro} {question}" if rng.random() < 0.75 else f"{question} {intro}"
     return _surface(rng, text)

@@ -17,10 +17,17 @@ def cosine_lr(step, total, peak, warmup, floor=0.1):
     return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def sft_loss(model, ids, target):
+def sft_loss(model, ids, target, per_example=False):
+    """Mean cross-entropy over the predicted tokens; with `per_example`, also each row's mean."""
     logits = model.forward_ids(ids[:, :-1])
     mask = target[:, 1:]
-    return F.cross_entropy(logits[mask], ids[:, 1:][mask])
+    loss = F.cross_entropy(logits[mask], ids[:, 1:][mask])
+    if not per_example:
+        return loss
+    with torch.no_grad():
+        each = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+        rows = (each * mask).sum(1) / mask.sum(1).clamp(min=1)
+    return loss, rows
 
 
 def length_batches(pool, batch_size, seed, window=16):
@@ -34,25 +41,36 @@ def length_batches(pool, batch_size, seed, window=16):
     return out
 
 
-def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log=print, log_every=25, seed=0):
+def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log=print, log_every=25, seed=0,
+              on_checkpoint=None, checkpoint_every=0):
+    """SFT; the history has the mean loss and the mean loss per task every `log_every` steps.
+    `on_checkpoint(step)` is called every `checkpoint_every` steps (monitoring a long run)."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
     batches = length_batches(pool, batch_size, seed)
     model.train()
-    history, t0, running = [], time.time(), []
+    history, t0, running, per_task = [], time.time(), [], {}
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, steps, lr, warmup)
-        ids, target = (x.to(model.embedding.device) for x in sft_batch(batches[step % len(batches)]))
-        loss = sft_loss(model, ids, target)
+        batch = batches[step % len(batches)]
+        ids, target = (x.to(model.embedding.device) for x in sft_batch(batch))
+        loss, rows = sft_loss(model, ids, target, per_example=True)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         running.append(loss.item())
+        for ex, value in zip(batch, rows.tolist()):
+            per_task.setdefault(ex.task, []).append(value)
         if (step + 1) % log_every == 0 or step == steps - 1:
             mean = sum(running) / len(running)
-            history.append({"step": step + 1, "loss": round(mean, 4)})
-            log(f"sft step {step + 1}/{steps} loss {mean:.4f} lr {opt.param_groups[0]['lr']:.2e} {time.time() - t0:.0f}s")
-            running = []
+            tasks = {t: round(sum(v) / len(v), 4) for t, v in sorted(per_task.items())}
+            history.append({"step": step + 1, "loss": round(mean, 4), **tasks})
+            log(f"sft step {step + 1}/{steps} loss {mean:.4f} {tasks} lr {opt.param_groups[0]['lr']:.2e} "
+                f"{time.time() - t0:.0f}s")
+            running, per_task = [], {}
+        if on_checkpoint and checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            on_checkpoint(step + 1)
+            model.train()
     model.eval()
     return history

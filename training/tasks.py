@@ -1,10 +1,11 @@
 """Synthetic, verifiable, seeded tasks with disjoint train / validation / test splits.
 
-reachability: a directed graph (edge list), a root and two candidates; exactly one candidate is
-reachable from the root. The root's part of the graph is a layered DAG with branches (several nodes
-per level, dead ends), so a chain of thought that follows one path must choose a branch, while the
-BFS frontier (a superposition of the branches) never has to. Chain of thought = the BFS frontiers
-after the root, level by level, until the level holding a candidate. Answer = that candidate.
+reachability: a directed graph (an adjacency list: each node with its children), a root and two
+candidates; exactly one candidate is reachable from the root. The root's part of the graph is a
+layered DAG with branches (several nodes per level, dead ends), so a chain of thought that follows
+one path must choose a branch, while the BFS frontier (a superposition of the branches) never has
+to. Chain of thought = the BFS levels from the root, level by level, until the level holding a
+candidate (`a bc def g`). Answer = that candidate.
 
 arithmetic: a + b (1-4 digits each) or a * d (2-4 digits times one digit). Chain of thought = the
 problem restated canonically (`345+78`, whatever the phrasing), then the digit steps from the right
@@ -24,7 +25,7 @@ from collections import namedtuple
 
 from . import phrasings as P
 
-# meta: arithmetic (a, op, b); reachability (edges tuple, root, (cand1, cand2))
+# meta: arithmetic (a, op, b); reachability (adjacency ((node, children), ...), root, (cand1, cand2))
 Example = namedtuple("Example", "task question cot answer meta")
 TASKS = ("reachability", "arithmetic")
 SPLITS = ("train", "val", "test")
@@ -36,8 +37,9 @@ def problem_key(task, meta):
     if task == "arithmetic":
         a, op, b = meta
         return f"{a}{op}{b}"
-    edges, root, cands = meta
-    return " ".join(f"{x}>{y}" for x, y in sorted(edges)) + f"|{root}|{','.join(sorted(cands))}"
+    adjacency, root, cands = meta
+    edges = sorted((x, y) for x, children in adjacency for y in children)
+    return " ".join(f"{x}>{y}" for x, y in edges) + f"|{root}|{','.join(sorted(cands))}"
 
 
 def split_of(task, meta):
@@ -45,24 +47,30 @@ def split_of(task, meta):
     return "test" if h == 0 else "val" if h == 1 else "train"
 
 
-def bfs_levels(edges, root):
+def bfs_levels(adjacency, root):
+    """BFS levels in reading order: each level lists the children of the previous level's nodes in
+    the order the question lists them (node by node), skipping nodes already seen."""
     children = {}
-    for a, b in edges:
-        children.setdefault(a, []).append(b)
+    for x, ys in adjacency:
+        children.setdefault(x, []).extend(ys)
     seen, levels, frontier = {root}, [[root]], [root]
     while frontier:
-        nxt = sorted({c for n in frontier for c in children.get(n, []) if c not in seen})
-        seen.update(nxt)
+        nxt = []
+        for n in frontier:
+            for c in children.get(n, []):
+                if c not in seen:
+                    seen.add(c)
+                    nxt.append(c)
         if nxt:
             levels.append(nxt)
         frontier = nxt
     return levels
 
 
-def reachability_cot(edges, root, target):
-    """The BFS frontiers after the root, up to the level that holds `target`: `bc dfg hk`."""
+def reachability_cot(adjacency, root, target):
+    """The BFS levels from the root to the level that holds `target`: `a bc def gh`."""
     out = []
-    for lv in bfs_levels(edges, root)[1:]:
+    for lv in bfs_levels(adjacency, root):
         out.append("".join(lv))
         if target in lv:
             break
@@ -70,10 +78,11 @@ def reachability_cot(edges, root, target):
 
 
 def random_graph(rng):
-    """(edges, root, target, distractor): below the root a layered DAG of depth 2-4 with 2-3 nodes per
-    level (fewer when the graph is small) and dead ends; a separate component holds the distractor
-    (its edges may point into the root's part, never the other way)."""
-    names = rng.sample(NODE_NAMES, rng.randint(10, 14))
+    """(adjacency, root, target, distractor). Below the root a layered DAG of depth 2-4 with 2-3 nodes
+    per level (fewer when the graph is small) and dead ends; a separate component holds the
+    distractor (its nodes may point into the root's part, never the other way). The adjacency list
+    names each node with children once, in random order, its children in random order."""
+    names = rng.sample(NODE_NAMES, rng.randint(9, 12))
     sizes = [rng.randint(2, 3) for _ in range(rng.randint(2, 4))]
     while 1 + sum(sizes) > len(names) - 2:  # leave at least 2 nodes for the distractor's component
         sizes[sizes.index(max(sizes))] -= 1
@@ -88,7 +97,7 @@ def random_graph(rng):
         for node in lower:
             edges.append((rng.choice(parents), node))
             p2 = rng.choice(parents)
-            if rng.random() < 0.25 and (p2, node) not in edges:  # a second parent
+            if rng.random() < 0.2 and (p2, node) not in edges:  # a second parent
                 edges.append((p2, node))
     for i, node in enumerate(rest[1:], 1):  # the distractor's component: a small tree
         edges.append((rng.choice(rest[:i]), node))
@@ -97,18 +106,22 @@ def random_graph(rng):
         link = (rng.choice(rest), rng.choice(below_root))
         if link not in edges:
             edges.append(link)
-    rng.shuffle(edges)
+    adjacency = {}
+    for x, y in edges:
+        adjacency.setdefault(x, []).append(y)
+    adjacency = [(x, tuple(rng.sample(ys, len(ys)))) for x, ys in adjacency.items()]
+    rng.shuffle(adjacency)
     target = rng.choice(levels[rng.randint(2, len(levels) - 1)])  # its level uniform over 2..depth
-    return edges, levels[0][0], target, rng.choice(rest)
+    return tuple(adjacency), levels[0][0], target, rng.choice(rest)
 
 
 def make_reachability(rng, phrasing=None):
-    edges, root, target, distractor = random_graph(rng)
+    adjacency, root, target, distractor = random_graph(rng)
     cands = [target, distractor]
     rng.shuffle(cands)
-    meta = (tuple(edges), root, tuple(cands))
-    question = P.render_reachability(rng, edges, root, cands, phrasing)
-    return Example("reachability", question, reachability_cot(edges, root, target), target, meta)
+    meta = (adjacency, root, tuple(cands))
+    question = P.render_reachability(rng, adjacency, root, cands, phrasing)
+    return Example("reachability", question, reachability_cot(adjacency, root, target), target, meta)
 
 
 def operand(rng, digits):
@@ -169,8 +182,8 @@ def is_correct(example, answer):
     if example.task == "arithmetic":
         a, op, b = example.meta
         return answer == str(a + b if op == "+" else a * b)
-    edges, root, cands = example.meta
-    reached = {x for lv in bfs_levels(edges, root) for x in lv}
+    adjacency, root, cands = example.meta
+    reached = {x for lv in bfs_levels(adjacency, root) for x in lv}
     return answer in cands and answer in reached
 
 

@@ -18,6 +18,7 @@ const FLAGS = [
   'max-tokens',
   'thinking-max-tokens',
   'concurrency',
+  'max-n',
   'seed',
   'request-timeout',
   'json-out',

@@ -52,6 +52,7 @@ export async function evaluate(
     maxTokens: f.maxTokens,
     thinkingMaxTokens: f.thinkingMaxTokens,
     concurrency: f.concurrency,
+    maxN: f.maxN,
     seed: f.seed,
     timeoutMs: f.timeoutMs,
   };

@@ -17,6 +17,7 @@ export const EVAL_USAGE = `usage: reverie eval --task reachability|arithmetic|ar
   --max-tokens N            answer tokens (default 32)
   --thinking-max-tokens N   thinking budget (default: the checkpoint's)
   --concurrency C           requests in flight (default 8)
+  --max-n N                 most samples in one request (default 16, the server's REVERIE_MAX_N)
   --seed N                  sampling seeds (default 0)
   --request-timeout S       seconds before a request counts as failed (default 300)
   --json                    the report as one JSON object on stdout (tables go to stderr)
@@ -42,12 +43,13 @@ export const evalFlagsSchema = z
       .string()
       .default('1,8,32')
       .transform(parsed(list))
-      .refine((ks) => Math.max(...ks) <= 128, 'at most 128 samples per question (max k ≤ 128)'),
+      .refine((ks) => Math.max(...ks) <= 1024, 'at most 1024 samples per question (max k ≤ 1024)'),
     n: count.optional(),
     budgets: z.string().transform(parsed(list)).optional(),
     'max-tokens': count.default(32),
     'thinking-max-tokens': count.optional(),
     concurrency: count.default(8),
+    'max-n': count.max(128).default(16),
     seed: z.coerce.number().int().min(0).default(0),
     'request-timeout': z.coerce.number().positive().default(300),
     json: z.boolean().default(false),
@@ -67,6 +69,7 @@ export const evalFlagsSchema = z
     maxTokens: f['max-tokens'],
     thinkingMaxTokens: f['thinking-max-tokens'],
     concurrency: f.concurrency,
+    maxN: f['max-n'],
     seed: f.seed,
     timeoutMs: f['request-timeout'] * 1000,
     json: f.json,

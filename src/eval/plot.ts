@@ -49,7 +49,7 @@ function panelSvg(p: Panel, offsetX: number): string {
   const span = hi > lo ? hi - lo : 1;
   const plotW = W - M.left - M.right;
   const plotH = H - M.top - M.bottom;
-  const px = (x: number) =>
+  const pxAt = (x: number) =>
     offsetX + M.left + (xs.length < 2 ? plotW / 2 : ((Math.log2(x) - lo) / span) * plotW);
   const py = (y: number) => M.top + (1 - y) * plotH;
   const out = [
@@ -64,7 +64,7 @@ function panelSvg(p: Panel, offsetX: number): string {
     );
   }
   for (const x of xs) {
-    out.push(`<text x="${num(px(x))}" y="${M.top + plotH + 16}" text-anchor="middle">${x}</text>`);
+    out.push(`<text x="${num(pxAt(x))}" y="${M.top + plotH + 16}" text-anchor="middle">${x}</text>`);
   }
   out.push(
     `<text x="${offsetX + M.left + plotW / 2}" y="${M.top + plotH + 34}" text-anchor="middle">${esc(p.xLabel)}</text>`,
@@ -73,6 +73,9 @@ function panelSvg(p: Panel, offsetX: number): string {
   p.series.forEach((s, i) => {
     const c = colour(s.name, i);
     const pts = [...s.points].sort((a, b) => a.x - b.x);
+    // Series side by side by a few pixels, so that equal values and their intervals stay visible.
+    const shift = (i - (p.series.length - 1) / 2) * 3;
+    const px = (x: number) => pxAt(x) + shift;
     out.push(
       `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((pt) => `${num(px(pt.x))},${num(py(pt.y))}`).join(' ')}"/>`,
     );

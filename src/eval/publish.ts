@@ -42,7 +42,8 @@ interface Checkpoint {
   dir: string;
 }
 
-function checkpoints(modelsDir: string, variantsDir: string): { list: Checkpoint[]; defaultVariant: string } {
+/** The default checkpoint and every variant (the default's own variant served from models/), in table order. */
+function checkpoints(modelsDir: string, variantsDir: string): { list: Checkpoint[]; default: Checkpoint } {
   const name = readFileSync(join(modelsDir, 'DEFAULT'), 'utf8').trim();
   const dir = join(modelsDir, name);
   const manifest = JSON.parse(readFileSync(join(dir, 'reverie.json'), 'utf8')) as {
@@ -50,7 +51,8 @@ function checkpoints(modelsDir: string, variantsDir: string): { list: Checkpoint
   };
   const defaultVariant = manifest.training?.default_variant;
   if (!defaultVariant) throw new Error(`${dir}/reverie.json: training.default_variant is missing`);
-  const list: Checkpoint[] = [{ variant: defaultVariant, name, dir }];
+  const main: Checkpoint = { variant: defaultVariant, name, dir };
+  const list: Checkpoint[] = [main];
   if (existsSync(variantsDir)) {
     for (const d of readdirSync(variantsDir).sort()) {
       const variant = d.startsWith(`${name}-`) ? d.slice(name.length + 1) : null;
@@ -61,7 +63,7 @@ function checkpoints(modelsDir: string, variantsDir: string): { list: Checkpoint
   }
   const order = ['sft', 'latent', 'rl-hard', 'rl-soft', 'rl-fuzzy'];
   list.sort((a, b) => order.indexOf(a.variant) - order.indexOf(b.variant));
-  return { list, defaultVariant };
+  return { list, default: main };
 }
 
 function replaceSection(text: string, section: string): string {
@@ -80,11 +82,13 @@ async function main(argv: string[]): Promise<void> {
       n: { type: 'string', default: '200' },
       concurrency: { type: 'string', default: '8' },
       threads: { type: 'string', default: '1' },
+      docs: { type: 'string', default: join(ROOT, 'docs') },
     },
   });
   const n = Number(values.n);
   const modelsDir = values['models-dir']!;
-  const { list, defaultVariant } = checkpoints(modelsDir, values.variants!);
+  const { list, default: main } = checkpoints(modelsDir, values.variants!);
+  const defaultVariant = main.variant;
   const started = performance.now();
   process.stderr.write(`eval:models: ${list.map((c) => `${c.variant} (${c.name})`).join(', ')}\n`);
   const engine = createEngine({ checkpointDirs: list.map((c) => c.dir), threads: Number(values.threads) });
@@ -101,6 +105,7 @@ async function main(argv: string[]): Promise<void> {
     maxTokens: 16,
     thinkingMaxTokens: undefined,
     concurrency: Number(values.concurrency),
+    maxN: 16,
     seed: 0,
     timeoutMs: 600_000,
   };
@@ -127,7 +132,7 @@ async function main(argv: string[]): Promise<void> {
         rows.push(...evaluationRows(c.variant, report));
       }
     }
-    const name = list[0]!.name;
+    const name = main.name;
     phrasings = await run('phrasings', {
       model: name,
       task: 'arithmetic-phrasings',
@@ -160,8 +165,7 @@ async function main(argv: string[]): Promise<void> {
     await app.telemetry.shutdown();
   }
 
-  const defaultDir = list[0]!.dir;
-  const manifestPath = join(defaultDir, 'reverie.json');
+  const manifestPath = join(main.dir, 'reverie.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
   manifest.evaluation = rows;
   writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 1)}\n`);
@@ -203,7 +207,7 @@ async function main(argv: string[]): Promise<void> {
   writeFileSync(readmePath, replaceSection(readFileSync(readmePath, 'utf8'), section));
   const budgets = budgetPanel(sweep, 'reachability: accuracy vs thinking budget');
   writeFileSync(
-    join(ROOT, 'docs', 'eval.svg'),
+    join(values.docs!, 'eval.svg'),
     plotSvg([
       passAtKPanel(defaultReach, `reachability: pass@k (${defaultVariant})`),
       passAtKPanel(defaultArith, `arithmetic: pass@k (${defaultVariant})`),
@@ -211,7 +215,7 @@ async function main(argv: string[]): Promise<void> {
     ]),
   );
   const all = { byTask, phrasings, reachPhrasings, sweep };
-  writeFileSync(join(ROOT, 'docs', 'eval-results.json'), `${JSON.stringify(all, null, 1)}\n`);
+  writeFileSync(join(values.docs!, 'eval-results.json'), `${JSON.stringify(all, null, 1)}\n`);
   process.stderr.write(
     `eval:models: wrote ${manifestPath}, ${readmePath}, docs/eval.svg, docs/eval-results.json\n`,
   );

@@ -74,7 +74,7 @@ export function summarise(
         })),
       thinkingTokens: {
         greedy: mean(res.map((r) => r.greedyThinkingTokens)),
-        sampled: mean(res.map((r) => r.sampledThinkingTokens)),
+        sampled: run.samples > 0 ? mean(res.map((r) => r.sampledThinkingTokens / run.samples)) : 0,
       },
       latencyMs: {
         median: median(res.map((r) => r.greedyLatencyMs)),

@@ -2,14 +2,15 @@ import { dispatch } from '../bench/serve/arrivals.ts';
 import { type RequestResult, streamChat } from '../bench/serve/client.ts';
 import type { Progress } from '../bench/serve/progress.ts';
 import { nowMs } from '../bench/stats.ts';
+import { deriveSeed } from '../decoding/rng.ts';
 import { type EvalMode, greedyRequest, sampledRequest } from './modes.ts';
 import type { Question } from './tasks.ts';
 import { isCorrectAnswer } from './verify.ts';
 
 /**
  * Sends every question of a task through a running server's OpenAI API, concurrently, in each
- * thinking mode: one greedy answer (pass@1 greedy), `max(k)` sampled answers in one request of
- * n choices sharing the prompt (pass@k), and one greedy answer per thinking budget of the sweep.
+ * thinking mode: one greedy answer (pass@1 greedy), `max(k)` sampled answers in requests of up to
+ * `maxN` choices sharing the prompt (pass@k), and one greedy answer per thinking budget of the sweep.
  */
 
 export interface EvalOptions {
@@ -27,6 +28,8 @@ export interface EvalOptions {
   /** Thinking budget of the greedy and sampled requests; the checkpoint's default when absent. */
   thinkingMaxTokens?: number;
   concurrency: number;
+  /** Most choices one request may ask for (the server's REVERIE_MAX_N, 16 by default). */
+  maxN: number;
   seed: number;
   timeoutMs: number;
   progress?: Progress;
@@ -42,7 +45,7 @@ export interface QuestionOutcome {
   greedyLatencyMs: number;
   /** Right answers among the samples. */
   sampledCorrect: number;
-  /** Thinking tokens per sampled answer (mean over the choices). */
+  /** Thinking tokens of all the sampled answers together. */
   sampledThinkingTokens: number;
   /** Greedy correctness at each budget of the sweep, in the order of `budgets`. */
   budgetCorrect: boolean[];
@@ -67,8 +70,11 @@ export interface EvalRun {
 }
 
 /** The request count of a run, for the progress bar. */
-export function plannedRequests(o: Pick<EvalOptions, 'questions' | 'modes' | 'budgets' | 'ks'>): number {
-  return o.questions.length * o.modes.length * (1 + (o.ks.length > 0 ? 1 : 0) + o.budgets.length);
+export function plannedRequests(
+  o: Pick<EvalOptions, 'questions' | 'modes' | 'budgets' | 'ks' | 'maxN'>,
+): number {
+  const samples = o.ks.length > 0 ? Math.max(...o.ks) : 0;
+  return o.questions.length * o.modes.length * (1 + Math.ceil(samples / o.maxN) + o.budgets.length);
 }
 
 /**
@@ -89,12 +95,23 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
       budgetCorrect: o.budgets.map(() => false),
     }));
   }
-  type Job = { mode: EvalMode; q: number; kind: EvalFailure['kind']; budget?: number; slot?: number };
+  type Job = {
+    mode: EvalMode;
+    q: number;
+    kind: EvalFailure['kind'];
+    budget?: number;
+    slot?: number;
+    /** sampled: which chunk of the question's samples, and how many choices it asks for */
+    chunk?: number;
+    count?: number;
+  };
   const jobs: Job[] = [];
   for (const mode of o.modes) {
     for (let q = 0; q < o.questions.length; q++) {
       jobs.push({ mode, q, kind: 'greedy' });
-      if (samples > 0) jobs.push({ mode, q, kind: 'sampled' });
+      for (let chunk = 0; chunk * o.maxN < samples; chunk++) {
+        jobs.push({ mode, q, kind: 'sampled', chunk, count: Math.min(o.maxN, samples - chunk * o.maxN) });
+      }
       for (const [slot, budget] of o.budgets.entries()) jobs.push({ mode, q, kind: 'budget', budget, slot });
     }
   }
@@ -108,7 +125,12 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
       const question = o.questions[job.q]!;
       const fields =
         job.kind === 'sampled'
-          ? sampledRequest(job.mode, samples, o.seed + job.q, o.thinkingMaxTokens)
+          ? sampledRequest(
+              job.mode,
+              job.count!,
+              deriveSeed(deriveSeed(o.seed, job.q), job.chunk!),
+              o.thinkingMaxTokens,
+            )
           : greedyRequest(job.mode, job.budget ?? o.thinkingMaxTokens);
       const result = await streamChat({
         url: o.url,
@@ -155,8 +177,9 @@ function record(
     out.greedyThinkingTokens = r.reasoningTokens;
     out.greedyLatencyMs = r.e2eMs;
   } else if (job.kind === 'sampled') {
-    out.sampledCorrect = choices.filter((c) => isCorrectAnswer(answer, c.content)).length;
-    out.sampledThinkingTokens = choices.length > 0 ? r.reasoningTokens / choices.length : 0;
+    // the chunks of a question add up; thinking tokens are summed here and averaged in summarise
+    out.sampledCorrect += choices.filter((c) => isCorrectAnswer(answer, c.content)).length;
+    out.sampledThinkingTokens += r.reasoningTokens;
   } else {
     out.budgetCorrect[job.slot!] = isCorrectAnswer(answer, choices[0]?.content ?? '');
   }

@@ -69,16 +69,18 @@ describe('reverie eval against a live server', () => {
         maxTokens: 6,
         thinkingMaxTokens: 6,
         concurrency: 4,
+        maxN: 3,
         seed: 3,
         timeoutMs: 60_000,
         apiKey: undefined,
       },
       (total) => {
-        assert.equal(total, 2 * 3 * 4);
+        // per question and mode: greedy, samples in 2 requests (4 samples, at most 3 each), 2 budgets
+        assert.equal(total, 2 * 3 * 5);
         return { ended: () => void ended++, finish: () => {} };
       },
     );
-    assert.equal(ended, 24);
+    assert.equal(ended, 30);
     assert.deepEqual(report.failures, []);
     assert.equal(report.n, 2);
     assert.equal(report.samples, 4);
@@ -172,6 +174,7 @@ describe('reverie eval against a live server', () => {
           maxTokens: 4,
           thinkingMaxTokens: undefined,
           concurrency: 1,
+          maxN: 16,
           seed: 0,
           timeoutMs: 10_000,
           apiKey: undefined,

@@ -134,6 +134,7 @@ describe('questions, modes and flags', () => {
     const bad = evalFlagsSchema.safeParse({ task: 'x', k: '0' });
     assert.ok(!bad.success && /not a positive integer/.test(bad.error.issues[0]!.message));
     assert.ok(!evalFlagsSchema.safeParse({}).success);
-    assert.ok(!evalFlagsSchema.safeParse({ task: 'x', k: '200' }).success);
+    assert.ok(!evalFlagsSchema.safeParse({ task: 'x', k: '2000' }).success);
+    assert.equal(f.maxN, 16);
   });
 });
