@@ -27,8 +27,10 @@ def sft_batch(examples):
     return ids, target
 
 
-def mixed_pool(split, per_task, seed):
-    """Examples of every task, interleaved in a seeded order."""
-    pool = [ex for task in TASKS for ex in generate(task, split, per_task, seed)]
+def mixed_pool(split, per_task, seed, shares=None):
+    """Examples of every task (`per_task` each, or `per_task * len(TASKS) * share` with `shares`),
+    interleaved in a seeded order."""
+    counts = {t: round(per_task * len(TASKS) * shares[t]) if shares else per_task for t in TASKS}
+    pool = [ex for task in TASKS for ex in generate(task, split, counts[task], seed)]
     random.Random(f"pool/{split}/{seed}").shuffle(pool)
     return pool

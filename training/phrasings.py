@@ -106,10 +106,10 @@ def render_reachability(rng, adjacency, root, cands, phrasing=None):
         template = {**REACH_NAMED, **REACH_HELD_OUT}[phrasing]
         graph = _graph(adjacency, GRAPH_FORMATS[0] if phrasing in REACH_NAMED else HELD_OUT_GRAPH)
         return template.format(graph=graph, root=root, c1=c1, c2=c2)
-    intro = rng.choice(GRAPH_INTROS).format(graph=_graph(adjacency, rng.choice(GRAPH_FORMATS)))
-    question = rng.choice(REACH_QUESTIONS).format(root=root, c1=c1, c2=c2)
-    text = f"{intro} {question}" if rng.random() < 0.75 else f"{question} {intro}"
-    return _surface(rng, text)
+    intro, question = rng.choice(GRAPH_INTROS), rng.choice(REACH_QUESTIONS)
+    # surface changes on the wording only: node names keep their case
+    text = _surface(rng, f"{intro} {question}" if rng.random() < 0.75 else f"{question} {intro}")
+    return text.format(graph=_graph(adjacency, rng.choice(GRAPH_FORMATS)), root=root, c1=c1, c2=c2)
 
 
 def named_phrasings(task, held_out):

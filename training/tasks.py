@@ -29,8 +29,8 @@ from . import phrasings as P
 Example = namedtuple("Example", "task question cot answer meta")
 TASKS = ("reachability", "arithmetic")
 SPLITS = ("train", "val", "test")
-NODE_NAMES = "abcdefghijklmnopqrst"
-ANSWER_FORMAT = {"reachability": re.compile(r"^[a-t]$"), "arithmetic": re.compile(r"^[0-9]{1,7}$")}
+NODE_NAMES = "ABCDEFGHIJKLMNOPQRST"  # capitals: a node never looks like a letter of a word
+ANSWER_FORMAT = {"reachability": re.compile(r"^[A-T]$"), "arithmetic": re.compile(r"^[0-9]{1,7}$")}
 
 
 def problem_key(task, meta):
@@ -78,11 +78,11 @@ def reachability_cot(adjacency, root, target):
 
 
 def random_graph(rng):
-    """(adjacency, root, target, distractor). Below the root a layered DAG of depth 2-4 with 2-3 nodes
+    """(adjacency, root, target, distractor) over 8-11 nodes. Below the root a layered DAG of depth 2-4 with 2-3 nodes
     per level (fewer when the graph is small) and dead ends; a separate component holds the
     distractor (its nodes may point into the root's part, never the other way). The adjacency list
     names each node with children once, in random order, its children in random order."""
-    names = rng.sample(NODE_NAMES, rng.randint(9, 12))
+    names = rng.sample(NODE_NAMES, rng.randint(8, 11))
     sizes = [rng.randint(2, 3) for _ in range(rng.randint(2, 4))]
     while 1 + sum(sizes) > len(names) - 2:  # leave at least 2 nodes for the distractor's component
         sizes[sizes.index(max(sizes))] -= 1

@@ -50,7 +50,8 @@ def test_verifier_hand_cases():
     g = Example("reachability", "q", "", "", ((("a", ("b",)), ("b", ("c",)), ("d", ("e",))), "a", ("c", "e")))
     assert is_correct(g, "c") and not is_correct(g, "e")
     assert not is_correct(g, "b")  # reachable, but not a candidate
-    assert not is_well_formed("arithmetic", "12a") and not is_well_formed("reachability", "ab")
+    assert not is_well_formed("arithmetic", "12a") and not is_well_formed("reachability", "AB")
+    assert is_well_formed("reachability", "C") and not is_well_formed("reachability", "c")
 
 
 def test_bfs_levels_in_reading_order():
@@ -70,7 +71,7 @@ def test_reachability_graphs_branch_so_a_single_path_must_choose():
         assert depth >= 2
         depths.append(depth)
         widths.append(max(len(lv) for lv in levels[1:depth + 1]))
-    assert sum(w >= 2 for w in widths) / len(widths) > 0.9  # frontiers hold several nodes
+    assert sum(w >= 2 for w in widths) / len(widths) > 0.85  # frontiers hold several nodes
     assert {2, 3, 4} <= set(depths)
 
 
