@@ -38,7 +38,6 @@ export interface EvalOptions {
 /** What one mode did on one question. */
 export interface QuestionOutcome {
   greedyCorrect: boolean;
-  greedyAnswer: string;
   /** Thinking tokens of the greedy answer. */
   greedyThinkingTokens: number;
   /** End-to-end latency of the greedy request, ms. */
@@ -79,7 +78,7 @@ export function plannedRequests(
 
 /**
  * Runs the evaluation.
- * @example const run = await runEval({ url, model: 'm', questions, modes: ['hard'], ks: [1, 8], budgets: [], maxTokens: 16, concurrency: 8, seed: 0, timeoutMs: 120_000 });
+ * @example const run = await runEval({ url, model: 'm', questions, modes: ['hard'], ks: [1, 8], budgets: [], maxTokens: 16, concurrency: 8, maxN: 16, seed: 0, timeoutMs: 120_000 });
  */
 export async function runEval(o: EvalOptions): Promise<EvalRun> {
   const samples = o.ks.length > 0 ? Math.max(...o.ks) : 0;
@@ -87,7 +86,6 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
   for (const mode of o.modes) {
     outcomes[mode] = o.questions.map(() => ({
       greedyCorrect: false,
-      greedyAnswer: '',
       greedyThinkingTokens: 0,
       greedyLatencyMs: 0,
       sampledCorrect: 0,
@@ -171,9 +169,7 @@ function record(
 ): void {
   const choices = r.choices ?? [];
   if (job.kind === 'greedy') {
-    const text = choices[0]?.content ?? '';
-    out.greedyAnswer = text;
-    out.greedyCorrect = isCorrectAnswer(answer, text);
+    out.greedyCorrect = isCorrectAnswer(answer, choices[0]?.content ?? '');
     out.greedyThinkingTokens = r.reasoningTokens;
     out.greedyLatencyMs = r.e2eMs;
   } else if (job.kind === 'sampled') {
