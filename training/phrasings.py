@@ -100,15 +100,23 @@ def _graph(adjacency, fmt):
     return sep.join(head.format(x=x) + join.join(ys) + tail for x, ys in adjacency)
 
 
-def render_reachability(rng, adjacency, root, cands, phrasing=None):
+def render_reachability(rng, adjacency, root, cands, phrasing=None, easy=False):
+    """A training rendering, or the named `phrasing`. `easy` (the start of SFT): the question is
+    always `Root X. Reachable: A or B?` at the end, so the root sits at a fixed distance from the
+    end of the prompt and a positional attention head can find it before content-based retrieval
+    is learned; graph formats, introductions, greetings and lower case still vary."""
     c1, c2 = cands
     if phrasing is not None:
         template = {**REACH_NAMED, **REACH_HELD_OUT}[phrasing]
         graph = _graph(adjacency, GRAPH_FORMATS[0] if phrasing in REACH_NAMED else HELD_OUT_GRAPH)
         return template.format(graph=graph, root=root, c1=c1, c2=c2)
     intro, question = rng.choice(GRAPH_INTROS), rng.choice(REACH_QUESTIONS)
-    # surface changes on the wording only: node names keep their case
-    text = _surface(rng, f"{intro} {question}" if rng.random() < 0.75 else f"{question} {intro}")
+    if easy:
+        text = f"{intro} {REACH_QUESTIONS[0]}"
+        text = text.lower() if rng.random() < 0.2 else text
+        text = rng.choice(GREETINGS) + text if rng.random() < 0.25 else text
+    else:  # surface changes on the wording only: node names keep their case
+        text = _surface(rng, f"{intro} {question}" if rng.random() < 0.75 else f"{question} {intro}")
     return text.format(graph=_graph(adjacency, rng.choice(GRAPH_FORMATS)), root=root, c1=c1, c2=c2)
 
 

@@ -42,17 +42,19 @@ def length_batches(pool, batch_size, seed, window=16):
 
 
 def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log=print, log_every=25, seed=0,
-              on_checkpoint=None, checkpoint_every=0):
+              on_checkpoint=None, checkpoint_every=0, warm_pool=None, warm_steps=0):
     """SFT; the history has the mean loss and the mean loss per task every `log_every` steps.
+    The first `warm_steps` steps draw their batches from `warm_pool` (an easier curriculum).
     `on_checkpoint(step)` is called every `checkpoint_every` steps (monitoring a long run)."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
     batches = length_batches(pool, batch_size, seed)
+    warm = length_batches(warm_pool, batch_size, seed) if warm_steps else []
     model.train()
     history, t0, running, per_task = [], time.time(), [], {}
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, steps, lr, warmup)
-        batch = batches[step % len(batches)]
+        batch = warm[step % len(warm)] if step < warm_steps else batches[(step - warm_steps) % len(batches)]
         ids, target = (x.to(model.embedding.device) for x in sft_batch(batch))
         loss, rows = sft_loss(model, ids, target, per_example=True)
         opt.zero_grad()

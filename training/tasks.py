@@ -115,12 +115,12 @@ def random_graph(rng):
     return tuple(adjacency), levels[0][0], target, rng.choice(rest)
 
 
-def make_reachability(rng, phrasing=None):
+def make_reachability(rng, phrasing=None, easy=False):
     adjacency, root, target, distractor = random_graph(rng)
     cands = [target, distractor]
     rng.shuffle(cands)
     meta = (adjacency, root, tuple(cands))
-    question = P.render_reachability(rng, adjacency, root, cands, phrasing)
+    question = P.render_reachability(rng, adjacency, root, cands, phrasing, easy)
     return Example("reachability", question, reachability_cot(adjacency, root, target), target, meta)
 
 
@@ -163,8 +163,9 @@ def generate(task, split, count, seed, **kwargs):
     """`count` examples of `task` in `split` with distinct problems, deterministic in (task, split, seed).
 
     Training phrasings are drawn at random; `phrasing=NAME` renders every question in one named
-    phrasing (phrasings.py), held-out ones included (for the evaluation sets only)."""
-    rng = random.Random(f"{task}/{split}/{seed}/{kwargs.get('phrasing')}")
+    phrasing (phrasings.py), held-out ones included (for the evaluation sets only); reachability's
+    `easy=True` keeps the question at the end in one form (the start of SFT)."""
+    rng = random.Random(f"{task}/{split}/{seed}/{kwargs.get('phrasing')}" + ("/easy" if kwargs.get("easy") else ""))
     out, seen = [], set()
     while len(out) < count:
         ex = GENERATORS[task](rng, **kwargs)
