@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -166,3 +167,18 @@ def test_short_curriculum_lowers_the_latent_loss():
     assert after < before - 1.0, (before, after)
     assert [h["stage"] for h in hist][-1] == 2
     assert [stage_of(s, 100, 4) for s in (0, 19, 20, 59, 60, 99)] == [1, 1, 2, 3, 4, 4]
+
+
+def test_position_curriculum_moves_its_frontier_as_positions_are_learned():
+    from training.sft import PositionCurriculum
+    c = PositionCurriculum(threshold=0.5, tau=1.0, decay=0.0)
+    mask = torch.tensor([[False, True, True, True, True]])
+    assert c.frontier("t") == 0
+    w = c.weights(["t"], mask)
+    assert w[0, 0] == 0 and w[0, 1] == 1 and abs(w[0, 2].item() - math.exp(-1)) < 1e-6
+    c.update(["t"], mask, torch.tensor([[9.0, 0.1, 0.2, 3.0, 3.0]]))  # positions 0, 1 learned
+    assert c.frontier("t") == 2
+    w = c.weights(["t"], mask)
+    assert w[0, 1:4].tolist() == [1.0, 1.0, 1.0] and abs(w[0, 4].item() - math.exp(-1)) < 1e-6
+    assert c.weights(["t"], mask, floor=0.9)[0, 4] == pytest.approx(0.9)
+    assert c.frontier("other task") == 0
