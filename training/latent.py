@@ -1,13 +1,14 @@
 """Continuous thought (Coconut) for reachability, trained with a stage curriculum.
 
-At stage k the first k BFS levels of the chain of thought are replaced by k continuous thoughts:
+At stage k the first k expansion groups (BFS levels) of the chain of thought are replaced by k
+continuous thoughts:
 the input at a thought's position is the model's own last hidden state (after the final norm) at
 the position before, exactly what reverie's server feeds in `latent` thinking mode (the runner's
 `hidden` output, fed as the additive embedding of an empty bag). The rest of the chain of thought,
 `</think>`, the answer and `<|im_end|>` follow as text:
 
-    <prompt><think> [h] [h] dfg hk</think>c<|im_end|>        (stage 2 of a 4-level example)
-    <prompt><think> [h] [h] [h] [h]</think>c<|im_end|>       (fully latent: what `latent` mode runs)
+    <prompt><think>[h][h]P>T</think>T<|im_end|>      (stage 2 of `root B: B>M,K,I | M>P K>J,Q I> | P>T`)
+    <prompt><think>[h][h][h]</think>T<|im_end|>       (fully latent: what `latent` mode runs)
 
 Gradients flow through the chain of thoughts (back-propagation through the fed hidden states).
 The server ends latent thinking when the argmax of a thought's logits is `</think>`, so the loss
@@ -25,14 +26,18 @@ import torch.nn.functional as F
 from . import tokenizer as tok
 from .data import prompt_ids
 from .rollout import left_pad
+from .tasks import bfs_levels
 
 
 def plan(example, k):
-    """(number of thoughts c, levels they stand for, text token ids after them) for stage k."""
-    levels = example.cot.split(" ")
-    c = min(k, len(levels))
-    text = " ".join(levels[c:]) + "</think>" + example.answer + "<|im_end|>"
-    return c, levels[:c], tok.encode(text)
+    """(number of thoughts c, the BFS level each thought stands for, text token ids after them) for
+    stage k. Thought j replaces the j-th expansion group of the chain of thought (`root B: B>M,K,I`,
+    `M>P K>J,Q I>`, ...), after which the frontier is BFS level j + 1."""
+    groups = example.cot.split(" | ")
+    c = min(k, len(groups))
+    levels = bfs_levels(example.meta[0], example.meta[1])
+    text = " | ".join(groups[c:]) + "</think>" + example.answer + "<|im_end|>"
+    return c, ["".join(levels[j + 1]) for j in range(c)], tok.encode(text)
 
 
 LatentPass = namedtuple("LatentPass", "pred col_tok is_thought valid thought_inputs plans")

@@ -38,15 +38,15 @@ from .tasks import TASKS, generate
 from .tokenizer import training_text
 
 FULL = dict(hidden=256, layers=4, heads=8, kv_heads=2, ffn=768,
-            sft_steps=3000, sft_batch=32, sft_lr=2e-3, sft_warmup=50, reach_share=0.6, sft_easy_steps=600,
+            sft_steps=3000, sft_batch=32, sft_lr=2e-3, sft_warmup=50, reach_share=0.6,
             latent_steps=600, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=5,
             latent_other_share=0.3, latent_aux=0.5,
             rl_steps=120, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5,
             think_budget=64, answer_budget=10, val_n=150)
-SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, sft_easy_steps=10, latent_steps=10,
+SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, latent_steps=10,
              latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, think_budget=24)
 SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_warmup",
-            "reach_share", "sft_easy_steps")
+            "reach_share")
 LATENT_KEYS = SFT_KEYS + ("latent_steps", "latent_batch", "latent_lr", "latent_warmup", "latent_stages",
                           "latent_other_share", "latent_aux")
 
@@ -124,10 +124,6 @@ def main(argv=None):
 
     shares = {"reachability": hp["reach_share"], "arithmetic": 1 - hp["reach_share"]}
     train = mixed_pool("train", hp["sft_steps"] * hp["sft_batch"] // 2 + 1000, args.seed, shares)
-    easy_n = hp["sft_easy_steps"] * hp["sft_batch"]
-    easy = (generate("reachability", "train", round(easy_n * shares["reachability"]), args.seed + 3, easy=True)
-            + generate("arithmetic", "train", round(easy_n * shares["arithmetic"]), args.seed + 3))
-    random.Random(args.seed + 3).shuffle(easy)
     val = {t: generate(t, "val", hp["val_n"], args.seed) for t in TASKS}
     test = {t: generate(t, "test", 50, export_evals.SEED) for t in TASKS}  # = the first 50 of evals/TASK.jsonl
     cfg = LlamaConfig(hidden_size=hp["hidden"], intermediate_size=hp["ffn"], num_hidden_layers=hp["layers"],
@@ -140,8 +136,7 @@ def main(argv=None):
         histories["sft"], reused["sft"] = cached(
             work, "sft", args.seed, hp, SFT_KEYS, model=model, reuse=args.reuse, device=args.device,
             train=lambda m: train_sft(m, train, hp["sft_steps"], hp["sft_batch"], hp["sft_lr"], hp["sft_warmup"],
-                                      log=log, seed=args.seed, checkpoint_every=300, warm_pool=easy,
-                                      warm_steps=hp["sft_easy_steps"],
+                                      log=log, seed=args.seed, checkpoint_every=300,
                                       on_checkpoint=lambda step: torch.save(m.state_dict(),
                                                                             os.path.join(work, f"sft-at-{step}.pt"))))
     model.eval()

@@ -42,19 +42,22 @@ ARITHMETIC_HELD_OUT = {
 REACH_NAMED = {
     "classic": "Edges: {graph}. Root {root}. Reachable: {c1} or {c2}?",
 }
-# An adjacency list: each node with children once. (node format, separator between nodes)
-GRAPH_FORMATS = [("{x}>{ys:,}", " "), ("{x}: {ys: }", "; "), ("{x} -> {ys:, }", "; "), ("{x}->{ys:,}", ", ")]
+# An adjacency list: each node with children once, `B>M,K,I`, the entries separated in one of
+# these ways. The chain of thought copies entries verbatim, so their format is fixed.
+GRAPH_FORMATS = [("{x}>{ys:,}", " "), ("{x}>{ys:,}", ", "), ("{x}>{ys:,}", "; ")]
 GRAPH_INTROS = ["Edges: {graph}.", "Edges: {graph}", "Graph: {graph}.", "Links: {graph}.", "Adjacency: {graph}.",
                 "Given {graph}.", "{graph}."]
+# The question comes last and ends with the same 20 characters after the root in every form, so
+# the root sits at a fixed distance from the end of the prompt: a small model learns to find it by
+# position within a few hundred steps, while finding it by a varying cue word had not started after
+# 800 steps (measured; training/README.md). The wording around it still varies.
 REACH_QUESTIONS = [
-    "Root {root}. Reachable: {c1} or {c2}?", "From {root}, which is reachable: {c1} or {c2}?",
-    "Starting at {root}, can you reach {c1} or {c2}?", "Which of {c1} and {c2} is reachable from {root}?",
-    "Is {c1} or {c2} reachable from {root}?", "Start at {root}. Which can you reach, {c1} or {c2}?",
-    "From node {root}, which node is reachable: {c1} or {c2}?", "root {root}, reachable {c1} or {c2}?",
+    "Root {root}. Reachable: {c1} or {c2}?", "From root {root}, reachable: {c1} or {c2}?",
+    "Start at root {root}. Reachable: {c1} or {c2}?", "Given root {root}, reachable: {c1} or {c2}?",
 ]
 REACH_HELD_OUT = {
     "arcs": "Arcs: {graph}. Source {root}. Which one can be reached, {c1} or {c2}?",
-    "path-exists": "In this network {graph}. Does a path lead from {root} to {c1} or to {c2}?",
+    "path-exists": "In this network {graph}. Does a path lead from root {root} to {c1} or to {c2}?",
 }
 HELD_OUT_GRAPH = ("{x} leads to {ys: and }", ", ")
 
@@ -100,23 +103,17 @@ def _graph(adjacency, fmt):
     return sep.join(head.format(x=x) + join.join(ys) + tail for x, ys in adjacency)
 
 
-def render_reachability(rng, adjacency, root, cands, phrasing=None, easy=False):
-    """A training rendering, or the named `phrasing`. `easy` (the start of SFT): the question is
-    always `Root X. Reachable: A or B?` at the end, so the root sits at a fixed distance from the
-    end of the prompt and a positional attention head can find it before content-based retrieval
-    is learned; graph formats, introductions, greetings and lower case still vary."""
+def render_reachability(rng, adjacency, root, cands, phrasing=None):
     c1, c2 = cands
     if phrasing is not None:
         template = {**REACH_NAMED, **REACH_HELD_OUT}[phrasing]
         graph = _graph(adjacency, GRAPH_FORMATS[0] if phrasing in REACH_NAMED else HELD_OUT_GRAPH)
         return template.format(graph=graph, root=root, c1=c1, c2=c2)
-    intro, question = rng.choice(GRAPH_INTROS), rng.choice(REACH_QUESTIONS)
-    if easy:
-        text = f"{intro} {REACH_QUESTIONS[0]}"
-        text = text.lower() if rng.random() < 0.2 else text
-        text = rng.choice(GREETINGS) + text if rng.random() < 0.25 else text
-    else:  # surface changes on the wording only: node names keep their case
-        text = _surface(rng, f"{intro} {question}" if rng.random() < 0.75 else f"{question} {intro}")
+    text = f"{rng.choice(GRAPH_INTROS)} {rng.choice(REACH_QUESTIONS)}"
+    # surface changes that keep the end of the question intact: lower case (the wording only: node
+    # names keep their case), a greeting or preamble before it
+    text = text.lower() if rng.random() < 0.2 else text
+    text = rng.choice(GREETINGS) + text if rng.random() < 0.25 else text
     return text.format(graph=_graph(adjacency, rng.choice(GRAPH_FORMATS)), root=root, c1=c1, c2=c2)
 
 

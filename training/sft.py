@@ -33,10 +33,11 @@ class PositionCurriculum:
     model learns in 100 steps alone was not learned in 900 with ten unpredictable tokens after it).
     So per task it keeps a running mean loss at each target position j; the frontier K is the first
     position whose loss is still above `threshold`; tokens up to K weigh 1, later ones
-    exp(-(j - K) / tau). As positions are learned the frontier moves on and every weight reaches 1.
+    exp(-(j - K) / tau). As positions are learned the frontier moves on; train_sft also raises a
+    floor under every weight in the second half of training, so that all tokens end up weighing 1.
     """
 
-    def __init__(self, threshold=0.5, tau=1.5, decay=0.9, max_len=128):
+    def __init__(self, threshold=0.5, tau=1.0, decay=0.9, max_len=128):
         self.threshold, self.tau, self.decay, self.max_len = threshold, tau, decay, max_len
         self.ema = {}
 
@@ -89,24 +90,22 @@ def length_batches(pool, batch_size, seed, window=16):
 
 
 def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log=print, log_every=25, seed=0,
-              on_checkpoint=None, checkpoint_every=0, warm_pool=None, warm_steps=0):
+              on_checkpoint=None, checkpoint_every=0):
     """SFT with the position curriculum; the history has the mean (unweighted) loss, the mean loss per
     task and the curriculum's frontier every `log_every` steps.
-    The first `warm_steps` steps draw their batches from `warm_pool` (an easier curriculum).
     `on_checkpoint(step)` is called every `checkpoint_every` steps (monitoring a long run)."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
     batches = length_batches(pool, batch_size, seed)
-    warm = length_batches(warm_pool, batch_size, seed) if warm_steps else []
     model.train()
     history, t0, running, per_task = [], time.time(), [], {}
     curriculum = PositionCurriculum()
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, steps, lr, warmup)
-        batch = warm[step % len(warm)] if step < warm_steps else batches[(step - warm_steps) % len(batches)]
+        batch = batches[step % len(batches)]
         ids, target = (x.to(model.embedding.device) for x in sft_batch(batch))
-        # every token weighs at least `floor`, which reaches 1 at 60% of the steps
-        floor = min(1.0, step / (0.6 * steps))
+        # every token weighs at least `floor`: 0 for the first half of the steps, 1 from 70% on
+        floor = min(1.0, max(0.0, (step / steps - 0.5) / 0.2))
         loss, rows = weighted_sft_loss(model, ids, target, [ex.task for ex in batch], curriculum, floor)
         opt.zero_grad()
         loss.backward()

@@ -4,8 +4,8 @@ reachability: a directed graph (an adjacency list: each node with its children),
 candidates; exactly one candidate is reachable from the root. The root's part of the graph is a
 layered DAG with branches (several nodes per level, dead ends), so a chain of thought that follows
 one path must choose a branch, while the BFS frontier (a superposition of the branches) never has
-to. Chain of thought = the BFS levels from the root, level by level, until the level holding a
-candidate (`a bc def g`). Answer = that candidate.
+to. Chain of thought = the BFS, level by level, each node expanded by copying its entry, until an
+entry lists a candidate (`root B: B>M,K,I | M>P K>J,Q I> | P>T`). Answer = that candidate.
 
 arithmetic: a + b (1-4 digits each) or a * d (2-4 digits times one digit). Chain of thought = the
 problem restated canonically (`345+78`, whatever the phrasing), then the digit steps from the right
@@ -68,13 +68,17 @@ def bfs_levels(adjacency, root):
 
 
 def reachability_cot(adjacency, root, target):
-    """The BFS levels from the root to the level that holds `target`: `a bc def gh`."""
-    out = []
+    """`root B: B>M,K,I | M>P K>J,Q I> | P>T`: the root, then the BFS level by level, each node of a
+    level expanded by copying its adjacency entry verbatim (`I>` when it has none), until an entry
+    lists `target`. Every step is a copy the model can find by the text just before it (`root `,
+    `M>`), the kind of lookup a transformer learns fastest (an induction head)."""
+    children = dict(adjacency)
+    groups = []
     for lv in bfs_levels(adjacency, root):
-        out.append("".join(lv))
-        if target in lv:
+        groups.append(" ".join(f"{x}>" + ",".join(children.get(x, ())) for x in lv))
+        if any(target in children.get(x, ()) for x in lv):
             break
-    return " ".join(out)
+    return f"root {root}: " + " | ".join(groups)
 
 
 def random_graph(rng):
@@ -115,12 +119,12 @@ def random_graph(rng):
     return tuple(adjacency), levels[0][0], target, rng.choice(rest)
 
 
-def make_reachability(rng, phrasing=None, easy=False):
+def make_reachability(rng, phrasing=None):
     adjacency, root, target, distractor = random_graph(rng)
     cands = [target, distractor]
     rng.shuffle(cands)
     meta = (adjacency, root, tuple(cands))
-    question = P.render_reachability(rng, adjacency, root, cands, phrasing, easy)
+    question = P.render_reachability(rng, adjacency, root, cands, phrasing)
     return Example("reachability", question, reachability_cot(adjacency, root, target), target, meta)
 
 
@@ -163,9 +167,8 @@ def generate(task, split, count, seed, **kwargs):
     """`count` examples of `task` in `split` with distinct problems, deterministic in (task, split, seed).
 
     Training phrasings are drawn at random; `phrasing=NAME` renders every question in one named
-    phrasing (phrasings.py), held-out ones included (for the evaluation sets only); reachability's
-    `easy=True` keeps the question at the end in one form (the start of SFT)."""
-    rng = random.Random(f"{task}/{split}/{seed}/{kwargs.get('phrasing')}" + ("/easy" if kwargs.get("easy") else ""))
+    phrasing (phrasings.py), held-out ones included (for the evaluation sets only)."""
+    rng = random.Random(f"{task}/{split}/{seed}/{kwargs.get('phrasing')}")
     out, seen = [], set()
     while len(out) < count:
         ex = GENERATORS[task](rng, **kwargs)

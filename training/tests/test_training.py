@@ -123,7 +123,7 @@ def test_thoughts_are_the_hidden_states_the_latent_rollout_feeds():
     torch.manual_seed(0)
     m = LlamaForCausalLM(CFG).eval()
     exs = _reach(3)
-    levels = [len(e.cot.split(" ")) for e in exs]
+    levels = [len(e.cot.split(" | ")) for e in exs]
     mode = R.inference_mode("latent", sample=False)
     with torch.no_grad():
         lf = latent_forward(m, exs, [9] * 3)  # k beyond the depth: every level is a thought
@@ -142,7 +142,7 @@ def test_latent_loss_backpropagates_through_the_thought_chain():
     from training.latent import latent_forward
     torch.manual_seed(0)
     m = LlamaForCausalLM(CFG)
-    exs = [e for e in _reach(40) if len(e.cot.split(" ")) >= 3][:2]
+    exs = [e for e in _reach(40) if len(e.cot.split(" | ")) >= 3][:2]
     lf = latent_forward(m, exs, [3, 3])
     answer_cols = lf.valid & ~lf.is_thought
     loss = F.cross_entropy(lf.pred[answer_cols], lf.col_tok[answer_cols])
