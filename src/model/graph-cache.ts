@@ -13,6 +13,7 @@ import { basename, join } from 'node:path';
 import { sha256File } from './checkpoint.ts';
 import type { ModelConfig } from './hf-config.ts';
 import { buildDecoderGraph, type WeightDType } from './onnx/decoder-graph.ts';
+import { type QuantSpec, quantTag } from './onnx/quant-graph.ts';
 import { writeModel } from './onnx/write-model.ts';
 import { readSafetensors, type Tensor } from './safetensors.ts';
 
@@ -28,6 +29,8 @@ export const BUILDER_VERSION = 1;
 export interface GraphStamp {
   builder: number;
   dtype: WeightDType;
+  /** The weight quantization the graph was built with; null for float weights. */
+  quantization: QuantSpec | null;
   weightsSha256: string;
   /** sha256 of the parsed model configuration (shapes, RoPE scaling, ...): the graph bakes it in. */
   configSha256: string;
@@ -42,6 +45,8 @@ export interface GraphInfo extends GraphStamp {
 
 export interface EnsureGraphOptions {
   dtype?: WeightDType;
+  /** Quantized weights (see quant-graph.ts); each spec gets its own file beside the float graph. */
+  quantization?: QuantSpec | null;
   /** Where to write the graph (default: the checkpoint folder, else ~/.cache/reverie). */
   outDir?: string;
   force?: boolean;
@@ -102,7 +107,9 @@ export async function ensureGraph(
     opts.outDir ??
     (writable(checkpointDir) ? checkpointDir : join(homedir(), '.cache', 'reverie', sha.slice(0, 16)));
   mkdirSync(dir, { recursive: true });
-  const modelPath = join(dir, dtype === 'fp32' ? 'model.onnx' : `model.${dtype}.onnx`);
+  const quantization = opts.quantization ?? null;
+  const tags = [...(dtype === 'fp32' ? [] : [dtype]), ...(quantization ? [quantTag(quantization)] : [])];
+  const modelPath = join(dir, ['model', ...tags, 'onnx'].join('.'));
   const stampPath = `${modelPath}.json`;
   if (!opts.force && existsSync(modelPath) && existsSync(stampPath)) {
     try {
@@ -110,6 +117,7 @@ export async function ensureGraph(
       if (
         stamp.builder === BUILDER_VERSION &&
         stamp.dtype === dtype &&
+        JSON.stringify(stamp.quantization ?? null) === JSON.stringify(quantization) &&
         stamp.weightsSha256 === sha &&
         stamp.configSha256 === configSha
       ) {
@@ -125,13 +133,16 @@ export async function ensureGraph(
   const rms = embeddingRms(weights);
   const graph = buildDecoderGraph(cfg, weights, {
     dtype,
+    ...(quantization ? { quantization } : {}),
     onProgress: (done, total) => progress(`building layer ${done}/${total}`),
   });
   progress(`writing ${basename(modelPath)}`);
-  writeModel(graph, modelPath, `reverie decoder (${cfg.architecture}, ${dtype}), weights sha256 ${sha}`);
+  const kind = [dtype, ...(quantization ? [quantTag(quantization)] : [])].join(', ');
+  writeModel(graph, modelPath, `reverie decoder (${cfg.architecture}, ${kind}), weights sha256 ${sha}`);
   const stamp: GraphStamp = {
     builder: BUILDER_VERSION,
     dtype,
+    quantization,
     weightsSha256: sha,
     configSha256: configSha,
     embeddingRms: rms,

@@ -2,6 +2,7 @@ import type { ModelConfig } from '../hf-config.ts';
 import { ropeInvFreq } from '../hf-config.ts';
 import type { Tensor } from '../safetensors.ts';
 import { GraphBuilder, toHalfArray } from './graph-builder.ts';
+import { type QuantSpec, QuantizedWeights, quantizedVocab } from './quant-graph.ts';
 
 /**
  * The reverie decoder graph: one contract for every decoding mode.
@@ -38,6 +39,8 @@ export type AttentionDesign = 'standard' | 'gqa';
 export interface DecoderGraphOptions {
   dtype: WeightDType;
   attention?: AttentionDesign;
+  /** Quantized weights (fp32 graphs only); see quant-graph.ts. */
+  quantization?: QuantSpec;
   /** Called after each layer is built, for progress output. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -91,6 +94,9 @@ export function buildDecoderGraph(
   const Hk = cfg.numKvHeads;
   const hd = cfg.headDim;
   const G = H / Hk;
+  if (opts.quantization && half) throw new Error('quantized graphs are built with fp32 activations (--dtype fp32)');
+  const quant = opts.quantization ? new QuantizedWeights(g, opts.quantization) : null;
+  const vocab = quant ? quantizedVocab(quant, cfg, weights) : {};
 
   const weight = (name: string, data: Float32Array, dims: number[]) =>
     half
@@ -101,7 +107,9 @@ export function buildDecoderGraph(
     if (w.shape[0] !== outDim || w.shape[1] !== inDim) {
       throw new Error(`weights: ${prefix}.weight has shape [${w.shape}], expected [${outDim}, ${inDim}]`);
     }
-    let y = g.op1('MatMul', [x, weight(`${prefix}.weight_t`, transpose2d(w), [inDim, outDim])]);
+    let y = quant
+      ? quant.linear(x, prefix, w)
+      : g.op1('MatMul', [x, weight(`${prefix}.weight_t`, transpose2d(w), [inDim, outDim])]);
     if (bias) y = g.op1('Add', [y, weight(`${prefix}.bias`, need(weights, `${prefix}.bias`).data, [outDim])]);
     return y;
   };
@@ -134,8 +142,8 @@ export function buildDecoderGraph(
       `weights: model.embed_tokens.weight has shape [${embed.shape}], expected [${cfg.vocabSize}, ${D}]`,
     );
   }
-  const E = g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, D], embed.data);
-  const gathered = g.op1('Gather', [E, ids]); // [B,S,K,D]
+  const E = vocab.gather ? '' : g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, D], embed.data);
+  const gathered = vocab.gather ? vocab.gather(ids) : g.op1('Gather', [E, ids]); // [B,S,K,D]
   const wExp = g.op1('Unsqueeze', [bagW, g.ints([3])]); // [B,S,K,1]
   const bag = g.op1('ReduceSum', [g.op1('Mul', [gathered, wExp]), g.ints([2])], { keepdims: 0 });
   let x = g.op1('Add', [bag, add]);
@@ -218,7 +226,9 @@ export function buildDecoderGraph(
   g.op1('Identity', [hidden32], {}, IO.hidden);
   g.output(IO.hidden, 'float32', ['outputs', D]);
   let logits: string;
-  if (cfg.tieEmbeddings || !weights.has('lm_head.weight')) {
+  if (vocab.head) {
+    logits = vocab.head(normed, IO.logits);
+  } else if (cfg.tieEmbeddings || !weights.has('lm_head.weight')) {
     // Tied: Gemm with transB reads E in place, no transposed copy of the embedding.
     const lmIn = half ? g.op1('Cast', [normed], { to: 1 }) : normed;
     logits = g.op1('Gemm', [lmIn, E], { transB: 1 }, IO.logits);

@@ -3,13 +3,15 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 /** Element types the decoder graph uses. */
-export type ElemType = 'float32' | 'float16' | 'int64' | 'int32';
+export type ElemType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8' | 'int8';
 
 export const ONNX_TYPE: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
+  uint8: onnx.TensorProto.DataType.UINT8,
+  int8: onnx.TensorProto.DataType.INT8,
 };
 
 /** A symbolic dimension (string) or a fixed size (number). */
@@ -85,7 +87,7 @@ export class GraphBuilder {
     name: string,
     type: ElemType,
     dims: number[],
-    data: Float32Array | Uint16Array | BigInt64Array | Int32Array,
+    data: Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array | Int8Array,
   ): string {
     this.initializers.push({
       name,

@@ -44,6 +44,9 @@ function writeParts(
   const fd = openSync(tmpData, 'w');
   let offset = 0;
   const initializers: onnxProto.onnx.ITensorProto[] = [];
+  // Initializers over the very same bytes (one quantized table read by two ops as two shapes)
+  // are stored once and point at one range of the data file.
+  const written = new Map<ArrayBufferLike, Map<string, number>>();
   try {
     for (const init of g.initializers) {
       const base = { name: init.name, dataType: ONNX_TYPE[init.type], dims: init.dims };
@@ -51,20 +54,27 @@ function writeParts(
         initializers.push({ ...base, rawData: init.bytes });
         continue;
       }
-      const pad = (64 - (offset % 64)) % 64;
-      if (pad) writeSync(fd, new Uint8Array(pad));
-      offset += pad;
-      writeSync(fd, init.bytes);
+      const key = `${init.bytes.byteOffset}:${init.bytes.byteLength}`;
+      let at = written.get(init.bytes.buffer)?.get(key);
+      if (at === undefined) {
+        const pad = (64 - (offset % 64)) % 64;
+        if (pad) writeSync(fd, new Uint8Array(pad));
+        offset += pad;
+        writeSync(fd, init.bytes);
+        at = offset;
+        offset += init.bytes.byteLength;
+        if (!written.has(init.bytes.buffer)) written.set(init.bytes.buffer, new Map());
+        written.get(init.bytes.buffer)!.set(key, at);
+      }
       initializers.push({
         ...base,
         dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
         externalData: [
           { key: 'location', value: basename(dataFile) },
-          { key: 'offset', value: String(offset) },
+          { key: 'offset', value: String(at) },
           { key: 'length', value: String(init.bytes.byteLength) },
         ],
       });
-      offset += init.bytes.byteLength;
     }
   } finally {
     closeSync(fd);
