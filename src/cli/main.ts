@@ -18,7 +18,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   },
   convert: {
     run: convertCommand,
-    help: 'convert <hf-dir> [--out DIR] [--dtype fp32|fp16]   HF folder → reverie checkpoint',
+    help: 'convert <hf-dir> [--out DIR] [--dtype fp32|fp16] [--quant none|int8|int4 …]   HF folder → reverie checkpoint',
   },
   'make-test-model': {
     run: makeTestModelCommand,

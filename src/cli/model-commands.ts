@@ -1,14 +1,56 @@
 import { parseArgs } from 'node:util';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { ensureGraph } from '../model/graph-cache.ts';
+import { type ManifestQuantization, quantizationSchema } from '../model/manifest.ts';
 import { writeManifest } from '../model/manifest-writer.ts';
+import { quantSpec } from '../model/quantization.ts';
 import { writeTestCheckpoint } from '../model/test-model.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
+const CONVERT_USAGE =
+  'usage: reverie convert <checkpoint-dir> [--out DIR] [--dtype fp32|fp16] [--force] ' +
+  '[--quant none|int8|int4 [--block-size N] [--zero-points] [--float-head] [--float-embedding]]';
+
 /**
- * `reverie convert <checkpoint-dir> [--out DIR] [--dtype fp32|fp16] [--force]`: turns a plain
- * Hugging Face folder into a reverie checkpoint (manifest + ONNX graph).
+ * The manifest's `quantization` from convert's flags: undefined (keep what the manifest says)
+ * when `--quant` is not given, null for `--quant none`.
+ */
+export function quantizationFromFlags(values: {
+  quant?: string;
+  'block-size'?: string;
+  'zero-points'?: boolean;
+  'float-head'?: boolean;
+  'float-embedding'?: boolean;
+}): ManifestQuantization | null | undefined {
+  const options = ['block-size', 'zero-points', 'float-head', 'float-embedding'] as const;
+  const given = options.filter((o) => values[o] !== undefined && values[o] !== false);
+  if (values.quant === undefined || values.quant === 'none') {
+    if (given.length > 0) throw new Error(`--${given[0]} needs --quant int8 or int4`);
+    return values.quant === 'none' ? null : undefined;
+  }
+  if (values.quant !== 'int8' && values.quant !== 'int4')
+    throw new Error(`--quant must be none, int8 or int4, not ${values.quant}`);
+  // int8 has one scale per output channel: blocks and zero points are int4's.
+  for (const o of ['block-size', 'zero-points'] as const)
+    if (values[o] !== undefined && values[o] !== false && values.quant !== 'int4')
+      throw new Error(`--${o} is for --quant int4 (int8 has one scale per output channel)`);
+  const blockSize = values['block-size'] === undefined ? undefined : Number(values['block-size']);
+  const parsed = quantizationSchema.safeParse({
+    weights: values.quant,
+    ...(blockSize !== undefined && { block_size: blockSize }),
+    zero_points: values['zero-points'] ?? false,
+    lm_head: !values['float-head'],
+    embedding: !values['float-embedding'],
+  });
+  if (!parsed.success) throw new Error(`--block-size: ${parsed.error.issues[0]!.message}`);
+  return parsed.data;
+}
+
+/**
+ * `reverie convert <checkpoint-dir> [--out DIR] [--dtype fp32|fp16] [--force] [--quant …]`: turns
+ * a plain Hugging Face folder into a reverie checkpoint (manifest + ONNX graph). `--quant` records
+ * the weights to serve in the manifest and builds that graph (docs/quantization.md).
  */
 export async function convertCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -20,22 +62,31 @@ export async function convertCommand(argv: string[]): Promise<void> {
       force: { type: 'boolean', default: false },
       name: { type: 'string' },
       latent: { type: 'boolean', default: false },
+      quant: { type: 'string' },
+      'block-size': { type: 'string' },
+      'zero-points': { type: 'boolean' },
+      'float-head': { type: 'boolean' },
+      'float-embedding': { type: 'boolean' },
     },
   });
   const src = positionals[0];
-  if (!src)
-    throw new Error('usage: reverie convert <checkpoint-dir> [--out DIR] [--dtype fp32|fp16] [--force]');
+  if (!src) throw new Error(CONVERT_USAGE);
   if (values.dtype !== 'fp32' && values.dtype !== 'fp16')
     throw new Error(`--dtype must be fp32 or fp16, not ${values.dtype}`);
+  const quantization = quantizationFromFlags(values);
+  if (quantization && values.dtype !== 'fp32')
+    throw new Error('--quant builds fp32 graphs: drop --dtype fp16');
   const out = values.out ?? src;
   const started = performance.now();
-  const manifest = await writeManifest(src, out, { name: values.name, latent: values.latent });
+  const manifest = await writeManifest(src, out, { name: values.name, latent: values.latent, quantization });
   log(
-    `manifest: ${out}/reverie.json (${manifest.architecture}, thinking ${manifest.thinking ? 'yes' : 'no'})`,
+    `manifest: ${out}/reverie.json (${manifest.architecture}, thinking ${manifest.thinking ? 'yes' : 'no'}, ` +
+      `weights ${manifest.quantization?.weights ?? 'float'})`,
   );
   const checkpoint = await loadCheckpoint(out);
   const graph = await ensureGraph(checkpoint.dir, checkpoint.config, checkpoint.weightFiles, {
     dtype: values.dtype,
+    quantization: quantSpec(manifest.quantization),
     force: values.force,
     onProgress: (m) => log(`  ${m}`),
   });

@@ -172,6 +172,7 @@ class WorkerEngine implements Engine {
         name: checkpoint.manifest.name,
         manifest: checkpoint.manifest,
         maxModelLen: loaded.maxModelLen,
+        quantization: loaded.quantization,
         tokenizer,
         chatTemplate: checkpoint.tokenizerConfig.chat_template
           ? ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig)

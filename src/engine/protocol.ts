@@ -25,6 +25,8 @@ export interface LoadedModel {
   checkpoint: Checkpoint;
   maxModelLen: number;
   embeddingRms: number;
+  /** The weights the graph runs: `none` (float), `int8` or `int4`. */
+  quantization: 'none' | 'int8' | 'int4';
 }
 
 /** The worker's part of EngineStats (the façade adds its own view of the state). */

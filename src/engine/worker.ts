@@ -96,7 +96,11 @@ port.on('message', (msg: ToWorker) => {
 async function load(): Promise<void> {
   const loaded: LoadedModel[] = [];
   for (const dir of options.checkpointDirs) {
-    const model = await openModel(dir, { device: options.device, threads: options.threads });
+    const model = await openModel(dir, {
+      device: options.device,
+      threads: options.threads,
+      quantization: options.quantization,
+    });
     const { checkpoint } = model;
     const maxModelLen = Math.min(
       options.maxModelLen ?? checkpoint.config.maxPositions,
@@ -117,7 +121,12 @@ async function load(): Promise<void> {
       emit,
     );
     executors.set(checkpoint.manifest.name, executor);
-    loaded.push({ checkpoint, maxModelLen, embeddingRms: model.graph.embeddingRms });
+    loaded.push({
+      checkpoint,
+      maxModelLen,
+      embeddingRms: model.graph.embeddingRms,
+      quantization: model.graph.quantization?.weights ?? 'none',
+    });
   }
   post({ type: 'ready', models: loaded });
 }

@@ -25,7 +25,7 @@ import {
   weightIndexSchema,
 } from './checkpoint.ts';
 import { CheckpointError } from './checkpoint-error.ts';
-import type { DecodingMode, Manifest } from './manifest.ts';
+import type { DecodingMode, Manifest, ManifestQuantization } from './manifest.ts';
 import { MANIFEST_FILE, manifestSchema } from './manifest.ts';
 
 /**
@@ -56,6 +56,8 @@ export interface WriteManifestOptions {
   latent?: boolean;
   /** Think markers to use instead of detecting them; null for a model that does not think. */
   thinking?: { start: string; end: string } | null;
+  /** Weights to serve (null: float); default: what an earlier manifest said, else float. */
+  quantization?: ManifestQuantization | null;
 }
 
 /** Letters, digits, `.`, `_` and `-` only (the manifest's name rule). */
@@ -263,6 +265,7 @@ export async function writeManifest(
     ...(options.name !== undefined && { name: options.name }),
     ...(options.description !== undefined && { description: options.description }),
     ...(options.thinking !== undefined && { thinking: options.thinking }),
+    ...(options.quantization !== undefined && { quantization: options.quantization }),
     ...(options.latent !== undefined && {
       modes: withLatent(previous?.modes ?? fresh.modes, options.latent),
     }),

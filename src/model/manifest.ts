@@ -32,6 +32,32 @@ export const evaluationRowSchema = z.object({
   n: z.number().int().positive().describe('number of test questions'),
 });
 
+/**
+ * The weight quantization a checkpoint is served with (`reverie convert --quant`); see
+ * docs/quantization.md. The graph is built from the float weights, so changing this only
+ * rebuilds the derived graph.
+ */
+export const quantizationSchema = z
+  .object({
+    /** int8: one scale per output channel; int4: blocks of `block_size` along the input axis. */
+    weights: z.enum(['int8', 'int4']),
+    /** int4's block size (int8 ignores it). */
+    block_size: z
+      .number()
+      .int()
+      .min(16)
+      .refine((n) => (n & (n - 1)) === 0, { message: 'block_size must be a power of two ≥ 16' })
+      .default(32),
+    /** int4 only: asymmetric blocks with a zero point each. */
+    zero_points: z.boolean().default(false),
+    /** Quantize the LM head (of a tied model: the shared embedding table). */
+    lm_head: z.boolean().default(true),
+    /** Quantize the input embedding (rows are dequantized when looked up). */
+    embedding: z.boolean().default(true),
+  })
+  .strict();
+export type ManifestQuantization = z.infer<typeof quantizationSchema>;
+
 export const manifestSchema = z.object({
   format: z.literal('reverie-checkpoint/1'),
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'name: letters, digits, ".", "_" and "-" only'),
@@ -61,6 +87,8 @@ export const manifestSchema = z.object({
   evaluation: z.array(evaluationRowSchema).default([]),
   /** Optional n-gram store for superposed decoding (a file also listed in `files`). */
   ngram: checkpointFileName.nullable().default(null),
+  /** Quantized weights to serve; null: float weights. */
+  quantization: quantizationSchema.nullable().default(null),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 

@@ -3,6 +3,7 @@ import { ChatTemplate } from './chat-template.ts';
 import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
 import { ensureGraph, type GraphInfo } from './graph-cache.ts';
 import type { WeightDType } from './onnx/decoder-graph.ts';
+import { type QuantizationChoice, servedQuantization } from './quantization.ts';
 import { type Device, ModelRunner } from './runner.ts';
 import { TextTokenizer } from './tokenizer.ts';
 
@@ -18,6 +19,8 @@ export interface OpenModel {
 export interface OpenModelOptions {
   device?: Device;
   dtype?: WeightDType;
+  /** Serve other weights than the manifest's `quantization` names (see servedQuantization). */
+  quantization?: QuantizationChoice;
   threads?: number;
   onProgress?: (message: string) => void;
 }
@@ -37,6 +40,7 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
   for (const f of checkpoint.weightFiles) knownSha256[basename(f)] = checkpoint.manifest.files[basename(f)]!;
   const graph = await ensureGraph(checkpoint.dir, checkpoint.config, checkpoint.weightFiles, {
     dtype: opts.dtype,
+    quantization: servedQuantization(checkpoint.manifest, opts.quantization),
     knownSha256,
     onProgress: opts.onProgress,
   });

@@ -38,6 +38,7 @@ const ENGINE_CASES: Record<keyof typeof ENGINE_ENV, [string, unknown]> = {
   queueLimit: ['0', 0],
   prefixCache: ['false', false],
   threads: ['2', 2],
+  quantization: ['INT4', 'int4'],
 };
 
 /** Values each variable must refuse (a number where text is fine is not among them). */
@@ -59,6 +60,7 @@ const BAD: Record<string, string[]> = {
   REVERIE_QUEUE_LIMIT: ['-1'],
   REVERIE_PREFIX_CACHE: ['0', 'maybe'],
   REVERIE_THREADS: ['all'],
+  REVERIE_QUANTIZATION: ['int3', 'fp8', '4'],
 };
 
 describe('server configuration from flags and REVERIE_* variables', () => {

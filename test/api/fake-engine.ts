@@ -35,6 +35,7 @@ export function byteModelInfo(name: string, manifest: Partial<Manifest> = {}, ma
       ...manifest,
     }),
     maxModelLen,
+    quantization: 'none',
     tokenizer,
     chatTemplate: ChatTemplate.fromTokenizerConfig(tokenizerConfig),
     created: 1_700_000_000,

@@ -2,7 +2,7 @@ import type { ModelConfig } from '../hf-config.ts';
 import { ropeInvFreq } from '../hf-config.ts';
 import type { Tensor } from '../safetensors.ts';
 import { GraphBuilder, toHalfArray } from './graph-builder.ts';
-import { type QuantSpec, QuantizedWeights, quantizedVocab } from './quant-graph.ts';
+import { QuantizedWeights, type QuantSpec, quantizedVocab } from './quant-graph.ts';
 
 /**
  * The reverie decoder graph: one contract for every decoding mode.
@@ -94,7 +94,8 @@ export function buildDecoderGraph(
   const Hk = cfg.numKvHeads;
   const hd = cfg.headDim;
   const G = H / Hk;
-  if (opts.quantization && half) throw new Error('quantized graphs are built with fp32 activations (--dtype fp32)');
+  if (opts.quantization && half)
+    throw new Error('quantized graphs are built with fp32 activations (--dtype fp32)');
   const quant = opts.quantization ? new QuantizedWeights(g, opts.quantization) : null;
   const vocab = quant ? quantizedVocab(quant, cfg, weights) : {};
 
@@ -142,7 +143,9 @@ export function buildDecoderGraph(
       `weights: model.embed_tokens.weight has shape [${embed.shape}], expected [${cfg.vocabSize}, ${D}]`,
     );
   }
-  const E = vocab.gather ? '' : g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, D], embed.data);
+  const E = vocab.gather
+    ? ''
+    : g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, D], embed.data);
   const gathered = vocab.gather ? vocab.gather(ids) : g.op1('Gather', [E, ids]); // [B,S,K,D]
   const wExp = g.op1('Unsqueeze', [bagW, g.ints([3])]); // [B,S,K,1]
   const bag = g.op1('ReduceSum', [g.op1('Mul', [gathered, wExp]), g.ints([2])], { keepdims: 0 });

@@ -93,7 +93,9 @@ export class QuantizedWeights {
   /** `w` is in Hugging Face Linear layout [out, in]; `name` prefixes its initializers. */
   matrix(name: string, w: Tensor): QuantizedMatrix {
     const [rows, cols] = w.shape as [number, number];
-    return this.#blockwise ? this.#blockMatrix(name, w.data, rows, cols) : this.#channelMatrix(name, w.data, rows, cols);
+    return this.#blockwise
+      ? this.#blockMatrix(name, w.data, rows, cols)
+      : this.#channelMatrix(name, w.data, rows, cols);
   }
 
   /** y = x·Wᵀ for a Linear weight [out, in]. */
@@ -105,7 +107,11 @@ export class QuantizedWeights {
     const g = this.#g;
     const bits = this.spec.weights === 'int4' ? 4 : 8;
     const { blockSize } = this.spec;
-    const q = quantizeBlockwise(data, N, K, { bits, blockSize, zeroPoints: bits === 4 && this.spec.zeroPoints });
+    const q = quantizeBlockwise(data, N, K, {
+      bits,
+      blockSize,
+      zeroPoints: bits === 4 && this.spec.zeroPoints,
+    });
     const blob = (blockSize * bits) / 8;
     const once = <T>(make: () => T) => {
       let v: T | undefined;
@@ -156,7 +162,12 @@ export class QuantizedWeights {
       matmul: (x, output) => {
         const out = output ? { outputs: [output] } : {};
         if (this.spec.int8Kernel === 'dynamic-quantize-matmul')
-          return g.op('DynamicQuantizeMatMul', [x, codes(), scales()], {}, { domain: 'com.microsoft', ...out })[0]!;
+          return g.op(
+            'DynamicQuantizeMatMul',
+            [x, codes(), scales()],
+            {},
+            { domain: 'com.microsoft', ...out },
+          )[0]!;
         let dq = this.#dynamic.get(x);
         if (!dq) this.#dynamic.set(x, (dq = g.op('DynamicQuantizeLinear', [x], {}, { numOutputs: 3 })));
         const [xq, xScale, xZero] = dq as [string, string, string];
@@ -193,7 +204,9 @@ export function quantizedVocab(
   const lm = weights.get('lm_head.weight');
   const tied = cfg.tieEmbeddings || !lm;
   if (tied && !q.spec.lmHead) return {};
-  const head = q.spec.lmHead ? q.matrix(tied ? 'model.embed_tokens.weight' : 'lm_head.weight', tied ? embed : lm!) : null;
+  const head = q.spec.lmHead
+    ? q.matrix(tied ? 'model.embed_tokens.weight' : 'lm_head.weight', tied ? embed : lm!)
+    : null;
   const table = q.spec.embedding ? (tied ? head! : q.matrix('model.embed_tokens.weight', embed)) : null;
   return {
     ...(table ? { gather: (ids: string) => table.rows(ids) } : {}),

@@ -54,7 +54,8 @@ export function quantizeBlockwise(
   if (bits !== 4 && bits !== 8) throw new Error(`quantize: bits must be 4 or 8, not ${bits}`);
   if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0)
     throw new Error(`quantize: block size must be a power of two ≥ 16, not ${blockSize}`);
-  if (w.length !== rows * cols) throw new Error(`quantize: ${w.length} values for a [${rows}, ${cols}] matrix`);
+  if (w.length !== rows * cols)
+    throw new Error(`quantize: ${w.length} values for a [${rows}, ${cols}] matrix`);
   const levels = (1 << bits) - 1;
   const mid = 1 << (bits - 1);
   const blocksPerRow = Math.ceil(cols / blockSize);
@@ -150,7 +151,8 @@ export interface ChannelQuantized {
 
 /** Quantizes `w` ([rows, cols] row-major) to int8, one symmetric scale per row. */
 export function quantizePerChannel(w: Float32Array, rows: number, cols: number): ChannelQuantized {
-  if (w.length !== rows * cols) throw new Error(`quantize: ${w.length} values for a [${rows}, ${cols}] matrix`);
+  if (w.length !== rows * cols)
+    throw new Error(`quantize: ${w.length} values for a [${rows}, ${cols}] matrix`);
   const codes = new Int8Array(rows * cols);
   const scales = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
