@@ -108,9 +108,8 @@ export function buildDecoderGraph(
     if (w.shape[0] !== outDim || w.shape[1] !== inDim) {
       throw new Error(`weights: ${prefix}.weight has shape [${w.shape}], expected [${outDim}, ${inDim}]`);
     }
-    let y = quant
-      ? quant.linear(x, prefix, w)
-      : g.op1('MatMul', [x, weight(`${prefix}.weight_t`, transpose2d(w), [inDim, outDim])]);
+    if (quant) return quant.linear(x, prefix, w, bias ? need(weights, `${prefix}.bias`) : undefined);
+    let y = g.op1('MatMul', [x, weight(`${prefix}.weight_t`, transpose2d(w), [inDim, outDim])]);
     if (bias) y = g.op1('Add', [y, weight(`${prefix}.bias`, need(weights, `${prefix}.bias`).data, [outDim])]);
     return y;
   };

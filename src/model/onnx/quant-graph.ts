@@ -12,10 +12,13 @@ import { quantizeBlockwise, quantizePerChannel } from './quantize.ts';
  *   (and optionally a zero point) per block, `accuracy_level` 4 (the activation is quantized to
  *   int8 per block inside the kernel; on this CPU that ran 1.6–2× faster than dequantizing to
  *   float).
- * - int8: one symmetric int8 scale per output channel, multiplied with ONNX MatMulInteger after a
- *   DynamicQuantizeLinear of the activation. ORT fuses that into its DynamicQuantizeMatMul /
- *   MatMulIntegerToFloat kernels and quantizes an activation read by several projections once.
- *   `int8Kernel` keeps the two alternatives it was measured against (bench `quant-kernels`).
+ * - int8: one symmetric int8 scale per output channel; the activation is quantized per row (per
+ *   token) to 8 bits with its own scale max|x|/127 and multiplied with ONNX MatMulInteger (uint8 ×
+ *   int8, zero point 128: ORT's fast u8s8 kernel). Per row, a token's result does not depend on
+ *   the other rows of the batch, which a per-tensor scale (ORT's DynamicQuantizeMatMul) would
+ *   make it: one large row would coarsen every other row's quantization. An activation read by
+ *   several projections (q, k, v; gate, up) is quantized once. `int8Kernel` keeps the two
+ *   alternatives it was measured against (bench `quant-kernels`).
  */
 
 /** How int8 weights are multiplied (benchmarks compare them; serving uses the default). */
@@ -75,8 +78,10 @@ export interface QuantizedMatrix {
 export class QuantizedWeights {
   readonly #g: GraphBuilder;
   readonly spec: QuantSpec;
-  /** DynamicQuantizeLinear outputs by activation name: q, k and v (gate and up) quantize theirs once. */
-  readonly #dynamic = new Map<string, string[]>();
+  /** Per-row quantized activations by name: q, k and v (gate and up) quantize theirs once. */
+  /** The activation codes' zero point: symmetric int8 values stored as uint8 (created once). */
+  #zero = '';
+  readonly #rowQuantized = new Map<string, { codes: string; scale: string; zero: string }>();
 
   constructor(g: GraphBuilder, spec: QuantSpec) {
     if (spec.blockSize < 16 || (spec.blockSize & (spec.blockSize - 1)) !== 0)
@@ -98,9 +103,15 @@ export class QuantizedWeights {
       : this.#channelMatrix(name, w.data, rows, cols);
   }
 
-  /** y = x·Wᵀ for a Linear weight [out, in]. */
-  linear(x: string, name: string, w: Tensor): string {
-    return this.matrix(name, w).matmul(x);
+  /** y = x·Wᵀ (+ b) for a Linear weight [out, in] and its optional bias [out]. */
+  linear(x: string, name: string, w: Tensor, bias?: Tensor): string {
+    const y = this.matrix(name, w).matmul(x);
+    if (!bias) return y;
+    // Sub of the negated bias, not Add: ORT fuses MatMulInteger → Cast → Mul → Add into
+    // MatMulIntegerToFloat, whose CPU kernel (1.30) multiplies the bias by a non-scalar
+    // activation scale too (measured: wrong logits). Negation is exact, so y − (−b) = y + b.
+    const negated = bias.data.map((v) => -v);
+    return this.#g.op1('Sub', [y, this.#g.initializer(`${name}.bias_negated`, 'float32', [negated.length], negated)]);
   }
 
   #blockMatrix(name: string, data: Float32Array, N: number, K: number): QuantizedMatrix {
@@ -148,6 +159,22 @@ export class QuantizedWeights {
     };
   }
 
+  /** x [..., in] → uint8 codes round(x / s) + 128 and s = max|row| / 127 [..., 1], per row. */
+  #quantizeRows(x: string): { codes: string; scale: string; zero: string } {
+    const g = this.#g;
+    let a = this.#rowQuantized.get(x);
+    if (!a) {
+      const peak = g.op1('ReduceMax', [g.op1('Abs', [x])], { axes: [-1], keepdims: 1 });
+      // An all-zero row gets a tiny scale instead of a division by zero (its codes are all 128).
+      const scale = g.op1('Div', [g.op1('Max', [peak, g.scalar(1e-30)]), g.scalar(127)]);
+      const shifted = g.op1('Add', [g.op1('Round', [g.op1('Div', [x, scale])]), g.scalar(128)]);
+      this.#zero ||= g.initializer('row_quant.zero_point', 'uint8', [], Uint8Array.of(128));
+      a = { codes: g.op1('Cast', [shifted], { to: 2 }), scale, zero: this.#zero };
+      this.#rowQuantized.set(x, a);
+    }
+    return a;
+  }
+
   #channelMatrix(name: string, data: Float32Array, N: number, K: number): QuantizedMatrix {
     const g = this.#g;
     const q = quantizePerChannel(data, N, K);
@@ -168,11 +195,9 @@ export class QuantizedWeights {
             {},
             { domain: 'com.microsoft', ...out },
           )[0]!;
-        let dq = this.#dynamic.get(x);
-        if (!dq) this.#dynamic.set(x, (dq = g.op('DynamicQuantizeLinear', [x], {}, { numOutputs: 3 })));
-        const [xq, xScale, xZero] = dq as [string, string, string];
-        const acc = g.op1('MatMulInteger', [xq, codes(), xZero]);
-        const scale = g.op1('Mul', [xScale, scales()]);
+        const a = this.#quantizeRows(x);
+        const acc = g.op1('MatMulInteger', [a.codes, codes(), a.zero]);
+        const scale = g.op1('Mul', [a.scale, scales()]); // [..., 1] · [out]
         return g.op('Mul', [g.op1('Cast', [acc], { to: 1 }), scale], {}, out)[0]!;
       },
       rows: (ids) => {
