@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { parseModelConfig } from '../../src/model/hf-config.ts';
+import { QUANT_DEFAULTS } from '../../src/model/onnx/quant-graph.ts';
 import { ModelRunner } from '../../src/model/runner.ts';
 import { writeRandomModel } from '../../src/model/test-model.ts';
 
@@ -64,6 +65,37 @@ describe('graph cache', () => {
     const reconfigured = await ensureGraph(dir, config(), files);
     assert.equal(reconfigured.rebuilt, true, 'new configuration');
     assert.equal(reconfigured.weightsSha256, reweighted.weightsSha256);
+  });
+
+  it('quantized graphs are cached beside the float one, one file per spec, rebuilt when the spec changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reverie-graph-quant-'));
+    writeRandomModel(dir, { seed: 6 });
+    const cfg = parseModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+    const files = [join(dir, 'model.safetensors')];
+    const int4 = { ...QUANT_DEFAULTS, weights: 'int4' as const };
+    const f32 = await ensureGraph(dir, cfg, files);
+    const q4 = await ensureGraph(dir, cfg, files, { quantization: int4 });
+    const q8 = await ensureGraph(dir, cfg, files, { quantization: { ...int4, weights: 'int8' } });
+    const zp = await ensureGraph(dir, cfg, files, { quantization: { ...int4, zeroPoints: true } });
+    assert.deepEqual(
+      [f32, q4, q8, zp].map((g) => basename(g.modelPath)),
+      ['model.onnx', 'model.int4.onnx', 'model.int8.onnx', 'model.int4-zp.onnx'],
+    );
+    assert.deepEqual(q4.quantization, int4, 'the stamp records the spec');
+    assert.equal(f32.quantization, null);
+    for (const [g, q] of [
+      [f32, null],
+      [q4, int4],
+    ] as const) {
+      assert.equal((await ensureGraph(dir, cfg, files, { quantization: q })).rebuilt, false, g.modelPath);
+    }
+    // A stamp of another spec at the same path (a graph written by an older build) is rebuilt.
+    const stamp = JSON.parse(readFileSync(`${q4.modelPath}.json`, 'utf8'));
+    writeFileSync(
+      `${q4.modelPath}.json`,
+      JSON.stringify({ ...stamp, quantization: { ...int4, blockSize: 64 } }),
+    );
+    assert.equal((await ensureGraph(dir, cfg, files, { quantization: int4 })).rebuilt, true);
   });
 
   it('an fp16 graph runs on CPU and follows the fp32 logits through prefill and KV decode', async () => {

@@ -111,7 +111,10 @@ export class QuantizedWeights {
     // MatMulIntegerToFloat, whose CPU kernel (1.30) multiplies the bias by a non-scalar
     // activation scale too (measured: wrong logits). Negation is exact, so y − (−b) = y + b.
     const negated = bias.data.map((v) => -v);
-    return this.#g.op1('Sub', [y, this.#g.initializer(`${name}.bias_negated`, 'float32', [negated.length], negated)]);
+    return this.#g.op1('Sub', [
+      y,
+      this.#g.initializer(`${name}.bias_negated`, 'float32', [negated.length], negated),
+    ]);
   }
 
   #blockMatrix(name: string, data: Float32Array, N: number, K: number): QuantizedMatrix {

@@ -41,8 +41,10 @@ export interface BlockQuantizeOptions {
 /**
  * Quantizes `w` ([rows, cols] row-major) block-wise. Symmetric blocks map the entry of largest
  * magnitude m to the most negative code, scale = m / −2^(bits−1), so all 2^bits codes are used
- * (the convention of llama.cpp's Q4_0 and of ORT's own block quantizer). Asymmetric blocks span
- * [min(x, 0), max(x, 0)] with 2^bits − 1 steps and a rounded zero point, so 0 stays exact.
+ * (the convention of llama.cpp's Q4_0 and of ORT's own block quantizer); the price is that an
+ * entry of the other sign beyond 2^(bits−1) − ½ steps is clamped (error up to one step). Asymmetric
+ * blocks span [min(x, 0), max(x, 0)] with 2^bits − 1 steps and a rounded zero point, so 0 stays
+ * exact.
  */
 export function quantizeBlockwise(
   w: Float32Array,
@@ -88,7 +90,7 @@ export function quantizeBlockwise(
           const v = w[row + c]!;
           if (Math.abs(v) > Math.abs(peak)) peak = v;
         }
-        scale = peak / -mid;
+        scale = peak === 0 ? 0 : peak / -mid;
         zp = mid;
       }
       // The scale is stored as float32: quantize against the value the kernel will multiply by.

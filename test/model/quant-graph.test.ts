@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
+import { rowLogits } from '../../src/model/batch.ts';
+import { GraphBuilder } from '../../src/model/onnx/graph-builder.ts';
+import { QUANT_DEFAULTS, QuantizedWeights, type QuantSpec } from '../../src/model/onnx/quant-graph.ts';
+import { writeModel } from '../../src/model/onnx/write-model.ts';
+import { type ReferenceInput, referenceForward } from '../../src/model/reference-forward.ts';
+import type { TestModelOptions } from '../../src/model/test-model.ts';
+import { dequantizedModel, roundTrip } from '../helpers/quantized.ts';
+import { openTinyModel, TEST_MODELS_DIR, type TinyModel } from '../helpers/tiny-models.ts';
+
+/**
+ * Quantized graphs against TypeScript: each kernel's output against x·dequantize(W)ᵀ computed
+ * here (exact for inputs the kernel's own activation quantization represents exactly), and whole
+ * tiny models against the float64 reference forward run on the dequantized weights.
+ */
+
+const spec = (s: Partial<QuantSpec> & Pick<QuantSpec, 'weights'>): QuantSpec => ({ ...QUANT_DEFAULTS, ...s });
+
+const KERNELS: [string, QuantSpec][] = [
+  ['int8 (MatMulInteger, per-row activations)', spec({ weights: 'int8' })],
+  ['int8 through MatMulNBits', spec({ weights: 'int8', int8Kernel: 'matmul-nbits' })],
+  ['int4 symmetric', spec({ weights: 'int4' })],
+  ['int4 with zero points', spec({ weights: 'int4', zeroPoints: true })],
+  ['int4 block 64', spec({ weights: 'int4', blockSize: 64 })],
+];
+
+describe('quantized matrices vs TypeScript dequantization', () => {
+  const M = 3;
+  const K = 128;
+  const N = 40;
+  const w = Float32Array.from({ length: N * K }, (_, i) => Math.sin(i * 1.37) * (1 + (i % 3)));
+  const bias = Float32Array.from({ length: N }, (_, i) => 0.5 - i * 0.05);
+  // Integers in −127..127 with ±127 in every block of 32: both the per-row int8 quantization and
+  // MatMulNBits's per-block one (accuracy level 4) represent them exactly, so what is left is float
+  // rounding (MatMulNBits's 8-bit kernel folds the zero point in float: ~1e-4 relative). A wrong
+  // code, scale, packing or bias shows as an error of the order of the values themselves.
+  const x = Float32Array.from({ length: M * K }, (_, i) =>
+    i % 32 === 5 ? (i % 64 === 5 ? 127 : -127) : Math.round(Math.cos(i * 0.9) * 120),
+  );
+  const ids = BigInt64Array.from([3n, 39n, 0n, 17n, 17n, 8n]); // [B=1, S=2, K=3]
+
+  for (const [name, s] of KERNELS) {
+    it(`${name}: x·Wᵀ + b and the rows W[ids] match`, async () => {
+      const g = new GraphBuilder();
+      const xIn = g.input('x', 'float32', [1, M, K]);
+      const idsIn = g.input('ids', 'int64', [1, 2, 3]);
+      const q = new QuantizedWeights(g, s);
+      g.op1(
+        'Identity',
+        [q.linear(xIn, 'w', { shape: [N, K], data: w }, { shape: [N], data: bias })],
+        {},
+        'y',
+      );
+      g.op1('Identity', [q.matrix('w', { shape: [N, K], data: w }).rows(idsIn)], {}, 'rows');
+      g.output('y', 'float32', [1, M, N]);
+      g.output('rows', 'float32', [1, 2, 3, K]);
+      const file = `${TEST_MODELS_DIR}/quant-op-${name.replace(/\W+/g, '-')}.onnx`;
+      writeModel(g, file, name);
+      const session = await ort.InferenceSession.create(file, {
+        graphOptimizationLevel: 'all',
+        logSeverityLevel: 3,
+      });
+      const out = await session.run({
+        x: new ort.Tensor('float32', x, [1, M, K]),
+        ids: new ort.Tensor('int64', ids, [1, 2, 3]),
+      });
+      await session.release();
+      const dq = roundTrip({ shape: [N, K], data: w }, s).data;
+      const y = out.y!.data as Float32Array;
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          let want = bias[n]!;
+          for (let k = 0; k < K; k++) want += x[m * K + k]! * dq[n * K + k]!;
+          const got = y[m * N + n]!;
+          assert.ok(
+            Math.abs(got - want) <= 5e-4 * Math.max(1, Math.abs(want)),
+            `y[${m}, ${n}] ${got} vs ${want}`,
+          );
+        }
+      }
+      const rows = out.rows!.data as Float32Array;
+      ids.forEach((id, j) => {
+        for (let k = 0; k < K; k++) {
+          const want = dq[Number(id) * K + k]!;
+          assert.ok(
+            Math.abs(rows[j * K + k]! - want) <= 1e-6 * Math.max(1, Math.abs(want)),
+            `row ${id}[${k}]`,
+          );
+        }
+      });
+    });
+  }
+});
+
+/** Tokens of the prompt, then a soft-thinking style bag and a bag with an added embedding. */
+const TOKENS = [5, 17, 200, 33, 99, 12, 7, 250, 3, 64, 128, 1];
+function inputs(cfg: { hiddenSize: number }): ReferenceInput[] {
+  const add = Float32Array.from({ length: cfg.hiddenSize }, (_, d) => Math.sin(d) * 0.5);
+  return [
+    ...TOKENS.map((id) => ({ ids: [id], weights: [1] })),
+    { ids: [40, 41, 200], weights: [0.6, 0.3, 0.1] },
+    { ids: [9, 250], weights: [0.5, 0.5], add },
+  ];
+}
+
+interface Errors {
+  /** max |graph − reference on the dequantized weights| / max |logit| */
+  vsDequantized: number;
+  /** max |graph − float reference| / max |logit| */
+  vsFloat: number;
+}
+
+async function compare(m: TinyModel, s: QuantSpec): Promise<Errors> {
+  const steps = inputs(m.cfg);
+  const floatRef = referenceForward(m.cfg, m.weights, steps);
+  const dq = dequantizedModel(m.cfg, m.weights, s);
+  const dqRef = referenceForward(dq.cfg, dq.weights, steps);
+  // Prefill the plain tokens in one chunk, then the two bags one step each.
+  const got: Float32Array[] = [];
+  const prefill = await m.runner.step([
+    { seq: 1, count: TOKENS.length, bagSize: 1, ids: Int32Array.from(TOKENS), allPositions: true },
+  ]);
+  for (let t = 0; t < TOKENS.length; t++) got.push(rowLogits(prefill, t));
+  for (const inp of steps.slice(TOKENS.length)) {
+    const r = await m.runner.step([
+      {
+        seq: 1,
+        count: 1,
+        bagSize: inp.ids.length,
+        ids: Int32Array.from(inp.ids),
+        weights: Float32Array.from(inp.weights),
+        ...(inp.add ? { add: Float32Array.from(inp.add) } : {}),
+      },
+    ]);
+    got.push(rowLogits(r, 0));
+  }
+  m.runner.kv.free(1);
+  let scale = 0;
+  let vsDequantized = 0;
+  let vsFloat = 0;
+  got.forEach((row, t) => {
+    for (let v = 0; v < row.length; v++) {
+      scale = Math.max(scale, Math.abs(floatRef.logits[t]![v]!));
+      vsDequantized = Math.max(vsDequantized, Math.abs(row[v]! - dqRef.logits[t]![v]!));
+      vsFloat = Math.max(vsFloat, Math.abs(row[v]! - floatRef.logits[t]![v]!));
+    }
+  });
+  return { vsDequantized: vsDequantized / scale, vsFloat: vsFloat / scale };
+}
+
+/** Model variants: tied Llama, untied Qwen2 (q/k/v biases). */
+const MODELS: [string, TestModelOptions][] = [
+  ['llama', {}],
+  ['qwen2-untied', { architecture: 'Qwen2ForCausalLM', tieEmbeddings: false, seed: 5 }],
+];
+
+/**
+ * Stated tolerances, as a fraction of the largest |logit| (tiny random models: every weight is
+ * N(0, σ²), the hardest case for round-to-nearest). Against the float model: int8 within 3%,
+ * int4 within 35%. Against the dequantized model, what is left is the kernels' own activation
+ * quantization (int8 per row, MatMulNBits per block of 32): within 2%, and well below the
+ * distance to the float model for int4.
+ */
+const TOLERANCE = {
+  int8: { vsFloat: 0.03, vsDequantized: 0.02 },
+  int4: { vsFloat: 0.35, vsDequantized: 0.02 },
+};
+
+describe('quantized tiny models vs the float64 reference', () => {
+  const opened: TinyModel[] = [];
+  after(async () => {
+    for (const m of opened) await m.runner.close();
+  });
+  const variants: [string, QuantSpec][] = [
+    ['int8', spec({ weights: 'int8' })],
+    ['int4', spec({ weights: 'int4' })],
+    ['int4, float embedding', spec({ weights: 'int4', embedding: false })],
+    ['int4, float head', spec({ weights: 'int4', lmHead: false })],
+  ];
+  for (const [model, options] of MODELS) {
+    for (const [label, s] of variants) {
+      it(`${model} ${label}: prompt and soft bags within the stated tolerance`, async (t) => {
+        const m = await openTinyModel(`quant-${model}`, options, s);
+        opened.push(m);
+        const e = await compare(m, s);
+        t.diagnostic(`vs dequantized ${e.vsDequantized.toFixed(4)}, vs float ${e.vsFloat.toFixed(4)}`);
+        const tol = TOLERANCE[s.weights];
+        assert.ok(e.vsFloat <= tol.vsFloat, `vs float ${e.vsFloat}`);
+        assert.ok(e.vsDequantized <= tol.vsDequantized, `vs dequantized ${e.vsDequantized}`);
+        if (s.weights === 'int4')
+          assert.ok(e.vsDequantized < e.vsFloat / 4, 'the graph computes with these weights');
+      });
+    }
+  }
+
+  it('every Linear, the head and the embedding of a quantized graph are quantized', async () => {
+    const m = await openTinyModel('quant-llama', {}, spec({ weights: 'int4' }));
+    opened.push(m);
+    const model = onnxProto.onnx.ModelProto.decode(readFileSync(`${m.dir}/model.int4.onnx`));
+    const inits = new Set(model.graph!.initializer!.map((i) => i.name!));
+    const ops = model.graph!.node!.map((n) => n.opType!);
+    assert.equal(
+      ops.filter((o) => o === 'MatMulNBits').length,
+      7 * m.cfg.numLayers + 1,
+      '7 per layer + head',
+    );
+    assert.equal(ops.filter((o) => o === 'GatherBlockQuantized').length, 1, 'the embedding');
+    const floatWeights = model.graph!.node!.filter(
+      (n) =>
+        ['MatMul', 'Gemm', 'Gather'].includes(n.opType!) &&
+        n.input!.some((i) => inits.has(i) && /weight/.test(i)),
+    );
+    assert.deepEqual(
+      floatWeights.map((n) => n.input),
+      [],
+      'no float weight matrix left',
+    );
+  });
+});
