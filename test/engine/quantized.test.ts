@@ -46,7 +46,9 @@ for (const quantization of ['int8', 'int4'] as const) {
       const runs = await Promise.all(
         MIXED.map(([name, text, params], i) => collect(engine, `mixed-${i}-${name}`, text, params)),
       );
-      runs.forEach((events, i) => assertSameEvents(events, alone.get(MIXED[i]![0])));
+      runs.forEach((events, i) => {
+        assertSameEvents(events, alone.get(MIXED[i]![0]));
+      });
     });
   });
 }
