@@ -2,11 +2,13 @@ import { parseArgs } from 'node:util';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
+import { benchQuantRuntime, formatQuantRuntime, type WeightsLabel } from '../bench/quant-runtime.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
 import { benchServeCommand } from './bench-serve.ts';
 
 /**
- * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
+ * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N]
+ * [--quant fp32,int8,int4] [--json]` (`--quant`: the weights runtime and engine compare; empty: none),
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -18,8 +20,12 @@ export async function benchCommand(argv: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       models: { type: 'string', default: 'tiny,qwen2.5-0.5b-shape' },
       steps: { type: 'string' },
+      quant: { type: 'string', default: 'fp32,int8,int4' },
     },
   });
+  const weights = values.quant!.split(',').filter((w) => w !== '');
+  for (const w of weights)
+    if (!['fp32', 'int8', 'int4'].includes(w)) throw new Error(`--quant takes fp32, int8, int4; not ${w}`);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   if (which === 'runtime') {
     const rows = await benchRuntime({
@@ -28,7 +34,11 @@ export async function benchCommand(argv: string[]): Promise<void> {
       log,
     });
     console.log(formatRuntime(rows));
-    if (values.json) console.log(JSON.stringify({ bench: 'runtime', rows }));
+    const quantization = weights.length
+      ? await benchQuantRuntime({ models: values.models!.split(','), weights: weights as WeightsLabel[], log })
+      : [];
+    if (quantization.length) console.log(`\n${formatQuantRuntime(quantization)}`);
+    if (values.json) console.log(JSON.stringify({ bench: 'runtime', rows, quantization }));
     return;
   }
   if (which === 'attention') {

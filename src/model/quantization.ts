@@ -17,6 +17,11 @@ export function quantSpec(q: ManifestQuantization | null): QuantSpec | null {
   };
 }
 
+/** The default spec of a kind (what `reverie convert --quant KIND` writes); null for `none`. */
+export function defaultSpec(choice: QuantizationChoice): QuantSpec | null {
+  return choice === 'none' ? null : { ...QUANT_DEFAULTS, weights: choice };
+}
+
 /**
  * The spec a checkpoint is served with: the manifest's, unless `override` names another
  * (`reverie serve --quantization`). An override of the manifest's own kind keeps its options
@@ -25,7 +30,6 @@ export function quantSpec(q: ManifestQuantization | null): QuantSpec | null {
  */
 export function servedQuantization(manifest: Manifest, override?: QuantizationChoice): QuantSpec | null {
   if (override === undefined) return quantSpec(manifest.quantization);
-  if (override === 'none') return null;
   if (manifest.quantization?.weights === override) return quantSpec(manifest.quantization);
-  return { ...QUANT_DEFAULTS, weights: override };
+  return defaultSpec(override);
 }

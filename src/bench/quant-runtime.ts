@@ -1,0 +1,191 @@
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { defaultSpec } from '../model/quantization.ts';
+import { ModelRunner } from '../model/runner.ts';
+import { benchGraph, seedKv } from './runtime.ts';
+import { median, nowMs, table } from './stats.ts';
+
+/**
+ * `bench runtime`'s weight-quantization table: the same random model as float, int8 and int4
+ * graphs opened side by side, each measurement taken in turn on the three (interleaved, medians),
+ * so the ratios come from one run on one machine state:
+ *
+ * - decode-step time at batch 1 and 8 (context 128), and the time of one 512-token prefill;
+ * - mean KL(float ‖ quantized) of the next-token distributions over a 256-token prompt;
+ * - graph size on disk and peak RSS of a process that opens the graph, prefills 512 tokens and
+ *   decodes 16 (each graph in its own process: rss-probe.ts).
+ */
+
+/** The weights a bench compares: float, or the default int8 / int4 spec. */
+export type WeightsLabel = 'fp32' | 'int8' | 'int4';
+
+/** The graph spec of a label. */
+export function labelSpec(label: WeightsLabel) {
+  return defaultSpec(label === 'fp32' ? 'none' : label);
+}
+
+export interface QuantRuntimeRow {
+  model: string;
+  weights: WeightsLabel;
+  decode1Ms: number;
+  decode8Ms: number;
+  prefill512Ms: number;
+  /** Mean KL(fp32 ‖ this) in nats over 256 positions; 0 for fp32 itself. */
+  meanKl: number;
+  graphBytes: number;
+  peakRssBytes: number;
+}
+
+const CONTEXT = 128;
+const KL_POSITIONS = 256;
+
+async function stepTimes(runners: ModelRunner[], batch: number, reps: number): Promise<number[]> {
+  const times: number[][] = runners.map(() => []);
+  for (const r of runners) seedKv(r, batch, CONTEXT);
+  const rows = Array.from({ length: batch }, (_, b) => ({
+    seq: b,
+    count: 1,
+    bagSize: 1,
+    ids: Int32Array.of(b % 200),
+  }));
+  for (let i = -1; i < reps; i++) {
+    for (const [j, r] of runners.entries()) {
+      const t = nowMs();
+      await r.step(rows);
+      if (i >= 0) times[j]!.push(nowMs() - t);
+      for (let b = 0; b < batch; b++) r.kv.truncate(b, CONTEXT);
+    }
+  }
+  for (const r of runners) for (let b = 0; b < batch; b++) r.kv.free(b);
+  return times.map(median);
+}
+
+async function prefillTimes(runners: ModelRunner[], reps: number): Promise<number[]> {
+  const vocab = runners[0]!.config.vocabSize;
+  const ids = Int32Array.from({ length: 512 }, (_, i) => (i * 7919 + 13) % vocab);
+  const times: number[][] = runners.map(() => []);
+  for (let i = 0; i < reps; i++) {
+    for (const [j, r] of runners.entries()) {
+      const t = nowMs();
+      await r.step([{ seq: 100, count: ids.length, bagSize: 1, ids }]);
+      times[j]!.push(nowMs() - t);
+      r.kv.free(100);
+    }
+  }
+  return times.map(median);
+}
+
+/** log-softmax in float64. */
+function logSoftmax(logits: Float32Array): Float64Array {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(logits, (v) => v - lse);
+}
+
+/** Mean over positions of KL(P ‖ Q) = Σ p (log p − log q), P from runner `ref` (NaN without one). */
+async function meanKls(runners: ModelRunner[], ref: number): Promise<number[]> {
+  const { vocabSize: V } = runners[0]!.config;
+  let x = 12345;
+  const ids = Int32Array.from({ length: KL_POSITIONS }, () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x % Math.min(V, 50_000);
+  });
+  const logits: Float32Array[] = [];
+  for (const r of runners) {
+    logits.push((await r.step([{ seq: 200, count: ids.length, bagSize: 1, ids, allPositions: true }])).logits);
+    r.kv.free(200);
+  }
+  return logits.map((q) => {
+    if (ref < 0) return Number.NaN;
+    let total = 0;
+    for (let t = 0; t < KL_POSITIONS; t++) {
+      const lp = logSoftmax(logits[ref]!.subarray(t * V, (t + 1) * V));
+      const lq = logSoftmax(q.subarray(t * V, (t + 1) * V));
+      for (let v = 0; v < V; v++) total += Math.exp(lp[v]!) * (lp[v]! - lq[v]!);
+    }
+    return total / KL_POSITIONS;
+  });
+}
+
+/** Peak RSS of a separate process serving `modelPath` (see rss-probe.ts). */
+async function peakRss(modelPath: string, configPath: string): Promise<number> {
+  const probe = join(import.meta.dirname, 'rss-probe.ts');
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', probe, modelPath, configPath], {
+    maxBuffer: 1 << 20,
+  });
+  return (JSON.parse(stdout.trim().split('\n').pop()!) as { peakRssBytes: number }).peakRssBytes;
+}
+
+export async function benchQuantRuntime(opts: {
+  models: string[];
+  weights?: WeightsLabel[];
+  reps?: number;
+  log: (s: string) => void;
+}): Promise<QuantRuntimeRow[]> {
+  const labels = opts.weights ?? ['fp32', 'int8', 'int4'];
+  const rows: QuantRuntimeRow[] = [];
+  for (const name of opts.models) {
+    const tiny = name === 'tiny';
+    const graphs = [];
+    for (const label of labels) graphs.push(await benchGraph(name, opts.log, labelSpec(label)));
+    const runners = await Promise.all(graphs.map((g) => ModelRunner.open(g.modelPath, g.config)));
+    const reps = opts.reps ?? (tiny ? 30 : 8);
+    opts.log(`  ${name}: decode batch 1`);
+    const d1 = await stepTimes(runners, 1, reps);
+    opts.log(`  ${name}: decode batch 8`);
+    const d8 = await stepTimes(runners, 8, reps);
+    opts.log(`  ${name}: prefill 512`);
+    const p512 = await prefillTimes(runners, tiny ? 10 : 3);
+    opts.log(`  ${name}: KL over ${KL_POSITIONS} positions`);
+    const kls = await meanKls(runners, labels.indexOf('fp32'));
+    for (const r of runners) await r.close();
+    for (const [j, g] of graphs.entries()) {
+      opts.log(`  ${name}: peak RSS of ${g.modelPath}`);
+      rows.push({
+        model: name,
+        weights: labels[j]!,
+        decode1Ms: d1[j]!,
+        decode8Ms: d8[j]!,
+        prefill512Ms: p512[j]!,
+        meanKl: kls[j]!,
+        graphBytes: statSync(g.modelPath).size + statSync(`${g.modelPath}.data`).size,
+        peakRssBytes: await peakRss(g.modelPath, join(dirname(g.modelPath), 'config.json')),
+      });
+    }
+  }
+  return rows;
+}
+
+export function formatQuantRuntime(rows: QuantRuntimeRow[]): string {
+  const base = (r: QuantRuntimeRow) => rows.find((x) => x.model === r.model && x.weights === 'fp32');
+  const withRatio = (ms: number, ref: number | undefined) =>
+    ref === undefined ? ms.toFixed(2) : `${ms.toFixed(2)} (×${(ref / ms).toFixed(2)})`;
+  const mb = (b: number) => (b / 2 ** 20).toFixed(b < 2 ** 24 ? 1 : 0);
+  return table(
+    [
+      'model',
+      'weights',
+      'decode b1 ms (speed-up)',
+      'decode b8 ms (speed-up)',
+      'prefill 512 ms (speed-up)',
+      `mean KL(fp32‖q), ${KL_POSITIONS} pos`,
+      'graph MiB',
+      'peak RSS MiB',
+    ],
+    rows.map((r) => [
+      r.model,
+      r.weights,
+      withRatio(r.decode1Ms, base(r)?.decode1Ms),
+      withRatio(r.decode8Ms, base(r)?.decode8Ms),
+      withRatio(r.prefill512Ms, base(r)?.prefill512Ms),
+      r.meanKl.toExponential(2),
+      mb(r.graphBytes),
+      mb(r.peakRssBytes),
+    ]),
+  );
+}
