@@ -97,7 +97,9 @@ async function meanKls(runners: ModelRunner[], ref: number): Promise<number[]> {
   });
   const logits: Float32Array[] = [];
   for (const r of runners) {
-    logits.push((await r.step([{ seq: 200, count: ids.length, bagSize: 1, ids, allPositions: true }])).logits);
+    logits.push(
+      (await r.step([{ seq: 200, count: ids.length, bagSize: 1, ids, allPositions: true }])).logits,
+    );
     r.kv.free(200);
   }
   return logits.map((q) => {
@@ -115,9 +117,13 @@ async function meanKls(runners: ModelRunner[], ref: number): Promise<number[]> {
 /** Peak RSS of a separate process serving `modelPath` (see rss-probe.ts). */
 async function peakRss(modelPath: string, configPath: string): Promise<number> {
   const probe = join(import.meta.dirname, 'rss-probe.ts');
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', probe, modelPath, configPath], {
-    maxBuffer: 1 << 20,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', probe, modelPath, configPath],
+    {
+      maxBuffer: 1 << 20,
+    },
+  );
   return (JSON.parse(stdout.trim().split('\n').pop()!) as { peakRssBytes: number }).peakRssBytes;
 }
 

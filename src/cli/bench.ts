@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
+import { benchQuantEngine, formatQuantEngine } from '../bench/quant-engine.ts';
 import { benchQuantRuntime, formatQuantRuntime, type WeightsLabel } from '../bench/quant-runtime.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
 import { benchServeCommand } from './bench-serve.ts';
@@ -35,7 +36,11 @@ export async function benchCommand(argv: string[]): Promise<void> {
     });
     console.log(formatRuntime(rows));
     const quantization = weights.length
-      ? await benchQuantRuntime({ models: values.models!.split(','), weights: weights as WeightsLabel[], log })
+      ? await benchQuantRuntime({
+          models: values.models!.split(','),
+          weights: weights as WeightsLabel[],
+          log,
+        })
       : [];
     if (quantization.length) console.log(`\n${formatQuantRuntime(quantization)}`);
     if (values.json) console.log(JSON.stringify({ bench: 'runtime', rows, quantization }));
@@ -50,7 +55,11 @@ export async function benchCommand(argv: string[]): Promise<void> {
   if (which === 'engine') {
     const result = await benchEngine({ models: values.models!.split(','), log });
     console.log(formatEngine(result));
-    if (values.json) console.log(JSON.stringify({ bench: 'engine', ...result }));
+    const quantization = weights.length
+      ? await benchQuantEngine({ models: values.models!.split(','), weights: weights as WeightsLabel[], log })
+      : [];
+    if (quantization.length) console.log(`\n${formatQuantEngine(quantization)}`);
+    if (values.json) console.log(JSON.stringify({ bench: 'engine', ...result, quantization }));
     return;
   }
   if (which === 'decoding') {
