@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { defaultSpec } from '../model/quantization.ts';
 import { ModelRunner } from '../model/runner.ts';
 import { benchGraph, seedKv } from './runtime.ts';
-import { median, nowMs, table } from './stats.ts';
+import { meanKl, median, nowMs, table } from './stats.ts';
 
 /**
  * `bench runtime`'s weight-quantization table: the same random model as float, int8 and int4
@@ -77,16 +77,6 @@ async function prefillTimes(runners: ModelRunner[], reps: number): Promise<numbe
   return times.map(median);
 }
 
-/** log-softmax in float64. */
-function logSoftmax(logits: Float32Array): Float64Array {
-  let max = Number.NEGATIVE_INFINITY;
-  for (const v of logits) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of logits) sum += Math.exp(v - max);
-  const lse = max + Math.log(sum);
-  return Float64Array.from(logits, (v) => v - lse);
-}
-
 /** Mean over positions of KL(P ‖ Q) = Σ p (log p − log q), P from runner `ref` (NaN without one). */
 async function meanKls(runners: ModelRunner[], ref: number): Promise<number[]> {
   const { vocabSize: V } = runners[0]!.config;
@@ -102,16 +92,7 @@ async function meanKls(runners: ModelRunner[], ref: number): Promise<number[]> {
     );
     r.kv.free(200);
   }
-  return logits.map((q) => {
-    if (ref < 0) return Number.NaN;
-    let total = 0;
-    for (let t = 0; t < KL_POSITIONS; t++) {
-      const lp = logSoftmax(logits[ref]!.subarray(t * V, (t + 1) * V));
-      const lq = logSoftmax(q.subarray(t * V, (t + 1) * V));
-      for (let v = 0; v < V; v++) total += Math.exp(lp[v]!) * (lp[v]! - lq[v]!);
-    }
-    return total / KL_POSITIONS;
-  });
+  return logits.map((q) => (ref < 0 ? Number.NaN : meanKl(logits[ref]!, q, V)));
 }
 
 /** Peak RSS of a separate process serving `modelPath` (see rss-probe.ts). */

@@ -1,15 +1,20 @@
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchQuality, formatQuality } from '../bench/accuracy.ts';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchQuantEngine, formatQuantEngine } from '../bench/quant-engine.ts';
 import { benchQuantRuntime, formatQuantRuntime, type WeightsLabel } from '../bench/quant-runtime.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
+import { defaultCheckpointDir } from '../model/model-dir.ts';
 import { benchServeCommand } from './bench-serve.ts';
 
 /**
  * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N]
  * [--quant fp32,int8,int4] [--json]` (`--quant`: the weights runtime and engine compare; empty: none),
+ * `reverie bench quality [--model DIR] [--testset FILE] [--quant …] [--thinking hard,soft]` (greedy
+ * accuracy of a checkpoint's test set per weights; default: the default checkpoint and its fixture),
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -22,6 +27,9 @@ export async function benchCommand(argv: string[]): Promise<void> {
       models: { type: 'string', default: 'tiny,qwen2.5-0.5b-shape' },
       steps: { type: 'string' },
       quant: { type: 'string', default: 'fp32,int8,int4' },
+      model: { type: 'string' },
+      testset: { type: 'string' },
+      thinking: { type: 'string', default: 'hard' },
     },
   });
   const weights = values.quant!.split(',').filter((w) => w !== '');
@@ -44,6 +52,17 @@ export async function benchCommand(argv: string[]): Promise<void> {
       : [];
     if (quantization.length) console.log(`\n${formatQuantRuntime(quantization)}`);
     if (values.json) console.log(JSON.stringify({ bench: 'runtime', rows, quantization }));
+    return;
+  }
+  if (which === 'quality') {
+    const dir = values.model ?? defaultCheckpointDir();
+    const testset =
+      values.testset ??
+      join(import.meta.dirname, '..', '..', 'test', 'fixtures', `${basename(dir)}-testset.jsonl`);
+    const thinking = values.thinking!.split(',') as ('hard' | 'soft' | 'fuzzy' | 'latent')[];
+    const rows = await benchQuality({ dir, testset, weights: weights as WeightsLabel[], thinking, log });
+    console.log(formatQuality(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'quality', model: dir, testset, rows }));
     return;
   }
   if (which === 'attention') {
@@ -69,6 +88,6 @@ export async function benchCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, quality, serve`,
   );
 }
