@@ -10,7 +10,7 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const CONVERT_USAGE =
   'usage: reverie convert <checkpoint-dir> [--out DIR] [--dtype fp32|fp16] [--force] ' +
-  '[--quant none|int8|int4 [--block-size N] [--zero-points] [--float-head] [--float-embedding]]';
+  '[--quant none|int8|int4 [--block-size N] [--zero-points] [--head int8|int4|none] [--embedding int8|int4|none]]';
 
 /**
  * The manifest's `quantization` from convert's flags: undefined (keep what the manifest says)
@@ -20,10 +20,10 @@ export function quantizationFromFlags(values: {
   quant?: string;
   'block-size'?: string;
   'zero-points'?: boolean;
-  'float-head'?: boolean;
-  'float-embedding'?: boolean;
+  head?: string;
+  embedding?: string;
 }): ManifestQuantization | null | undefined {
-  const options = ['block-size', 'zero-points', 'float-head', 'float-embedding'] as const;
+  const options = ['block-size', 'zero-points', 'head', 'embedding'] as const;
   const given = options.filter((o) => values[o] !== undefined && values[o] !== false);
   if (values.quant === undefined || values.quant === 'none') {
     if (given.length > 0) throw new Error(`--${given[0]} needs --quant int8 or int4`);
@@ -40,10 +40,14 @@ export function quantizationFromFlags(values: {
     weights: values.quant,
     ...(blockSize !== undefined && { block_size: blockSize }),
     zero_points: values['zero-points'] ?? false,
-    lm_head: !values['float-head'],
-    embedding: !values['float-embedding'],
+    ...(values.head !== undefined && { lm_head: values.head }),
+    ...(values.embedding !== undefined && { embedding: values.embedding }),
   });
-  if (!parsed.success) throw new Error(`--block-size: ${parsed.error.issues[0]!.message}`);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const flag = { block_size: 'block-size', lm_head: 'head', embedding: 'embedding' }[String(issue.path[0])];
+    throw new Error(`--${flag ?? issue.path.join('.')}: ${issue.message}`);
+  }
   return parsed.data;
 }
 
@@ -65,8 +69,8 @@ export async function convertCommand(argv: string[]): Promise<void> {
       quant: { type: 'string' },
       'block-size': { type: 'string' },
       'zero-points': { type: 'boolean' },
-      'float-head': { type: 'boolean' },
-      'float-embedding': { type: 'boolean' },
+      head: { type: 'string' },
+      embedding: { type: 'string' },
     },
   });
   const src = positionals[0];

@@ -13,7 +13,7 @@ import { basename, join } from 'node:path';
 import { sha256File } from './checkpoint.ts';
 import type { ModelConfig } from './hf-config.ts';
 import { buildDecoderGraph, type WeightDType } from './onnx/decoder-graph.ts';
-import { type QuantSpec, quantTag } from './onnx/quant-graph.ts';
+import { QUANTIZER_VERSION, type QuantSpec, quantTag } from './onnx/quant-graph.ts';
 import { writeModel } from './onnx/write-model.ts';
 import { readSafetensors, type Tensor } from './safetensors.ts';
 
@@ -31,6 +31,8 @@ export interface GraphStamp {
   dtype: WeightDType;
   /** The weight quantization the graph was built with; null for float weights. */
   quantization: QuantSpec | null;
+  /** QUANTIZER_VERSION of a quantized graph (absent for float ones). */
+  quantizer?: number;
   weightsSha256: string;
   /** sha256 of the parsed model configuration (shapes, RoPE scaling, ...): the graph bakes it in. */
   configSha256: string;
@@ -118,6 +120,7 @@ export async function ensureGraph(
         stamp.builder === BUILDER_VERSION &&
         stamp.dtype === dtype &&
         JSON.stringify(stamp.quantization ?? null) === JSON.stringify(quantization) &&
+        (!quantization || stamp.quantizer === QUANTIZER_VERSION) &&
         stamp.weightsSha256 === sha &&
         stamp.configSha256 === configSha
       ) {
@@ -143,6 +146,7 @@ export async function ensureGraph(
     builder: BUILDER_VERSION,
     dtype,
     quantization,
+    ...(quantization ? { quantizer: QUANTIZER_VERSION } : {}),
     weightsSha256: sha,
     configSha256: configSha,
     embeddingRms: rms,

@@ -50,10 +50,10 @@ export const quantizationSchema = z
       .default(32),
     /** int4 only: asymmetric blocks with a zero point each. */
     zero_points: z.boolean().default(false),
-    /** Quantize the LM head (of a tied model: the shared embedding table). */
-    lm_head: z.boolean().default(true),
-    /** Quantize the input embedding (rows are dequantized when looked up). */
-    embedding: z.boolean().default(true),
+    /** The LM head's precision (of a tied model: the table it shares with the embedding). */
+    lm_head: z.enum(['int8', 'int4', 'none']).default('int8'),
+    /** The input embedding's precision (rows are dequantized when looked up); none: float. */
+    embedding: z.enum(['int8', 'int4', 'none']).default('int8'),
   })
   .strict();
 export type ManifestQuantization = z.infer<typeof quantizationSchema>;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createEngine } from '../../src/engine/engine.ts';
 import type { Engine } from '../../src/engine/types.ts';
+import { quantizationSchema } from '../../src/model/manifest.ts';
 import { writeManifest } from '../../src/model/manifest-writer.ts';
 import {
   assertEveryModeFinished,
@@ -56,9 +57,7 @@ for (const quantization of ['int8', 'int4'] as const) {
 describe('which graph serve picks', () => {
   it("the manifest's quantization, unless --quantization overrides it", async () => {
     const dir = await tinyCheckpoint(2);
-    await writeManifest(dir, dir, {
-      quantization: { weights: 'int4', block_size: 32, zero_points: false, lm_head: true, embedding: true },
-    });
+    await writeManifest(dir, dir, { quantization: quantizationSchema.parse({ weights: 'int4' }) });
     for (const [override, expected, file] of [
       [undefined, 'int4', 'model.int4.onnx'],
       ['none', 'none', 'model.onnx'],

@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../../src/model/hf-config.ts';
-import type { QuantSpec } from '../../src/model/onnx/quant-graph.ts';
+import type { QuantKind, QuantSpec } from '../../src/model/onnx/quant-graph.ts';
 import {
   dequantizeBlockwise,
   dequantizePerChannel,
@@ -11,16 +11,17 @@ import type { Tensor } from '../../src/model/safetensors.ts';
 /** The body's Linear weights: every one of them is quantized (written out here, not shared with the builder). */
 const LINEAR = /\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)\.weight$/;
 
-/** W → dequantize(quantize(W)) as the spec stores it. */
-export function roundTrip(t: Tensor, spec: QuantSpec): Tensor {
+/** W → dequantize(quantize(W)) as the spec stores a matrix of `kind` (default: the body's). */
+export function roundTrip(t: Tensor, spec: QuantSpec, kind: QuantKind = spec.weights): Tensor {
   const [rows, cols] = t.shape as [number, number];
-  const blockwise = spec.weights === 'int4' || spec.int8Kernel === 'matmul-nbits';
+  const blockwise = kind === 'int4' || spec.int8Kernel === 'matmul-nbits';
   const data = blockwise
     ? dequantizeBlockwise(
         quantizeBlockwise(t.data, rows, cols, {
-          bits: spec.weights === 'int4' ? 4 : 8,
+          bits: kind === 'int4' ? 4 : 8,
           blockSize: spec.blockSize,
-          zeroPoints: spec.weights === 'int4' && spec.zeroPoints,
+          zeroPoints: kind === 'int4' && spec.zeroPoints,
+          searchScale: spec.scaleSearch,
         }),
       )
     : dequantizePerChannel(quantizePerChannel(t.data, rows, cols));
@@ -28,9 +29,9 @@ export function roundTrip(t: Tensor, spec: QuantSpec): Tensor {
 }
 
 /**
- * The float model a quantized graph stands for: every Linear, and the head and embedding as the
- * spec says, replaced by its dequantized weights (for the float64 reference forward). A tied model
- * whose head is quantized but whose embedding is not is returned untied (head ≠ embedding then).
+ * The float model a quantized graph stands for: every Linear, and the head and embedding at the
+ * precision the spec gives them, replaced by its dequantized weights (for the float64 reference
+ * forward). A tied model is returned untied: head and embedding may differ once quantized.
  */
 export function dequantizedModel(
   cfg: ModelConfig,
@@ -40,15 +41,9 @@ export function dequantizedModel(
   const out = new Map(weights);
   for (const [name, t] of weights) if (LINEAR.test(name)) out.set(name, roundTrip(t, spec));
   const embed = weights.get('model.embed_tokens.weight')!;
-  const lm = weights.get('lm_head.weight');
-  if (cfg.tieEmbeddings || !lm) {
-    if (!spec.lmHead) return { cfg, weights: out };
-    const table = roundTrip(embed, spec);
-    out.set('lm_head.weight', table);
-    if (spec.embedding) out.set('model.embed_tokens.weight', table);
-    return { cfg: { ...cfg, tieEmbeddings: false }, weights: out };
-  }
-  if (spec.lmHead) out.set('lm_head.weight', roundTrip(lm, spec));
-  if (spec.embedding) out.set('model.embed_tokens.weight', roundTrip(embed, spec));
-  return { cfg, weights: out };
+  const lm = weights.get('lm_head.weight') ?? embed;
+  if (spec.lmHead !== 'none') out.set('lm_head.weight', roundTrip(lm, spec, spec.lmHead));
+  else out.set('lm_head.weight', lm);
+  if (spec.embedding !== 'none') out.set('model.embed_tokens.weight', roundTrip(embed, spec, spec.embedding));
+  return { cfg: { ...cfg, tieEmbeddings: false }, weights: out };
 }

@@ -142,9 +142,12 @@ export function buildDecoderGraph(
       `weights: model.embed_tokens.weight has shape [${embed.shape}], expected [${cfg.vocabSize}, ${D}]`,
     );
   }
-  const E = vocab.gather
-    ? ''
-    : g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, D], embed.data);
+  // The float table, unless quantized tables replace it on every side that reads it.
+  const tiedHead = cfg.tieEmbeddings || !weights.has('lm_head.weight');
+  const E =
+    vocab.gather && (vocab.head || !tiedHead)
+      ? ''
+      : g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, D], embed.data);
   const gathered = vocab.gather ? vocab.gather(ids) : g.op1('Gather', [E, ids]); // [B,S,K,D]
   const wExp = g.op1('Unsqueeze', [bagW, g.ints([3])]); // [B,S,K,1]
   const bag = g.op1('ReduceSum', [g.op1('Mul', [gathered, wExp]), g.ints([2])], { keepdims: 0 });

@@ -4,9 +4,9 @@ import type { GraphBuilder } from './graph-builder.ts';
 import { quantizeBlockwise, quantizePerChannel } from './quantize.ts';
 
 /**
- * Quantized weights in the decoder graph: every `Linear` of the body, and optionally the
- * embedding and the LM head, as ORT's integer kernels read them. See docs/quantization.md for
- * the measurements behind each choice.
+ * Quantized weights in the decoder graph: every `Linear` of the body, and the embedding and the
+ * LM head at their own precision, as ORT's integer kernels read them. See docs/quantization.md
+ * for the measurements behind each choice.
  *
  * - int4: com.microsoft.MatMulNBits, 4-bit codes in blocks along the input axis, one float scale
  *   (and optionally a zero point) per block, `accuracy_level` 4 (the activation is quantized to
@@ -18,47 +18,62 @@ import { quantizeBlockwise, quantizePerChannel } from './quantize.ts';
  *   the other rows of the batch, which a per-tensor scale (ORT's DynamicQuantizeMatMul) would
  *   make it: one large row would coarsen every other row's quantization. An activation read by
  *   several projections (q, k, v; gate, up) is quantized once. `int8Kernel` keeps the two
- *   alternatives it was measured against (bench `quant-kernels`).
+ *   alternatives it was measured against (docs/quantization.md).
  */
+
+/** Bump when quantized graphs change layout, so stale ones are rebuilt (graph-cache.ts). */
+export const QUANTIZER_VERSION = 1;
 
 /** How int8 weights are multiplied (benchmarks compare them; serving uses the default). */
 export type Int8Kernel = 'matmul-integer' | 'dynamic-quantize-matmul' | 'matmul-nbits';
 
+/** A quantized precision. */
+export type QuantKind = 'int8' | 'int4';
+
 export interface QuantSpec {
-  weights: 'int8' | 'int4';
+  /** The body's Linear layers. */
+  weights: QuantKind;
   /** Block size of block-wise codes (int4, and int8 through MatMulNBits): a power of two ≥ 16. */
   blockSize: number;
   /** Asymmetric int4 blocks (a zero point per block). */
   zeroPoints: boolean;
-  /** Quantize the LM head (for tied embeddings: the shared table; see `quantizedVocab`). */
-  lmHead: boolean;
-  /** Quantize the input embedding: the bag's Gather reads dequantized rows. */
-  embedding: boolean;
+  /** The LM head (of a tied model: the table it shares with the embedding; see `quantizedVocab`). */
+  lmHead: QuantKind | 'none';
+  /** The input embedding: the bag's Gather reads dequantized rows. */
+  embedding: QuantKind | 'none';
   int8Kernel: Int8Kernel;
+  /** Block-wise codes: search each block's range for the least squared error (quantize.ts). */
+  scaleSearch: boolean;
 }
 
-/** The defaults `reverie convert --quant` writes: block 32, symmetric, head and embedding quantized. */
+/**
+ * The defaults `reverie convert --quant` writes: int4 blocks of 32, head and embedding int8 (as
+ * llama.cpp keeps its output tensor at 6–8 bits: the vocabulary table carried most of int4's
+ * error on the default checkpoint, docs/quantization.md).
+ */
 export const QUANT_DEFAULTS: Omit<QuantSpec, 'weights'> = {
   blockSize: 32,
   zeroPoints: false,
-  lmHead: true,
-  embedding: true,
+  lmHead: 'int8',
+  embedding: 'int8',
   int8Kernel: 'matmul-integer',
+  scaleSearch: false,
 };
 
 /**
  * A short name for a spec, used in the graph's file name: `int4`, `int8`, plus what differs from
- * the defaults (`int4-b64-zp-fhead-femb`), so graphs of different specs live side by side.
+ * the defaults (`int4-b64-zp-headnone-embint4`), so graphs of different specs live side by side.
  */
 export function quantTag(spec: QuantSpec): string {
   const d = QUANT_DEFAULTS;
   return [
     spec.weights,
     ...(spec.blockSize !== d.blockSize ? [`b${spec.blockSize}`] : []),
-    ...(spec.zeroPoints ? ['zp'] : []),
-    ...(!spec.lmHead ? ['fhead'] : []),
-    ...(!spec.embedding ? ['femb'] : []),
+    ...(spec.zeroPoints !== d.zeroPoints ? [spec.zeroPoints ? 'zp' : 'sym'] : []),
+    ...(spec.lmHead !== d.lmHead ? [`head${spec.lmHead}`] : []),
+    ...(spec.embedding !== d.embedding ? [`emb${spec.embedding}`] : []),
     ...(spec.int8Kernel !== d.int8Kernel ? [spec.int8Kernel] : []),
+    ...(spec.scaleSearch !== d.scaleSearch ? [spec.scaleSearch ? 'search' : 'rtn'] : []),
   ].join('-');
 }
 
@@ -78,9 +93,9 @@ export interface QuantizedMatrix {
 export class QuantizedWeights {
   readonly #g: GraphBuilder;
   readonly spec: QuantSpec;
-  /** Per-row quantized activations by name: q, k and v (gate and up) quantize theirs once. */
   /** The activation codes' zero point: symmetric int8 values stored as uint8 (created once). */
   #zero = '';
+  /** Per-row quantized activations by name: q, k and v (gate and up) quantize theirs once. */
   readonly #rowQuantized = new Map<string, { codes: string; scale: string; zero: string }>();
 
   constructor(g: GraphBuilder, spec: QuantSpec) {
@@ -90,17 +105,16 @@ export class QuantizedWeights {
     this.spec = spec;
   }
 
-  /** True when this spec multiplies through MatMulNBits (block-wise codes). */
-  get #blockwise(): boolean {
-    return this.spec.weights === 'int4' || this.spec.int8Kernel === 'matmul-nbits';
-  }
-
-  /** `w` is in Hugging Face Linear layout [out, in]; `name` prefixes its initializers. */
-  matrix(name: string, w: Tensor): QuantizedMatrix {
+  /**
+   * `w` is in Hugging Face Linear layout [out, in], quantized to `kind` (default: the body's);
+   * `name` prefixes its initializers.
+   */
+  matrix(name: string, w: Tensor, kind: QuantKind = this.spec.weights): QuantizedMatrix {
     const [rows, cols] = w.shape as [number, number];
-    return this.#blockwise
-      ? this.#blockMatrix(name, w.data, rows, cols)
-      : this.#channelMatrix(name, w.data, rows, cols);
+    // int4 always, int8 when asked, multiply through MatMulNBits (block-wise codes).
+    return kind === 'int4' || this.spec.int8Kernel === 'matmul-nbits'
+      ? this.#blockMatrix(`${name}.${kind}`, w.data, rows, cols, kind === 'int4' ? 4 : 8)
+      : this.#channelMatrix(`${name}.${kind}`, w.data, rows, cols);
   }
 
   /** y = x·Wᵀ (+ b) for a Linear weight [out, in] and its optional bias [out]. */
@@ -117,14 +131,14 @@ export class QuantizedWeights {
     ]);
   }
 
-  #blockMatrix(name: string, data: Float32Array, N: number, K: number): QuantizedMatrix {
+  #blockMatrix(name: string, data: Float32Array, N: number, K: number, bits: 4 | 8): QuantizedMatrix {
     const g = this.#g;
-    const bits = this.spec.weights === 'int4' ? 4 : 8;
     const { blockSize } = this.spec;
     const q = quantizeBlockwise(data, N, K, {
       bits,
       blockSize,
       zeroPoints: bits === 4 && this.spec.zeroPoints,
+      searchScale: this.spec.scaleSearch,
     });
     const blob = (blockSize * bits) / 8;
     const once = <T>(make: () => T) => {
@@ -139,7 +153,7 @@ export class QuantizedWeights {
     );
     return {
       matmul: (x, output) => {
-        const codes = g.initializer(`${name}.q${bits}`, 'uint8', [N, q.blocksPerRow, blob], q.codes);
+        const codes = g.initializer(`${name}.codes`, 'uint8', [N, q.blocksPerRow, blob], q.codes);
         const inputs = [x, codes, scales(), ...(q.zeroPoints ? [zeros()] : [])];
         const attrs = { K, N, bits, block_size: blockSize, accuracy_level: 4 };
         return g.op('MatMulNBits', inputs, attrs, {
@@ -154,7 +168,7 @@ export class QuantizedWeights {
           );
         // GatherBlockQuantized wants the codes as a 2-D [rows, packed cols] tensor: a second
         // initializer over the same bytes (write-model.ts stores shared bytes once).
-        const codes = g.initializer(`${name}.q${bits}.rows`, 'uint8', [N, (K * bits) / 8], q.codes);
+        const codes = g.initializer(`${name}.codes.rows`, 'uint8', [N, (K * bits) / 8], q.codes);
         const inputs = [codes, ids, scales(), ...(q.zeroPoints ? [zeros()] : [])];
         const attrs = { bits, block_size: blockSize, gather_axis: 0, quantize_axis: 1 };
         return g.op('GatherBlockQuantized', inputs, attrs, { domain: 'com.microsoft' })[0]!;
@@ -185,7 +199,7 @@ export class QuantizedWeights {
     const codesT = new Int8Array(N * K);
     for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) codesT[k * N + n] = q.codes[n * K + k]!;
     let B = '';
-    const codes = () => (B ||= g.initializer(`${name}.q8`, 'int8', [K, N], codesT));
+    const codes = () => (B ||= g.initializer(`${name}.codes`, 'int8', [K, N], codesT));
     let S = '';
     const scales = () => (S ||= g.initializer(`${name}.scales`, 'float32', [N], q.scales));
     return {
@@ -217,11 +231,10 @@ export class QuantizedWeights {
  * The quantized vocabulary tables of a graph: `gather` (embedding rows for ids [B,S,K]) and
  * `head` (logits from normed hidden states), each absent when that side stays float.
  *
- * A tied model has one table E serving both. Quantizing its head quantizes E; with `embedding`
- * on, the bag's Gather reads the same quantized E (one table, as llama.cpp does with a tied
- * `token_embd`), so a soft mixture Σ w·E[id] is built from exactly the rows the head scores
- * with. With `embedding` off the float E stays for the Gather and the head gets a quantized copy.
- * A tied model whose head stays float keeps one float E for both (`embedding` is then moot).
+ * A tied model has one table E serving both. Quantizing its head quantizes E; with the embedding
+ * at the same precision, the bag's Gather reads that same quantized E (one table, as llama.cpp
+ * does with a tied `token_embd`), so a soft mixture Σ w·E[id] is built from exactly the rows the
+ * head scores with. At another precision (or `none`: float) the embedding gets its own table.
  */
 export function quantizedVocab(
   q: QuantizedWeights,
@@ -231,11 +244,17 @@ export function quantizedVocab(
   const embed = weights.get('model.embed_tokens.weight')!;
   const lm = weights.get('lm_head.weight');
   const tied = cfg.tieEmbeddings || !lm;
-  if (tied && !q.spec.lmHead) return {};
-  const head = q.spec.lmHead
-    ? q.matrix(tied ? 'model.embed_tokens.weight' : 'lm_head.weight', tied ? embed : lm!)
-    : null;
-  const table = q.spec.embedding ? (tied ? head! : q.matrix('model.embed_tokens.weight', embed)) : null;
+  const { lmHead, embedding } = q.spec;
+  const head =
+    lmHead === 'none'
+      ? null
+      : q.matrix(tied ? 'model.embed_tokens.weight' : 'lm_head.weight', tied ? embed : lm!, lmHead);
+  const table =
+    embedding === 'none'
+      ? null
+      : tied && embedding === lmHead
+        ? head!
+        : q.matrix('model.embed_tokens.weight', embed, embedding);
   return {
     ...(table ? { gather: (ids: string) => table.rows(ids) } : {}),
     ...(head ? { head: (x: string, output: string) => head.matmul(x, output) } : {}),
