@@ -10,7 +10,7 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const CONVERT_USAGE =
   'usage: reverie convert <checkpoint-dir> [--out DIR] [--dtype fp32|fp16] [--force] ' +
-  '[--quant none|int8|int4 [--block-size N] [--zero-points] [--head int8|int4|none] [--embedding int8|int4|none]]';
+  '[--quant none|int8|int4 [--block-size N] [--symmetric] [--head int8|int4|none] [--embedding int8|int4|none]]';
 
 /**
  * The manifest's `quantization` from convert's flags: undefined (keep what the manifest says)
@@ -19,11 +19,11 @@ const CONVERT_USAGE =
 export function quantizationFromFlags(values: {
   quant?: string;
   'block-size'?: string;
-  'zero-points'?: boolean;
+  symmetric?: boolean;
   head?: string;
   embedding?: string;
 }): ManifestQuantization | null | undefined {
-  const options = ['block-size', 'zero-points', 'head', 'embedding'] as const;
+  const options = ['block-size', 'symmetric', 'head', 'embedding'] as const;
   const given = options.filter((o) => values[o] !== undefined && values[o] !== false);
   if (values.quant === undefined || values.quant === 'none') {
     if (given.length > 0) throw new Error(`--${given[0]} needs --quant int8 or int4`);
@@ -31,15 +31,11 @@ export function quantizationFromFlags(values: {
   }
   if (values.quant !== 'int8' && values.quant !== 'int4')
     throw new Error(`--quant must be none, int8 or int4, not ${values.quant}`);
-  // int8 has one scale per output channel: blocks and zero points are int4's.
-  for (const o of ['block-size', 'zero-points'] as const)
-    if (values[o] !== undefined && values[o] !== false && values.quant !== 'int4')
-      throw new Error(`--${o} is for --quant int4 (int8 has one scale per output channel)`);
   const blockSize = values['block-size'] === undefined ? undefined : Number(values['block-size']);
   const parsed = quantizationSchema.safeParse({
     weights: values.quant,
     ...(blockSize !== undefined && { block_size: blockSize }),
-    zero_points: values['zero-points'] ?? false,
+    ...(values.symmetric && { zero_points: false }),
     ...(values.head !== undefined && { lm_head: values.head }),
     ...(values.embedding !== undefined && { embedding: values.embedding }),
   });
@@ -48,6 +44,11 @@ export function quantizationFromFlags(values: {
     const flag = { block_size: 'block-size', lm_head: 'head', embedding: 'embedding' }[String(issue.path[0])];
     throw new Error(`--${flag ?? issue.path.join('.')}: ${issue.message}`);
   }
+  // int8 has one scale per output channel: blocks and their zero points are int4's.
+  const int4 = [parsed.data.weights, parsed.data.lm_head, parsed.data.embedding].includes('int4');
+  for (const o of ['block-size', 'symmetric'] as const)
+    if (given.includes(o) && !int4)
+      throw new Error(`--${o} is for int4 weights (int8 has one scale per output channel)`);
   return parsed.data;
 }
 
@@ -68,7 +69,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
       latent: { type: 'boolean', default: false },
       quant: { type: 'string' },
       'block-size': { type: 'string' },
-      'zero-points': { type: 'boolean' },
+      symmetric: { type: 'boolean' },
       head: { type: 'string' },
       embedding: { type: 'string' },
     },

@@ -48,8 +48,8 @@ export const quantizationSchema = z
       .min(16)
       .refine((n) => (n & (n - 1)) === 0, { message: 'block_size must be a power of two ≥ 16' })
       .default(32),
-    /** int4 only: asymmetric blocks with a zero point each. */
-    zero_points: z.boolean().default(false),
+    /** int4 only: asymmetric blocks with a zero point each (false: symmetric blocks). */
+    zero_points: z.boolean().default(true),
     /** The LM head's precision (of a tied model: the table it shares with the embedding). */
     lm_head: z.enum(['int8', 'int4', 'none']).default('int8'),
     /** The input embedding's precision (rows are dequantized when looked up); none: float. */

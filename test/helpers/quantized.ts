@@ -21,7 +21,6 @@ export function roundTrip(t: Tensor, spec: QuantSpec, kind: QuantKind = spec.wei
           bits: kind === 'int4' ? 4 : 8,
           blockSize: spec.blockSize,
           zeroPoints: kind === 'int4' && spec.zeroPoints,
-          searchScale: spec.scaleSearch,
         }),
       )
     : dequantizePerChannel(quantizePerChannel(t.data, rows, cols));

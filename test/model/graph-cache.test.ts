@@ -76,10 +76,10 @@ describe('graph cache', () => {
     const f32 = await ensureGraph(dir, cfg, files);
     const q4 = await ensureGraph(dir, cfg, files, { quantization: int4 });
     const q8 = await ensureGraph(dir, cfg, files, { quantization: { ...int4, weights: 'int8' } });
-    const zp = await ensureGraph(dir, cfg, files, { quantization: { ...int4, zeroPoints: true } });
+    const sym = await ensureGraph(dir, cfg, files, { quantization: { ...int4, zeroPoints: false } });
     assert.deepEqual(
-      [f32, q4, q8, zp].map((g) => basename(g.modelPath)),
-      ['model.onnx', 'model.int4.onnx', 'model.int8.onnx', 'model.int4-zp.onnx'],
+      [f32, q4, q8, sym].map((g) => basename(g.modelPath)),
+      ['model.onnx', 'model.int4.onnx', 'model.int8.onnx', 'model.int4-sym.onnx'],
     );
     assert.deepEqual(q4.quantization, int4, 'the stamp records the spec');
     assert.equal(f32.quantization, null);

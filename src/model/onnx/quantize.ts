@@ -36,20 +36,11 @@ export interface BlockQuantizeOptions {
   blockSize: number;
   /** Asymmetric blocks (min/max with a zero point) instead of symmetric ones (|max| only). */
   zeroPoints?: boolean;
-  /**
-   * Per block, also try the range shrunk by up to 24% and keep the codes of least squared error
-   * (clipping a rare large entry to refine the step of all others); 9× the work.
-   */
-  searchScale?: boolean;
 }
 
-/** Range shrink factors tried per block by `searchScale` (1 = the plain round-to-nearest range). */
-const SHRINKS = [1, 0.97, 0.94, 0.91, 0.88, 0.85, 0.82, 0.79, 0.76];
-
 /**
- * Quantizes one block w[start, end) into `codes` (padded with the zero point) with its range
- * shrunk by `shrink` (entries beyond it are clamped); returns the float32 scale, the zero point
- * and the squared error of the block.
+ * Quantizes one block w[start, end) into `codes` (padded with the zero point); returns the
+ * float32 scale and the zero point.
  */
 function quantizeBlock(
   w: Float32Array,
@@ -57,9 +48,8 @@ function quantizeBlock(
   end: number,
   bits: 4 | 8,
   asymmetric: boolean,
-  shrink: number,
   codes: Uint8Array,
-): { scale: number; zp: number; error: number } {
+): { scale: number; zp: number } {
   const levels = (1 << bits) - 1;
   const mid = 1 << (bits - 1);
   let scale: number;
@@ -72,26 +62,21 @@ function quantizeBlock(
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
-    scale = ((hi - lo) * shrink) / levels;
-    zp = scale === 0 ? mid : Math.min(levels, Math.max(0, Math.round((-lo * shrink) / scale)));
+    scale = (hi - lo) / levels;
+    zp = scale === 0 ? mid : Math.min(levels, Math.max(0, Math.round(-lo / scale)));
   } else {
     let peak = 0;
     for (let c = start; c < end; c++) if (Math.abs(w[c]!) > Math.abs(peak)) peak = w[c]!;
-    scale = peak === 0 ? 0 : (peak * shrink) / -mid;
+    scale = peak === 0 ? 0 : peak / -mid;
     zp = mid;
   }
   // The scale is stored as float32: quantize against the value the kernel will multiply by.
   scale = Math.fround(scale);
   const inv = scale === 0 ? 0 : 1 / scale;
   codes.fill(zp);
-  let error = 0;
-  for (let c = start; c < end; c++) {
-    const code = Math.min(levels, Math.max(0, Math.round(w[c]! * inv) + zp));
-    codes[c - start] = code;
-    const d = (code - zp) * scale - w[c]!;
-    error += d * d;
-  }
-  return { scale, zp, error };
+  for (let c = start; c < end; c++)
+    codes[c - start] = Math.min(levels, Math.max(0, Math.round(w[c]! * inv) + zp));
+  return { scale, zp };
 }
 
 /**
@@ -114,7 +99,6 @@ export function quantizeBlockwise(
     throw new Error(`quantize: block size must be a power of two ≥ 16, not ${blockSize}`);
   if (w.length !== rows * cols)
     throw new Error(`quantize: ${w.length} values for a [${rows}, ${cols}] matrix`);
-  const mid = 1 << (bits - 1);
   const blocksPerRow = Math.ceil(cols / blockSize);
   const blob = (blockSize * bits) / 8;
   const zpBytes = Math.ceil((blocksPerRow * bits) / 8);
@@ -122,22 +106,12 @@ export function quantizeBlockwise(
   const scales = new Float32Array(rows * blocksPerRow);
   const zeroPoints = opts.zeroPoints ? new Uint8Array(rows * zpBytes) : null;
   const block = new Uint8Array(blockSize);
-  const trial = new Uint8Array(blockSize);
-  const shrinks = opts.searchScale ? SHRINKS : [1];
   for (let r = 0; r < rows; r++) {
     const row = r * cols;
     for (let b = 0; b < blocksPerRow; b++) {
       const start = row + b * blockSize;
       const end = row + Math.min((b + 1) * blockSize, cols);
-      let best = { scale: 0, zp: mid, error: Number.POSITIVE_INFINITY };
-      for (const shrink of shrinks) {
-        const t = quantizeBlock(w, start, end, bits, !!zeroPoints, shrink, trial);
-        if (t.error < best.error) {
-          best = t;
-          block.set(trial);
-        }
-      }
-      const { scale, zp } = best;
+      const { scale, zp } = quantizeBlock(w, start, end, bits, !!zeroPoints, block);
       const at = (r * blocksPerRow + b) * blob;
       if (bits === 8) codes.set(block, at);
       else for (let i = 0; i < blob; i++) codes[at + i] = block[2 * i]! | (block[2 * i + 1]! << 4);
