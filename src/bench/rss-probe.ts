@@ -15,4 +15,8 @@ const prompt = Int32Array.from({ length: 512 }, (_, i) => (i * 7919) % cfg.vocab
 await runner.step([{ seq: 0, count: prompt.length, bagSize: 1, ids: prompt }]);
 for (let i = 0; i < 16; i++) await runner.step([{ seq: 0, count: 1, bagSize: 1, ids: Int32Array.of(i) }]);
 await runner.close();
-console.log(JSON.stringify({ peakRssBytes: process.resourceUsage().maxRSS * 1024 }));
+// VmHWM, not getrusage's maxRSS: Linux carries ru_maxrss over from the parent across fork and
+// exec, so a probe spawned by a large bench process would report the parent's peak.
+const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+const peakRssBytes = hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+console.log(JSON.stringify({ peakRssBytes }));

@@ -23,8 +23,8 @@ const spec = (s: Partial<QuantSpec> & Pick<QuantSpec, 'weights'>): QuantSpec => 
 const KERNELS: [string, QuantSpec][] = [
   ['int8 (MatMulInteger, per-row activations)', spec({ weights: 'int8' })],
   ['int8 through MatMulNBits', spec({ weights: 'int8', int8Kernel: 'matmul-nbits' })],
-  ['int4 symmetric', spec({ weights: 'int4' })],
-  ['int4 with zero points', spec({ weights: 'int4', zeroPoints: true })],
+  ['int4 symmetric', spec({ weights: 'int4', zeroPoints: false })],
+  ['int4 with zero points', spec({ weights: 'int4' })],
   ['int4 block 64', spec({ weights: 'int4', blockSize: 64 })],
 ];
 
