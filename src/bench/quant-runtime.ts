@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import type { QuantSpec } from '../model/onnx/quant-graph.ts';
 import { defaultSpec } from '../model/quantization.ts';
 import { ModelRunner } from '../model/runner.ts';
 import { benchGraph, seedKv } from './runtime.ts';
@@ -18,17 +19,32 @@ import { meanKl, median, nowMs, table } from './stats.ts';
  *   decodes 16 (each graph in its own process: rss-probe.ts).
  */
 
-/** The weights a bench compares: float, or the default int8 / int4 spec. */
+/** The weights the engine and quality benches compare: float, or the default int8 / int4 spec. */
 export type WeightsLabel = 'fp32' | 'int8' | 'int4';
 
-/** The graph spec of a label. */
-export function labelSpec(label: WeightsLabel) {
-  return defaultSpec(label === 'fp32' ? 'none' : label);
-}
+const int8 = defaultSpec('int8')!;
+const int4 = defaultSpec('int4')!;
+
+/**
+ * The graphs `bench runtime --quant` can compare: the served three, and the alternatives the
+ * defaults were chosen against (docs/quantization.md): int8 through ORT's DynamicQuantizeMatMul
+ * (per-tensor activations) or MatMulNBits (8-bit blocks of 32), symmetric int4 blocks, and int4
+ * head and embedding.
+ */
+export const RUNTIME_WEIGHTS: Record<string, QuantSpec | null> = {
+  fp32: null,
+  int8,
+  int4,
+  'int8-dqmm': { ...int8, int8Kernel: 'dynamic-quantize-matmul' },
+  'int8-nbits': { ...int8, int8Kernel: 'matmul-nbits' },
+  'int4-sym': { ...int4, zeroPoints: false },
+  'int4-head4': { ...int4, lmHead: 'int4', embedding: 'int4' },
+};
 
 export interface QuantRuntimeRow {
   model: string;
-  weights: WeightsLabel;
+  /** A key of RUNTIME_WEIGHTS. */
+  weights: string;
   decode1Ms: number;
   decode8Ms: number;
   prefill512Ms: number;
@@ -110,7 +126,7 @@ async function peakRss(modelPath: string, configPath: string): Promise<number> {
 
 export async function benchQuantRuntime(opts: {
   models: string[];
-  weights?: WeightsLabel[];
+  weights?: string[];
   reps?: number;
   log: (s: string) => void;
 }): Promise<QuantRuntimeRow[]> {
@@ -119,7 +135,11 @@ export async function benchQuantRuntime(opts: {
   for (const name of opts.models) {
     const tiny = name === 'tiny';
     const graphs = [];
-    for (const label of labels) graphs.push(await benchGraph(name, opts.log, labelSpec(label)));
+    for (const label of labels) {
+      if (!(label in RUNTIME_WEIGHTS))
+        throw new Error(`unknown weights ${label}; known: ${Object.keys(RUNTIME_WEIGHTS).join(', ')}`);
+      graphs.push(await benchGraph(name, opts.log, RUNTIME_WEIGHTS[label]!));
+    }
     const runners = await Promise.all(graphs.map((g) => ModelRunner.open(g.modelPath, g.config)));
     const reps = opts.reps ?? (tiny ? 30 : 8);
     opts.log(`  ${name}: decode batch 1`);

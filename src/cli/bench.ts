@@ -5,7 +5,12 @@ import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchQuantEngine, formatQuantEngine } from '../bench/quant-engine.ts';
-import { benchQuantRuntime, formatQuantRuntime, type WeightsLabel } from '../bench/quant-runtime.ts';
+import {
+  benchQuantRuntime,
+  formatQuantRuntime,
+  RUNTIME_WEIGHTS,
+  type WeightsLabel,
+} from '../bench/quant-runtime.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
 import { defaultCheckpointDir } from '../model/model-dir.ts';
 import { benchServeCommand } from './bench-serve.ts';
@@ -33,8 +38,10 @@ export async function benchCommand(argv: string[]): Promise<void> {
     },
   });
   const weights = values.quant!.split(',').filter((w) => w !== '');
+  // runtime also compares the alternatives the defaults were chosen against (RUNTIME_WEIGHTS).
+  const known = which === 'runtime' ? Object.keys(RUNTIME_WEIGHTS) : ['fp32', 'int8', 'int4'];
   for (const w of weights)
-    if (!['fp32', 'int8', 'int4'].includes(w)) throw new Error(`--quant takes fp32, int8, int4; not ${w}`);
+    if (!known.includes(w)) throw new Error(`--quant takes ${known.join(', ')}; not ${w}`);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   if (which === 'runtime') {
     const rows = await benchRuntime({
@@ -44,11 +51,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
     });
     console.log(formatRuntime(rows));
     const quantization = weights.length
-      ? await benchQuantRuntime({
-          models: values.models!.split(','),
-          weights: weights as WeightsLabel[],
-          log,
-        })
+      ? await benchQuantRuntime({ models: values.models!.split(','), weights, log })
       : [];
     if (quantization.length) console.log(`\n${formatQuantRuntime(quantization)}`);
     if (values.json) console.log(JSON.stringify({ bench: 'runtime', rows, quantization }));
