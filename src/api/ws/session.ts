@@ -227,7 +227,18 @@ export class StreamSession {
         } else if (ev.type === 'finish') {
           finish[ev.choice] = ev.reason;
         } else if (ev.type === 'done') {
-          this.#send({ type: 'response.completed', id, usage: usageJson(ev.usage), finish_reasons: finish });
+          this.#send({
+            type: 'response.completed',
+            id,
+            usage: usageJson(ev.usage),
+            finish_reasons: finish,
+            timings: {
+              queue_ms: ev.timings.queueMs,
+              prefill_ms: ev.timings.prefillMs,
+              first_token_ms: ev.timings.firstTokenMs,
+              total_ms: ev.timings.totalMs,
+            },
+          });
           return;
         } else if (ev.type === 'error') {
           if (!abort.signal.aborted) this.#error(id, toApiError(ev.error));
