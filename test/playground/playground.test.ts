@@ -111,6 +111,7 @@ describe('playground in headless Chromium (live server, real engine, tiny model)
       mode: 'soft',
       thinking_max_tokens: '6',
       thinking_temperature: '2',
+      thinking_top_k: '2',
       trace_top_k: '3',
       max_tokens: '3',
       temperature: '0',
@@ -141,10 +142,15 @@ describe('playground in headless Chromium (live server, real engine, tiny model)
       // Each segment's height is its fed weight on one scale (zero weights draw nothing).
       const positive = fed.filter((w) => w * 120 > 0);
       assert.equal(step.heights.length, positive.length);
-      step.heights.forEach((h, j) =>
-        assert.ok(Math.abs(h - positive[j]! * 120) < 1e-6, `${h} vs ${positive[j]}`),
-      );
+      step.heights.forEach((h, j) => {
+        assert.ok(Math.abs(h - positive[j]! * 120) < 1e-6, `${h} vs ${positive[j]}`);
+      });
     });
+    // Top-k 2 truncated the mixture: the third token has p > 0 but fed 0, so fed is not p.
+    for (const t of traces) {
+      assert.equal(t.top_k[2]!.fed, 0);
+      assert.ok(t.top_k[2]!.p > 0 && t.top_k[0]!.fed > t.top_k[0]!.p);
+    }
     const points = (await turn.locator('polyline.entropy').getAttribute('points'))!.trim().split(/\s+/);
     assert.equal(points.length, traces.length, 'one entropy point per step');
 
