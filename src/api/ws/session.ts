@@ -8,6 +8,9 @@ import { chatLogprob } from '../common/tokens.ts';
 import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
 import { type ClientMessage, clientMessageSchema, type ServerMessage } from './protocol.ts';
 
+/** Milliseconds to the microsecond: the clock's noise is not worth sending. */
+const micros = (ms: number) => Math.round(ms * 1000) / 1000;
+
 /** A message that cannot be handled, with the id it named (if any). */
 class MessageError {
   constructor(
@@ -233,10 +236,10 @@ export class StreamSession {
             usage: usageJson(ev.usage),
             finish_reasons: finish,
             timings: {
-              queue_ms: ev.timings.queueMs,
-              prefill_ms: ev.timings.prefillMs,
-              first_token_ms: ev.timings.firstTokenMs,
-              total_ms: ev.timings.totalMs,
+              queue_ms: micros(ev.timings.queueMs),
+              prefill_ms: micros(ev.timings.prefillMs),
+              first_token_ms: micros(ev.timings.firstTokenMs),
+              total_ms: micros(ev.timings.totalMs),
             },
           });
           return;
