@@ -42,7 +42,7 @@ async function main(): Promise<void> {
 
     // 2. Superposed decoding after hard thinking: 4 drafts side by side, then the ranked answers.
     await page.click('#clear');
-    await ask(page, 'Compute 345+78.', {
+    await ask(page, 'Compute 3549+5164.', {
       ...common,
       mode: 'hard',
       thinking_temperature: '',

@@ -41,6 +41,8 @@ const models = new Map();
 /** Earlier turns the next request carries: user messages and the answers they got. */
 /** @type {{ role: string, content: string }[]} */
 let history = [];
+/** Bumped by "New chat": a turn still in flight then no longer feeds the history. */
+let chat = 0;
 /** Runs of the turn in flight: request id → its view. */
 /** @type {Map<string, RunView>} */
 const live = new Map();
@@ -134,6 +136,7 @@ async function send() {
     return;
   }
   const values = formValues(settings);
+  const thisChat = chat;
   const modes = [modeSelect.value, ...(compareBox.checked ? [compareSelect.value] : [])];
   const messages = [...history, { role: 'user', content: text }];
 
@@ -150,7 +153,8 @@ async function send() {
   setBusy(true);
 
   const views = modes.map((mode) => {
-    const view = new RunView(runTemplate, values.drafts ? `${mode} · ${values.drafts} drafts` : mode);
+    const drafts = Number(values.drafts ?? 0);
+    const view = new RunView(runTemplate, drafts ? `${mode} · ${drafts} drafts` : mode, drafts);
     runs.append(view.element);
     return { mode, view };
   });
@@ -180,7 +184,7 @@ async function send() {
   await Promise.all(ended);
   setBusy(false);
   // The conversation goes on from the first run's answer, once it completed.
-  if (views[0].view.outcome === 'completed') {
+  if (views[0].view.outcome === 'completed' && thisChat === chat) {
     history = [...messages, { role: 'assistant', content: views[0].view.answer }];
   }
 }
@@ -212,6 +216,7 @@ document.addEventListener('keydown', (ev) => {
 stopButton.addEventListener('click', stop);
 byId('clear').addEventListener('click', () => {
   stop();
+  chat++;
   history = [];
   transcript.replaceChildren();
 });

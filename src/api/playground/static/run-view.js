@@ -35,12 +35,15 @@ export class RunView {
   #chart;
   #drafts;
   #answers;
+  #draftCount;
 
   /**
    * @param {HTMLTemplateElement} template `#run-template`
    * @param {string} title what this run is (its mode)
+   * @param {number} drafts superposed drafts asked for (0: none)
    */
-  constructor(template, title) {
+  constructor(template, title, drafts) {
+    this.#draftCount = drafts;
     this.element = /** @type {HTMLElement} */ (
       /** @type {DocumentFragment} */ (template.content.cloneNode(true)).firstElementChild
     );
@@ -66,8 +69,11 @@ export class RunView {
       case 'response.created':
         this.#setStatus('streaming');
         this.element.dataset.responseId = msg.response_id;
+        this.#labelReasoning(msg.choices);
         break;
       case 'response.reasoning.delta':
+        // One chart per run: with n > 1 parallel samples (extra field `n`) it draws the first.
+        if (msg.index !== 0) break;
         this.#reasoning.hidden = false;
         this.#reasoningText.textContent += msg.delta;
         if (msg.trace) {
@@ -107,6 +113,14 @@ export class RunView {
     box.textContent = message;
     box.hidden = false;
     this.#setStatus('error');
+  }
+
+  /** @param {number} choices */
+  #labelReasoning(choices) {
+    const summary = $(this.element, '.reasoning summary');
+    if (this.#draftCount > 1)
+      summary.textContent = `Reasoning (one thinking phase, shared by the ${this.#draftCount} drafts)`;
+    else if (choices > 1) summary.textContent = `Reasoning of choice 1 of ${choices} (the chart draws it)`;
   }
 
   /** @param {string} status */
