@@ -57,6 +57,11 @@ export interface QuantRuntimeRow {
 const CONTEXT = 128;
 const KL_POSITIONS = 256;
 
+/** 0..n−1 starting at round mod n. */
+function rotation(n: number, round: number): number[] {
+  return Array.from({ length: n }, (_, k) => (((round + k) % n) + n) % n);
+}
+
 async function stepTimes(runners: ModelRunner[], batch: number, reps: number): Promise<number[]> {
   const times: number[][] = runners.map(() => []);
   for (const r of runners) seedKv(r, batch, CONTEXT);
@@ -67,7 +72,9 @@ async function stepTimes(runners: ModelRunner[], batch: number, reps: number): P
     ids: Int32Array.of(b % 200),
   }));
   for (let i = -1; i < reps; i++) {
-    for (const [j, r] of runners.entries()) {
+    // A different graph goes first each round, so none always follows the same neighbour.
+    for (const j of rotation(runners.length, i)) {
+      const r = runners[j]!;
       const t = nowMs();
       await r.step(rows);
       if (i >= 0) times[j]!.push(nowMs() - t);
@@ -83,7 +90,8 @@ async function prefillTimes(runners: ModelRunner[], reps: number): Promise<numbe
   const ids = Int32Array.from({ length: 512 }, (_, i) => (i * 7919 + 13) % vocab);
   const times: number[][] = runners.map(() => []);
   for (let i = 0; i < reps; i++) {
-    for (const [j, r] of runners.entries()) {
+    for (const j of rotation(runners.length, i)) {
+      const r = runners[j]!;
       const t = nowMs();
       await r.step([{ seq: 100, count: ids.length, bagSize: 1, ids }]);
       times[j]!.push(nowMs() - t);
@@ -141,7 +149,7 @@ export async function benchQuantRuntime(opts: {
       graphs.push(await benchGraph(name, opts.log, RUNTIME_WEIGHTS[label]!));
     }
     const runners = await Promise.all(graphs.map((g) => ModelRunner.open(g.modelPath, g.config)));
-    const reps = opts.reps ?? (tiny ? 30 : 8);
+    const reps = opts.reps ?? (tiny ? 30 : 16);
     opts.log(`  ${name}: decode batch 1`);
     const d1 = await stepTimes(runners, 1, reps);
     opts.log(`  ${name}: decode batch 8`);

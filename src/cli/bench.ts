@@ -17,7 +17,8 @@ import { benchServeCommand } from './bench-serve.ts';
 
 /**
  * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N]
- * [--quant fp32,int8,int4] [--json]` (`--quant`: the weights runtime and engine compare; empty: none),
+ * [--quant fp32,int8,int4] [--quant-only] [--json]` (`--quant`: the weights runtime and engine compare;
+ * empty: none; `--quant-only`: runtime's quantization table alone),
  * `reverie bench quality [--model DIR] [--testset FILE] [--quant …] [--thinking hard,soft]` (greedy
  * accuracy of a checkpoint's test set per weights; default: the default checkpoint and its fixture),
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
@@ -32,6 +33,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       models: { type: 'string', default: 'tiny,qwen2.5-0.5b-shape' },
       steps: { type: 'string' },
       quant: { type: 'string', default: 'fp32,int8,int4' },
+      'quant-only': { type: 'boolean', default: false },
       model: { type: 'string' },
       testset: { type: 'string' },
       thinking: { type: 'string', default: 'hard' },
@@ -44,12 +46,14 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (!known.includes(w)) throw new Error(`--quant takes ${known.join(', ')}; not ${w}`);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   if (which === 'runtime') {
-    const rows = await benchRuntime({
-      models: values.models!.split(','),
-      steps: values.steps ? Number(values.steps) : undefined,
-      log,
-    });
-    console.log(formatRuntime(rows));
+    const rows = values['quant-only']
+      ? []
+      : await benchRuntime({
+          models: values.models!.split(','),
+          steps: values.steps ? Number(values.steps) : undefined,
+          log,
+        });
+    if (rows.length) console.log(formatRuntime(rows));
     const quantization = weights.length
       ? await benchQuantRuntime({ models: values.models!.split(','), weights, log })
       : [];
