@@ -5,6 +5,7 @@ import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchQuantEngine, formatQuantEngine } from '../bench/quant-engine.ts';
+import { benchKernels, formatKernels } from '../bench/quant-kernels.ts';
 import {
   benchQuantRuntime,
   formatQuantRuntime,
@@ -19,6 +20,7 @@ import { benchServeCommand } from './bench-serve.ts';
  * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N]
  * [--quant fp32,int8,int4] [--quant-only] [--json]` (`--quant`: the weights runtime and engine compare;
  * empty: none; `--quant-only`: runtime's quantization table alone),
+ * `reverie bench kernels [--layers 8]` (the Linear layers alone per integer kernel; quant-kernels.ts),
  * `reverie bench quality [--model DIR] [--testset FILE] [--quant …] [--thinking hard,soft]` (greedy
  * accuracy of a checkpoint's test set per weights; default: the default checkpoint and its fixture),
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
@@ -34,6 +36,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       steps: { type: 'string' },
       quant: { type: 'string', default: 'fp32,int8,int4' },
       'quant-only': { type: 'boolean', default: false },
+      layers: { type: 'string' },
       model: { type: 'string' },
       testset: { type: 'string' },
       thinking: { type: 'string', default: 'hard' },
@@ -59,6 +62,12 @@ export async function benchCommand(argv: string[]): Promise<void> {
       : [];
     if (quantization.length) console.log(`\n${formatQuantRuntime(quantization)}`);
     if (values.json) console.log(JSON.stringify({ bench: 'runtime', rows, quantization }));
+    return;
+  }
+  if (which === 'kernels') {
+    const rows = await benchKernels({ layers: values.layers ? Number(values.layers) : undefined, log });
+    console.log(formatKernels(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'kernels', rows }));
     return;
   }
   if (which === 'quality') {
@@ -95,6 +104,6 @@ export async function benchCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, quality, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, quality, kernels, serve`,
   );
 }
