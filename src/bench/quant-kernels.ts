@@ -29,6 +29,7 @@ const int4 = { ...QUANT_DEFAULTS, weights: 'int4' as const };
 export const KERNEL_VARIANTS: Record<string, Variant> = {
   fp32: { spec: null },
   'int8 MatMulInteger per-row (served)': { spec: int8 },
+  'int8 MatMulInteger per-row, u8 weights (no VNNI)': { spec: { ...int8, unsignedInt8: true } },
   'int8 DynamicQuantizeMatMul per-tensor': { spec: { ...int8, int8Kernel: 'dynamic-quantize-matmul' } },
   'int8 MatMulNBits b32': { spec: { ...int8, int8Kernel: 'matmul-nbits' } },
   'int8 MatMulNBits b128': { spec: { ...int8, int8Kernel: 'matmul-nbits', blockSize: 128 } },

@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { sha256File } from './checkpoint.ts';
 import type { ModelConfig } from './hf-config.ts';
+import { u8s8MaySaturate } from './onnx/cpu-int8.ts';
 import { buildDecoderGraph, type WeightDType } from './onnx/decoder-graph.ts';
 import { QUANTIZER_VERSION, type QuantSpec, quantTag } from './onnx/quant-graph.ts';
 import { writeModel } from './onnx/write-model.ts';
@@ -109,7 +110,10 @@ export async function ensureGraph(
     opts.outDir ??
     (writable(checkpointDir) ? checkpointDir : join(homedir(), '.cache', 'reverie', sha.slice(0, 16)));
   mkdirSync(dir, { recursive: true });
-  const quantization = opts.quantization ?? null;
+  // int8 weights take the layout this CPU multiplies correctly at full speed (cpu-int8.ts).
+  const quantization = opts.quantization
+    ? { ...opts.quantization, unsignedInt8: opts.quantization.unsignedInt8 || u8s8MaySaturate() }
+    : null;
   const tags = [...(dtype === 'fp32' ? [] : [dtype]), ...(quantization ? [quantTag(quantization)] : [])];
   const modelPath = join(dir, ['model', ...tags, 'onnx'].join('.'));
   const stampPath = `${modelPath}.json`;

@@ -6,6 +6,7 @@ import { createEngine } from '../../src/engine/engine.ts';
 import type { Engine } from '../../src/engine/types.ts';
 import { quantizationSchema } from '../../src/model/manifest.ts';
 import { writeManifest } from '../../src/model/manifest-writer.ts';
+import { u8s8MaySaturate } from '../../src/model/onnx/cpu-int8.ts';
 import {
   assertEveryModeFinished,
   assertSameEvents,
@@ -58,10 +59,11 @@ describe('which graph serve picks', () => {
   it("the manifest's quantization, unless --quantization overrides it", async () => {
     const dir = await tinyCheckpoint(2);
     await writeManifest(dir, dir, { quantization: quantizationSchema.parse({ weights: 'int4' }) });
+    const u8 = u8s8MaySaturate() ? '-u8u8' : ''; // int8 weights' layout on this CPU (cpu-int8.ts)
     for (const [override, expected, file] of [
-      [undefined, 'int4', 'model.int4.onnx'],
+      [undefined, 'int4', `model.int4${u8}.onnx`],
       ['none', 'none', 'model.onnx'],
-      ['int8', 'int8', 'model.int8.onnx'],
+      ['int8', 'int8', `model.int8${u8}.onnx`],
     ] as const) {
       const engine = createEngine({ checkpointDirs: [dir], threads: 1, quantization: override });
       await engine.ready();

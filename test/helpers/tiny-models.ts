@@ -16,6 +16,8 @@ export interface TinyModel {
   weights: Map<string, Tensor>;
   runner: ModelRunner;
   embeddingRms: number;
+  /** The converted graph the runner opened. */
+  modelPath: string;
 }
 
 /** Writes (deterministically) and converts a random model, then opens a runner on it. */
@@ -31,7 +33,14 @@ export async function openTinyModel(
   const weightFiles = [join(dir, 'model.safetensors')];
   const graph = await ensureGraph(dir, cfg, weightFiles, { quantization });
   const runner = await ModelRunner.open(graph.modelPath, cfg, { threads: 1 });
-  return { dir, cfg, weights: readWeightFiles(weightFiles), runner, embeddingRms: graph.embeddingRms };
+  return {
+    dir,
+    cfg,
+    weights: readWeightFiles(weightFiles),
+    runner,
+    embeddingRms: graph.embeddingRms,
+    modelPath: graph.modelPath,
+  };
 }
 
 /** Largest absolute difference between two equally long arrays. */

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { parseModelConfig } from '../../src/model/hf-config.ts';
+import { u8s8MaySaturate } from '../../src/model/onnx/cpu-int8.ts';
 import { QUANT_DEFAULTS } from '../../src/model/onnx/quant-graph.ts';
 import { ModelRunner } from '../../src/model/runner.ts';
 import { writeRandomModel } from '../../src/model/test-model.ts';
@@ -77,11 +78,17 @@ describe('graph cache', () => {
     const q4 = await ensureGraph(dir, cfg, files, { quantization: int4 });
     const q8 = await ensureGraph(dir, cfg, files, { quantization: { ...int4, weights: 'int8' } });
     const sym = await ensureGraph(dir, cfg, files, { quantization: { ...int4, zeroPoints: false } });
+    // int8 weights take the layout of this CPU (cpu-int8.ts), which the name and the stamp say.
+    const u8 = u8s8MaySaturate() ? '-u8u8' : '';
     assert.deepEqual(
       [f32, q4, q8, sym].map((g) => basename(g.modelPath)),
-      ['model.onnx', 'model.int4.onnx', 'model.int8.onnx', 'model.int4-sym.onnx'],
+      ['model.onnx', `model.int4${u8}.onnx`, `model.int8${u8}.onnx`, `model.int4-sym${u8}.onnx`],
     );
-    assert.deepEqual(q4.quantization, int4, 'the stamp records the spec');
+    assert.deepEqual(
+      q4.quantization,
+      { ...int4, unsignedInt8: u8s8MaySaturate() },
+      'the stamp records the spec',
+    );
     assert.equal(f32.quantization, null);
     for (const [g, q] of [
       [f32, null],

@@ -22,6 +22,7 @@ const spec = (s: Partial<QuantSpec> & Pick<QuantSpec, 'weights'>): QuantSpec => 
 
 const KERNELS: [string, QuantSpec][] = [
   ['int8 (MatMulInteger, per-row activations)', spec({ weights: 'int8' })],
+  ['int8 stored as uint8 (CPUs without VNNI)', spec({ weights: 'int8', unsignedInt8: true })],
   ['int8 through MatMulNBits', spec({ weights: 'int8', int8Kernel: 'matmul-nbits' })],
   ['int4 symmetric', spec({ weights: 'int4', zeroPoints: false })],
   ['int4 with zero points', spec({ weights: 'int4' })],
@@ -203,7 +204,7 @@ describe('quantized tiny models vs the float64 reference', () => {
   it('every Linear, the head and the embedding of a quantized graph are quantized', async () => {
     const m = await openTinyModel('quant-llama', {}, spec({ weights: 'int4' }));
     opened.push(m);
-    const model = onnxProto.onnx.ModelProto.decode(readFileSync(`${m.dir}/model.int4.onnx`));
+    const model = onnxProto.onnx.ModelProto.decode(readFileSync(m.modelPath));
     const FLOAT = onnxProto.onnx.TensorProto.DataType.FLOAT;
     const floatMatrices = new Set(
       model

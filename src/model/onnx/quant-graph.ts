@@ -22,7 +22,7 @@ import { quantizeBlockwise, quantizePerChannel } from './quantize.ts';
  */
 
 /** Bump when quantized graphs change layout, so stale ones are rebuilt (graph-cache.ts). */
-export const QUANTIZER_VERSION = 1;
+export const QUANTIZER_VERSION = 2;
 
 /** How int8 weights are multiplied (benchmarks compare them; serving uses the default). */
 export type Int8Kernel = 'matmul-integer' | 'dynamic-quantize-matmul' | 'matmul-nbits';
@@ -42,6 +42,11 @@ export interface QuantSpec {
   /** The input embedding: the bag's Gather reads dequantized rows. */
   embedding: QuantKind | 'none';
   int8Kernel: Int8Kernel;
+  /**
+   * Store int8 weights as uint8 + 128 (ORT's u8 × u8 kernel): for x86-64 CPUs without VNNI, where
+   * u8 × s8 may saturate (cpu-int8.ts). graph-cache.ts sets it for the machine it builds on.
+   */
+  unsignedInt8: boolean;
 }
 
 /**
@@ -56,6 +61,7 @@ export const QUANT_DEFAULTS: Omit<QuantSpec, 'weights'> = {
   lmHead: 'int8',
   embedding: 'int8',
   int8Kernel: 'matmul-integer',
+  unsignedInt8: false,
 };
 
 /**
@@ -71,6 +77,7 @@ export function quantTag(spec: QuantSpec): string {
     ...(spec.lmHead !== d.lmHead ? [`head${spec.lmHead}`] : []),
     ...(spec.embedding !== d.embedding ? [`emb${spec.embedding}`] : []),
     ...(spec.int8Kernel !== d.int8Kernel ? [spec.int8Kernel] : []),
+    ...(spec.unsignedInt8 ? ['u8u8'] : []),
   ].join('-');
 }
 
@@ -90,8 +97,11 @@ export interface QuantizedMatrix {
 export class QuantizedWeights {
   readonly #g: GraphBuilder;
   readonly spec: QuantSpec;
-  /** The activation codes' zero point: symmetric int8 values stored as uint8 (created once). */
+  /** The zero point of int8 values stored as uint8: the activations, and u8 weights (created once). */
   #zero = '';
+  #zero128(): string {
+    return (this.#zero ||= this.#g.initializer('int8.zero_point', 'uint8', [], Uint8Array.of(128)));
+  }
   /** Per-row quantized activations by name: q, k and v (gate and up) quantize theirs once. */
   readonly #rowQuantized = new Map<string, { codes: string; scale: string; zero: string }>();
 
@@ -181,8 +191,7 @@ export class QuantizedWeights {
       // An all-zero row gets a tiny scale instead of a division by zero (its codes are all 128).
       const scale = g.op1('Div', [g.op1('Max', [peak, g.scalar(1e-30)]), g.scalar(127)]);
       const shifted = g.op1('Add', [g.op1('Round', [g.op1('Div', [x, scale])]), g.scalar(128)]);
-      this.#zero ||= g.initializer('row_quant.zero_point', 'uint8', [], Uint8Array.of(128));
-      a = { codes: g.op1('Cast', [shifted], { to: 2 }), scale, zero: this.#zero };
+      a = { codes: g.op1('Cast', [shifted], { to: 2 }), scale, zero: this.#zero128() };
       this.#rowQuantized.set(x, a);
     }
     return a;
@@ -192,10 +201,13 @@ export class QuantizedWeights {
     const g = this.#g;
     const q = quantizePerChannel(data, N, K);
     // MatMulInteger has no transB: B is stored [in, out], so a row of W is a column of B.
-    const codesT = new Int8Array(N * K);
-    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) codesT[k * N + n] = q.codes[n * K + k]!;
+    const unsigned = this.spec.unsignedInt8;
+    const codesT = unsigned ? new Uint8Array(N * K) : new Int8Array(N * K);
+    const shift = unsigned ? 128 : 0;
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) codesT[k * N + n] = q.codes[n * K + k]! + shift;
     let B = '';
-    const codes = () => (B ||= g.initializer(`${name}.codes`, 'int8', [K, N], codesT));
+    const codes = () => (B ||= g.initializer(`${name}.codes`, unsigned ? 'uint8' : 'int8', [K, N], codesT));
+    const weightZero = () => (unsigned ? [this.#zero128()] : []);
     let S = '';
     const scales = () => (S ||= g.initializer(`${name}.scales`, 'float32', [N], q.scales));
     return {
@@ -204,12 +216,12 @@ export class QuantizedWeights {
         if (this.spec.int8Kernel === 'dynamic-quantize-matmul')
           return g.op(
             'DynamicQuantizeMatMul',
-            [x, codes(), scales()],
+            [x, codes(), scales(), ...weightZero()],
             {},
             { domain: 'com.microsoft', ...out },
           )[0]!;
         const a = this.#quantizeRows(x);
-        const acc = g.op1('MatMulInteger', [a.codes, codes(), a.zero]);
+        const acc = g.op1('MatMulInteger', [a.codes, codes(), a.zero, ...weightZero()]);
         const scale = g.op1('Mul', [a.scale, scales()]); // [..., 1] · [out]
         return g.op('Mul', [g.op1('Cast', [acc], { to: 1 }), scale], {}, out)[0]!;
       },
@@ -217,7 +229,9 @@ export class QuantizedWeights {
         const cols = g.op1('Gather', [codes(), ids], { axis: 1 }); // [in, B, S, K]
         const moved = g.op1('Transpose', [cols], { perm: [1, 2, 3, 0] }); // [B, S, K, in]
         const rowScale = g.op1('Unsqueeze', [g.op1('Gather', [scales(), ids]), g.ints([-1])]);
-        return g.op1('Mul', [g.op1('Cast', [moved], { to: 1 }), rowScale]);
+        let values = g.op1('Cast', [moved], { to: 1 });
+        if (unsigned) values = g.op1('Sub', [values, g.scalar(128)]);
+        return g.op1('Mul', [values, rowScale]);
       },
     };
   }
