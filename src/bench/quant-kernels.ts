@@ -18,6 +18,7 @@ import { median, nowMs, table } from './stats.ts';
  */
 
 interface Variant {
+  about: string;
   spec: QuantSpec | null;
   /** MatMulNBits accuracy_level (4 unless said). */
   accuracyLevel?: number;
@@ -26,17 +27,24 @@ interface Variant {
 const int8 = { ...QUANT_DEFAULTS, weights: 'int8' as const };
 const int4 = { ...QUANT_DEFAULTS, weights: 'int4' as const };
 
+/** Keys as `bench runtime --quant` names its graphs. */
 export const KERNEL_VARIANTS: Record<string, Variant> = {
-  fp32: { spec: null },
-  'int8 MatMulInteger per-row (served)': { spec: int8 },
-  'int8 MatMulInteger per-row, u8 weights (no VNNI)': { spec: { ...int8, unsignedInt8: true } },
-  'int8 DynamicQuantizeMatMul per-tensor': { spec: { ...int8, int8Kernel: 'dynamic-quantize-matmul' } },
-  'int8 MatMulNBits b32': { spec: { ...int8, int8Kernel: 'matmul-nbits' } },
-  'int8 MatMulNBits b128': { spec: { ...int8, int8Kernel: 'matmul-nbits', blockSize: 128 } },
-  'int4 b32 zero points (served)': { spec: int4 },
-  'int4 b32 symmetric': { spec: { ...int4, zeroPoints: false } },
-  'int4 b32 acc0': { spec: int4, accuracyLevel: 0 },
-  'int4 b128': { spec: { ...int4, blockSize: 128 } },
+  fp32: { about: 'MatMul', spec: null },
+  int8: { about: 'MatMulInteger u8×s8, per-row activations (served)', spec: int8 },
+  'int8-u8u8': { about: 'MatMulInteger u8×u8 (CPUs without VNNI)', spec: { ...int8, unsignedInt8: true } },
+  'int8-dqmm': {
+    about: 'DynamicQuantizeMatMul, per-tensor activations',
+    spec: { ...int8, int8Kernel: 'dynamic-quantize-matmul' },
+  },
+  'int8-nbits': { about: 'MatMulNBits 8-bit, block 32', spec: { ...int8, int8Kernel: 'matmul-nbits' } },
+  'int8-nbits-b128': {
+    about: 'MatMulNBits 8-bit, block 128',
+    spec: { ...int8, int8Kernel: 'matmul-nbits', blockSize: 128 },
+  },
+  int4: { about: 'MatMulNBits block 32, zero points, accuracy 4 (served)', spec: int4 },
+  'int4-sym': { about: 'MatMulNBits block 32, symmetric', spec: { ...int4, zeroPoints: false } },
+  'int4-acc0': { about: 'MatMulNBits block 32, accuracy 0', spec: int4, accuracyLevel: 0 },
+  'int4-b128': { about: 'MatMulNBits block 128', spec: { ...int4, blockSize: 128 } },
 };
 
 export interface KernelRow {
@@ -91,7 +99,7 @@ function buildStack(name: string, v: Variant, layers: number): string {
       for (const a of node.attribute ?? []) if (a.name === 'accuracy_level') a.i = v.accuracyLevel;
   const dir = benchModelDir('kernels');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name.replace(/\W+/g, '-')}-L${layers}.onnx`);
+  const file = join(dir, `${name}-L${layers}.onnx`);
   writeModel(g, file, name);
   return file;
 }
@@ -146,9 +154,10 @@ export async function benchKernels(opts: {
 export function formatKernels(rows: KernelRow[]): string {
   const base = rows.find((r) => r.variant === 'fp32');
   return table(
-    ['variant', ...ROWS.map((m) => `${m} rows ms (speed-up)`)],
+    ['variant', 'kernel', ...ROWS.map((m) => `${m} rows ms (speed-up)`)],
     rows.map((r) => [
       r.variant,
+      KERNEL_VARIANTS[r.variant]?.about ?? '',
       ...ROWS.map((m) => `${r.ms[m]!.toFixed(2)}${base ? ` (×${(base.ms[m]! / r.ms[m]!).toFixed(2)})` : ''}`),
     ]),
   );

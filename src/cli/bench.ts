@@ -5,7 +5,7 @@ import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchQuantEngine, formatQuantEngine } from '../bench/quant-engine.ts';
-import { benchKernels, formatKernels } from '../bench/quant-kernels.ts';
+import { benchKernels, formatKernels, KERNEL_VARIANTS } from '../bench/quant-kernels.ts';
 import {
   benchQuantRuntime,
   formatQuantRuntime,
@@ -20,7 +20,8 @@ import { benchServeCommand } from './bench-serve.ts';
  * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N]
  * [--quant fp32,int8,int4] [--quant-only] [--json]` (`--quant`: the weights runtime and engine compare;
  * empty: none; `--quant-only`: runtime's quantization table alone),
- * `reverie bench kernels [--layers 8]` (the Linear layers alone per integer kernel; quant-kernels.ts),
+ * `reverie bench kernels [--layers 8] [--quant …]` (the Linear layers alone per integer kernel, every
+ * variant unless `--quant` names some; quant-kernels.ts),
  * `reverie bench quality [--model DIR] [--testset FILE] [--quant …] [--thinking hard,soft]` (greedy
  * accuracy of a checkpoint's test set per weights; default: the default checkpoint and its fixture),
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
@@ -34,7 +35,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       models: { type: 'string', default: 'tiny,qwen2.5-0.5b-shape' },
       steps: { type: 'string' },
-      quant: { type: 'string', default: 'fp32,int8,int4' },
+      quant: { type: 'string' },
       'quant-only': { type: 'boolean', default: false },
       layers: { type: 'string' },
       model: { type: 'string' },
@@ -42,9 +43,17 @@ export async function benchCommand(argv: string[]): Promise<void> {
       thinking: { type: 'string', default: 'hard' },
     },
   });
-  const weights = values.quant!.split(',').filter((w) => w !== '');
-  // runtime also compares the alternatives the defaults were chosen against (RUNTIME_WEIGHTS).
-  const known = which === 'runtime' ? Object.keys(RUNTIME_WEIGHTS) : ['fp32', 'int8', 'int4'];
+  // runtime and kernels also compare the alternatives the defaults were chosen against.
+  const known =
+    which === 'runtime'
+      ? Object.keys(RUNTIME_WEIGHTS)
+      : which === 'kernels'
+        ? Object.keys(KERNEL_VARIANTS)
+        : ['fp32', 'int8', 'int4'];
+  // Default: the served three (kernels: every variant); an empty --quant: none.
+  const weights = (values.quant ?? (which === 'kernels' ? known.join(',') : 'fp32,int8,int4'))
+    .split(',')
+    .filter((w) => w !== '');
   for (const w of weights)
     if (!known.includes(w)) throw new Error(`--quant takes ${known.join(', ')}; not ${w}`);
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -65,7 +74,11 @@ export async function benchCommand(argv: string[]): Promise<void> {
     return;
   }
   if (which === 'kernels') {
-    const rows = await benchKernels({ layers: values.layers ? Number(values.layers) : undefined, log });
+    const rows = await benchKernels({
+      layers: values.layers ? Number(values.layers) : undefined,
+      variants: weights,
+      log,
+    });
     console.log(formatKernels(rows));
     if (values.json) console.log(JSON.stringify({ bench: 'kernels', rows }));
     return;
