@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createEngine } from '../engine/engine.ts';
 import type { Engine } from '../engine/types.ts';
+import { type Checkpoint, loadCheckpoint } from '../model/checkpoint.ts';
+import { ensureGraph } from '../model/graph-cache.ts';
 import type { ThinkingMode } from '../model/manifest.ts';
-import { openModel } from '../model/open-model.ts';
+import type { QuantSpec } from '../model/onnx/quant-graph.ts';
 import type { QuantizationChoice } from '../model/quantization.ts';
-import type { WeightsLabel } from './quant-runtime.ts';
+import { ModelRunner } from '../model/runner.ts';
+import { RUNTIME_WEIGHTS } from './quant-runtime.ts';
 import { meanKl, table } from './stats.ts';
 
 /**
@@ -86,52 +89,71 @@ export function accuracyByTask(answers: readonly Answered[]): Record<string, num
 }
 
 export interface QualityRow {
-  weights: WeightsLabel;
+  /** A key of RUNTIME_WEIGHTS. */
+  weights: string;
   thinking: string;
   questions: number;
-  accuracy: Record<string, number>;
+  /** Accuracy per task and `all`; null for graphs the server does not offer (KL only). */
+  accuracy: Record<string, number> | null;
   /** Mean KL(fp32 ‖ this) of the next-token distributions over every prompt position. */
   meanKl: number;
 }
 
-const choice = (w: WeightsLabel): QuantizationChoice => (w === 'fp32' ? 'none' : w);
+/** The weights the server can be asked for (`--quantization`), by label. */
+const SERVED: Record<string, QuantizationChoice> = { fp32: 'none', int8: 'int8', int4: 'int4' };
 
-/** Prompt logits of every question (all positions), for the KL column. */
-async function promptLogits(dir: string, weights: WeightsLabel, questions: readonly TestQuestion[]) {
-  const model = await openModel(dir, { quantization: choice(weights) });
+/** Prompt logits of every question (all positions) through the graph of `spec`, for the KL column. */
+async function promptLogits(
+  checkpoint: Checkpoint,
+  spec: QuantSpec | null,
+  questions: readonly TestQuestion[],
+) {
+  const graph = await ensureGraph(checkpoint.dir, checkpoint.config, checkpoint.weightFiles, {
+    quantization: spec,
+  });
+  const runner = await ModelRunner.open(graph.modelPath, checkpoint.config);
   const out: Float32Array[] = [];
   for (const q of questions) {
     const ids = Int32Array.from(q.prompt_ids);
     out.push(
-      (await model.runner.step([{ seq: 0, count: ids.length, bagSize: 1, ids, allPositions: true }])).logits,
+      (await runner.step([{ seq: 0, count: ids.length, bagSize: 1, ids, allPositions: true }])).logits,
     );
-    model.runner.kv.free(0);
+    runner.kv.free(0);
   }
-  await model.runner.close();
-  return { logits: out, vocab: model.checkpoint.config.vocabSize };
+  await runner.close();
+  return out;
 }
 
-/** Runs the test set on each weights (one engine at a time) and compares with fp32. */
+/**
+ * Runs the test set through the server (one engine at a time) for each served weights (fp32, int8,
+ * int4), and the prompt KL against fp32 for every label, alternatives included.
+ */
 export async function benchQuality(opts: {
   dir: string;
   testset: string;
-  weights?: WeightsLabel[];
+  weights?: string[];
   thinking?: Exclude<ThinkingMode, 'off'>[];
   log: (s: string) => void;
 }): Promise<QualityRow[]> {
   const questions = loadTestset(opts.testset);
   const labels = opts.weights ?? ['fp32', 'int8', 'int4'];
-  const reference = labels.includes('fp32') ? await promptLogits(opts.dir, 'fp32', questions) : null;
+  const checkpoint = await loadCheckpoint(opts.dir);
+  const reference = labels.includes('fp32') ? await promptLogits(checkpoint, null, questions) : null;
   const rows: QualityRow[] = [];
   for (const weights of labels) {
-    const engine = createEngine({ checkpointDirs: [opts.dir], quantization: choice(weights) });
-    await engine.ready();
     let kl = Number.NaN;
     if (reference) {
-      const mine = await promptLogits(opts.dir, weights, questions);
-      const kls = mine.logits.map((l, i) => meanKl(reference.logits[i]!, l, mine.vocab));
+      const mine = await promptLogits(checkpoint, RUNTIME_WEIGHTS[weights] ?? null, questions);
+      const kls = mine.map((l, i) => meanKl(reference[i]!, l, checkpoint.config.vocabSize));
       kl = kls.reduce((a, b) => a + b, 0) / kls.length;
     }
+    const served = SERVED[weights];
+    if (served === undefined) {
+      rows.push({ weights, thinking: '-', questions: questions.length, accuracy: null, meanKl: kl });
+      continue;
+    }
+    const engine = createEngine({ checkpointDirs: [opts.dir], quantization: served });
+    await engine.ready();
     for (const thinking of opts.thinking ?? ['hard']) {
       opts.log(`  ${weights}: ${questions.length} questions, ${thinking} thinking`);
       const accuracy = accuracyByTask(await answerQuestions(engine, questions, thinking));
@@ -143,8 +165,8 @@ export async function benchQuality(opts: {
 }
 
 export function formatQuality(rows: QualityRow[]): string {
-  const tasks = Object.keys(rows[0]?.accuracy ?? {});
-  const pct = (x: number) => (100 * x).toFixed(1);
+  const tasks = Object.keys(rows.find((r) => r.accuracy)?.accuracy ?? {});
+  const pct = (x: number | undefined) => (x === undefined ? '-' : (100 * x).toFixed(1));
   return table(
     [
       'weights',
@@ -155,14 +177,14 @@ export function formatQuality(rows: QualityRow[]): string {
       'mean KL(fp32‖q)',
     ],
     rows.map((r) => {
-      const base = rows.find((x) => x.weights === 'fp32' && x.thinking === r.thinking);
-      const delta = base ? 100 * (r.accuracy.all! - base.accuracy.all!) : Number.NaN;
+      const base = rows.find((x) => x.weights === 'fp32' && x.thinking === r.thinking)?.accuracy;
+      const delta = base && r.accuracy ? 100 * (r.accuracy.all! - base.all!) : Number.NaN;
       return [
         r.weights,
         r.thinking,
         r.questions,
-        ...tasks.map((t) => pct(r.accuracy[t]!)),
-        `${delta >= 0 ? '+' : ''}${delta.toFixed(1)}`,
+        ...tasks.map((t) => pct(r.accuracy?.[t])),
+        Number.isNaN(delta) ? '-' : `${delta >= 0 ? '+' : ''}${delta.toFixed(1)}`,
         r.meanKl.toExponential(2),
       ];
     }),

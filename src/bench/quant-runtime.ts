@@ -29,7 +29,7 @@ const int4 = defaultSpec('int4')!;
  * The graphs `bench runtime --quant` can compare: the served three, and the alternatives the
  * defaults were chosen against (docs/quantization.md): int8 through ORT's DynamicQuantizeMatMul
  * (per-tensor activations) or MatMulNBits (8-bit blocks of 32), int8 weights stored as uint8 (what
- * CPUs without VNNI get), symmetric int4 blocks, and int4 head and embedding.
+ * CPUs without VNNI get), symmetric int4 blocks, and int4 or float head and embedding.
  */
 export const RUNTIME_WEIGHTS: Record<string, QuantSpec | null> = {
   fp32: null,
@@ -40,6 +40,7 @@ export const RUNTIME_WEIGHTS: Record<string, QuantSpec | null> = {
   'int8-u8u8': { ...int8, unsignedInt8: true },
   'int4-sym': { ...int4, zeroPoints: false },
   'int4-head4': { ...int4, lmHead: 'int4', embedding: 'int4' },
+  'int4-fhead': { ...int4, lmHead: 'none', embedding: 'none' },
 };
 
 export interface QuantRuntimeRow {

@@ -43,9 +43,9 @@ export async function benchCommand(argv: string[]): Promise<void> {
       thinking: { type: 'string', default: 'hard' },
     },
   });
-  // runtime and kernels also compare the alternatives the defaults were chosen against.
+  // runtime, quality and kernels also compare the alternatives the defaults were chosen against.
   const known =
-    which === 'runtime'
+    which === 'runtime' || which === 'quality'
       ? Object.keys(RUNTIME_WEIGHTS)
       : which === 'kernels'
         ? Object.keys(KERNEL_VARIANTS)
@@ -89,7 +89,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       values.testset ??
       join(import.meta.dirname, '..', '..', 'test', 'fixtures', `${basename(dir)}-testset.jsonl`);
     const thinking = values.thinking!.split(',') as ('hard' | 'soft' | 'fuzzy' | 'latent')[];
-    const rows = await benchQuality({ dir, testset, weights: weights as WeightsLabel[], thinking, log });
+    const rows = await benchQuality({ dir, testset, weights, thinking, log });
     console.log(formatQuality(rows));
     if (values.json) console.log(JSON.stringify({ bench: 'quality', model: dir, testset, rows }));
     return;
