@@ -36,6 +36,16 @@ export function createEngine(input: EngineOptionsInput): Engine {
   return new WorkerEngine(input);
 }
 
+/**
+ * The worker's entry: the compiled `worker.js` beside this file in a build (`dist/`); from the
+ * TypeScript sources (tsx), a bootstrap that registers tsx in the worker first, since worker
+ * threads do not inherit the parent's programmatic loaders.
+ */
+const WORKER_ENTRY = new URL(
+  import.meta.url.endsWith('.ts') ? './worker-bootstrap.mjs' : './worker.js',
+  import.meta.url,
+);
+
 interface ModelEntry {
   info: ModelInfo;
   loaded: LoadedModel;
@@ -58,7 +68,7 @@ class WorkerEngine implements Engine {
 
   constructor(input: EngineOptionsInput) {
     this.#options = parseEngineOptions(input);
-    this.#worker = new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), {
+    this.#worker = new Worker(WORKER_ENTRY, {
       workerData: { options: this.#options },
     });
     this.#ready = new Promise<void>((resolve, reject) => {
