@@ -27,6 +27,13 @@ export const engineOptionsSchema = z.object({
   queueLimit: z.number().int().nonnegative().default(256),
   /** Reuse KV of repeated prompt prefixes. */
   prefixCache: z.boolean().default(true),
+  /**
+   * Flow control: events one request may have waiting for a slow reader (SSE, WebSocket) before
+   * it is paused (out of the batches, KV kept); it resumes once its reader has taken half.
+   */
+  maxBufferedEvents: z.number().int().min(2).default(256),
+  /** Flow control: a request paused this long (its reader took nothing) is cancelled, ms. */
+  stallTimeoutMs: z.number().int().positive().default(30_000),
 });
 
 export type EngineOptionsInput = z.input<typeof engineOptionsSchema>;

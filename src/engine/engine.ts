@@ -4,6 +4,7 @@ import { TextTokenizer } from '../model/tokenizer.ts';
 import { type EngineOptionsInput, parseEngineOptions } from './config.ts';
 import { decodeContext } from './decode-context.ts';
 import { resolveRequest } from './executor.ts';
+import { FlowControl } from './flow-control.ts';
 import {
   emptyWorkerStats,
   type FromWorker,
@@ -12,7 +13,7 @@ import {
   type ToWorker,
   type WorkerStats,
 } from './protocol.ts';
-import { RequestChannel } from './request-channel.ts';
+import type { RequestChannel } from './request-channel.ts';
 import {
   type Engine,
   EngineError,
@@ -65,9 +66,14 @@ class WorkerEngine implements Engine {
   readonly #ready: Promise<void>;
   #idle: (() => void) | null = null;
   readonly #stepListeners = new Set<(step: StepSample) => void>();
+  readonly #flow: FlowControl;
 
   constructor(input: EngineOptionsInput) {
     this.#options = parseEngineOptions(input);
+    this.#flow = new FlowControl(this.#options, {
+      credit: (id, events) => this.#send({ type: 'credit', id, events }),
+      stalled: (id) => this.#stalled(id),
+    });
     this.#worker = new Worker(WORKER_ENTRY, {
       workerData: { options: this.#options },
     });
@@ -101,6 +107,7 @@ class WorkerEngine implements Engine {
   stats(): EngineStats {
     return {
       ...this.#stats,
+      ...this.#flow.stats(),
       state: this.#state,
       // Requests still in transit to the worker count as waiting too.
       waiting: Math.max(this.#stats.waiting, this.#unscheduled.size),
@@ -121,7 +128,7 @@ class WorkerEngine implements Engine {
       throw new EngineError('overloaded', `the queue is full (${this.#options.queueLimit} requests waiting)`);
     }
     resolveRequest(request, entry.ctx, entry.loaded.checkpoint.manifest.defaults, entry.loaded.maxModelLen);
-    const channel = new RequestChannel();
+    const channel = this.#flow.channel(request.id);
     channel.onAbandon = () => this.cancel(request.id);
     this.#channels.set(request.id, channel);
     this.#unscheduled.add(request.id);
@@ -213,7 +220,25 @@ class WorkerEngine implements Engine {
     }
   }
 
+  /** Flow control gave up on a paused request: the worker drops it, its reader gets why after what it left unread. */
+  #stalled(id: string): void {
+    const channel = this.#channels.get(id);
+    if (!channel) return;
+    this.cancel(id);
+    this.#flow.forget(id);
+    const seconds = this.#options.stallTimeoutMs / 1000;
+    channel.push({
+      type: 'error',
+      error: new EngineError(
+        'slow_reader',
+        `the client read nothing for ${seconds} s with ${this.#options.maxBufferedEvents} events waiting; request cancelled`,
+      ),
+    });
+    this.#end(id);
+  }
+
   #end(id: string): void {
+    this.#flow.forget(id);
     this.#channels.delete(id);
     this.#unscheduled.delete(id);
     if (this.#channels.size === 0) this.#idle?.();

@@ -83,6 +83,8 @@ export type EngineErrorCode =
   | 'unknown_model'
   /** The client cancelled it. */
   | 'cancelled'
+  /** The client stopped reading its events for longer than the stall timeout (flow control). */
+  | 'slow_reader'
   /** The engine is not running (starting, closed or dead). */
   | 'unavailable'
   | 'internal';
@@ -108,8 +110,20 @@ export interface StepSample {
   positions: number;
 }
 
+/** Flow control: requests whose reader stalled (see src/engine/flow-control.ts). */
+export interface FlowStats {
+  /** Requests paused now because their reader stalled (out of the batches, KV kept). */
+  paused: number;
+  /** Events waiting unread in the requests' channels, all requests together. */
+  bufferedEvents: number;
+  /** Since start: pauses, resumes after a pause, and requests cancelled after the stall timeout. */
+  pauses: number;
+  resumes: number;
+  stallCancels: number;
+}
+
 /** A snapshot for /health and /metrics. */
-export interface EngineStats {
+export interface EngineStats extends FlowStats {
   state: 'starting' | 'ready' | 'dead' | 'closed';
   running: number;
   waiting: number;

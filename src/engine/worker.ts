@@ -83,6 +83,8 @@ port.on('message', (msg: ToWorker) => {
     else ex.submit(msg.request, performance.now());
   } else if (msg.type === 'cancel') {
     for (const ex of executors.values()) ex.cancel(msg.id);
+  } else if (msg.type === 'credit') {
+    for (const ex of executors.values()) ex.credit(msg.id, msg.events);
   } else if (msg.type === 'shutdown') {
     shuttingDown = true;
     for (const ex of executors.values())
@@ -113,6 +115,7 @@ async function load(): Promise<void> {
         kvBudgetBytes: options.kvBudgetBytes,
         maxModelLen,
         prefixCache: options.prefixCache,
+        maxBufferedEvents: options.maxBufferedEvents,
       },
       emit,
     );

@@ -143,6 +143,11 @@ export class FakeEngine implements Engine {
       promptTokensComputed: 0,
       stepTimeMs: 0,
       forwardTimeMs: 0,
+      paused: 0,
+      bufferedEvents: 0,
+      pauses: 0,
+      resumes: 0,
+      stallCancels: 0,
     };
   }
 
