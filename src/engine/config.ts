@@ -15,12 +15,11 @@ export const engineOptionsSchema = z.object({
   maxNumSeqs: z.number().int().positive().default(64),
   /** Token budget of one step: decode rows first, prompt chunks fill the rest (chunked prefill). */
   maxBatchedTokens: z.number().int().positive().default(512),
-  /** KV cache budget across all sequences and the prefix cache. */
-  kvBudgetBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(2 * 1024 ** 3),
+  /**
+   * KV cache budget of each model, sequences and prefix cache together; default: what the
+   * configuration can use (see kv-budget.ts).
+   */
+  kvBudgetBytes: z.number().int().positive().optional(),
   /** Cap on one sequence's positions; default: the model's max_position_embeddings. */
   maxModelLen: z.number().int().positive().optional(),
   /** Requests waiting for admission before new ones are refused as overloaded. */

@@ -189,6 +189,7 @@ class WorkerEngine implements Engine {
         name: checkpoint.manifest.name,
         manifest: checkpoint.manifest,
         maxModelLen: loaded.maxModelLen,
+        kvBudget: loaded.kvBudget,
         tokenizer,
         chatTemplate: checkpoint.tokenizerConfig.chat_template
           ? ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig)

@@ -6,6 +6,7 @@ import type { BagInput, DecodeContext, DecodeEvent } from '../decoding/types.ts'
 import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
 import type { ModelRunner } from '../model/runner.ts';
 import { KV_BLOCK } from './config.ts';
+import { kvBytesPerPosition, PREFIX_CACHE_SHARE } from './kv-budget.ts';
 import { type ScheduledBatch, type ScheduledRow, Scheduler } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
 import { EngineError, type EngineEvent, type GenerateRequest, type StepSample } from './types.ts';
@@ -19,6 +20,7 @@ import { EngineError, type EngineEvent, type GenerateRequest, type StepSample } 
 export interface ExecutorLimits {
   maxNumSeqs: number;
   maxBatchedTokens: number;
+  /** Resolved (see kv-budget.ts). */
   kvBudgetBytes: number;
   maxModelLen: number;
   prefixCache: boolean;
@@ -116,13 +118,15 @@ export class ModelExecutor {
     this.#defaults = defaults;
     this.#limits = limits;
     this.#emit = emit;
-    const cfg = runner.config;
-    const bytesPerPosition = 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim * 4;
+    const kvCapacityBlocks = Math.floor(
+      limits.kvBudgetBytes / (kvBytesPerPosition(runner.config) * KV_BLOCK),
+    );
     this.scheduler = new Scheduler({
       maxNumSeqs: limits.maxNumSeqs,
       maxBatchedTokens: limits.maxBatchedTokens,
-      kvCapacityBlocks: Math.floor(limits.kvBudgetBytes / (bytesPerPosition * KV_BLOCK)),
+      kvCapacityBlocks,
       prefixCache: limits.prefixCache,
+      prefixCacheBlocks: Math.floor(kvCapacityBlocks * PREFIX_CACHE_SHARE),
     });
   }
 

@@ -1,5 +1,6 @@
 import type { Checkpoint } from '../model/checkpoint.ts';
 import type { EngineOptions } from './config.ts';
+import type { KvBudget } from './kv-budget.ts';
 import {
   EngineError,
   type EngineErrorCode,
@@ -28,6 +29,7 @@ export interface LoadedModel {
   checkpoint: Checkpoint;
   maxModelLen: number;
   embeddingRms: number;
+  kvBudget: KvBudget;
 }
 
 /** The worker's part of EngineStats (the façade adds its own view of the state and flow control). */

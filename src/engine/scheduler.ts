@@ -1,3 +1,4 @@
+import { KV_BLOCK } from './config.ts';
 import { KvManager } from './kv-manager.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import type { Sequence } from './sequence.ts';
@@ -16,6 +17,8 @@ export interface SchedulerLimits {
   maxBatchedTokens: number;
   kvCapacityBlocks: number;
   prefixCache: boolean;
+  /** Most blocks the prefix cache may hold (default: the whole capacity). */
+  prefixCacheBlocks?: number;
 }
 
 /** `count` positions of `seq` starting at `seq.computed` (before the step). */
@@ -125,12 +128,21 @@ export class Scheduler {
    * copy the runner must make now (the sequence may finish before the next step), or null.
    */
   cachePrompt(seq: Sequence): { from: number; to: number; length: number } | null {
-    if (!this.#limits.prefixCache) return null;
+    const share = this.#limits.prefixCacheBlocks ?? this.#limits.kvCapacityBlocks;
     const length = seq.promptIds.length;
+    // An entry covers whole blocks; one larger than the cache's whole share is not worth evicting for.
+    if (!this.#limits.prefixCache || Math.floor(length / KV_BLOCK) > share) return null;
     const entry = this.prefix.has(seq.promptIds, length) ? null : this.prefix.insert(seq.promptIds, length);
     if (!entry) return null;
     // No room even after evicting older entries: the entry is dropped rather than preempt work for it.
     if (!this.#reserveOrEvict(entry.id, entry.length, entry.id)) return null;
+    // Beyond its share the cache evicts its oldest entries (the new one, the most recent, last).
+    while (this.kv.cachedBlocks > share) {
+      const victim = this.prefix.evictOldest()!;
+      this.kv.release(victim.id);
+      if (victim.id === entry.id) return null;
+      this.#frees.push(victim.id);
+    }
     return { from: seq.id, to: entry.id, length: entry.length };
   }
 

@@ -1,6 +1,7 @@
 import type { ChatTemplate } from '../model/chat-template.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
+import type { KvBudget } from './kv-budget.ts';
 
 /**
  * The engine's public face, as the API layer sees it. Nothing here knows HTTP or tensors: the
@@ -26,6 +27,8 @@ export interface ModelInfo {
   manifest: Manifest;
   /** Maximum positions (prompt + thinking + answer) of one sequence. */
   maxModelLen: number;
+  /** KV cache budget (configured, or derived at start: see src/engine/kv-budget.ts). */
+  kvBudget: KvBudget;
   /** Tokenizer and chat template, for the API to render and count prompts. */
   tokenizer: TextTokenizer;
   chatTemplate: ChatTemplate | null;

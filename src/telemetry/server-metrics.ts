@@ -108,6 +108,13 @@ export class ServerMetrics {
       () => engine.stats().prefixCacheUsage,
     );
     gauge('reverie_kv_cache_bytes', 'KV cache bytes in use', () => engine.stats().kvBytes);
+    meter
+      .createObservableGauge('reverie_kv_cache_budget_bytes', {
+        description: 'KV cache budget of each model (configured, or derived at start from its configuration)',
+      })
+      .addCallback((r) => {
+        for (const m of engine.models) r.observe(m.kvBudget.bytes, byModel(m.name));
+      });
     gauge('reverie_engine_ready', '1 when the engine is ready', () =>
       engine.stats().state === 'ready' ? 1 : 0,
     );

@@ -173,6 +173,17 @@ describe('HTTP layer on a scripted engine', () => {
       assert.ok(text.includes(name), name);
     }
     assert.match(text, /reverie_kv_cache_usage_perc\{[^}]*\} 0\.25/);
+    const budget = engine.models[0]!.kvBudget.bytes;
+    assert.match(text, new RegExp(`reverie_kv_cache_budget_bytes\\{[^}]*model_name="tiny"[^}]*\\} ${budget}\\b`));
+    for (const name of [
+      'reverie_num_requests_paused',
+      'reverie_stream_buffered_events',
+      'reverie_request_pauses_total',
+    ]) {
+      assert.ok(text.includes(name), name);
+    }
+    assert.match(text, /reverie_request_stall_outcomes_total\{[^}]*outcome="resumed"[^}]*\} 0/);
+    assert.match(text, /reverie_request_stall_outcomes_total\{[^}]*outcome="cancelled"[^}]*\} 0/);
   });
 });
 

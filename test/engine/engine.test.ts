@@ -29,6 +29,18 @@ describe('engine (worker thread, real tiny model)', () => {
     await engine.close();
   });
 
+  it('derives the KV budget from its configuration: 64 sequences × 1024 positions × 512 B, + the prefix cache share', () => {
+    const { kvBudget } = engine.models[0]!;
+    assert.equal(kvBudget.derived, true);
+    assert.equal(
+      kvBudget.bytesPerPosition,
+      2 * 2 * 2 * 16 * 4,
+      'K and V × 2 layers × 2 KV heads × 16 dims × fp32',
+    );
+    assert.equal(kvBudget.sequencesBytes, 64 * 1024 * 512);
+    assert.equal(kvBudget.bytes, 40 * 2 ** 20);
+  });
+
   it('every mode produces output and finishes', () => {
     for (const [name, events] of alone) {
       const last = events[events.length - 1] as { type: string };

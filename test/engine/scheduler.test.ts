@@ -133,6 +133,33 @@ describe('scheduler', () => {
     const rowC = s.schedule().rows.find((r) => r.seq === c)!;
     assert.equal(rowC.start, 16);
   });
+
+  it('prefix cache: beyond its share of the budget it evicts its oldest entries', () => {
+    const s = new Scheduler({
+      maxNumSeqs: 8,
+      maxBatchedTokens: 256,
+      kvCapacityBlocks: 100,
+      prefixCache: true,
+      prefixCacheBlocks: 4,
+    });
+    const entries = [1, 2, 3].map((fill) => {
+      const a = seq(2 * KV_BLOCK + 1, fill);
+      s.add(a);
+      run(s);
+      const copy = s.cachePrompt(a)!;
+      s.finish(a);
+      return copy.to;
+    });
+    assert.equal(s.kv.cachedBlocks, 4, 'two entries of two blocks');
+    assert.equal(s.prefix.size, 2);
+    assert.ok(s.takeFrees().includes(entries[0]!), 'the oldest entry was evicted and its KV freed');
+    // An entry larger than the whole share is not kept, and costs the others nothing.
+    const big = seq(5 * KV_BLOCK + 1, 9);
+    s.add(big);
+    run(s);
+    assert.equal(s.cachePrompt(big), null);
+    assert.equal(s.prefix.size, 2);
+  });
 });
 
 describe('scheduler: paused sequences (flow control)', () => {
