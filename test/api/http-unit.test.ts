@@ -174,7 +174,10 @@ describe('HTTP layer on a scripted engine', () => {
     }
     assert.match(text, /reverie_kv_cache_usage_perc\{[^}]*\} 0\.25/);
     const budget = engine.models[0]!.kvBudget.bytes;
-    assert.match(text, new RegExp(`reverie_kv_cache_budget_bytes\\{[^}]*model_name="tiny"[^}]*\\} ${budget}\\b`));
+    assert.match(
+      text,
+      new RegExp(`reverie_kv_cache_budget_bytes\\{[^}]*model_name="tiny"[^}]*\\} ${budget}\\b`),
+    );
     for (const name of [
       'reverie_num_requests_paused',
       'reverie_stream_buffered_events',
