@@ -366,7 +366,9 @@ export class ModelExecutor {
     if (promptDone) {
       state.prefillDoneAt ??= now();
       const copy = this.scheduler.cachePrompt(seq);
-      if (copy) this.#runner.kv.share(copy.from, copy.to, copy.length);
+      // A copy of just the entry's blocks: sharing would keep the whole prompt buffer alive (a
+      // chunk's positions, not whole blocks) beyond what the budget counts for the entry.
+      if (copy) this.#runner.kv.fork(copy.from, copy.to, copy.length);
       if (state.toFork > 0 && seq === state.seqs[0]) this.#forkSamples(state, seq, out, now);
     }
     this.#decode(state, seq, out, now);
