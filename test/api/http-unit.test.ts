@@ -243,7 +243,7 @@ describe('WebSocket session limits', () => {
     buffered = 0; // the reader catches up all at once
     const drain = setInterval(() => {
       buffered = 0;
-    }, 5);
+    }, 5).unref();
     await session.idle();
     clearInterval(drain);
     assert.equal(produced, 100);

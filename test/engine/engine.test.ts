@@ -220,8 +220,10 @@ describe('engine under memory pressure and failure', () => {
     }
   }
 
-  it('cancel mid-stream frees the KV at once', async () => {
+  it('cancel mid-stream frees the KV at once', async (t) => {
     const engine = createEngine({ checkpointDirs: [dir], threads: 1, prefixCache: false });
+    // Stopped even when an assertion fails: a live worker keeps the test process up.
+    t.after(() => engine.destroy());
     await engine.ready();
     const model = engine.models[0]!;
     const params = { temperature: 0.8, seed: 1, max_tokens: 400, thinking: { mode: 'off' as const } };
@@ -258,8 +260,9 @@ describe('engine under memory pressure and failure', () => {
     await engine.close();
   });
 
-  it('the queue limit gives an overloaded error', async () => {
+  it('the queue limit gives an overloaded error', async (t) => {
     const engine = createEngine({ checkpointDirs: [dir], threads: 1, queueLimit: 1 });
+    t.after(() => engine.destroy());
     await engine.ready();
     const model = engine.models[0]!;
     const params = { temperature: 0, max_tokens: 50, thinking: { mode: 'off' as const } };
@@ -275,8 +278,9 @@ describe('engine under memory pressure and failure', () => {
     await engine.close();
   });
 
-  it('a dead engine fails waiting clients and reports it', async () => {
+  it('a dead engine fails waiting clients and reports it', async (t) => {
     const engine = createEngine({ checkpointDirs: [dir], threads: 1 });
+    t.after(() => engine.destroy());
     await engine.ready();
     const model = engine.models[0]!;
     const params = { temperature: 0.8, seed: 1, max_tokens: 400, thinking: { mode: 'off' as const } };
