@@ -101,6 +101,9 @@ describe('npm package', () => {
       }
       assert.equal(status, 200, log);
       assert.match(log, /ready: reverie-reason-3m/);
+      const page = await fetch(`${base}/playground/`);
+      assert.equal(page.status, 200, 'the playground files ship in dist/');
+      assert.match(await page.text(), /<html/i);
     } finally {
       process.kill(-server.pid!, 'SIGTERM');
       await exited;
