@@ -2,11 +2,13 @@ import { parseArgs } from 'node:util';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
+import { benchMemory, formatMemory } from '../bench/memory.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
 import { benchServeCommand } from './bench-serve.ts';
 
 /**
  * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
+ * `reverie bench memory [--checkpoint DIR] [--rounds N] [--concurrency C] [--json]`,
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -18,6 +20,9 @@ export async function benchCommand(argv: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       models: { type: 'string', default: 'tiny,qwen2.5-0.5b-shape' },
       steps: { type: 'string' },
+      checkpoint: { type: 'string' },
+      rounds: { type: 'string', default: '20' },
+      concurrency: { type: 'string', default: '64' },
     },
   });
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -43,6 +48,17 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify({ bench: 'engine', ...result }));
     return;
   }
+  if (which === 'memory') {
+    const result = benchMemory({
+      checkpoint: values.checkpoint,
+      rounds: Number(values.rounds),
+      concurrency: Number(values.concurrency),
+      log,
+    });
+    console.log(formatMemory(result));
+    if (values.json) console.log(JSON.stringify({ bench: 'memory', ...result }));
+    return;
+  }
   if (which === 'decoding') {
     const rows = await benchDecoding({ models: values.models!.split(','), log });
     console.log(formatDecoding(rows));
@@ -50,6 +66,6 @@ export async function benchCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, memory, serve`,
   );
 }

@@ -4,6 +4,7 @@ import { TextTokenizer } from '../model/tokenizer.ts';
 import { type EngineOptionsInput, parseEngineOptions } from './config.ts';
 import { decodeContext } from './decode-context.ts';
 import { resolveRequest } from './executor.ts';
+import { FlowControl } from './flow-control.ts';
 import {
   emptyWorkerStats,
   type FromWorker,
@@ -12,7 +13,7 @@ import {
   type ToWorker,
   type WorkerStats,
 } from './protocol.ts';
-import { RequestChannel } from './request-channel.ts';
+import type { RequestChannel } from './request-channel.ts';
 import {
   type Engine,
   EngineError,
@@ -36,6 +37,16 @@ export function createEngine(input: EngineOptionsInput): Engine {
   return new WorkerEngine(input);
 }
 
+/**
+ * The worker's entry: the compiled `worker.js` beside this file in a build (`dist/`); from the
+ * TypeScript sources (tsx), a bootstrap that registers tsx in the worker first, since worker
+ * threads do not inherit the parent's programmatic loaders.
+ */
+const WORKER_ENTRY = new URL(
+  import.meta.url.endsWith('.ts') ? './worker-bootstrap.mjs' : './worker.js',
+  import.meta.url,
+);
+
 interface ModelEntry {
   info: ModelInfo;
   loaded: LoadedModel;
@@ -55,10 +66,15 @@ class WorkerEngine implements Engine {
   readonly #ready: Promise<void>;
   #idle: (() => void) | null = null;
   readonly #stepListeners = new Set<(step: StepSample) => void>();
+  readonly #flow: FlowControl;
 
   constructor(input: EngineOptionsInput) {
     this.#options = parseEngineOptions(input);
-    this.#worker = new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), {
+    this.#flow = new FlowControl(this.#options, {
+      credit: (id, events) => this.#send({ type: 'credit', id, events }),
+      stalled: (id) => this.#stalled(id),
+    });
+    this.#worker = new Worker(WORKER_ENTRY, {
       workerData: { options: this.#options },
     });
     this.#ready = new Promise<void>((resolve, reject) => {
@@ -91,6 +107,7 @@ class WorkerEngine implements Engine {
   stats(): EngineStats {
     return {
       ...this.#stats,
+      ...this.#flow.stats(),
       state: this.#state,
       // Requests still in transit to the worker count as waiting too.
       waiting: Math.max(this.#stats.waiting, this.#unscheduled.size),
@@ -111,7 +128,7 @@ class WorkerEngine implements Engine {
       throw new EngineError('overloaded', `the queue is full (${this.#options.queueLimit} requests waiting)`);
     }
     resolveRequest(request, entry.ctx, entry.loaded.checkpoint.manifest.defaults, entry.loaded.maxModelLen);
-    const channel = new RequestChannel();
+    const channel = this.#flow.channel(request.id);
     channel.onAbandon = () => this.cancel(request.id);
     this.#channels.set(request.id, channel);
     this.#unscheduled.add(request.id);
@@ -172,6 +189,7 @@ class WorkerEngine implements Engine {
         name: checkpoint.manifest.name,
         manifest: checkpoint.manifest,
         maxModelLen: loaded.maxModelLen,
+        kvBudget: loaded.kvBudget,
         tokenizer,
         chatTemplate: checkpoint.tokenizerConfig.chat_template
           ? ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig)
@@ -203,7 +221,25 @@ class WorkerEngine implements Engine {
     }
   }
 
+  /** Flow control gave up on a paused request: the worker drops it, its reader gets why after what it left unread. */
+  #stalled(id: string): void {
+    const channel = this.#channels.get(id);
+    if (!channel) return;
+    this.cancel(id);
+    this.#flow.forget(id);
+    const seconds = this.#options.stallTimeoutMs / 1000;
+    channel.push({
+      type: 'error',
+      error: new EngineError(
+        'slow_reader',
+        `the client read nothing for ${seconds} s with ${this.#options.maxBufferedEvents} events waiting; request cancelled`,
+      ),
+    });
+    this.#end(id);
+  }
+
   #end(id: string): void {
+    this.#flow.forget(id);
     this.#channels.delete(id);
     this.#unscheduled.delete(id);
     if (this.#channels.size === 0) this.#idle?.();

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openModel } from '../model/open-model.ts';
 import { decodeContext } from './decode-context.ts';
 import { ModelExecutor } from './executor.ts';
+import { freeMemory, kvBudget, kvBytesPerPosition } from './kv-budget.ts';
 import {
   emptyWorkerStats,
   type FromWorker,
@@ -83,6 +84,8 @@ port.on('message', (msg: ToWorker) => {
     else ex.submit(msg.request, performance.now());
   } else if (msg.type === 'cancel') {
     for (const ex of executors.values()) ex.cancel(msg.id);
+  } else if (msg.type === 'credit') {
+    for (const ex of executors.values()) ex.credit(msg.id, msg.events);
   } else if (msg.type === 'shutdown') {
     shuttingDown = true;
     for (const ex of executors.values())
@@ -95,6 +98,8 @@ port.on('message', (msg: ToWorker) => {
 
 async function load(): Promise<void> {
   const loaded: LoadedModel[] = [];
+  // Measured once, before any model takes its share.
+  const freeBytes = freeMemory();
   for (const dir of options.checkpointDirs) {
     const model = await openModel(dir, { device: options.device, threads: options.threads });
     const { checkpoint } = model;
@@ -103,6 +108,14 @@ async function load(): Promise<void> {
       checkpoint.config.maxPositions,
     );
     const ctx = decodeContext(checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
+    const budget = kvBudget({
+      configured: options.kvBudgetBytes,
+      maxNumSeqs: options.maxNumSeqs,
+      maxModelLen,
+      bytesPerPosition: kvBytesPerPosition(checkpoint.config),
+      models: options.checkpointDirs.length,
+      freeBytes,
+    });
     const executor = new ModelExecutor(
       model.runner,
       ctx,
@@ -110,14 +123,15 @@ async function load(): Promise<void> {
       {
         maxNumSeqs: options.maxNumSeqs,
         maxBatchedTokens: options.maxBatchedTokens,
-        kvBudgetBytes: options.kvBudgetBytes,
+        kvBudgetBytes: budget.bytes,
         maxModelLen,
         prefixCache: options.prefixCache,
+        maxBufferedEvents: options.maxBufferedEvents,
       },
       emit,
     );
     executors.set(checkpoint.manifest.name, executor);
-    loaded.push({ checkpoint, maxModelLen, embeddingRms: model.graph.embeddingRms });
+    loaded.push({ checkpoint, maxModelLen, embeddingRms: model.graph.embeddingRms, kvBudget: budget });
   }
   post({ type: 'ready', models: loaded });
 }

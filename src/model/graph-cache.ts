@@ -12,8 +12,7 @@ import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { sha256File } from './checkpoint.ts';
 import type { ModelConfig } from './hf-config.ts';
-import { buildDecoderGraph, type WeightDType } from './onnx/decoder-graph.ts';
-import { writeModel } from './onnx/write-model.ts';
+import type { WeightDType } from './onnx/decoder-graph.ts';
 import { readSafetensors, type Tensor } from './safetensors.ts';
 
 /**
@@ -123,6 +122,11 @@ export async function ensureGraph(
   progress(`reading weights (${weightFiles.length} file${weightFiles.length > 1 ? 's' : ''})`);
   const weights = readWeightFiles(weightFiles);
   const rms = embeddingRms(weights);
+  // The builder and its protobuf library load only now: a server with a current graph never needs them.
+  const [{ buildDecoderGraph }, { writeModel }] = await Promise.all([
+    import('./onnx/decoder-graph.ts'),
+    import('./onnx/write-model.ts'),
+  ]);
   const graph = buildDecoderGraph(cfg, weights, {
     dtype,
     onProgress: (done, total) => progress(`building layer ${done}/${total}`),

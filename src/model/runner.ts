@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import type { RowStep, StepResult } from './batch.ts';
 import type { ModelConfig } from './hf-config.ts';
 import { KvStore } from './kv-store.ts';
-import { IO } from './onnx/decoder-graph.ts';
+import { IO } from './onnx/io.ts';
 import { type CostModel, planRuns } from './run-groups.ts';
 
 /** Execution providers reverie can ask onnxruntime-node for. */

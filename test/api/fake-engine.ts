@@ -1,3 +1,4 @@
+import { kvBudget } from '../../src/engine/kv-budget.ts';
 import {
   type Engine,
   EngineError,
@@ -35,6 +36,7 @@ export function byteModelInfo(name: string, manifest: Partial<Manifest> = {}, ma
       ...manifest,
     }),
     maxModelLen,
+    kvBudget: kvBudget({ maxNumSeqs: 4, maxModelLen, bytesPerPosition: 1024, models: 1, freeBytes: 2 ** 30 }),
     tokenizer,
     chatTemplate: ChatTemplate.fromTokenizerConfig(tokenizerConfig),
     created: 1_700_000_000,
@@ -143,6 +145,11 @@ export class FakeEngine implements Engine {
       promptTokensComputed: 0,
       stepTimeMs: 0,
       forwardTimeMs: 0,
+      paused: 0,
+      bufferedEvents: 0,
+      pauses: 0,
+      resumes: 0,
+      stallCancels: 0,
     };
   }
 

@@ -1,18 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type App, createApp } from '../../src/api/app.ts';
 import { type ApiConfig, parseApiConfig } from '../../src/api/config.ts';
 import { type RunningServer, startServer } from '../../src/api/server.ts';
 import type { EngineOptionsInput } from '../../src/engine/config.ts';
 import { createEngine } from '../../src/engine/engine.ts';
 import type { Engine } from '../../src/engine/types.ts';
-import { writeTestCheckpoint } from '../../src/model/test-model.ts';
 import type { Telemetry } from '../../src/telemetry/telemetry.ts';
+import { sharedCheckpoint } from '../helpers/shared-checkpoint.ts';
 
 /**
  * A live server for end-to-end tests: the REAL engine (worker thread, ONNX runtime) on a tiny
- * random-weight checkpoint written to a temp folder, served on 127.0.0.1 on an ephemeral port.
+ * random-weight checkpoint (shared, see shared-checkpoint.ts), served on 127.0.0.1 on an ephemeral port.
  */
 export interface LiveServer {
   url: string;
@@ -33,9 +30,7 @@ export async function startLiveServer(
     telemetry?: (engine: Engine) => Telemetry;
   } = {},
 ): Promise<LiveServer> {
-  const root = mkdtempSync(join(tmpdir(), 'reverie-api-'));
-  const dir = join(root, 'tiny');
-  await writeTestCheckpoint(dir, { seed: 7, name: 'tiny', latent: options.latent ?? false });
+  const dir = await sharedCheckpoint({ seed: 7, name: 'tiny', latent: options.latent ?? false });
   const engine = createEngine({ checkpointDirs: [dir], threads: 1, ...options.engine });
   try {
     await engine.ready();
@@ -59,7 +54,6 @@ export async function startLiveServer(
       await running.close(5_000);
       await engine.close(5_000);
       await app.telemetry.shutdown();
-      rmSync(root, { recursive: true, force: true });
     },
   };
 }

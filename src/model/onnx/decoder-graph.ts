@@ -2,6 +2,7 @@ import type { ModelConfig } from '../hf-config.ts';
 import { ropeInvFreq } from '../hf-config.ts';
 import type { Tensor } from '../safetensors.ts';
 import { GraphBuilder, toHalfArray } from './graph-builder.ts';
+import { IO } from './io.ts';
 
 /**
  * The reverie decoder graph: one contract for every decoding mode.
@@ -42,21 +43,8 @@ export interface DecoderGraphOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Graph I/O names, shared with the runner. */
-export const IO = {
-  inputIds: 'input_ids',
-  inputWeights: 'input_weights',
-  embedsAdd: 'inputs_embeds_add',
-  positionIds: 'position_ids',
-  attentionMask: 'attention_mask',
-  outputIndex: 'output_index',
-  pastKey: (l: number) => `past_key_${l}`,
-  pastValue: (l: number) => `past_value_${l}`,
-  presentKey: (l: number) => `present_key_${l}`,
-  presentValue: (l: number) => `present_value_${l}`,
-  logits: 'logits',
-  hidden: 'hidden',
-} as const;
+/** Graph I/O names, shared with the runner (in their own module: the runner does not load the builder). */
+export { IO };
 
 type Weights = Map<string, Tensor>;
 
