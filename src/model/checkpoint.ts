@@ -10,7 +10,7 @@ import { parseModelConfig, SUPPORTED_ARCHITECTURES, UnsupportedModelError } from
 import type { Manifest } from './manifest.ts';
 import { MANIFEST_FILE, manifestSchema } from './manifest.ts';
 import type { Tensor } from './safetensors.ts';
-import { readSafetensors, SafetensorsError } from './safetensors.ts';
+import { readAllWeights } from './weight-source.ts';
 
 /**
  * Loads a checkpoint folder (models/README.md): verifies reverie.json, that every listed file stays
@@ -378,32 +378,10 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
 }
 
 /**
- * Reads every weight of a loaded checkpoint into one map (shards merged), as float32.
+ * Reads every weight of a loaded checkpoint into one map (shards merged), as float32. For small
+ * models (tests, the reference forward); the graph builder streams them (weight-source.ts).
  * @throws CheckpointError bad_weights for a malformed file or a tensor found in two shards
  */
 export function readWeights(checkpoint: Checkpoint): Map<string, Tensor> {
-  const merged = new Map<string, Tensor>();
-  for (const file of checkpoint.weightFiles) {
-    const name = relative(checkpoint.dir, file);
-    let tensors: Map<string, Tensor>;
-    try {
-      tensors = readSafetensors(file);
-    } catch (err) {
-      if (!(err instanceof SafetensorsError)) throw err;
-      const problem = err.message.slice(err.file.length + 2);
-      throw new CheckpointError('bad_weights', name, problem, checkpoint.dir, { cause: err });
-    }
-    for (const [tensor, value] of tensors) {
-      if (merged.has(tensor)) {
-        throw new CheckpointError(
-          'bad_weights',
-          name,
-          `tensor ${tensor} is also in another shard`,
-          checkpoint.dir,
-        );
-      }
-      merged.set(tensor, value);
-    }
-  }
-  return merged;
+  return readAllWeights(checkpoint.weightFiles, checkpoint.dir);
 }
