@@ -6,6 +6,7 @@ import type { BagInput, DecodeContext, DecodeEvent } from '../decoding/types.ts'
 import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
 import type { ModelRunner } from '../model/runner.ts';
 import { KV_BLOCK } from './config.ts';
+import { kvBytesPerPosition } from './model-len.ts';
 import { type ScheduledBatch, type ScheduledRow, Scheduler } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
 import { EngineError, type EngineEvent, type GenerateRequest, type StepSample } from './types.ts';
@@ -108,8 +109,7 @@ export class ModelExecutor {
     this.#defaults = defaults;
     this.#limits = limits;
     this.#emit = emit;
-    const cfg = runner.config;
-    const bytesPerPosition = 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim * 4;
+    const bytesPerPosition = kvBytesPerPosition(runner.config);
     this.scheduler = new Scheduler({
       maxNumSeqs: limits.maxNumSeqs,
       maxBatchedTokens: limits.maxBatchedTokens,

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openModel } from '../model/open-model.ts';
 import { decodeContext } from './decode-context.ts';
 import { ModelExecutor } from './executor.ts';
+import { resolveMaxModelLen } from './model-len.ts';
 import {
   emptyWorkerStats,
   type FromWorker,
@@ -98,10 +99,13 @@ async function load(): Promise<void> {
   for (const dir of options.checkpointDirs) {
     const model = await openModel(dir, { device: options.device, threads: options.threads });
     const { checkpoint } = model;
-    const maxModelLen = Math.min(
-      options.maxModelLen ?? checkpoint.config.maxPositions,
-      checkpoint.config.maxPositions,
-    );
+    let maxModelLen: number;
+    try {
+      maxModelLen = resolveMaxModelLen(checkpoint.config, options);
+    } catch (err) {
+      await model.runner.close();
+      throw new Error(`${checkpoint.manifest.name}: ${(err as Error).message}`);
+    }
     const ctx = decodeContext(checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
     const executor = new ModelExecutor(
       model.runner,
