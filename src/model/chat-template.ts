@@ -38,10 +38,38 @@ export interface ChatMessage {
 export interface RenderOptions {
   /** Append the assistant turn's opening (default true: the prompt the model continues). */
   addGenerationPrompt?: boolean;
+  /**
+   * Leave the final message open so the model continues it (Hugging Face's
+   * `continue_final_message`): the text is cut right after that message's content.
+   */
+  continueFinalMessage?: boolean;
   /** Passed as `enable_thinking` (default true); false asks the template to skip thinking. */
   enableThinking?: boolean;
   /** Further template variables (`tools`, `documents`, ...). */
   variables?: Record<string, unknown>;
+}
+
+/** Variables the renderer sets itself: a request may not pass them as template kwargs. */
+export const RESERVED_VARIABLES = ['messages', 'add_generation_prompt', 'raise_exception', 'strftime_now'];
+
+/**
+ * Hugging Face's cut for `continue_final_message`: the rendered text up to the end of the final
+ * message's content (its last occurrence; trailing whitespace the template trimmed stays trimmed).
+ */
+function cutAfterFinalMessage(rendered: string, messages: readonly ChatMessage[]): string {
+  const final = messages.at(-1)?.content ?? '';
+  const stripped = final.trim();
+  const at = rendered.lastIndexOf(stripped);
+  if (at < 0) {
+    throw new ChatTemplateError(
+      'template_rejected',
+      'continue_final_message is set but the final message does not appear in the rendered chat (the template dropped part of it)',
+    );
+  }
+  // As transformers compares: the span as long as the left-stripped message against the message itself.
+  const lead = final.trimStart().length;
+  const keep = rendered.slice(at, at + lead) === final ? lead : stripped.length;
+  return rendered.slice(0, at + keep);
 }
 
 /** `bos_token` and friends are either a string or an AddedToken-like `{content}` object. */
@@ -127,13 +155,15 @@ export class ChatTemplate {
     const raise = (message: unknown): never => {
       throw new RaisedByTemplate(String(message));
     };
+    const continueFinal = options.continueFinalMessage ?? false;
+    let rendered: string;
     try {
-      return this.#template.render({
+      rendered = this.#template.render({
         ...this.#specials,
+        enable_thinking: options.enableThinking ?? true,
         ...options.variables,
         messages,
-        add_generation_prompt: options.addGenerationPrompt ?? true,
-        enable_thinking: options.enableThinking ?? true,
+        add_generation_prompt: continueFinal ? false : (options.addGenerationPrompt ?? true),
         [RAISE_VARIABLE]: raise,
       });
     } catch (err) {
@@ -147,5 +177,6 @@ export class ChatTemplate {
         cause: err,
       });
     }
+    return continueFinal ? cutAfterFinalMessage(rendered, messages) : rendered;
   }
 }

@@ -134,7 +134,7 @@ export class RequestTelemetry {
       case 'finish':
         this.#choices.set(ev.choice, {
           reason: ev.reason,
-          outputs: ev.usage.completionTokens + ev.usage.reasoningTokens,
+          outputs: ev.usage.completionTokens,
           reasoning: ev.usage.reasoningTokens,
         });
         return;

@@ -105,7 +105,11 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
       type: 'response.create',
       id: 'a',
       // EOS banned: the answer runs its 8 tokens, so text deltas are certain.
-      request: chat({ thinking: { mode: 'soft', max_tokens: 5, trace: true }, logit_bias: LONG.logit_bias }),
+      request: chat({
+        thinking: { mode: 'soft', max_tokens: 5, trace: true },
+        logit_bias: LONG.logit_bias,
+        skip_special_tokens: false,
+      }),
     });
     client.send({
       type: 'response.create',

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promptOpensThinking } from '../../src/api/common/decoding.ts';
 import type { DecodingParams } from '../../src/decoding/params.ts';
 import type { Engine, EngineEvent, ModelInfo } from '../../src/engine/types.ts';
 import { writeTestCheckpoint } from '../../src/model/test-model.ts';
@@ -23,10 +24,8 @@ export function promptFor(
     addGenerationPrompt: true,
     enableThinking: thinking,
   });
-  return {
-    prompt: model.tokenizer.encode(rendered, { specialTokens: true }),
-    startsInThinking: rendered.endsWith(model.manifest.thinking!.start),
-  };
+  const prompt = model.tokenizer.encode(rendered, { specialTokens: true });
+  return { prompt, startsInThinking: promptOpensThinking(model, prompt) };
 }
 
 /**

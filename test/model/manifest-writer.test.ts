@@ -5,7 +5,12 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import { CheckpointError } from '../../src/model/checkpoint-error.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
-import { detectThinkMarkers, sanitiseName, writeManifest } from '../../src/model/manifest-writer.ts';
+import {
+  detectThinkMarkers,
+  PRETRAINED_SOFT_THINKING,
+  sanitiseName,
+  writeManifest,
+} from '../../src/model/manifest-writer.ts';
 import {
   patchManifest,
   sha256Of,
@@ -68,6 +73,8 @@ describe('writeManifest', () => {
       max_tokens: 256,
       thinking_mode: 'hard',
       thinking_max_tokens: 512,
+      // A converted model was not trained on soft inputs: Soft Thinking's settings.
+      soft_thinking: PRETRAINED_SOFT_THINKING,
     });
     assert.equal(manifest.training, null);
     assert.deepEqual(manifest.evaluation, []);
