@@ -48,10 +48,11 @@ export class IncrementalDetokenizer {
       const follows = this.#lastWasAdded;
       this.#lastWasAdded = added !== undefined;
       if (added !== undefined && follows) {
-        // Whatever is pending comes out first, then the token's own content, and the window restarts.
+        // Whatever is pending comes out first, then the token's own content; it stays as context.
         const pending = this.flush();
         this.#ids.push(id);
-        this.#prefix = this.#read = this.#ids.length;
+        this.#prefix = this.#ids.length - 1;
+        this.#read = this.#ids.length;
         return pending + added;
       }
     }

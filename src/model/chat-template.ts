@@ -53,23 +53,22 @@ export interface RenderOptions {
 export const RESERVED_VARIABLES = ['messages', 'add_generation_prompt', 'raise_exception', 'strftime_now'];
 
 /**
- * Hugging Face's cut for `continue_final_message`: the rendered text up to the end of the final
- * message's content (its last occurrence; trailing whitespace the template trimmed stays trimmed).
+ * transformers' `continue_final_message`: a tag is appended to the final message, the chat is
+ * rendered, and the text is cut where the tag appears (then right-stripped when the template did
+ * not keep the tag's trailing space), so the model continues the message itself.
  */
-function cutAfterFinalMessage(rendered: string, messages: readonly ChatMessage[]): string {
-  const final = messages.at(-1)?.content ?? '';
-  const stripped = final.trim();
-  const at = rendered.lastIndexOf(stripped);
-  if (at < 0) {
+const CONTINUE_TAG = 'CONTINUE_FINAL_MESSAGE_TAG ';
+
+function cutAtContinueTag(rendered: string, final: string): string {
+  const tag = CONTINUE_TAG.trim();
+  const at = rendered.lastIndexOf(tag);
+  if (!rendered.includes(final.trim()) || at < 0) {
     throw new ChatTemplateError(
       'template_rejected',
-      'continue_final_message is set but the final message does not appear in the rendered chat (the template dropped part of it)',
+      'continue_final_message is set but the final message does not appear in the rendered chat (the template drops part of it)',
     );
   }
-  // As transformers compares: the span as long as the left-stripped message against the message itself.
-  const lead = final.trimStart().length;
-  const keep = rendered.slice(at, at + lead) === final ? lead : stripped.length;
-  return rendered.slice(0, at + keep);
+  return rendered.startsWith(CONTINUE_TAG, at) ? rendered.slice(0, at) : rendered.slice(0, at).trimEnd();
 }
 
 /** `bos_token` and friends are either a string or an AddedToken-like `{content}` object. */
@@ -156,13 +155,17 @@ export class ChatTemplate {
       throw new RaisedByTemplate(String(message));
     };
     const continueFinal = options.continueFinalMessage ?? false;
+    const final = messages.at(-1)?.content ?? '';
+    const shown = continueFinal
+      ? [...messages.slice(0, -1), { ...messages.at(-1)!, content: final + CONTINUE_TAG }]
+      : messages;
     let rendered: string;
     try {
       rendered = this.#template.render({
         ...this.#specials,
         enable_thinking: options.enableThinking ?? true,
         ...options.variables,
-        messages,
+        messages: shown,
         add_generation_prompt: continueFinal ? false : (options.addGenerationPrompt ?? true),
         [RAISE_VARIABLE]: raise,
       });
@@ -177,6 +180,6 @@ export class ChatTemplate {
         cause: err,
       });
     }
-    return continueFinal ? cutAfterFinalMessage(rendered, messages) : rendered;
+    return continueFinal ? cutAtContinueTag(rendered, final) : rendered;
   }
 }

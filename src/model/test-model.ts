@@ -25,6 +25,8 @@ export interface TestModelOptions {
   ropeScaling?: boolean | Record<string, unknown>;
   /** `attention_bias` (biases on q/k/v/o outside Qwen2, which always biases q/k/v). */
   attentionBias?: boolean;
+  /** Llama's `mlp_bias` (biases on gate/up/down). */
+  mlpBias?: boolean;
   /** config.json's `sliding_window` (null: none). */
   slidingWindow?: number | null;
   rmsNormEps?: number;
@@ -52,6 +54,7 @@ export const TINY: Required<Omit<TestModelOptions, 'seed'>> = {
   tieEmbeddings: true,
   ropeScaling: false,
   attentionBias: false,
+  mlpBias: false,
   slidingWindow: null,
   rmsNormEps: 1e-5,
   ropeTheta: 10000,
@@ -71,6 +74,7 @@ export const QWEN05B_SHAPE: Required<Omit<TestModelOptions, 'seed'>> = {
   tieEmbeddings: true,
   ropeScaling: false,
   attentionBias: false,
+  mlpBias: false,
   slidingWindow: null,
   rmsNormEps: 1e-6,
   ropeTheta: 1000000,
@@ -144,6 +148,11 @@ export function randomWeights(
     w.set(`${p}.mlp.gate_proj.weight`, t([o.intermediateSize, D], 1 / Math.sqrt(D)));
     w.set(`${p}.mlp.up_proj.weight`, t([o.intermediateSize, D], 1 / Math.sqrt(D)));
     w.set(`${p}.mlp.down_proj.weight`, t([D, o.intermediateSize], 1 / Math.sqrt(o.intermediateSize)));
+    if (o.mlpBias) {
+      w.set(`${p}.mlp.gate_proj.bias`, t([o.intermediateSize], 0.1));
+      w.set(`${p}.mlp.up_proj.bias`, t([o.intermediateSize], 0.1));
+      w.set(`${p}.mlp.down_proj.bias`, t([D], 0.1));
+    }
   }
   return w;
 }
@@ -178,6 +187,7 @@ export function hfConfig(o: Required<Omit<TestModelOptions, 'seed'>>): Record<st
     rope_theta: o.ropeTheta,
     rope_scaling: o.ropeScaling === true ? llama3 : o.ropeScaling || null,
     attention_bias: o.attentionBias,
+    mlp_bias: o.mlpBias,
     sliding_window: o.slidingWindow,
     ...(modelType.startsWith('qwen') && { use_sliding_window: o.slidingWindow !== null }),
     tie_word_embeddings: o.tieEmbeddings,
@@ -225,9 +235,14 @@ export function writeWeightFiles(
  */
 export function writeRandomModel(
   dir: string,
-  options: TestModelOptions & WeightFileOptions & { eosTokenIds?: number[] | null } = {},
+  options: TestModelOptions &
+    WeightFileOptions & {
+      eosTokenIds?: number[] | null;
+      /** Edits the random weights before they are written (tests that need a behaviour). */
+      editWeights?: (weights: Map<string, Tensor>) => void;
+    } = {},
 ): Required<Omit<TestModelOptions, 'seed'>> {
-  const { dtype, shards, eosTokenIds = [258, 256], ...rest } = options;
+  const { dtype, shards, eosTokenIds = [258, 256], editWeights, ...rest } = options;
   const o = { ...TINY, ...rest };
   const { seed = 1, ...shape } = o;
   mkdirSync(dir, { recursive: true });
@@ -238,7 +253,9 @@ export function writeRandomModel(
       `${JSON.stringify({ eos_token_id: eosTokenIds }, null, 2)}\n`,
     );
   }
-  writeWeightFiles(dir, randomWeights(shape, seed), { dtype, shards });
+  const weights = randomWeights(shape, seed);
+  editWeights?.(weights);
+  writeWeightFiles(dir, weights, { dtype, shards });
   return shape;
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeByteTokenizerFiles } from '../../src/model/byte-tokenizer.ts';
-import type { SafetensorsDType } from '../../src/model/safetensors.ts';
+import type { SafetensorsDType, Tensor } from '../../src/model/safetensors.ts';
 import { type TestModelOptions, writeRandomModel } from '../../src/model/test-model.ts';
 
 /**
@@ -195,6 +195,8 @@ export interface HfModelOptions {
   config?: Json;
   /** Shape overrides. */
   model?: TestModelOptions;
+  /** Edits the random weights before they are written. */
+  editWeights?: (weights: Map<string, Tensor>) => void;
 }
 
 /**
@@ -211,6 +213,7 @@ export async function writeHfModel(dir: string, family: Family, options: HfModel
     dtype: options.dtype ?? 'BF16',
     shards: options.shards,
     eosTokenIds: null,
+    editWeights: options.editWeights,
   });
   const configPath = join(dir, 'config.json');
   const config: Json = {
