@@ -120,6 +120,7 @@ class ComposedDecoder implements SequenceDecoder {
       scratch: this.#scratch,
       text: this.#params.text,
       stops: this.#stops,
+      startId: this.#ctx.thinkStartId,
     });
   }
 
@@ -133,7 +134,8 @@ class ComposedDecoder implements SequenceDecoder {
     if (this.#thinking) {
       const step = this.#thinking.next(out);
       const thought = this.#thinking.shadowIds;
-      const usage = { reasoningTokens: thought.length, thinkingPositions: this.#opened + thought.length + 1 };
+      const reasoningTokens = this.#thinking.reasoningTokens;
+      const usage = { reasoningTokens, thinkingPositions: this.#opened + thought.length + 1 };
       if (step.stopped) {
         // EOS while thinking ends the choice: no answer, the EOS is its last generated position.
         const completionTokens = this.#opened + thought.length + 1 + this.#lead;
@@ -141,7 +143,7 @@ class ComposedDecoder implements SequenceDecoder {
           type: 'finish',
           choice: this.#options.choiceIndex,
           reason: 'stop',
-          usage: { reasoningTokens: thought.length, completionTokens },
+          usage: { reasoningTokens, completionTokens },
         };
         return { input: null, events: [...step.events, finish], finished: true };
       }

@@ -28,8 +28,13 @@ export interface ThinkingStep {
  *   EOS whether or not it is inside a think block.
  */
 export class ThinkingPhase {
-  /** Shadow tokens so far (the reasoning text's ids). */
+  /** Shadow tokens so far, one per thinking position (the reasoning text's ids, and any repeated start marker). */
   readonly shadowIds: number[] = [];
+  /**
+   * Thoughts that are reasoning: a shadow token that is the start marker again is a marker, not
+   * reasoning text, and not counted (vLLM's parsers strip a leading `<think>` and never count one).
+   */
+  reasoningTokens = 0;
   readonly #ctx: DecodeContext;
   readonly #params: ResolvedThinking;
   readonly #strategy: ThoughtStrategy;
@@ -38,6 +43,7 @@ export class ThinkingPhase {
   readonly #scratch: Scratch;
   readonly #text: IncrementalDetokenizer;
   readonly #stops: ReadonlySet<number>;
+  readonly #startId: number | null;
   #lowEntropySteps = 0;
 
   constructor(options: {
@@ -51,6 +57,8 @@ export class ThinkingPhase {
     text: TextOptions;
     /** Thoughts that end the whole choice (EOS, stop_token_ids). */
     stops: ReadonlySet<number>;
+    /** The start marker, which is no reasoning text when the model repeats it. */
+    startId: number | null;
   }) {
     this.#ctx = options.ctx;
     this.#params = options.params;
@@ -60,6 +68,7 @@ export class ThinkingPhase {
     this.#scratch = options.scratch;
     this.#text = new IncrementalDetokenizer(options.ctx.tokenizer, options.text);
     this.#stops = options.stops;
+    this.#startId = options.startId;
   }
 
   /** Positions spent thinking so far. */
@@ -80,7 +89,9 @@ export class ThinkingPhase {
     if (thought.shadowId === this.#endId) return this.#end();
     if (this.#stops.has(thought.shadowId)) return { ...this.#end(), stopped: true };
     this.shadowIds.push(thought.shadowId);
-    const text = this.#text.push(thought.shadowId);
+    const marker = thought.shadowId === this.#startId;
+    if (!marker) this.reasoningTokens++;
+    const text = marker ? '' : this.#text.push(thought.shadowId);
     const events: DecodeEvent[] = [];
     if (text || trace) {
       const event: DecodeEvent = { type: 'reasoning', choice: this.#choice, text };

@@ -29,14 +29,19 @@ export async function startLiveServer(
     config?: Partial<ApiConfig>;
     engine?: Partial<EngineOptionsInput>;
     latent?: boolean;
+    /** Serve these checkpoint folders instead of writing the tiny one (the first is `model`). */
+    checkpointDirs?: string[];
     /** The app's telemetry (default: from the environment, i.e. metrics only). */
     telemetry?: (engine: Engine) => Telemetry;
   } = {},
 ): Promise<LiveServer> {
   const root = mkdtempSync(join(tmpdir(), 'reverie-api-'));
-  const dir = join(root, 'tiny');
-  await writeTestCheckpoint(dir, { seed: 7, name: 'tiny', latent: options.latent ?? false });
-  const engine = createEngine({ checkpointDirs: [dir], threads: 1, ...options.engine });
+  let dirs = options.checkpointDirs;
+  if (!dirs) {
+    dirs = [join(root, 'tiny')];
+    await writeTestCheckpoint(dirs[0]!, { seed: 7, name: 'tiny', latent: options.latent ?? false });
+  }
+  const engine = createEngine({ checkpointDirs: dirs, threads: 1, ...options.engine });
   try {
     await engine.ready();
   } catch (err) {
@@ -54,7 +59,7 @@ export async function startLiveServer(
     engine,
     app,
     running,
-    model: 'tiny',
+    model: engine.models[0]!.name,
     async close() {
       await running.close(5_000);
       await engine.close(5_000);

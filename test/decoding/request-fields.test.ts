@@ -160,6 +160,23 @@ describe('thinking the model opens itself', () => {
     assert.equal(textOf(r.events, 'content'), 'a');
   });
 
+  it('a start marker repeated while thinking is a marker: fed, but no reasoning text and not counted', () => {
+    const r = runAlone(
+      { temperature: 0, max_tokens: 2, thinking: { mode: 'hard', trace: true } },
+      {
+        ...replay([confident(THINK), confident(a), confident(THINK_END), confident(IM_END)]),
+        startsInThinking: true,
+      },
+    );
+    assert.ok(r.inputs[0]!.ids[0] === THINK, 'fed like any thought');
+    assert.equal(textOf(r.events, 'reasoning'), 'a', "vLLM's parsers strip a leading <think> from reasoning");
+    const finish = finishOf(r.events);
+    // Reasoning: 'a'. Completion: <think> (a thinking position), 'a', </think>, EOS.
+    assert.ok(
+      finish?.type === 'finish' && finish.usage.reasoningTokens === 1 && finish.usage.completionTokens === 4,
+    );
+  });
+
   it('EOS while thinking ends the choice (as vLLM stops on EOS inside a think block)', () => {
     const r = runAlone(
       { temperature: 0, max_tokens: 5, thinking: { mode: 'hard' } },
