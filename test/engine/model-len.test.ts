@@ -22,20 +22,30 @@ describe('max model length', () => {
     assert.equal(cfg.maxPositions, 131_072);
     assert.equal(kvBytesPerPosition(cfg), 57_344);
     const twoGiB = 2 * 1024 ** 3;
-    assert.equal(resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB }), 37_440, 'the 2 GiB default holds 37,449 positions');
+    assert.equal(
+      resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB }),
+      37_440,
+      'the 2 GiB default holds 37,449 positions',
+    );
     assert.equal(resolveMaxModelLen(cfg, { kvBudgetBytes: 16 * twoGiB }), 131_072);
     assert.equal(resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB, maxModelLen: 4096 }), 4096);
     assert.equal(resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB, maxModelLen: 200_000 }), 131_072);
   });
 
-  it("refuses a model whose sliding window is shorter than the length it would serve, naming the fix", () => {
+  it('refuses a model whose sliding window is shorter than the length it would serve, naming the fix', () => {
     const cfg = parseModelConfig(
       hfConfig({ ...TINY, architecture: 'MistralForCausalLM', slidingWindow: 256, maxPositions: 4096 }),
     );
-    assert.throws(() => resolveMaxModelLen(cfg, { kvBudgetBytes: 2 ** 30 }), /sliding_window 256.*--max-model-len 256/);
+    assert.throws(
+      () => resolveMaxModelLen(cfg, { kvBudgetBytes: 2 ** 30 }),
+      /sliding_window 256.*--max-model-len 256/,
+    );
     assert.equal(resolveMaxModelLen(cfg, { kvBudgetBytes: 2 ** 30, maxModelLen: 256 }), 256);
     // Qwen configs name a window that is off unless use_sliding_window is true.
-    const qwen = parseModelConfig({ ...hfConfig({ ...TINY, architecture: 'Qwen2ForCausalLM' }), sliding_window: 64 });
+    const qwen = parseModelConfig({
+      ...hfConfig({ ...TINY, architecture: 'Qwen2ForCausalLM' }),
+      sliding_window: 64,
+    });
     assert.equal(qwen.slidingWindow, null);
   });
 
@@ -80,7 +90,10 @@ describe('max model length', () => {
     await writeHfModel(dir, 'mistral', { config: { sliding_window: 128 } });
     await writeManifest(dir);
     const engine = createEngine({ checkpointDirs: [dir], threads: 1 });
-    await assert.rejects(engine.ready(), /MistralForCausalLM uses sliding-window attention \(sliding_window 128\)/);
+    await assert.rejects(
+      engine.ready(),
+      /MistralForCausalLM uses sliding-window attention \(sliding_window 128\)/,
+    );
     engine.destroy();
     const capped = createEngine({ checkpointDirs: [dir], threads: 1, maxModelLen: 128 });
     try {

@@ -181,12 +181,18 @@ describe('writeManifest', () => {
     const out = join(root, 'out');
     await writeManifest(src, out);
     const checkpoint = await loadCheckpoint(out);
-    assert.deepEqual(checkpoint.generation.eosTokenIds, [258], '<|im_end|>, the eos_token of tokenizer_config.json');
+    assert.deepEqual(
+      checkpoint.generation.eosTokenIds,
+      [258],
+      '<|im_end|>, the eos_token of tokenizer_config.json',
+    );
     // And with no eos_token either: an error naming every place it looked.
     const tokenizerConfig = JSON.parse(await readFile(join(src, 'tokenizer_config.json'), 'utf8'));
     await writeJson(src, 'tokenizer_config.json', { ...tokenizerConfig, eos_token: null });
     await assert.rejects(writeManifest(src, join(root, 'out2')), (e: unknown) => {
-      assert.ok(e instanceof CheckpointError && e.code === 'missing_file' && e.file === 'generation_config.json');
+      assert.ok(
+        e instanceof CheckpointError && e.code === 'missing_file' && e.file === 'generation_config.json',
+      );
       assert.match((e as Error).message, /eos_token_id.*eos_token/);
       return true;
     });
@@ -201,10 +207,17 @@ describe('writeManifest', () => {
 
   it('--dtype fp16 is recorded for serve; thinking markers given explicitly override detection', async () => {
     await writeHfFolder(src);
-    const manifest = await writeManifest(src, src, { dtype: 'fp16', thinking: { start: '<|im_start|>', end: '<|im_end|>' } });
+    const manifest = await writeManifest(src, src, {
+      dtype: 'fp16',
+      thinking: { start: '<|im_start|>', end: '<|im_end|>' },
+    });
     assert.equal(manifest.dtype, 'fp16');
     assert.deepEqual(manifest.thinking, { start: '<|im_start|>', end: '<|im_end|>' });
-    assert.equal((await writeManifest(src, src, { dtype: 'fp32' })).dtype, undefined, 'fp32 is the default again');
+    assert.equal(
+      (await writeManifest(src, src, { dtype: 'fp32' })).dtype,
+      undefined,
+      'fp32 is the default again',
+    );
   });
 
   it('keeps hand-written fields when re-converting and refreshes the sha256s', async () => {
