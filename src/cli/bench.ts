@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
+import { benchConvert, formatConvert } from '../bench/convert.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
@@ -7,6 +8,7 @@ import { benchServeCommand } from './bench-serve.ts';
 
 /**
  * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
+ * `reverie bench convert [--shape qwen2.5-1.5b|qwen3-0.6b] [--dtype fp32|fp16] [--keep] [--json]`,
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -18,6 +20,9 @@ export async function benchCommand(argv: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       models: { type: 'string', default: 'tiny,qwen2.5-0.5b-shape' },
       steps: { type: 'string' },
+      shape: { type: 'string', default: 'qwen2.5-1.5b' },
+      dtype: { type: 'string', default: 'fp32' },
+      keep: { type: 'boolean', default: false },
     },
   });
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -43,6 +48,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify({ bench: 'engine', ...result }));
     return;
   }
+  if (which === 'convert') {
+    if (values.dtype !== 'fp32' && values.dtype !== 'fp16') throw new Error('--dtype must be fp32 or fp16');
+    const result = await benchConvert({ shape: values.shape!, dtype: values.dtype, keep: values.keep, log });
+    console.log(formatConvert(result));
+    if (values.json) console.log(JSON.stringify({ bench: 'convert', ...result }));
+    return;
+  }
   if (which === 'decoding') {
     const rows = await benchDecoding({ models: values.models!.split(','), log });
     console.log(formatDecoding(rows));
@@ -50,6 +62,6 @@ export async function benchCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, convert, serve`,
   );
 }

@@ -20,10 +20,13 @@ export interface RunnerOptions {
 }
 
 /**
- * Multiply-adds per bag entry: the gather writes a [K, D] block, the weighting and the sum read it
- * again, so an entry costs a few times D against D for a dense vocabulary row.
+ * What one bag entry costs, in multiply-adds per hidden unit: the gather writes a fresh [K, D]
+ * block, the weighting and the sum read it again, all memory-bound. Measured on the Qwen2.5-0.5B
+ * shape (2 shared cores): about 6 µs per id against about 12 ms per dense vocabulary row in a
+ * batch of 16 (100 ms alone, where p·E is bound by reading E once), so a bag is cheaper dense from
+ * a few thousand ids; 32 × D per entry puts the switch at V / 32 (4,748 ids for Qwen's 151,936).
  */
-const GATHER_PASSES = 4;
+const GATHER_COST_PER_ENTRY = 32;
 
 /** Additive mask value: large enough to zero a softmax term, finite so fp32 sums stay finite. */
 const MASKED = -1e9;
@@ -74,15 +77,17 @@ export class ModelRunner {
     this.#pastK = Array.from({ length: cfg.numLayers }, () => new Scratch(f32));
     this.#pastV = Array.from({ length: cfg.numLayers }, () => new Scratch(f32));
     const { hiddenSize: D, intermediateSize: I, numHeads: H, numKvHeads: Hk, headDim: hd } = cfg;
-    const bagEntryCost = GATHER_PASSES * D;
+    const bagEntryCost = GATHER_COST_PER_ENTRY * D;
     const denseCost = cfg.vocabSize * D;
+    const positionCost = cfg.numLayers * (2 * D * H * hd + 2 * D * Hk * hd + 3 * D * I);
     this.#costs = {
-      positionCost: cfg.numLayers * (2 * D * H * hd + 2 * D * Hk * hd + 3 * D * I),
+      positionCost,
       bagEntryCost,
       denseCost,
       denseFrom: denseFrom ?? Math.ceil(denseCost / bagEntryCost),
-      // About the multiply-adds a CPU does in the fixed cost of a run (~0.2 ms).
-      runCost: 1e6,
+      // An extra run reads every weight again (memory-bound at decode batch sizes): about one
+      // position's multiply-adds, plus the ~0.2 ms fixed cost of a call.
+      runCost: positionCost + 1e6,
     };
     this.#fetches = [IO.logits, IO.hidden];
     for (let l = 0; l < cfg.numLayers; l++) this.#fetches.push(IO.presentKey(l), IO.presentValue(l));
