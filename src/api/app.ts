@@ -10,6 +10,7 @@ import { errorResponse, routeNotFound } from './errors.ts';
 import { healthRoutes } from './health/route.ts';
 import { metricsRoutes } from './metrics/route.ts';
 import { modelsRoutes } from './models/route.ts';
+import { isPlaygroundPath, playgroundRoutes } from './playground/route.ts';
 
 export interface CreateAppOptions {
   engine: Engine;
@@ -40,12 +41,16 @@ export function createApp(options: CreateAppOptions): App {
   const telemetry = options.telemetry ?? new Telemetry(options.engine);
   const context: ApiContext = { engine: options.engine, config, telemetry };
   const hono = new Hono();
-  hono.use('*', bearerAuth(config.apiKeys));
+  hono.use(
+    '*',
+    bearerAuth(config.apiKeys, (path) => path === '/health' || (config.playground && isPlaygroundPath(path))),
+  );
   hono.route('/', healthRoutes(context));
   hono.route('/', modelsRoutes(context));
   hono.route('/', chatCompletionsRoutes(context));
   hono.route('/', completionsRoutes(context));
   hono.route('/', metricsRoutes(telemetry));
+  if (config.playground) hono.route('/', playgroundRoutes());
   hono.notFound((c) => errorResponse(routeNotFound(c.req.method, c.req.path)));
   // The one place errors become responses.
   hono.onError((err) => errorResponse(err, config.retryAfterSeconds));

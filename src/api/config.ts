@@ -27,6 +27,12 @@ export const apiConfigSchema = z.object({
   wsMaxBufferedBytes: positiveInt.default(4 << 20),
   /** WebSocket: ping interval; a connection that misses a pong is closed. */
   wsHeartbeatMs: positiveInt.default(30_000),
+  /** Serve the browser playground at `/playground/` (`/` redirects there). */
+  playground: z
+    .union([z.boolean(), z.stringbool({ truthy: ['true'], falsy: ['false'] })], {
+      error: 'expected true or false',
+    })
+    .default(true),
 });
 export type ApiConfig = Readonly<z.infer<typeof apiConfigSchema>>;
 
@@ -61,6 +67,7 @@ export const SERVER_ENV = {
   wsMaxConcurrent: 'REVERIE_WS_MAX_CONCURRENT',
   wsMaxBufferedBytes: 'REVERIE_WS_MAX_BUFFERED_BYTES',
   wsHeartbeatMs: 'REVERIE_WS_HEARTBEAT_MS',
+  playground: 'REVERIE_PLAYGROUND',
   shutdownTimeoutMs: 'REVERIE_SHUTDOWN_TIMEOUT_MS',
 } as const satisfies Record<Exclude<keyof ServerConfig, 'engine'>, string>;
 

@@ -28,6 +28,7 @@ const SERVER_CASES: Record<keyof typeof SERVER_ENV, [string, unknown]> = {
   wsMaxConcurrent: ['2', 2],
   wsMaxBufferedBytes: ['65536', 65536],
   wsHeartbeatMs: ['50', 50],
+  playground: ['false', false],
   shutdownTimeoutMs: ['1000', 1000],
 };
 const ENGINE_CASES: Record<keyof typeof ENGINE_ENV, [string, unknown]> = {
@@ -51,6 +52,7 @@ const BAD: Record<string, string[]> = {
   REVERIE_WS_MAX_CONCURRENT: ['0'],
   REVERIE_WS_MAX_BUFFERED_BYTES: ['lots'],
   REVERIE_WS_HEARTBEAT_MS: ['1e-3'],
+  REVERIE_PLAYGROUND: ['0', 'off'],
   REVERIE_SHUTDOWN_TIMEOUT_MS: ['soon'],
   REVERIE_MAX_NUM_SEQS: ['abc', '0', 'true'],
   REVERIE_MAX_BATCHED_TOKENS: ['2.5'],

@@ -123,14 +123,48 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/playground/': {
+        get: {
+          summary:
+            'The browser playground (HTML; `/` and `/playground` redirect here; off with REVERIE_PLAYGROUND=false)',
+          description:
+            'Static files served without a key under a strict Content-Security-Policy; the page sends the key ' +
+            'it is given with its own API calls.',
+          security: [],
+          responses: {
+            '200': { description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } },
+          },
+        },
+      },
       '/v1/stream': {
         get: {
           summary:
             'WebSocket: multiplexed chat requests with a live reasoning stream (see docs/websocket.md)',
           description:
-            'Upgrade to a WebSocket (`Authorization: Bearer` as for HTTP). Client messages: `WsClientMessage`; ' +
-            'server messages: `WsServerMessage`. Several requests run at once, told apart by the client id.',
-          responses: { '101': { description: 'Switching protocols' }, ...errors(401) },
+            'Upgrade to a WebSocket. With API keys, send the key as `Authorization: Bearer <key>`, or from a ' +
+            'browser (which cannot set headers) as the subprotocols `reverie.v1` and ' +
+            '`reverie.bearer.<base64url of the key, unpadded>`: the server selects `reverie.v1`, never the token. ' +
+            'Client messages: `WsClientMessage`; server messages: `WsServerMessage`. Several requests run at ' +
+            'once, told apart by the client id.',
+          parameters: [
+            {
+              name: 'Sec-WebSocket-Protocol',
+              in: 'header',
+              required: false,
+              schema: { type: 'string' },
+              example: 'reverie.v1, reverie.bearer.c2VjcmV0',
+              description:
+                'Offer `reverie.v1` (selected when offered) and, from browsers, the key as `reverie.bearer.<base64url>`',
+            },
+          ],
+          responses: {
+            '101': { description: 'Switching protocols' },
+            '400': {
+              description: 'A `reverie.bearer.` subprotocol without `reverie.v1`, or two of them',
+              content: json('Error'),
+            },
+            ...errors(401),
+          },
           'x-websocket': {
             client: ref('WsClientMessage'),
             server: ref('WsServerMessage'),

@@ -8,6 +8,9 @@ import { chatLogprob } from '../common/tokens.ts';
 import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
 import { type ClientMessage, clientMessageSchema, type ServerMessage } from './protocol.ts';
 
+/** Milliseconds to the microsecond: the clock's noise is not worth sending. */
+const micros = (ms: number) => Math.round(ms * 1000) / 1000;
+
 /** A message that cannot be handled, with the id it named (if any). */
 class MessageError {
   constructor(
@@ -227,7 +230,18 @@ export class StreamSession {
         } else if (ev.type === 'finish') {
           finish[ev.choice] = ev.reason;
         } else if (ev.type === 'done') {
-          this.#send({ type: 'response.completed', id, usage: usageJson(ev.usage), finish_reasons: finish });
+          this.#send({
+            type: 'response.completed',
+            id,
+            usage: usageJson(ev.usage),
+            finish_reasons: finish,
+            timings: {
+              queue_ms: micros(ev.timings.queueMs),
+              prefill_ms: micros(ev.timings.prefillMs),
+              first_token_ms: micros(ev.timings.firstTokenMs),
+              total_ms: micros(ev.timings.totalMs),
+            },
+          });
           return;
         } else if (ev.type === 'error') {
           if (!abort.signal.aborted) this.#error(id, toApiError(ev.error));
