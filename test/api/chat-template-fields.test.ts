@@ -2,38 +2,21 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createApp } from '../../src/api/app.ts';
 import type { ModelInfo } from '../../src/engine/types.ts';
-import { ChatTemplate } from '../../src/model/chat-template.ts';
-import { manifestSchema } from '../../src/model/manifest.ts';
-import { TextTokenizer } from '../../src/model/tokenizer.ts';
 import { familyTokenizer } from '../helpers/hf-models.ts';
-import { FakeEngine } from './fake-engine.ts';
+import { FakeEngine, modelInfo } from './fake-engine.ts';
 
 /**
  * vLLM's template fields on chat requests, with Qwen3's and DeepSeek-R1-Distill's real tokenizers
  * and templates (the engine is scripted: these tests read the prompt the API submits).
  */
 
-function modelInfo(name: string, family: 'qwen3' | 'r1-qwen'): ModelInfo {
+function qwenInfo(name: string, family: 'qwen3' | 'r1-qwen'): ModelInfo {
   const { tokenizer, config } = familyTokenizer(family);
-  return {
-    name,
-    manifest: manifestSchema.parse({
-      format: 'reverie-checkpoint/1',
-      name,
-      description: 'fake',
-      architecture: family === 'qwen3' ? 'Qwen3ForCausalLM' : 'Qwen2ForCausalLM',
-      files: {},
-      thinking: { start: '<think>', end: '</think>' },
-      modes: ['discrete', 'hard', 'soft', 'fuzzy', 'superposed'],
-    }),
-    maxModelLen: 4096,
-    tokenizer: new TextTokenizer(tokenizer, config),
-    chatTemplate: ChatTemplate.fromTokenizerConfig(config),
-    created: 1_700_000_000,
-  };
+  const architecture = family === 'qwen3' ? 'Qwen3ForCausalLM' : 'Qwen2ForCausalLM';
+  return modelInfo(name, tokenizer, config, { architecture }, 4096);
 }
 
-const engine = new FakeEngine({ models: [modelInfo('qwen3', 'qwen3'), modelInfo('r1', 'r1-qwen')] });
+const engine = new FakeEngine({ models: [qwenInfo('qwen3', 'qwen3'), qwenInfo('r1', 'r1-qwen')] });
 const app = createApp({ engine });
 const user = [{ role: 'user', content: 'Is 91 prime?' }];
 

@@ -7,7 +7,7 @@ import { prepareChat } from '../../src/api/chat-completions/service.ts';
 import type { ApiContext } from '../../src/api/common/context.ts';
 import { prepareCompletion } from '../../src/api/completions/service.ts';
 import { parseApiConfig } from '../../src/api/config.ts';
-import type { EngineEvent, GenerateRequest, ModelInfo } from '../../src/engine/types.ts';
+import type { EngineEvent, GenerateRequest } from '../../src/engine/types.ts';
 import { writeManifest } from '../../src/model/manifest-writer.ts';
 import type { Tensor } from '../../src/model/safetensors.ts';
 import { writeHfModel } from '../helpers/hf-models.ts';
@@ -104,6 +104,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
     path: '/v1/chat/completions' | '/v1/completions',
     body: Record<string, unknown>,
   ): Promise<Answer> {
+    // biome-ignore lint/suspicious/noExplicitAny: responses are read field by field, as a client would
     const json = (await (await post(path, body)).json()) as Record<string, any>;
     assert.ok(json.choices, JSON.stringify(json));
     const c = json.choices[0];
@@ -120,6 +121,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
     let reasoning = '';
     let content = '';
     const traceIds: number[] = [];
+    // biome-ignore lint/suspicious/noExplicitAny: the usage chunk is read field by field
     let usage: Record<string, any> | null = null;
     for (const line of sse.split('\n\n').filter(Boolean)) {
       assert.ok(line.startsWith('data: '), line);
@@ -147,23 +149,34 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
     return out;
   }
 
-  /** Checks reverie's split and count against vLLM's parser on the whole generated text. */
-  function agreesWithVllm(
-    m: ModelInfo,
+  /**
+   * Runs the request on the engine for its ids, then holds reverie's split and count against
+   * vLLM's parser (deepseek_r1 for the R1 model, qwen3 for Qwen3) on the whole generated text.
+   * Returns the events.
+   */
+  async function agreesWithVllm(
+    request: GenerateRequest,
     answer: Answer,
-    ids: number[],
-    split: Split,
-    markers: [number, number],
-    startsInside: boolean,
-  ): void {
+    opened: boolean,
+  ): Promise<EngineEvent[]> {
+    const m = model(request.model);
+    const r1 = request.model === 'r1';
+    const markers: [number, number] = r1 ? [R1_THINK, R1_THINK_END] : [QWEN_THINK, QWEN_THINK_END];
+    const evs = await events(request);
+    const ids = generatedIds(evs, markers, opened);
+    const text = m.tokenizer.decode(ids, { skipSpecialTokens: true });
+    const split: Split = r1 ? deepseekR1Split(text) : qwen3Split(text);
     assert.equal(
       answer.reasoning,
       split.reasoning === '' ? null : split.reasoning,
-      `reasoning of ${JSON.stringify(m.tokenizer.decode(ids))}`,
+      `reasoning of ${JSON.stringify(text)}`,
     );
     assert.equal(answer.content, split.content ?? '');
-    assert.equal(answer.reasoningTokens, countReasoningTokens(ids, markers[0], markers[1], startsInside));
+    assert.equal(answer.reasoningTokens, countReasoningTokens(ids, markers[0], markers[1], !opened));
     assert.ok(answer.reasoningTokens > 0, 'it thought');
+    if (opened)
+      assert.ok(text.startsWith('<think>'), 'vLLM sees the generated <think> (not a special token)');
+    return evs;
   }
 
   const soft = { mode: 'soft', max_tokens: 5, trace: true, trace_top_k: 3 };
@@ -181,9 +194,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
     assert.ok(model('r1').tokenizer.decode(prepared.request.prompt).endsWith('<｜Assistant｜><think>\n'));
     const answer = await both('/v1/chat/completions', body);
     assert.ok(answer.traceIds.length >= 1 && answer.traceIds.length <= 5);
-    const ids = generatedIds(await events(prepared.request), [R1_THINK, R1_THINK_END], false);
-    const text = model('r1').tokenizer.decode(ids, { skipSpecialTokens: true });
-    agreesWithVllm(model('r1'), answer, ids, deepseekR1Split(text), [R1_THINK, R1_THINK_END], true);
+    await agreesWithVllm(prepared.request, answer, false);
   });
 
   for (const ending of ['<think>', '<think>\n']) {
@@ -197,10 +208,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
       };
       const prepared = prepareCompletion(body, ctx);
       assert.ok(prepared.request.startsInThinking);
-      const answer = await both('/v1/completions', body);
-      const ids = generatedIds(await events(prepared.request), [R1_THINK, R1_THINK_END], false);
-      const text = model('r1').tokenizer.decode(ids, { skipSpecialTokens: true });
-      agreesWithVllm(model('r1'), answer, ids, deepseekR1Split(text), [R1_THINK, R1_THINK_END], true);
+      await agreesWithVllm(prepared.request, await both('/v1/completions', body), false);
     });
   }
 
@@ -218,11 +226,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
       model('qwen3-think').tokenizer.decode(prepared.request.prompt).endsWith('<|im_start|>assistant\n'),
     );
     const answer = await both('/v1/chat/completions', body);
-    const evs = await events(prepared.request);
-    const ids = generatedIds(evs, [QWEN_THINK, QWEN_THINK_END], true);
-    const text = model('qwen3-think').tokenizer.decode(ids, { skipSpecialTokens: true });
-    assert.ok(text.startsWith('<think>'), 'vLLM sees the generated <think> (not a special token)');
-    agreesWithVllm(model('qwen3-think'), answer, ids, qwen3Split(text), [QWEN_THINK, QWEN_THINK_END], false);
+    const evs = await agreesWithVllm(prepared.request, answer, true);
     const steps = evs.filter((e) => e.type === 'reasoning' && e.trace);
     assert.ok(steps.every((e) => e.type === 'reasoning' && e.trace!.top.length === 3));
     // <think>, thoughts, </think>, then the answer tokens.
