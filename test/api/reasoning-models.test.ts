@@ -233,6 +233,15 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
     assert.ok(answer.completionTokens >= answer.reasoningTokens + 2 + 1);
   });
 
+  it('completions: the model emits <think> after a token-id prompt (ending in "\\n", for these weights)', async () => {
+    const question = model('qwen3-think').tokenizer.encode('Q: is 91 prime?', { specialTokens: true });
+    const prompt = [...question, QWEN_NEWLINE];
+    const body = { model: 'qwen3-think', prompt, temperature: 0, max_tokens: 5, thinking: soft };
+    const prepared = prepareCompletion(body, ctx);
+    assert.ok(!prepared.request.startsInThinking);
+    await agreesWithVllm(prepared.request, await both('/v1/completions', body), true);
+  });
+
   it('Qwen3 chat with thinking off renders enable_thinking=false: no thinking, all content', async () => {
     for (const off of [{ thinking: { mode: 'off' } }, { chat_template_kwargs: { enable_thinking: false } }]) {
       const body = {
