@@ -31,8 +31,10 @@ export class ThinkingPhase {
   /** Shadow tokens so far, one per thinking position (the reasoning text's ids, and any repeated start marker). */
   readonly shadowIds: number[] = [];
   /**
-   * Thoughts that are reasoning: a shadow token that is the start marker again is a marker, not
-   * reasoning text, and not counted (vLLM's parsers strip a leading `<think>` and never count one).
+   * Thoughts counted as reasoning: a shadow token that is the start marker again is not counted
+   * (vLLM's `count_reasoning_tokens` never counts one). As the first thought it is no reasoning
+   * text either (vLLM's parsers strip the output's first `<think>`); later ones stay in the text,
+   * as in vLLM's split.
    */
   reasoningTokens = 0;
   readonly #ctx: DecodeContext;
@@ -88,10 +90,10 @@ export class ThinkingPhase {
     const thought = this.#strategy.think(out);
     if (thought.shadowId === this.#endId) return this.#end();
     if (this.#stops.has(thought.shadowId)) return { ...this.#end(), stopped: true };
-    this.shadowIds.push(thought.shadowId);
     const marker = thought.shadowId === this.#startId;
     if (!marker) this.reasoningTokens++;
-    const text = marker ? '' : this.#text.push(thought.shadowId);
+    const text = marker && this.shadowIds.length === 0 ? '' : this.#text.push(thought.shadowId);
+    this.shadowIds.push(thought.shadowId);
     const events: DecodeEvent[] = [];
     if (text || trace) {
       const event: DecodeEvent = { type: 'reasoning', choice: this.#choice, text };
