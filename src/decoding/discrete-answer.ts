@@ -31,7 +31,7 @@ export class DiscreteAnswer {
   readonly #ctx: DecodeContext;
   readonly #params: ResolvedDecodingParams;
   readonly #choice: number;
-  readonly #usage: { reasoningTokens: number; thinkingPositions: number };
+  readonly #usage: { reasoningTokens: number; thinkingPositions: number; thinkingSteps: number };
   readonly #scratch: Scratch;
   readonly #sampler: TokenSampler;
   readonly #text: IncrementalDetokenizer;
@@ -51,7 +51,7 @@ export class DiscreteAnswer {
     /** Prompt ids (repetition penalty). */
     promptIds: ArrayLike<number>;
     /** The thinking phase before this answer, for the usage report (zeros when none). */
-    usage: { reasoningTokens: number; thinkingPositions: number };
+    usage: { reasoningTokens: number; thinkingPositions: number; thinkingSteps: number };
     scratch: Scratch;
     /** The think-start id when the model may still open thinking itself (no thinking phase yet). */
     thinkStart?: number | null;
@@ -140,6 +140,7 @@ export class DiscreteAnswer {
       usage: {
         reasoningTokens: this.#usage.reasoningTokens,
         completionTokens: this.#usage.thinkingPositions + this.#generated,
+        thinkingSteps: this.#usage.thinkingSteps,
       },
     });
     return { input: null, events, finished: true };

@@ -61,9 +61,11 @@ interface ThinkingUsage {
   reasoningTokens: number;
   /** Generated positions of the think block: thoughts plus the markers generated or forced. */
   thinkingPositions: number;
+  /** Thoughts (thinking steps). */
+  thinkingSteps: number;
 }
 
-const NO_THINKING: ThinkingUsage = { reasoningTokens: 0, thinkingPositions: 0 };
+const NO_THINKING: ThinkingUsage = { reasoningTokens: 0, thinkingPositions: 0, thinkingSteps: 0 };
 
 /**
  * A request row's decoder: an optional thinking phase, then the answer (discrete or superposed).
@@ -128,14 +130,22 @@ class ComposedDecoder implements SequenceDecoder {
     const endId = this.#ctx.thinkEndId!;
     if (this.#closeAtOnce) {
       this.#closeAtOnce = false;
-      this.#answer = this.#startAnswer([endId], { reasoningTokens: 0, thinkingPositions: this.#opened + 1 });
+      this.#answer = this.#startAnswer([endId], {
+        reasoningTokens: 0,
+        thinkingPositions: this.#opened + 1,
+        thinkingSteps: 0,
+      });
       return { input: oneHot(endId), events: [], finished: false };
     }
     if (this.#thinking) {
       const step = this.#thinking.next(out);
       const thought = this.#thinking.shadowIds;
       const reasoningTokens = this.#thinking.reasoningTokens;
-      const usage = { reasoningTokens, thinkingPositions: this.#opened + thought.length + 1 };
+      const usage = {
+        reasoningTokens,
+        thinkingPositions: this.#opened + thought.length + 1,
+        thinkingSteps: thought.length,
+      };
       if (step.stopped) {
         // EOS while thinking ends the choice: no answer, the EOS is its last generated position.
         const completionTokens = this.#opened + thought.length + 1 + this.#lead;
@@ -143,7 +153,7 @@ class ComposedDecoder implements SequenceDecoder {
           type: 'finish',
           choice: this.#options.choiceIndex,
           reason: 'stop',
-          usage: { reasoningTokens, completionTokens },
+          usage: { reasoningTokens, completionTokens, thinkingSteps: thought.length },
         };
         return { input: null, events: [...step.events, finish], finished: true };
       }

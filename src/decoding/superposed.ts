@@ -30,7 +30,7 @@ export class SuperposedAnswer {
   readonly #params: ResolvedDecodingParams;
   readonly #sp: ResolvedSuperposition;
   readonly #choice: number;
-  readonly #usage: { reasoningTokens: number; thinkingPositions: number };
+  readonly #usage: { reasoningTokens: number; thinkingPositions: number; thinkingSteps: number };
   readonly #scratch: Scratch;
   /** Ids that end a draft: EOS (unless ignore_eos) and stop_token_ids. */
   readonly #eos: Set<number>;
@@ -48,7 +48,7 @@ export class SuperposedAnswer {
     /** Everything before the answer: prompt ids, then thinking ids. */
     contextIds: ArrayLike<number>;
     /** The shared thinking phase before the drafts (reported on the first choice). */
-    usage: { reasoningTokens: number; thinkingPositions: number };
+    usage: { reasoningTokens: number; thinkingPositions: number; thinkingSteps: number };
     scratch: Scratch;
   }) {
     this.#ctx = options.ctx;
@@ -157,7 +157,7 @@ export class SuperposedAnswer {
         include: this.#params.includeStopStr,
       });
       events.push({ type: 'content', choice, text: cut.text, tokenIds });
-      const shared = i === 0 ? this.#usage : { reasoningTokens: 0, thinkingPositions: 0 };
+      const shared = i === 0 ? this.#usage : { reasoningTokens: 0, thinkingPositions: 0, thinkingSteps: 0 };
       events.push({
         type: 'finish',
         choice,
@@ -165,6 +165,7 @@ export class SuperposedAnswer {
         usage: {
           reasoningTokens: shared.reasoningTokens,
           completionTokens: shared.thinkingPositions + d.tokens.length,
+          thinkingSteps: shared.thinkingSteps,
         },
       });
     });

@@ -127,6 +127,8 @@ export interface ChoiceUsage {
    * the first draft reports it, the others only their own tokens.
    */
   completionTokens: number;
+  /** Thinking steps taken (thoughts, markers excluded; shared by superposed drafts, reported once). */
+  thinkingSteps: number;
 }
 
 /** Everything a decoder reports; every event names the choice (n > 1, superposed k drafts). */

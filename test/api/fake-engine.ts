@@ -105,7 +105,7 @@ export async function* defaultScript(request: GenerateRequest): AsyncIterable<En
       type: 'finish',
       choice: c,
       reason: 'stop',
-      usage: { reasoningTokens: reasoning, completionTokens: 11 },
+      usage: { reasoningTokens: reasoning, completionTokens: 11 + reasoning, thinkingSteps: reasoning },
     };
   }
   yield {
