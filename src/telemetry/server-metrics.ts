@@ -148,7 +148,10 @@ export class ServerMetrics {
       'Prompt tokens served from the prefix cache',
     );
     this.#generationTokens = counter('reverie_generation_tokens', 'Generated tokens (answer + reasoning)');
-    this.#reasoningTokens = counter('reverie_reasoning_tokens', 'Reasoning tokens (inside think blocks, markers excluded, as vLLM counts them)');
+    this.#reasoningTokens = counter(
+      'reverie_reasoning_tokens',
+      'Reasoning tokens (inside think blocks, markers excluded, as vLLM counts them)',
+    );
     this.#success = counter('reverie_request_success', 'Finished choices by finish reason');
     this.#failure = counter('reverie_request_failure', 'Failed requests by error type');
     this.#requestsByMode = counter(
