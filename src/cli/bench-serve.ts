@@ -14,6 +14,7 @@ export const BENCH_SERVE_USAGE = `usage: reverie bench serve [options]
   --mix MODE=W,...          discrete, hard, soft, fuzzy, latent, superposed (default discrete=2,soft=1,superposed=1)
   --max-tokens N            answer tokens per request (default 64)
   --thinking-max-tokens N   thinking budget of hard/soft/fuzzy/latent (default: the checkpoint's)
+  --extra-body JSON         fields merged into every request, e.g. '{"skip_special_tokens":false}'
   --prompts FILE            JSONL: a string, {"prompt": ...} or {"messages": [...]} per line
   --seed N                  arrivals, prompts, sampling seeds and cancels (default 0)
   --goodput ttft:MS,tpot:MS,e2el:MS   SLOs for goodput
@@ -40,6 +41,7 @@ const FLAGS = [
   'mix',
   'max-tokens',
   'thinking-max-tokens',
+  'extra-body',
   'prompts',
   'seed',
   'goodput',

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
+import { benchConvert, formatConvert } from '../bench/convert.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchMemory, formatMemory } from '../bench/memory.ts';
@@ -9,6 +10,7 @@ import { benchServeCommand } from './bench-serve.ts';
 /**
  * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
  * `reverie bench memory [--checkpoint DIR] [--rounds N] [--concurrency C] [--json]`,
+ * `reverie bench convert [--shape qwen2.5-1.5b|qwen3-0.6b] [--dtype fp32|fp16] [--keep] [--json]`,
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -23,6 +25,9 @@ export async function benchCommand(argv: string[]): Promise<void> {
       checkpoint: { type: 'string' },
       rounds: { type: 'string', default: '20' },
       concurrency: { type: 'string', default: '64' },
+      shape: { type: 'string', default: 'qwen2.5-1.5b' },
+      dtype: { type: 'string', default: 'fp32' },
+      keep: { type: 'boolean', default: false },
     },
   });
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -59,6 +64,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify({ bench: 'memory', ...result }));
     return;
   }
+  if (which === 'convert') {
+    if (values.dtype !== 'fp32' && values.dtype !== 'fp16') throw new Error('--dtype must be fp32 or fp16');
+    const result = await benchConvert({ shape: values.shape!, dtype: values.dtype, keep: values.keep, log });
+    console.log(formatConvert(result));
+    if (values.json) console.log(JSON.stringify({ bench: 'convert', ...result }));
+    return;
+  }
   if (which === 'decoding') {
     const rows = await benchDecoding({ models: values.models!.split(','), log });
     console.log(formatDecoding(rows));
@@ -66,6 +78,6 @@ export async function benchCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, memory, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, memory, convert, serve`,
   );
 }

@@ -2,6 +2,7 @@ import type { ResolvedDecodingParams } from '../decoding/params.ts';
 import type { DecodingDefaults } from '../decoding/resolve-params.ts';
 import { DecodingParamsError, resolveDecodingParams } from '../decoding/resolve-params.ts';
 import { createDecoder } from '../decoding/sequence-decoder.ts';
+import { thinkingReserve } from '../decoding/think-block.ts';
 import type { BagInput, DecodeContext, DecodeEvent } from '../decoding/types.ts';
 import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
 import type { ModelRunner } from '../model/runner.ts';
@@ -72,7 +73,12 @@ export function resolveRequest(
     throw err;
   }
   if (req.prompt.length === 0) throw new EngineError('invalid_request', 'the prompt is empty', 'messages');
-  const thinking = req.startsInThinking && params.thinking.mode !== 'off' ? params.thinking.maxTokens + 1 : 0;
+  const thinking = thinkingReserve({
+    startsInThinking: req.startsInThinking,
+    mayOpen: ctx.thinkStartId !== null && ctx.thinkEndId !== null && !params.superposition,
+    mode: params.thinking.mode,
+    maxTokens: params.thinking.maxTokens,
+  });
   const total = req.prompt.length + thinking + params.maxTokens;
   if (total > maxModelLen) {
     throw new EngineError(
@@ -430,7 +436,7 @@ export class ModelExecutor {
         state.firstTokenAt = now();
       if (ev.type === 'finish') {
         state.completionTokens += ev.usage.completionTokens;
-        state.reasoningTokens = Math.max(state.reasoningTokens, ev.usage.reasoningTokens);
+        state.reasoningTokens += ev.usage.reasoningTokens;
       }
       this.#queue(state.req.id, ev as DecodeEvent);
     }
@@ -448,7 +454,7 @@ export class ModelExecutor {
       type: 'done',
       usage: {
         promptTokens: state.req.prompt.length,
-        completionTokens: state.completionTokens + state.reasoningTokens,
+        completionTokens: state.completionTokens,
         reasoningTokens: state.reasoningTokens,
         cachedTokens: state.cachedTokens,
       },

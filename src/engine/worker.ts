@@ -2,7 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openModel } from '../model/open-model.ts';
 import { decodeContext } from './decode-context.ts';
 import { ModelExecutor } from './executor.ts';
-import { freeMemory, kvBudget, kvBytesPerPosition } from './kv-budget.ts';
+import { FREE_MEMORY_SHARE, freeMemory, kvBudget, kvBytesPerPosition } from './kv-budget.ts';
+import { resolveMaxModelLen } from './model-len.ts';
 import {
   emptyWorkerStats,
   type FromWorker,
@@ -103,10 +104,17 @@ async function load(): Promise<void> {
   for (const dir of options.checkpointDirs) {
     const model = await openModel(dir, { device: options.device, threads: options.threads });
     const { checkpoint } = model;
-    const maxModelLen = Math.min(
-      options.maxModelLen ?? checkpoint.config.maxPositions,
-      checkpoint.config.maxPositions,
-    );
+    let maxModelLen: number;
+    try {
+      maxModelLen = resolveMaxModelLen(checkpoint.config, {
+        maxModelLen: options.maxModelLen,
+        kvBudgetBytes: options.kvBudgetBytes,
+        budgetCapBytes: Math.floor((FREE_MEMORY_SHARE * freeBytes) / options.checkpointDirs.length),
+      });
+    } catch (err) {
+      await model.runner.close();
+      throw new Error(`${checkpoint.manifest.name}: ${(err as Error).message}`);
+    }
     const ctx = decodeContext(checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
     const budget = kvBudget({
       configured: options.kvBudgetBytes,

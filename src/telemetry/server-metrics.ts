@@ -181,14 +181,17 @@ export class ServerMetrics {
       'Prompt tokens served from the prefix cache',
     );
     this.#generationTokens = counter('reverie_generation_tokens', 'Generated tokens (answer + reasoning)');
-    this.#reasoningTokens = counter('reverie_reasoning_tokens', 'Generated reasoning (thinking) positions');
+    this.#reasoningTokens = counter(
+      'reverie_reasoning_tokens',
+      'Reasoning tokens (inside think blocks, markers excluded, as vLLM counts them)',
+    );
     this.#success = counter('reverie_request_success', 'Finished choices by finish reason');
     this.#failure = counter('reverie_request_failure', 'Failed requests by error type');
     this.#requestsByMode = counter(
       'reverie_requests',
       'Finished requests by thinking mode and answer decoding',
     );
-    this.#thinkingSteps = counter('reverie_thinking_steps', 'Thinking positions by thinking mode');
+    this.#thinkingSteps = counter('reverie_thinking_steps', 'Thinking steps (thoughts) by thinking mode');
     this.#drafts = counter('reverie_superposed_drafts', 'Drafts of finished superposed requests');
     this.#vllmTtft = histogram(
       'reverie_time_to_first_token_seconds',

@@ -22,7 +22,18 @@ import { TextTokenizer } from '../../src/model/tokenizer.ts';
 /** A ModelInfo with reverie's byte-level tokenizer and template. */
 export function byteModelInfo(name: string, manifest: Partial<Manifest> = {}, maxModelLen = 1024): ModelInfo {
   const tokenizerConfig = JSON.parse(byteTokenizerConfigJson()) as Record<string, unknown>;
-  const tokenizer = new TextTokenizer(JSON.parse(byteTokenizerJson()), tokenizerConfig);
+  return modelInfo(name, JSON.parse(byteTokenizerJson()), tokenizerConfig, manifest, maxModelLen);
+}
+
+/** A ModelInfo around any tokenizer files (the chat template from tokenizer_config.json). */
+export function modelInfo(
+  name: string,
+  tokenizerJson: object,
+  tokenizerConfig: Record<string, unknown>,
+  manifest: Partial<Manifest> = {},
+  maxModelLen = 1024,
+): ModelInfo {
+  const tokenizer = new TextTokenizer(tokenizerJson, tokenizerConfig);
   return {
     name,
     manifest: manifestSchema.parse({
@@ -96,7 +107,7 @@ export async function* defaultScript(request: GenerateRequest): AsyncIterable<En
       type: 'finish',
       choice: c,
       reason: 'stop',
-      usage: { reasoningTokens: reasoning, completionTokens: 11 },
+      usage: { reasoningTokens: reasoning, completionTokens: 11 + reasoning, thinkingSteps: reasoning },
     };
   }
   yield {

@@ -112,7 +112,8 @@ describe('HTTP layer on a scripted engine', () => {
       false,
       'enable_thinking=false renders <think></think>',
     );
-    assert.equal(engine.requests[1]!.params.temperature, 0, "the manifest's default temperature");
+    // Unset fields stay unset: the engine resolves them against the manifest's defaults.
+    assert.equal(engine.requests[1]!.params.temperature, undefined);
   });
 
   it('a model without think markers refuses thinking modes and never starts in thinking', async () => {

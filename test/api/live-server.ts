@@ -26,12 +26,16 @@ export async function startLiveServer(
     config?: Partial<ApiConfig>;
     engine?: Partial<EngineOptionsInput>;
     latent?: boolean;
+    /** Serve these checkpoint folders instead of writing the tiny one (the first is `model`). */
+    checkpointDirs?: string[];
     /** The app's telemetry (default: from the environment, i.e. metrics only). */
     telemetry?: (engine: Engine) => Telemetry;
   } = {},
 ): Promise<LiveServer> {
-  const dir = await sharedCheckpoint({ seed: 7, name: 'tiny', latent: options.latent ?? false });
-  const engine = createEngine({ checkpointDirs: [dir], threads: 1, ...options.engine });
+  const dirs = options.checkpointDirs ?? [
+    await sharedCheckpoint({ seed: 7, name: 'tiny', latent: options.latent ?? false }),
+  ];
+  const engine = createEngine({ checkpointDirs: dirs, threads: 1, ...options.engine });
   try {
     await engine.ready();
   } catch (err) {
@@ -49,7 +53,7 @@ export async function startLiveServer(
     engine,
     app,
     running,
-    model: 'tiny',
+    model: engine.models[0]!.name,
     async close() {
       await running.close(5_000);
       await engine.close(5_000);

@@ -399,6 +399,8 @@ describe('bench serve against a live server (tiny model, real engine)', () => {
     mix: parseMix('discrete=2,soft=1,superposed=1,latent=1,hard=1'),
     maxTokens: 8,
     thinkingMaxTokens: 8,
+    // The random tiny model's favourite tokens are specials: keep them in the text, so every token streams.
+    extraBody: { skip_special_tokens: false },
     seed: 0,
     percentiles: [50, 90, 99],
     requestTimeoutMs: 20_000,

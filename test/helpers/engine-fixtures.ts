@@ -1,3 +1,4 @@
+import { promptOpensThinking } from '../../src/api/common/decoding.ts';
 import type { DecodingParams } from '../../src/decoding/params.ts';
 import type { Engine, EngineEvent, ModelInfo } from '../../src/engine/types.ts';
 import { sharedCheckpoint } from './shared-checkpoint.ts';
@@ -18,10 +19,8 @@ export function promptFor(
     addGenerationPrompt: true,
     enableThinking: thinking,
   });
-  return {
-    prompt: model.tokenizer.encode(rendered, { specialTokens: true }),
-    startsInThinking: rendered.endsWith(model.manifest.thinking!.start),
-  };
+  const prompt = model.tokenizer.encode(rendered, { specialTokens: true });
+  return { prompt, startsInThinking: promptOpensThinking(model, prompt) };
 }
 
 /**

@@ -19,6 +19,8 @@ export interface ServeBenchOptions {
   mix: ModeMix;
   maxTokens: number;
   thinkingMaxTokens?: number;
+  /** Fields merged into every request body (vLLM's `--extra-body`), e.g. `{"skip_special_tokens": false}`. */
+  extraBody?: Record<string, unknown>;
   seed: number;
   prompts?: ChatMessage[][];
   slo?: Slo;
@@ -86,6 +88,11 @@ export const serveFlagsSchema = z
     mix: z.string().default('discrete=2,soft=1,superposed=1').transform(parsed(parseMix)),
     'max-tokens': count.default(64),
     'thinking-max-tokens': count.optional(),
+    'extra-body': z
+      .string()
+      .transform(parsed((text) => JSON.parse(text) as unknown))
+      .pipe(z.record(z.string(), z.unknown()))
+      .optional(),
     seed: z.coerce.number().int().default(0),
     prompts: z.string().transform(parsed(loadPrompts)).optional(),
     goodput: z.string().transform(parsed(parseSlo)).optional(),
@@ -120,6 +127,7 @@ export const serveFlagsSchema = z
       mix: f.mix,
       maxTokens: f['max-tokens'],
       thinkingMaxTokens: f['thinking-max-tokens'],
+      extraBody: f['extra-body'],
       seed: f.seed,
       prompts: f.prompts,
       slo: f.goodput,

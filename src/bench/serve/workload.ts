@@ -32,6 +32,8 @@ export interface WorkloadOptions {
   seed: number;
   /** Thinking budget for hard/soft/fuzzy/latent; the checkpoint's default when absent. */
   thinkingMaxTokens?: number;
+  /** Fields merged into every body, last (vLLM's `--extra-body`). */
+  extraBody?: Record<string, unknown>;
   prompts?: readonly ChatMessage[][];
   /** Every request its own prompt ({@link distinctPrompts}); `prompts` is then ignored. */
   distinctPrompts?: boolean;
@@ -187,6 +189,7 @@ export function planRequests(options: WorkloadOptions): PlannedRequest[] {
       stream: true,
       stream_options: { include_usage: true },
       ...modeFields(mode, deriveSeed(options.seed, index), options.thinkingMaxTokens),
+      ...options.extraBody,
     },
   }));
 }

@@ -6,6 +6,8 @@ export const IO = {
   inputIds: 'input_ids',
   inputWeights: 'input_weights',
   embedsAdd: 'inputs_embeds_add',
+  denseWeights: 'dense_weights',
+  denseIndex: 'dense_index',
   positionIds: 'position_ids',
   attentionMask: 'attention_mask',
   outputIndex: 'output_index',
