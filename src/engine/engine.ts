@@ -42,6 +42,9 @@ export function createEngine(input: EngineOptionsInput): Engine {
  * TypeScript sources (tsx), a bootstrap that registers tsx in the worker first, since worker
  * threads do not inherit the parent's programmatic loaders.
  */
+/** How long a stopping worker may take to finish its step and exit before it is terminated. */
+const WORKER_EXIT_MS = 10_000;
+
 const WORKER_ENTRY = new URL(
   import.meta.url.endsWith('.ts') ? './worker-bootstrap.mjs' : './worker.js',
   import.meta.url,
@@ -65,6 +68,8 @@ class WorkerEngine implements Engine {
   #stats: WorkerStats = emptyWorkerStats();
   readonly #ready: Promise<void>;
   #idle: (() => void) | null = null;
+  #stopping: Promise<void> | null = null;
+  #exited = false;
   readonly #stepListeners = new Set<(step: StepSample) => void>();
   readonly #flow: FlowControl;
 
@@ -92,6 +97,7 @@ class WorkerEngine implements Engine {
         reject(err);
       });
       this.#worker.on('exit', (code) => {
+        this.#exited = true;
         if (this.#state !== 'closed') this.#die(`the engine exited (code ${code})`);
         reject(new Error(`the engine exited (code ${code})`));
       });
@@ -152,8 +158,8 @@ class WorkerEngine implements Engine {
   async close(timeoutMs = 30_000): Promise<void> {
     if (this.#state === 'closed') return;
     if (this.#state === 'dead') {
-      // A dead worker normally exits by itself; terminating makes sure nothing keeps the process up.
-      await this.#worker.terminate();
+      // A dead worker exits by itself once its sessions are released; wait for it.
+      await this.#stopWorker();
       return;
     }
     this.#state = 'closed';
@@ -165,16 +171,35 @@ class WorkerEngine implements Engine {
         new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
       ]);
     }
-    this.#send({ type: 'shutdown' });
     this.#failAll(new EngineError('unavailable', 'the engine was closed'));
-    await this.#worker.terminate();
+    await this.#stopWorker();
   }
 
   destroy(): void {
     if (this.#state === 'closed' && this.#channels.size === 0) return;
     this.#state = 'closed';
     this.#failAll(new EngineError('unavailable', 'the engine was destroyed'));
-    void this.#worker.terminate();
+    void this.#stopWorker();
+  }
+
+  /**
+   * Asks the worker to stop and waits for it to exit: it finishes the step in flight, releases its
+   * ORT sessions and exits. Terminating it mid-`session.run` instead aborts the whole process
+   * (onnxruntime-node's callback throws into the torn-down worker). Only a worker that does not
+   * exit within WORKER_EXIT_MS (a runaway step) is terminated. Idempotent.
+   */
+  #stopWorker(): Promise<void> {
+    this.#stopping ??= new Promise<void>((resolve) => {
+      if (this.#exited) return resolve();
+      const timer = setTimeout(() => void this.#worker.terminate(), WORKER_EXIT_MS);
+      timer.unref();
+      this.#worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.#send({ type: 'shutdown' });
+    });
+    return this.#stopping;
   }
 
   #send(msg: ToWorker): void {

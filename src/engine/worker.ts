@@ -25,6 +25,8 @@ import { EngineError } from './types.ts';
 const port = parentPort!;
 const { options } = workerData as WorkerData;
 const executors = new Map<string, ModelExecutor>();
+/** Every opened model's runner, closed (ORT sessions released) before the worker exits. */
+const runners: { close(): Promise<void> }[] = [];
 let outbox: [string, WireEvent[]][] = [];
 let wake: (() => void) | null = null;
 let shuttingDown = false;
@@ -103,6 +105,7 @@ async function load(): Promise<void> {
   const freeBytes = freeMemory();
   for (const dir of options.checkpointDirs) {
     const model = await openModel(dir, { device: options.device, threads: options.threads });
+    runners.push(model.runner);
     const { checkpoint } = model;
     let maxModelLen: number;
     try {
@@ -112,7 +115,7 @@ async function load(): Promise<void> {
         budgetCapBytes: Math.floor((FREE_MEMORY_SHARE * freeBytes) / options.checkpointDirs.length),
       });
     } catch (err) {
-      await model.runner.close();
+      // Its runner is closed with the others as the worker exits.
       throw new Error(`${checkpoint.manifest.name}: ${(err as Error).message}`);
     }
     const ctx = decodeContext(checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
@@ -163,9 +166,22 @@ async function loop(): Promise<void> {
   }
 }
 
+/**
+ * Ends the worker once no `session.run` is in flight: the main thread must never terminate a
+ * worker mid-run, since onnxruntime-node's completion callback then throws into a torn-down
+ * environment and aborts the whole process (`terminate called after throwing Napi::Error`).
+ */
+async function exitCleanly(code: number): Promise<void> {
+  for (const runner of runners.splice(0)) await runner.close().catch(() => {});
+  process.exit(code);
+}
+
 load()
   .then(loop)
-  .catch((err: unknown) => {
-    post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
-    process.exit(1);
-  });
+  .then(
+    () => exitCleanly(0),
+    (err: unknown) => {
+      post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
+      return exitCleanly(1);
+    },
+  );

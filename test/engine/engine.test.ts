@@ -278,6 +278,36 @@ describe('engine under memory pressure and failure', () => {
     await engine.close();
   });
 
+  it('close and destroy while a step is in flight let the worker finish it and exit (no native abort)', async () => {
+    // Terminating a worker inside session.run aborts the whole process from onnxruntime-node's
+    // callback; the engine must wait for the step instead. Several rounds, stopped mid-generation.
+    for (let round = 0; round < 16; round++) {
+      const engine = createEngine({ checkpointDirs: [dir], threads: 1 });
+      await engine.ready();
+      const model = engine.models[0]!;
+      const params = { temperature: 0.8, seed: round, max_tokens: 400, thinking: { mode: 'off' as const } };
+      const events = engine.generate({
+        id: `s${round}`,
+        model: model.name,
+        ...promptFor(model, 'hi', params),
+        params,
+      });
+      let stopped: Promise<void> | undefined;
+      let code = '';
+      for await (const ev of events) {
+        if (ev.type === 'error') code = ev.error.code;
+        else if (!stopped) {
+          // The worker is running its next step right now.
+          if (round % 2 === 0) engine.destroy();
+          stopped = round % 2 === 0 ? Promise.resolve() : engine.close(0);
+        }
+      }
+      await stopped;
+      await engine.close(); // idempotent; resolves once the worker has exited
+      assert.equal(code, 'unavailable');
+    }
+  });
+
   it('a dead engine fails waiting clients and reports it', async (t) => {
     const engine = createEngine({ checkpointDirs: [dir], threads: 1 });
     t.after(() => engine.destroy());

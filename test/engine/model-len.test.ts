@@ -32,8 +32,14 @@ describe('max model length', () => {
     // No budget configured: the most a derived budget may take (a share of free memory) caps it.
     assert.equal(resolveMaxModelLen(cfg, { budgetCapBytes: twoGiB }), 37_440);
     assert.equal(resolveMaxModelLen(cfg, { budgetCapBytes: 16 * twoGiB }), 131_072);
-    assert.equal(resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB, budgetCapBytes: 0, maxModelLen: 4096 }), 4096);
-    assert.equal(resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB, budgetCapBytes: 0, maxModelLen: 200_000 }), 131_072);
+    assert.equal(
+      resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB, budgetCapBytes: 0, maxModelLen: 4096 }),
+      4096,
+    );
+    assert.equal(
+      resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB, budgetCapBytes: 0, maxModelLen: 200_000 }),
+      131_072,
+    );
   });
 
   it('refuses a model whose sliding window is shorter than the length it would serve, naming the fix', () => {
@@ -44,7 +50,10 @@ describe('max model length', () => {
       () => resolveMaxModelLen(cfg, { kvBudgetBytes: 2 ** 30, budgetCapBytes: 0 }),
       /sliding_window 256.*--max-model-len 256/,
     );
-    assert.equal(resolveMaxModelLen(cfg, { kvBudgetBytes: 2 ** 30, budgetCapBytes: 0, maxModelLen: 256 }), 256);
+    assert.equal(
+      resolveMaxModelLen(cfg, { kvBudgetBytes: 2 ** 30, budgetCapBytes: 0, maxModelLen: 256 }),
+      256,
+    );
     // Qwen configs name a window that is off unless use_sliding_window is true.
     const qwen = parseModelConfig({
       ...hfConfig({ ...TINY, architecture: 'Qwen2ForCausalLM' }),
