@@ -79,6 +79,8 @@ export const ENGINE_ENV = {
   maxModelLen: 'REVERIE_MAX_MODEL_LEN',
   queueLimit: 'REVERIE_QUEUE_LIMIT',
   prefixCache: 'REVERIE_PREFIX_CACHE',
+  maxBufferedEvents: 'REVERIE_MAX_BUFFERED_EVENTS',
+  stallTimeoutMs: 'REVERIE_STALL_TIMEOUT_MS',
   threads: 'REVERIE_THREADS',
   quantization: 'REVERIE_QUANTIZATION',
 } as const satisfies Record<keyof EngineKnobs, string>;

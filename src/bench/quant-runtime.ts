@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import type { QuantSpec } from '../model/onnx/quant-graph.ts';
+import type { QuantSpec } from '../model/quantization.ts';
 import { defaultSpec } from '../model/quantization.ts';
 import { ModelRunner } from '../model/runner.ts';
 import { benchGraph, seedKv } from './runtime.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGraph, type GraphInfo } from '../model/graph-cache.ts';
 import { parseModelConfig } from '../model/hf-config.ts';
-import type { QuantSpec } from '../model/onnx/quant-graph.ts';
+import type { QuantSpec } from '../model/quantization.ts';
 import { ModelRunner } from '../model/runner.ts';
 import { QWEN05B_SHAPE, type TestModelOptions, TINY, writeRandomModel } from '../model/test-model.ts';
 import { median, nowMs, table } from './stats.ts';

@@ -2,8 +2,10 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchQuality, formatQuality } from '../bench/accuracy.ts';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
+import { benchConvert, formatConvert } from '../bench/convert.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
+import { benchMemory, formatMemory } from '../bench/memory.ts';
 import { benchQuantEngine, formatQuantEngine } from '../bench/quant-engine.ts';
 import { benchKernels, formatKernels, KERNEL_VARIANTS } from '../bench/quant-kernels.ts';
 import {
@@ -24,6 +26,8 @@ import { benchServeCommand } from './bench-serve.ts';
  * variant unless `--quant` names some; quant-kernels.ts),
  * `reverie bench quality [--model DIR] [--testset FILE] [--quant …] [--thinking hard,soft]` (greedy
  * accuracy of a checkpoint's test set per weights; default: the default checkpoint and its fixture),
+ * `reverie bench memory [--checkpoint DIR] [--rounds N] [--concurrency C] [--json]`,
+ * `reverie bench convert [--shape qwen2.5-1.5b|qwen3-0.6b] [--dtype fp32|fp16] [--keep] [--json]`,
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -41,6 +45,12 @@ export async function benchCommand(argv: string[]): Promise<void> {
       model: { type: 'string' },
       testset: { type: 'string' },
       thinking: { type: 'string', default: 'hard' },
+      checkpoint: { type: 'string' },
+      rounds: { type: 'string', default: '20' },
+      concurrency: { type: 'string', default: '64' },
+      shape: { type: 'string', default: 'qwen2.5-1.5b' },
+      dtype: { type: 'string', default: 'fp32' },
+      keep: { type: 'boolean', default: false },
     },
   });
   // runtime, quality and kernels also compare the alternatives the defaults were chosen against.
@@ -110,6 +120,24 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify({ bench: 'engine', ...result, quantization }));
     return;
   }
+  if (which === 'memory') {
+    const result = benchMemory({
+      checkpoint: values.checkpoint,
+      rounds: Number(values.rounds),
+      concurrency: Number(values.concurrency),
+      log,
+    });
+    console.log(formatMemory(result));
+    if (values.json) console.log(JSON.stringify({ bench: 'memory', ...result }));
+    return;
+  }
+  if (which === 'convert') {
+    if (values.dtype !== 'fp32' && values.dtype !== 'fp16') throw new Error('--dtype must be fp32 or fp16');
+    const result = await benchConvert({ shape: values.shape!, dtype: values.dtype, keep: values.keep, log });
+    console.log(formatConvert(result));
+    if (values.json) console.log(JSON.stringify({ bench: 'convert', ...result }));
+    return;
+  }
   if (which === 'decoding') {
     const rows = await benchDecoding({ models: values.models!.split(','), log });
     console.log(formatDecoding(rows));
@@ -117,6 +145,6 @@ export async function benchCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, quality, kernels, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, quality, kernels, memory, convert, serve`,
   );
 }

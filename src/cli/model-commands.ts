@@ -1,15 +1,18 @@
 import { parseArgs } from 'node:util';
-import { loadCheckpoint } from '../model/checkpoint.ts';
+import { loadCheckpoint, weightSha256s } from '../model/checkpoint.ts';
 import { ensureGraph } from '../model/graph-cache.ts';
+import { SUPPORTED_ARCHITECTURES } from '../model/hf-config.ts';
 import { type ManifestQuantization, quantizationSchema } from '../model/manifest.ts';
 import { writeManifest } from '../model/manifest-writer.ts';
-import { quantSpec } from '../model/quantization.ts';
+import { quantSpec, quantTag } from '../model/quantization.ts';
 import { writeTestCheckpoint } from '../model/test-model.ts';
+import { convertSummary } from './convert-summary.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const CONVERT_USAGE =
-  'usage: reverie convert <checkpoint-dir> [--out DIR] [--dtype fp32|fp16] [--force] ' +
+  'usage: reverie convert <hf-folder> [--out DIR] [--dtype fp32|fp16] [--force] [--name NAME] [--latent] ' +
+  '[--thinking START,END | --no-thinking] ' +
   '[--quant none|int8|int4 [--block-size N] [--symmetric] [--head int8|int4|none] [--embedding int8|int4|none]]';
 
 /**
@@ -52,10 +55,24 @@ export function quantizationFromFlags(values: {
   return parsed.data;
 }
 
+/** The `--thinking` / `--no-thinking` override: undefined to detect the markers from the tokenizer. */
+function thinkingOption(values: { thinking?: string; 'no-thinking'?: boolean }) {
+  if (values['no-thinking']) {
+    if (values.thinking) throw new Error('--thinking and --no-thinking exclude each other');
+    return null;
+  }
+  if (values.thinking === undefined) return undefined;
+  const [start, end, ...rest] = values.thinking.split(',');
+  if (!start || !end || rest.length)
+    throw new Error(`--thinking takes START,END (e.g. "<think>,</think>"), not ${values.thinking}`);
+  return { start, end };
+}
+
 /**
- * `reverie convert <checkpoint-dir> [--out DIR] [--dtype fp32|fp16] [--force] [--quant …]`: turns
- * a plain Hugging Face folder into a reverie checkpoint (manifest + ONNX graph). `--quant` records
- * the weights to serve in the manifest and builds that graph (docs/quantization.md).
+ * `reverie convert <hf-folder> [--out DIR] [--dtype fp32|fp16] [--quant …] ...`: turns a plain
+ * Hugging Face folder into a reverie checkpoint (manifest + ONNX graph), reading the weights tensor
+ * by tensor, and prints what it found. `--quant` records the weights to serve in the manifest and
+ * builds that graph (docs/quantization.md).
  */
 export async function convertCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -72,6 +89,8 @@ export async function convertCommand(argv: string[]): Promise<void> {
       symmetric: { type: 'boolean' },
       head: { type: 'string' },
       embedding: { type: 'string' },
+      thinking: { type: 'string' },
+      'no-thinking': { type: 'boolean', default: false },
     },
   });
   const src = positionals[0];
@@ -80,27 +99,37 @@ export async function convertCommand(argv: string[]): Promise<void> {
     throw new Error(`--dtype must be fp32 or fp16, not ${values.dtype}`);
   const quantization = quantizationFromFlags(values);
   if (quantization && values.dtype !== 'fp32')
-    throw new Error('--quant builds fp32 graphs: drop --dtype fp16');
+    throw new Error('--quant builds graphs that compute in fp32: drop --dtype fp16');
+  const dtype = values.dtype;
   const out = values.out ?? src;
   const started = performance.now();
-  const manifest = await writeManifest(src, out, { name: values.name, latent: values.latent, quantization });
-  log(
-    `manifest: ${out}/reverie.json (${manifest.architecture}, thinking ${manifest.thinking ? 'yes' : 'no'}, ` +
-      `weights ${manifest.quantization?.weights ?? 'float'})`,
-  );
+  log(`reverie convert ${src}${out === src ? '' : ` → ${out}`} (${SUPPORTED_ARCHITECTURES.join(', ')})`);
+  const manifest = await writeManifest(src, out, {
+    name: values.name,
+    latent: values.latent,
+    thinking: thinkingOption(values),
+    dtype,
+    quantization,
+  });
   const checkpoint = await loadCheckpoint(out);
+  for (const line of convertSummary(checkpoint)) log(`  ${line}`);
+  log(`  manifest      ${out}/reverie.json (name ${manifest.name})`);
   const graph = await ensureGraph(checkpoint.dir, checkpoint.config, checkpoint.weightFiles, {
-    dtype: values.dtype,
+    dtype,
     quantization: quantSpec(manifest.quantization),
     force: values.force,
-    onProgress: (m) => log(`  ${m}`),
+    knownSha256: weightSha256s(checkpoint),
+    onProgress: (m) => log(`  graph         ${m}`),
   });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const weights = graph.quantization ? quantTag(graph.quantization) : dtype;
+  log(`${graph.rebuilt ? 'wrote' : 'up to date:'} ${graph.modelPath} (${weights}) in ${seconds} s`);
   log(
-    `${graph.rebuilt ? 'wrote' : 'up to date:'} ${graph.modelPath} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `serve it: MODELS_DIR=${out.replace(/\/[^/]+\/?$/, '') || '.'} reverie serve   (model id ${manifest.name})`,
   );
 }
 
-/** `reverie make-test-model --out DIR [--arch llama|qwen2] [--seed N]`: a tiny random checkpoint for tests. */
+/** `reverie make-test-model --out DIR [--arch llama|mistral|qwen2|qwen3] [--seed N]`: a tiny random checkpoint for tests. */
 export async function makeTestModelCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -110,9 +139,15 @@ export async function makeTestModelCommand(argv: string[]): Promise<void> {
       seed: { type: 'string', default: '1' },
     },
   });
-  if (!values.out)
-    throw new Error('usage: reverie make-test-model --out DIR [--arch llama|qwen2] [--seed N]');
-  const architecture = values.arch === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM';
+  const archs = {
+    llama: 'LlamaForCausalLM',
+    mistral: 'MistralForCausalLM',
+    qwen2: 'Qwen2ForCausalLM',
+    qwen3: 'Qwen3ForCausalLM',
+  } as const;
+  const architecture = archs[values.arch as keyof typeof archs];
+  if (!values.out || !architecture)
+    throw new Error('usage: reverie make-test-model --out DIR [--arch llama|mistral|qwen2|qwen3] [--seed N]');
   await writeTestCheckpoint(values.out, { architecture, seed: Number(values.seed) });
   log(`wrote test checkpoint ${values.out}`);
 }

@@ -4,6 +4,7 @@ import type { Scratch } from './scratch.ts';
  * The discrete sampler's logits transforms, in the one order reverie applies them:
  *
  *   1. restrict to the tokenizer's vocabulary (ids ≥ tokenizerVocabSize are never candidates)
+ *      min_tokens: until it is reached, EOS and stop_token_ids are banned (−∞), as in vLLM
  *   2. logit_bias            l[id] += bias
  *   3. repetition_penalty    for ids in prompt + answer: l > 0 ? l / r : l · r      (HF, vLLM)
  *   4. frequency / presence  l[id] −= count·frequency + (count > 0)·presence  (OpenAI, answer only)
@@ -88,11 +89,13 @@ export function processLogits(
   edits: LogitEdits,
   state: PenaltyState,
   scratch: Scratch,
+  banned: readonly number[] = [],
 ): Float32Array {
   const view = raw.subarray(0, tokenizerVocabSize);
-  if (!hasEdits(edits)) return view;
+  if (!hasEdits(edits) && banned.length === 0) return view;
   const out = scratch.float32('processed-logits', tokenizerVocabSize);
   out.set(view);
+  for (const id of banned) if (id < tokenizerVocabSize) out[id] = Number.NEGATIVE_INFINITY;
   applyLogitBias(out, edits.logitBias);
   if (edits.repetitionPenalty !== 1 && state.seen)
     applyRepetitionPenalty(out, state.seen, edits.repetitionPenalty);

@@ -45,9 +45,19 @@ export class TokenSampler {
     return this.#config.temperature === 0 || this.#config.topK === 1;
   }
 
-  /** Draws the next token from raw logits and records it in the penalty history. */
-  sample(rawLogits: Float32Array): SampledToken {
-    const processed = processLogits(rawLogits, this.#vocab, this.#edits, this.penalties, this.#scratch);
+  /**
+   * Draws the next token from raw logits and records it in the penalty history.
+   * @param banned ids that may not be drawn this step (min_tokens' stop ids)
+   */
+  sample(rawLogits: Float32Array, banned: readonly number[] = []): SampledToken {
+    const processed = processLogits(
+      rawLogits,
+      this.#vocab,
+      this.#edits,
+      this.penalties,
+      this.#scratch,
+      banned,
+    );
     const id = this.isGreedy ? argmax(processed, this.#vocab) : this.#draw(processed);
     this.penalties.record(id);
     return { id, processed };

@@ -1,11 +1,11 @@
 import type { ModelConfig } from '../../src/model/hf-config.ts';
-import type { QuantKind, QuantSpec } from '../../src/model/onnx/quant-graph.ts';
 import {
   dequantizeBlockwise,
   dequantizePerChannel,
   quantizeBlockwise,
   quantizePerChannel,
 } from '../../src/model/onnx/quantize.ts';
+import type { QuantKind, QuantSpec } from '../../src/model/quantization.ts';
 import type { Tensor } from '../../src/model/safetensors.ts';
 
 /** The body's Linear weights: every one of them is quantized (written out here, not shared with the builder). */

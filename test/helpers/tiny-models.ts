@@ -1,11 +1,12 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureGraph, readWeightFiles } from '../../src/model/graph-cache.ts';
+import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { type ModelConfig, parseModelConfig } from '../../src/model/hf-config.ts';
-import type { QuantSpec } from '../../src/model/onnx/quant-graph.ts';
+import type { QuantSpec } from '../../src/model/quantization.ts';
 import { ModelRunner } from '../../src/model/runner.ts';
 import type { Tensor } from '../../src/model/safetensors.ts';
 import { type TestModelOptions, writeRandomModel } from '../../src/model/test-model.ts';
+import { readAllWeights } from '../../src/model/weight-source.ts';
 
 /** Where tests keep the small models they generate (git-ignored, rebuilt when missing). */
 export const TEST_MODELS_DIR = join(import.meta.dirname, '..', '.models');
@@ -36,7 +37,7 @@ export async function openTinyModel(
   return {
     dir,
     cfg,
-    weights: readWeightFiles(weightFiles),
+    weights: readAllWeights(weightFiles),
     runner,
     embeddingRms: graph.embeddingRms,
     modelPath: graph.modelPath,

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { parseModelConfig } from '../../src/model/hf-config.ts';
 import { u8s8MaySaturate } from '../../src/model/onnx/cpu-int8.ts';
-import { QUANT_DEFAULTS } from '../../src/model/onnx/quant-graph.ts';
+import { QUANT_DEFAULTS } from '../../src/model/quantization.ts';
 import { ModelRunner } from '../../src/model/runner.ts';
 import { writeRandomModel } from '../../src/model/test-model.ts';
 

@@ -1,5 +1,6 @@
-import type { ModelConfig } from '../hf-config.ts';
+import type { QuantKind, QuantSpec } from '../quantization.ts';
 import type { Tensor } from '../safetensors.ts';
+import type { Weights } from './decoder-graph.ts';
 import type { GraphBuilder } from './graph-builder.ts';
 import { quantizeBlockwise, quantizePerChannel } from './quantize.ts';
 
@@ -21,72 +22,17 @@ import { quantizeBlockwise, quantizePerChannel } from './quantize.ts';
  *   alternatives it was measured against (docs/quantization.md).
  */
 
-/** Bump when quantized graphs change layout, so stale ones are rebuilt (graph-cache.ts). */
-export const QUANTIZER_VERSION = 2;
-
-/** How int8 weights are multiplied (benchmarks compare them; serving uses the default). */
-export type Int8Kernel = 'matmul-integer' | 'dynamic-quantize-matmul' | 'matmul-nbits';
-
-/** A quantized precision. */
-export type QuantKind = 'int8' | 'int4';
-
-export interface QuantSpec {
-  /** The body's Linear layers. */
-  weights: QuantKind;
-  /** Block size of block-wise codes (int4, and int8 through MatMulNBits): a power of two ≥ 16. */
-  blockSize: number;
-  /** Asymmetric int4 blocks (a zero point per block). */
-  zeroPoints: boolean;
-  /** The LM head (of a tied model: the table it shares with the embedding; see `quantizedVocab`). */
-  lmHead: QuantKind | 'none';
-  /** The input embedding: the bag's Gather reads dequantized rows. */
-  embedding: QuantKind | 'none';
-  int8Kernel: Int8Kernel;
-  /**
-   * Store int8 weights as uint8 + 128 (ORT's u8 × u8 kernel): for x86-64 CPUs without VNNI, where
-   * u8 × s8 may saturate (cpu-int8.ts). graph-cache.ts sets it for the machine it builds on.
-   */
-  unsignedInt8: boolean;
-}
-
-/**
- * The defaults `reverie convert --quant` writes: int4 in asymmetric blocks of 32 (zero points cost
- * no measurable time and cut the KL by 15% on the default checkpoint), head and embedding int8 (as
- * llama.cpp keeps its output tensor at 6–8 bits: the vocabulary table carried most of int4's
- * error there). docs/quantization.md has the measurements.
- */
-export const QUANT_DEFAULTS: Omit<QuantSpec, 'weights'> = {
-  blockSize: 32,
-  zeroPoints: true,
-  lmHead: 'int8',
-  embedding: 'int8',
-  int8Kernel: 'matmul-integer',
-  unsignedInt8: false,
-};
-
-/**
- * A short name for a spec, used in the graph's file name: `int4`, `int8`, plus what differs from
- * the defaults (`int4-b64-zp-headnone-embint4`), so graphs of different specs live side by side.
- */
-export function quantTag(spec: QuantSpec): string {
-  const d = QUANT_DEFAULTS;
-  return [
-    spec.weights,
-    ...(spec.blockSize !== d.blockSize ? [`b${spec.blockSize}`] : []),
-    ...(spec.zeroPoints !== d.zeroPoints ? [spec.zeroPoints ? 'zp' : 'sym'] : []),
-    ...(spec.lmHead !== d.lmHead ? [`head${spec.lmHead}`] : []),
-    ...(spec.embedding !== d.embedding ? [`emb${spec.embedding}`] : []),
-    ...(spec.int8Kernel !== d.int8Kernel ? [spec.int8Kernel] : []),
-    ...(spec.unsignedInt8 ? ['u8u8'] : []),
-  ].join('-');
-}
-
 /** A quantized matrix W [out, in] in the graph: multiply activations by Wᵀ, or read rows of W. */
 export interface QuantizedMatrix {
   /** x [..., in] → x·Wᵀ [..., out]. */
   matmul(x: string, output?: string): string;
   /** ids [B, S, K] → the dequantized rows W[ids] [B, S, K, in] (the embedding lookup). */
   rows(ids: string): string;
+  /**
+   * p [N, out] → p·W [N, in] in float over the same dequantized rows (the dense vocabulary
+   * mixtures). The table is dequantized only in a run with N > 0; in the others it costs nothing.
+   */
+  mixture(p: string): string;
 }
 
 /**
@@ -157,7 +103,7 @@ export class QuantizedWeights {
         ? g.initializer(`${name}.zero_points`, 'uint8', [N, q.zeroPoints.length / N], q.zeroPoints)
         : '',
     );
-    return {
+    const matrix: QuantizedMatrix = {
       matmul: (x, output) => {
         const codes = g.initializer(`${name}.codes`, 'uint8', [N, q.blocksPerRow, blob], q.codes);
         const inputs = [x, codes, scales(), ...(q.zeroPoints ? [zeros()] : [])];
@@ -179,7 +125,25 @@ export class QuantizedWeights {
         const attrs = { bits, block_size: blockSize, gather_axis: 0, quantize_axis: 1 };
         return g.op('GatherBlockQuantized', inputs, attrs, { domain: 'com.microsoft' })[0]!;
       },
+      mixture: (p) => this.#mixture(matrix, p, N, K),
     };
+    return matrix;
+  }
+
+  /**
+   * p·W through the dequantized rows of `m` ([rows, cols]): rows 0..M−1 with M = `rows` when p has
+   * any row, else 0, so a run without dense mixtures dequantizes nothing (p [0, rows] · W[:0]).
+   */
+  #mixture(m: QuantizedMatrix, p: string, rows: number, cols: number): string {
+    const g = this.#g;
+    const count = g.op1('Mul', [
+      g.op1('Min', [g.op1('Shape', [p], { start: 0, end: 1 }), g.ints([1])]),
+      g.ints([rows]),
+    ]); // [1]: M
+    const ids = g.op1('Range', [g.ints(0), g.op1('Squeeze', [count, g.ints([0])]), g.ints(1)]); // [M]
+    const table = g.op1('Reshape', [m.rows(g.op1('Reshape', [ids, g.ints([1, 1, -1])])), g.ints([-1, cols])]);
+    const used = g.op1('Slice', [p, g.ints([0]), count, g.ints([1])]); // [rows of p, M]
+    return g.op1('MatMul', [used, table]);
   }
 
   /** x [..., in] → uint8 codes round(x / s) + 128 and s = max|row| / 127 [..., 1], per row. */
@@ -199,18 +163,18 @@ export class QuantizedWeights {
 
   #channelMatrix(name: string, data: Float32Array, N: number, K: number): QuantizedMatrix {
     const g = this.#g;
-    const q = quantizePerChannel(data, N, K);
+    const { codes: rowCodes, scales: scaleData } = quantizePerChannel(data, N, K);
     // MatMulInteger has no transB: B is stored [in, out], so a row of W is a column of B.
     const unsigned = this.spec.unsignedInt8;
     const codesT = unsigned ? new Uint8Array(N * K) : new Int8Array(N * K);
     const shift = unsigned ? 128 : 0;
-    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) codesT[k * N + n] = q.codes[n * K + k]! + shift;
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) codesT[k * N + n] = rowCodes[n * K + k]! + shift;
     let B = '';
     const codes = () => (B ||= g.initializer(`${name}.codes`, unsigned ? 'uint8' : 'int8', [K, N], codesT));
     const weightZero = () => (unsigned ? [this.#zero128()] : []);
     let S = '';
-    const scales = () => (S ||= g.initializer(`${name}.scales`, 'float32', [N], q.scales));
-    return {
+    const scales = () => (S ||= g.initializer(`${name}.scales`, 'float32', [N], scaleData));
+    const matrix: QuantizedMatrix = {
       matmul: (x, output) => {
         const out = output ? { outputs: [output] } : {};
         if (this.spec.int8Kernel === 'dynamic-quantize-matmul')
@@ -233,40 +197,41 @@ export class QuantizedWeights {
         if (unsigned) values = g.op1('Sub', [values, g.scalar(128)]);
         return g.op1('Mul', [values, rowScale]);
       },
+      mixture: (p) => this.#mixture(matrix, p, N, K),
     };
+    return matrix;
   }
 }
 
 /**
- * The quantized vocabulary tables of a graph: `gather` (embedding rows for ids [B,S,K]) and
- * `head` (logits from normed hidden states), each absent when that side stays float.
+ * The quantized vocabulary tables of a graph: `table` (the embedding's rows, for the bag's Gather
+ * and the dense mixtures) and `head` (logits from normed hidden states), each absent when that side
+ * stays float.
  *
  * A tied model has one table E serving both. Quantizing its head quantizes E; with the embedding
- * at the same precision, the bag's Gather reads that same quantized E (one table, as llama.cpp
- * does with a tied `token_embd`), so a soft mixture Σ w·E[id] is built from exactly the rows the
- * head scores with. At another precision (or `none`: float) the embedding gets its own table.
+ * at the same precision, the embedding reads that same quantized E (one table, as llama.cpp does
+ * with a tied `token_embd`), so a soft mixture Σ w·E[id] is built from exactly the rows the head
+ * scores with. At another precision (or `none`: float) the embedding gets its own table. Any other
+ * head is quantized when it is built, the graph's last op, from the tensor read then: no float
+ * table is held while the layers stream through.
  */
 export function quantizedVocab(
   q: QuantizedWeights,
-  cfg: ModelConfig,
-  weights: Map<string, Tensor>,
-): { gather?: (ids: string) => string; head?: (x: string, output: string) => string } {
-  const embed = weights.get('model.embed_tokens.weight')!;
-  const lm = weights.get('lm_head.weight');
-  const tied = cfg.tieEmbeddings || !lm;
+  weights: Weights,
+  embed: Tensor,
+  tied: boolean,
+): { table?: QuantizedMatrix; head?: (x: string, output: string) => string } {
   const { lmHead, embedding } = q.spec;
-  const head =
-    lmHead === 'none'
-      ? null
-      : q.matrix(tied ? 'model.embed_tokens.weight' : 'lm_head.weight', tied ? embed : lm!, lmHead);
-  const table =
-    embedding === 'none'
-      ? null
-      : tied && embedding === lmHead
-        ? head!
-        : q.matrix('model.embed_tokens.weight', embed, embedding);
+  const table = embedding === 'none' ? null : q.matrix('model.embed_tokens.weight', embed, embedding);
+  const headMatrix = () => {
+    if (tied && embedding === lmHead) return table!;
+    const name = tied ? 'model.embed_tokens.weight' : 'lm_head.weight';
+    const w = weights.get(name);
+    if (!w) throw new Error(`weights: missing tensor ${name}`);
+    return q.matrix(name, w, lmHead as QuantKind);
+  };
   return {
-    ...(table ? { gather: (ids: string) => table.rows(ids) } : {}),
-    ...(head ? { head: (x: string, output: string) => head.matmul(x, output) } : {}),
+    ...(table ? { table } : {}),
+    ...(lmHead !== 'none' ? { head: (x: string, output: string) => headMatrix().matmul(x, output) } : {}),
   };
 }
