@@ -9,6 +9,7 @@ import { QuantizedWeights } from '../../src/model/onnx/quant-graph.ts';
 import { writeModel } from '../../src/model/onnx/write-model.ts';
 import { QUANT_DEFAULTS, type QuantSpec } from '../../src/model/quantization.ts';
 import { type ReferenceInput, referenceForward } from '../../src/model/reference-forward.ts';
+import { ModelRunner } from '../../src/model/runner.ts';
 import type { TestModelOptions } from '../../src/model/test-model.ts';
 import { dequantizedModel, roundTrip } from '../helpers/quantized.ts';
 import { openTinyModel, TEST_MODELS_DIR, type TinyModel } from '../helpers/tiny-models.ts';
@@ -44,12 +45,16 @@ describe('quantized matrices vs TypeScript dequantization', () => {
     i % 32 === 5 ? (i % 64 === 5 ? 127 : -127) : Math.round(Math.cos(i * 0.9) * 120),
   );
   const ids = BigInt64Array.from([3n, 39n, 0n, 17n, 17n, 8n]); // [B=1, S=2, K=3]
+  // Two vocabulary-wide mixtures over the N rows (the dense path's p).
+  const P = 2;
+  const p = Float32Array.from({ length: P * N }, (_, i) => ((i * 7) % 11) / 55);
 
   for (const [name, s] of KERNELS) {
-    it(`${name}: x·Wᵀ + b and the rows W[ids] match`, async () => {
+    it(`${name}: x·Wᵀ + b, the rows W[ids] and the mixtures p·W match`, async () => {
       const g = new GraphBuilder();
       const xIn = g.input('x', 'float32', [1, M, K]);
       const idsIn = g.input('ids', 'int64', [1, 2, 3]);
+      const pIn = g.input('p', 'float32', ['mixtures', N]);
       const q = new QuantizedWeights(g, s);
       g.op1(
         'Identity',
@@ -57,20 +62,29 @@ describe('quantized matrices vs TypeScript dequantization', () => {
         {},
         'y',
       );
-      g.op1('Identity', [q.matrix('w', { shape: [N, K], data: w }).rows(idsIn)], {}, 'rows');
+      const table = q.matrix('w', { shape: [N, K], data: w });
+      g.op1('Identity', [table.rows(idsIn)], {}, 'rows');
+      g.op1('Identity', [table.mixture(pIn)], {}, 'mix');
       g.output('y', 'float32', [1, M, N]);
       g.output('rows', 'float32', [1, 2, 3, K]);
+      g.output('mix', 'float32', ['mixtures', K]);
       const file = `${TEST_MODELS_DIR}/quant-op-${name.replace(/\W+/g, '-')}.onnx`;
       writeModel(g, file, name);
       const session = await ort.InferenceSession.create(file, {
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
       });
-      const out = await session.run({
-        x: new ort.Tensor('float32', x, [1, M, K]),
-        ids: new ort.Tensor('int64', ids, [1, 2, 3]),
-      });
+      const run = (mixtures: Float32Array, rows: number) =>
+        session.run({
+          x: new ort.Tensor('float32', x, [1, M, K]),
+          ids: new ort.Tensor('int64', ids, [1, 2, 3]),
+          p: new ort.Tensor('float32', mixtures, [rows, N]),
+        });
+      const out = await run(p, P);
+      // No mixture in the run: nothing is dequantized, the product is empty.
+      const none = await run(new Float32Array(0), 0);
       await session.release();
+      assert.deepEqual(none.mix!.dims, [0, K]);
       const dq = roundTrip({ shape: [N, K], data: w }, s).data;
       const y = out.y!.data as Float32Array;
       for (let m = 0; m < M; m++) {
@@ -94,6 +108,18 @@ describe('quantized matrices vs TypeScript dequantization', () => {
           );
         }
       });
+      const mix = out.mix!.data as Float32Array;
+      for (let r = 0; r < P; r++) {
+        for (let k = 0; k < K; k++) {
+          let want = 0;
+          for (let n = 0; n < N; n++) want += p[r * N + n]! * dq[n * K + k]!;
+          const got = mix[r * K + k]!;
+          assert.ok(
+            Math.abs(got - want) <= 1e-5 * Math.max(1, Math.abs(want)),
+            `mix[${r}, ${k}] ${got} vs ${want}`,
+          );
+        }
+      }
     });
   }
 });
@@ -110,25 +136,23 @@ function inputs(cfg: { hiddenSize: number }): ReferenceInput[] {
 }
 
 interface Errors {
-  /** max |graph − reference on the dequantized weights| / max |logit| */
+  /** max |graph − reference on the dequantized weights| / max |logit| (both paths of the bags) */
   vsDequantized: number;
   /** max |graph − float reference| / max |logit| */
   vsFloat: number;
+  /** max |bags through the dense p·E input − the same bags gathered| / max |logit| */
+  denseVsGather: number;
 }
 
-async function compare(m: TinyModel, s: QuantSpec): Promise<Errors> {
-  const steps = inputs(m.cfg);
-  const floatRef = referenceForward(m.cfg, m.weights, steps);
-  const dq = dequantizedModel(m.cfg, m.weights, s);
-  const dqRef = referenceForward(dq.cfg, dq.weights, steps);
-  // Prefill the plain tokens in one chunk, then the two bags one step each.
+/** The logits of `steps` through `runner`: the plain tokens in one chunk, then each bag one step. */
+async function run(runner: ModelRunner, steps: ReferenceInput[]): Promise<Float32Array[]> {
   const got: Float32Array[] = [];
-  const prefill = await m.runner.step([
+  const prefill = await runner.step([
     { seq: 1, count: TOKENS.length, bagSize: 1, ids: Int32Array.from(TOKENS), allPositions: true },
   ]);
   for (let t = 0; t < TOKENS.length; t++) got.push(rowLogits(prefill, t));
   for (const inp of steps.slice(TOKENS.length)) {
-    const r = await m.runner.step([
+    const r = await runner.step([
       {
         seq: 1,
         count: 1,
@@ -140,24 +164,51 @@ async function compare(m: TinyModel, s: QuantSpec): Promise<Errors> {
     ]);
     got.push(rowLogits(r, 0));
   }
-  m.runner.kv.free(1);
+  runner.kv.free(1);
+  return got;
+}
+
+async function compare(m: TinyModel, s: QuantSpec): Promise<Errors> {
+  const steps = inputs(m.cfg);
+  const floatRef = referenceForward(m.cfg, m.weights, steps);
+  const dq = dequantizedModel(m.cfg, m.weights, s);
+  const dqRef = referenceForward(dq.cfg, dq.weights, steps);
+  const got = await run(m.runner, steps);
+  // The same graph with every bag of 2+ ids fed as a vocabulary-wide mixture (the dense input).
+  const denseRunner = await ModelRunner.open(m.modelPath, m.cfg, { threads: 1, denseFrom: 2 });
+  const dense = await run(denseRunner, steps).finally(() => denseRunner.close());
   let scale = 0;
   let vsDequantized = 0;
   let vsFloat = 0;
+  let denseVsGather = 0;
   got.forEach((row, t) => {
     for (let v = 0; v < row.length; v++) {
       scale = Math.max(scale, Math.abs(floatRef.logits[t]![v]!));
-      vsDequantized = Math.max(vsDequantized, Math.abs(row[v]! - dqRef.logits[t]![v]!));
+      vsDequantized = Math.max(
+        vsDequantized,
+        Math.abs(row[v]! - dqRef.logits[t]![v]!),
+        Math.abs(dense[t]![v]! - dqRef.logits[t]![v]!),
+      );
       vsFloat = Math.max(vsFloat, Math.abs(row[v]! - floatRef.logits[t]![v]!));
+      denseVsGather = Math.max(denseVsGather, Math.abs(dense[t]![v]! - row[v]!));
     }
   });
-  return { vsDequantized: vsDequantized / scale, vsFloat: vsFloat / scale };
+  return {
+    vsDequantized: vsDequantized / scale,
+    vsFloat: vsFloat / scale,
+    denseVsGather: denseVsGather / scale,
+  };
 }
 
-/** Model variants: tied Llama, untied Qwen2 (q/k/v biases). */
+/**
+ * Model variants: tied Llama, untied Qwen2 (q/k/v biases), Qwen3 (q/k norms, head_dim 32 ≠
+ * hidden / heads), Llama with attention and MLP biases, untied.
+ */
 const MODELS: [string, TestModelOptions][] = [
   ['llama', {}],
   ['qwen2-untied', { architecture: 'Qwen2ForCausalLM', tieEmbeddings: false, seed: 5 }],
+  ['qwen3', { architecture: 'Qwen3ForCausalLM', headDim: 32, seed: 6 }],
+  ['llama-biases-untied', { attentionBias: true, mlpBias: true, tieEmbeddings: false, seed: 8 }],
 ];
 
 /**
@@ -171,6 +222,9 @@ const TOLERANCE = {
   int8: { vsFloat: 0.03, vsDequantized: 0.02 },
   int4: { vsFloat: 0.35, vsDequantized: 0.02 },
 };
+
+/** Dense and gathered bags of one graph, as a fraction of the largest |logit|. */
+const DENSE_TOLERANCE = 1e-3;
 
 describe('quantized tiny models vs the float64 reference', () => {
   const opened: TinyModel[] = [];
@@ -191,13 +245,19 @@ describe('quantized tiny models vs the float64 reference', () => {
         const m = await openTinyModel(`quant-${model}`, options, s);
         opened.push(m);
         const e = await compare(m, s);
-        t.diagnostic(`vs dequantized ${e.vsDequantized.toFixed(4)}, vs float ${e.vsFloat.toFixed(4)}`);
+        t.diagnostic(
+          `vs dequantized ${e.vsDequantized.toFixed(4)}, vs float ${e.vsFloat.toFixed(4)}, ` +
+            `dense vs gather ${e.denseVsGather.toExponential(2)}`,
+        );
         // The coarsest precision anywhere in the model sets the tolerance.
         const tol = TOLERANCE[[s.weights, s.lmHead, s.embedding].includes('int4') ? 'int4' : 'int8'];
         assert.ok(e.vsFloat <= tol.vsFloat, `vs float ${e.vsFloat}`);
         assert.ok(e.vsDequantized <= tol.vsDequantized, `vs dequantized ${e.vsDequantized}`);
         if (s.weights === 'int4')
           assert.ok(e.vsDequantized < e.vsFloat / 4, 'the graph computes with these weights');
+        // The dense p·E reads the same dequantized table as the gather: what differs is float
+        // summation order (and, rarely, an int8 activation rounding it flips).
+        assert.ok(e.denseVsGather <= DENSE_TOLERANCE, `dense vs gather ${e.denseVsGather}`);
       });
     }
   }
@@ -232,5 +292,88 @@ describe('quantized tiny models vs the float64 reference', () => {
       floatReaders.map((n) => n.name),
       [],
     );
+  });
+});
+
+/**
+ * What per-row activation quantization buys: a row's logits do not depend on the other rows of
+ * its batch, even one whose activations are a thousand times larger (a per-tensor scale, as ORT's
+ * DynamicQuantizeMatMul uses, would quantize this row's activations with that row's range). Float
+ * kernels still round differently for other batch shapes, and an int8 code on a rounding boundary
+ * may flip, so the bound is a small tolerance rather than bitwise equality.
+ */
+describe('a tied int4 table, as stored', () => {
+  it('the head (MatMulNBits) and the embedding (GatherBlockQuantized) read one range of the data file', async () => {
+    const m = await openTinyModel(
+      'quant-llama',
+      {},
+      spec({ weights: 'int4', lmHead: 'int4', embedding: 'int4' }),
+    );
+    await m.runner.close();
+    const model = onnxProto.onnx.ModelProto.decode(readFileSync(m.modelPath));
+    const where = (name: string) => {
+      const init = model.graph!.initializer!.find((i) => i.name === name);
+      assert.ok(init, name);
+      return Object.fromEntries(init.externalData!.map((e) => [e.key, e.value]));
+    };
+    const matmul = where('model.embed_tokens.weight.int4.codes');
+    const rows = where('model.embed_tokens.weight.int4.codes.rows');
+    assert.equal(rows.offset, matmul.offset);
+    assert.equal(rows.length, matmul.length);
+  });
+});
+
+describe('quantized activations: a row does not depend on the rest of its batch', () => {
+  const opened: TinyModel[] = [];
+  after(async () => {
+    for (const m of opened) await m.runner.close();
+  });
+  /** max |row alone − row batched beside a huge one| / max |logit| */
+  async function batchEffect(s: QuantSpec): Promise<number> {
+    const m = await openTinyModel('quant-llama', {}, s);
+    opened.push(m);
+    const row = (seq: number, add?: Float32Array) => ({
+      seq,
+      count: TOKENS.length,
+      bagSize: 1,
+      ids: Int32Array.from(TOKENS),
+      allPositions: true,
+      ...(add ? { add } : {}),
+    });
+    const alone = await m.runner.step([row(1)]);
+    // One huge entry per position: after every norm it stands out √D times over the others.
+    const loud = Float32Array.from({ length: TOKENS.length * m.cfg.hiddenSize }, (_, i) =>
+      i % m.cfg.hiddenSize === 7 ? 1000 : 0,
+    );
+    const batched = await m.runner.step([row(2), row(3, loud)]);
+    for (const seq of [1, 2, 3]) m.runner.kv.free(seq);
+    let worst = 0;
+    let scale = 0;
+    for (let t = 0; t < TOKENS.length; t++) {
+      const a = rowLogits(alone, t);
+      const b = rowLogits(batched, t);
+      for (let v = 0; v < a.length; v++) {
+        scale = Math.max(scale, Math.abs(a[v]!));
+        worst = Math.max(worst, Math.abs(a[v]! - b[v]!));
+      }
+    }
+    return worst / scale;
+  }
+
+  for (const [label, s] of [
+    ['int8 (served: per-row)', spec({ weights: 'int8' })],
+    ['int4 (served: MatMulNBits, per block of a row)', spec({ weights: 'int4' })],
+  ] as const) {
+    it(`${label}: within 1e-3 of the row alone`, async (t) => {
+      const effect = await batchEffect(s);
+      t.diagnostic(`batch effect ${effect.toExponential(2)}`);
+      assert.ok(effect <= 1e-3, `batch effect ${effect}`);
+    });
+  }
+
+  it('per-tensor activations (DynamicQuantizeMatMul) miss that bound more than tenfold', async (t) => {
+    const effect = await batchEffect(spec({ weights: 'int8', int8Kernel: 'dynamic-quantize-matmul' }));
+    t.diagnostic(`batch effect ${effect.toExponential(2)}`);
+    assert.ok(effect > 1e-2, `batch effect ${effect}`);
   });
 });
