@@ -8,13 +8,16 @@ import { promisify } from 'node:util';
 import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { parseModelConfig } from '../../src/model/hf-config.ts';
 import { u8s8MaySaturate } from '../../src/model/onnx/cpu-int8.ts';
+import { openModel } from '../../src/model/open-model.ts';
 import { QUANT_DEFAULTS } from '../../src/model/quantization.ts';
 import { ModelRunner } from '../../src/model/runner.ts';
 import { writeRandomModel } from '../../src/model/test-model.ts';
+import { copyOfSharedCheckpoint } from '../helpers/shared-checkpoint.ts';
 
 const run = promisify(execFile);
 const graphCache = new URL('../../src/model/graph-cache.ts', import.meta.url).href;
 const hfConfig = new URL('../../src/model/hf-config.ts', import.meta.url).href;
+const openModelUrl = new URL('../../src/model/open-model.ts', import.meta.url).href;
 
 describe('graph cache', () => {
   it('several processes converting one checkpoint at once all get a complete graph', async () => {
@@ -46,6 +49,24 @@ describe('graph cache', () => {
     assert.equal(graph.rebuilt, false, 'the stamp written by the racing processes is valid');
     const runner = await ModelRunner.open(graph.modelPath, cfg, { threads: 1 });
     await runner.close();
+  });
+
+  it('opening a model whose (quantized) graph is current loads no graph builder', async () => {
+    const dir = await copyOfSharedCheckpoint(
+      join(mkdtempSync(join(tmpdir(), 'reverie-graph-lazy-')), 'tiny'),
+    );
+    const built = await openModel(dir, { quantization: 'int8', threads: 1 });
+    await built.runner.close();
+    // The builder's protobuf library is CommonJS: loaded, it would sit in require's cache.
+    const script = `
+      import { createRequire } from 'node:module';
+      import { openModel } from '${openModelUrl}';
+      const m = await openModel(${JSON.stringify(dir)}, { quantization: 'int8', threads: 1 });
+      await m.runner.close();
+      const cache = createRequire(${JSON.stringify(`${dir}/`)}).cache;
+      console.log(JSON.stringify({ rebuilt: m.graph.rebuilt, loaded: Object.keys(cache).filter((k) => /onnx-proto|protobufjs/.test(k)) }));`;
+    const out = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
+    assert.deepEqual(JSON.parse(out.stdout.trim().split('\n').at(-1)!), { rebuilt: false, loaded: [] });
   });
 
   it('rebuilds the graph when the weights or the configuration change, and only then', async () => {
