@@ -15,6 +15,7 @@ import type { ModelConfig } from './hf-config.ts';
 import { u8s8MaySaturate } from './onnx/cpu-int8.ts';
 import type { WeightDType, Weights } from './onnx/decoder-graph.ts';
 import { QUANTIZER_VERSION, type QuantSpec, quantTag } from './quantization.ts';
+import type { Tensor } from './safetensors.ts';
 import { WeightSource } from './weight-source.ts';
 
 /**
@@ -83,13 +84,36 @@ function writable(dir: string): boolean {
   }
 }
 
+const EMBEDDING = 'model.embed_tokens.weight';
+
 /** Root-mean-square of the input embedding's entries (soft-thinking noise is scaled by it). */
 export function embeddingRms(weights: Weights): number {
-  const e = weights.get('model.embed_tokens.weight');
-  if (!e) throw new Error('weights: missing model.embed_tokens.weight');
+  const e = weights.get(EMBEDDING);
+  if (!e) throw new Error(`weights: missing ${EMBEDDING}`);
+  return rootMeanSquare(e);
+}
+
+function rootMeanSquare(t: Tensor): number {
   let s = 0;
-  for (let i = 0; i < e.data.length; i++) s += e.data[i]! * e.data[i]!;
-  return Math.sqrt(s / e.data.length);
+  for (let i = 0; i < t.data.length; i++) s += t.data[i]! * t.data[i]!;
+  return Math.sqrt(s / t.data.length);
+}
+
+/**
+ * `source` as the builder reads it, taking the embedding's RMS from the builder's own read: a
+ * second read would hold a second float copy of the largest tensor at the conversion's peak.
+ */
+function measuringEmbedding(source: Weights): { weights: Weights; rms: () => number } {
+  let rms: number | null = null;
+  const weights: Weights = {
+    has: (name) => source.has(name),
+    get: (name) => {
+      const t = source.get(name);
+      if (t && name === EMBEDDING) rms ??= rootMeanSquare(t);
+      return t;
+    },
+  };
+  return { weights, rms: () => rms ?? embeddingRms(source) };
 }
 
 /** Returns a graph for these weights, building it if none is cached or the cached one is stale. */
@@ -140,11 +164,11 @@ export async function ensureGraph(
     import('./onnx/decoder-graph.ts'),
     import('./onnx/write-model.ts'),
   ]);
-  const weights = WeightSource.open(weightFiles, checkpointDir);
+  const source = WeightSource.open(weightFiles, checkpointDir);
+  const { weights, rms: measuredRms } = measuringEmbedding(source);
   const out = new ModelFile(modelPath);
   let rms: number;
   try {
-    rms = embeddingRms(weights);
     const graph = buildDecoderGraph(cfg, weights, {
       dtype,
       ...(quantization ? { quantization } : {}),
@@ -158,11 +182,12 @@ export async function ensureGraph(
     progress(`writing ${basename(modelPath)}`);
     const kind = [dtype, ...(quantization ? [quantTag(quantization)] : [])].join(', ');
     out.commit(graph, `reverie decoder (${cfg.architecture}, ${kind}), weights sha256 ${sha}`);
+    rms = measuredRms();
   } catch (err) {
     out.abort();
     throw err;
   } finally {
-    weights.close();
+    source.close();
   }
   const stamp: GraphStamp = {
     builder: BUILDER_VERSION,

@@ -103,4 +103,16 @@ describe('per-channel int8 quantizer (MatMulInteger weights)', () => {
       }
     }
   });
+
+  it('transposed: the same codes, column-major, and the same dequantized matrix', () => {
+    const rows = 7;
+    const cols = 50;
+    const w = values(rows * cols, 4);
+    const q = quantizePerChannel(w, rows, cols);
+    const t = quantizePerChannel(w, rows, cols, { transposed: true });
+    assert.deepEqual(t.scales, q.scales);
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) assert.equal(t.codes[c * rows + r], q.codes[r * cols + c]);
+    assert.deepEqual(dequantizePerChannel(t), dequantizePerChannel(q));
+  });
 });

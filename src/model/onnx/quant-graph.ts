@@ -163,14 +163,23 @@ export class QuantizedWeights {
 
   #channelMatrix(name: string, data: Float32Array, N: number, K: number): QuantizedMatrix {
     const g = this.#g;
-    const { codes: rowCodes, scales: scaleData } = quantizePerChannel(data, N, K);
     // MatMulInteger has no transB: B is stored [in, out], so a row of W is a column of B.
+    const q = quantizePerChannel(data, N, K, { transposed: true });
+    const scaleData = q.scales;
     const unsigned = this.spec.unsignedInt8;
-    const codesT = unsigned ? new Uint8Array(N * K) : new Int8Array(N * K);
-    const shift = unsigned ? 128 : 0;
-    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) codesT[k * N + n] = rowCodes[n * K + k]! + shift;
+    // uint8 + 128 is int8 with its sign bit flipped: done in place on the same bytes.
+    let codesT: Int8Array | Uint8Array | null = unsigned ? new Uint8Array(q.codes.buffer) : q.codes;
+    if (unsigned) for (let i = 0; i < codesT.length; i++) codesT[i]! ^= 0x80;
     let B = '';
-    const codes = () => (B ||= g.initializer(`${name}.codes`, unsigned ? 'uint8' : 'int8', [K, N], codesT));
+    // Emitted once (both readers of a tied table share the name), then let go: a streamed build
+    // keeps no codes of a vocabulary table while the layers are built.
+    const codes = () => {
+      if (!B) {
+        B = g.initializer(`${name}.codes`, unsigned ? 'uint8' : 'int8', [K, N], codesT!);
+        codesT = null;
+      }
+      return B;
+    };
     const weightZero = () => (unsigned ? [this.#zero128()] : []);
     let S = '';
     const scales = () => (S ||= g.initializer(`${name}.scales`, 'float32', [N], scaleData));

@@ -157,33 +157,48 @@ export function dequantizeBlockwise(q: BlockQuantized): Float32Array {
 export interface ChannelQuantized {
   rows: number;
   cols: number;
-  /** [rows, cols] row-major, in −127..127 (−128 is never used, so the range is symmetric). */
+  /**
+   * In −127..127 (−128 is never used, so the range is symmetric): [rows, cols] row-major, or with
+   * `transposed` [cols, rows] (the layout MatMulInteger reads: it has no transB).
+   */
   codes: Int8Array;
+  transposed: boolean;
   /** [rows]: max |row| / 127. */
   scales: Float32Array;
 }
 
-/** Quantizes `w` ([rows, cols] row-major) to int8, one symmetric scale per row. */
-export function quantizePerChannel(w: Float32Array, rows: number, cols: number): ChannelQuantized {
+/**
+ * Quantizes `w` ([rows, cols] row-major) to int8, one symmetric scale per row. `transposed` writes
+ * the codes column-major at once, so no second copy of them is made to transpose.
+ */
+export function quantizePerChannel(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  { transposed = false }: { transposed?: boolean } = {},
+): ChannelQuantized {
   if (w.length !== rows * cols)
     throw new Error(`quantize: ${w.length} values for a [${rows}, ${cols}] matrix`);
   const codes = new Int8Array(rows * cols);
   const scales = new Float32Array(rows);
+  const [rowStride, colStride] = transposed ? [1, rows] : [cols, 1];
   for (let r = 0; r < rows; r++) {
     let peak = 0;
     for (let c = 0; c < cols; c++) peak = Math.max(peak, Math.abs(w[r * cols + c]!));
     const scale = Math.fround(peak / 127);
     const inv = scale === 0 ? 0 : 1 / scale;
-    for (let c = 0; c < cols; c++) codes[r * cols + c] = Math.round(w[r * cols + c]! * inv);
+    for (let c = 0; c < cols; c++) codes[r * rowStride + c * colStride] = Math.round(w[r * cols + c]! * inv);
     scales[r] = scale;
   }
-  return { rows, cols, codes, scales };
+  return { rows, cols, codes, transposed, scales };
 }
 
-/** The float matrix [rows, cols] a per-channel int8 one stands for. */
+/** The float matrix [rows, cols] (row-major) a per-channel int8 one stands for. */
 export function dequantizePerChannel(q: ChannelQuantized): Float32Array {
   const out = new Float32Array(q.rows * q.cols);
+  const [rowStride, colStride] = q.transposed ? [1, q.rows] : [q.cols, 1];
   for (let r = 0; r < q.rows; r++)
-    for (let c = 0; c < q.cols; c++) out[r * q.cols + c] = q.codes[r * q.cols + c]! * q.scales[r]!;
+    for (let c = 0; c < q.cols; c++)
+      out[r * q.cols + c] = q.codes[r * rowStride + c * colStride]! * q.scales[r]!;
   return out;
 }
