@@ -2,7 +2,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchQuality, formatQuality } from '../bench/accuracy.ts';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
-import { benchConvert, formatConvert } from '../bench/convert.ts';
+import { benchConvert, type ConvertWeights, formatConvert } from '../bench/convert.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchMemory, formatMemory } from '../bench/memory.ts';
@@ -27,7 +27,8 @@ import { benchServeCommand } from './bench-serve.ts';
  * `reverie bench quality [--model DIR] [--testset FILE] [--quant …] [--thinking hard,soft]` (greedy
  * accuracy of a checkpoint's test set per weights; default: the default checkpoint and its fixture),
  * `reverie bench memory [--checkpoint DIR] [--rounds N] [--concurrency C] [--json]`,
- * `reverie bench convert [--shape qwen2.5-1.5b|qwen3-0.6b] [--dtype fp32|fp16] [--keep] [--json]`,
+ * `reverie bench convert [--shape qwen2.5-1.5b|qwen3-0.6b] [--dtype fp32|fp16] [--quant fp32,int8,int4] [--keep] [--json]`
+ * (peak RSS and time of converting a random bf16 checkpoint, once per weights),
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -133,9 +134,17 @@ export async function benchCommand(argv: string[]): Promise<void> {
   }
   if (which === 'convert') {
     if (values.dtype !== 'fp32' && values.dtype !== 'fp16') throw new Error('--dtype must be fp32 or fp16');
-    const result = await benchConvert({ shape: values.shape!, dtype: values.dtype, keep: values.keep, log });
-    console.log(formatConvert(result));
-    if (values.json) console.log(JSON.stringify({ bench: 'convert', ...result }));
+    // --dtype names the float conversion, --quant lists the conversions (default: the float one alone).
+    const kinds =
+      values.quant === undefined ? [values.dtype] : weights.map((w) => (w === 'fp32' ? values.dtype! : w));
+    const rows = await benchConvert({
+      shape: values.shape!,
+      weights: kinds as ConvertWeights[],
+      keep: values.keep,
+      log,
+    });
+    console.log(formatConvert(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'convert', rows }));
     return;
   }
   if (which === 'decoding') {
