@@ -6,9 +6,14 @@ import type { Rng } from './rng.ts';
 import { TokenSampler } from './sampler.ts';
 import type { Scratch } from './scratch.ts';
 import { StopStringMatcher } from './stop-strings.ts';
+import type { TokenConstraint } from './token-constraint.ts';
 import type { DecodeContext, DecodeEvent, DecodeResult, FinishReason, StepOutput } from './types.ts';
 
-/** The answer of one choice, one sampled token per step, with the request's own parameters. */
+/**
+ * The answer of one choice, one sampled token per step, with the request's own parameters. With a
+ * constraint (structured outputs) each step samples among the tokens its grammar allows, so the
+ * text is always a prefix of a valid output, and complete when the choice ends on a stop token.
+ */
 export class DiscreteAnswer {
   readonly #ctx: DecodeContext;
   readonly #params: ResolvedDecodingParams;
@@ -19,6 +24,7 @@ export class DiscreteAnswer {
   readonly #text: IncrementalDetokenizer;
   readonly #stops: StopStringMatcher;
   readonly #eos: Set<number>;
+  readonly #constraint: TokenConstraint | null;
   #generated = 0;
   #finished = false;
 
@@ -32,6 +38,8 @@ export class DiscreteAnswer {
     /** Positions already spent thinking, for the usage report. */
     reasoningTokens: number;
     scratch: Scratch;
+    /** The choice's grammar; null: unconstrained. */
+    constraint?: TokenConstraint | null;
   }) {
     const { ctx, params } = options;
     this.#ctx = ctx;
@@ -50,11 +58,16 @@ export class DiscreteAnswer {
     this.#text = new IncrementalDetokenizer(ctx.tokenizer);
     this.#stops = new StopStringMatcher(params.stop);
     this.#eos = new Set(ctx.eosIds);
+    this.#constraint = options.constraint ?? null;
   }
 
   next(out: StepOutput): DecodeResult {
     if (this.#finished) return { input: null, events: [], finished: true };
-    const { id, processed } = this.#sampler.sample(out.logits);
+    const constraint = this.#constraint;
+    const { id, processed } = this.#sampler.sample(out.logits, constraint?.nextTokenBitmask() ?? null);
+    if (constraint && !constraint.accept(id)) {
+      throw new Error(`structured output: the grammar refused token ${id} it allowed`);
+    }
     this.#generated++;
     if (this.#eos.has(id)) return this.#end('stop', this.#text.flush(), []);
 

@@ -1,9 +1,11 @@
 import type { Scratch } from './scratch.ts';
+import { applyTokenBitmask } from './token-constraint.ts';
 
 /**
  * The discrete sampler's logits transforms, in the one order reverie applies them:
  *
  *   1. restrict to the tokenizer's vocabulary (ids ≥ tokenizerVocabSize are never candidates)
+ *   1b. structured output    ids the grammar forbids now → −∞ (answer rows with a constraint)
  *   2. logit_bias            l[id] += bias
  *   3. repetition_penalty    for ids in prompt + answer: l > 0 ? l / r : l · r      (HF, vLLM)
  *   4. frequency / presence  l[id] −= count·frequency + (count > 0)·presence  (OpenAI, answer only)
@@ -15,7 +17,7 @@ import type { Scratch } from './scratch.ts';
  *   then renormalise and draw.
  *
  * Steps 1–4 live here; 5–8 in distribution.ts. Steps 2–4 touch only listed or seen ids, so a
- * request without them reads the runner's logits in place and copies nothing.
+ * request without them (and without a grammar) reads the runner's logits in place and copies nothing.
  */
 
 /** Token history for the penalties of one choice. */
@@ -79,8 +81,9 @@ export function applyFrequencyPresence(
 }
 
 /**
- * Steps 1–4: the logits the sampler and logprobs read. Without edits this is a view of the
- * runner's buffer (never written); with edits, a copy in scratch.
+ * Steps 1–4: the logits the sampler and logprobs read. Without edits or a grammar bitmask this is
+ * a view of the runner's buffer (never written: n > 1 samples read the same one); otherwise a copy
+ * in scratch.
  */
 export function processLogits(
   raw: Float32Array,
@@ -88,11 +91,13 @@ export function processLogits(
   edits: LogitEdits,
   state: PenaltyState,
   scratch: Scratch,
+  bitmask: Int32Array | null = null,
 ): Float32Array {
   const view = raw.subarray(0, tokenizerVocabSize);
-  if (!hasEdits(edits)) return view;
+  if (!bitmask && !hasEdits(edits)) return view;
   const out = scratch.float32('processed-logits', tokenizerVocabSize);
   out.set(view);
+  if (bitmask) applyTokenBitmask(out, bitmask, tokenizerVocabSize);
   applyLogitBias(out, edits.logitBias);
   if (edits.repetitionPenalty !== 1 && state.seen)
     applyRepetitionPenalty(out, state.seen, edits.repetitionPenalty);

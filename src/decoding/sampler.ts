@@ -45,9 +45,19 @@ export class TokenSampler {
     return this.#config.temperature === 0 || this.#config.topK === 1;
   }
 
-  /** Draws the next token from raw logits and records it in the penalty history. */
-  sample(rawLogits: Float32Array): SampledToken {
-    const processed = processLogits(rawLogits, this.#vocab, this.#edits, this.penalties, this.#scratch);
+  /**
+   * Draws the next token from raw logits and records it in the penalty history.
+   * @param bitmask the ids a grammar allows now (structured outputs); null: every id
+   */
+  sample(rawLogits: Float32Array, bitmask: Int32Array | null = null): SampledToken {
+    const processed = processLogits(
+      rawLogits,
+      this.#vocab,
+      this.#edits,
+      this.penalties,
+      this.#scratch,
+      bitmask,
+    );
     const id = this.isGreedy ? argmax(processed, this.#vocab) : this.#draw(processed);
     this.penalties.record(id);
     return { id, processed };

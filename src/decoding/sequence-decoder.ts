@@ -10,6 +10,7 @@ import { SoftThought } from './soft-thinking.ts';
 import { SuperposedAnswer } from './superposed.ts';
 import { ThinkingPhase } from './thinking-phase.ts';
 import type { ThoughtStrategy } from './thought.ts';
+import type { TokenConstraint } from './token-constraint.ts';
 import type { DecodeContext, DecodeResult, SequenceDecoder, StepOutput } from './types.ts';
 
 /** Where a decoder starts. */
@@ -22,6 +23,11 @@ export interface DecoderOptions {
   promptIds?: ArrayLike<number>;
   /** Scratch space; defaults to the process-wide one. */
   scratch?: Scratch;
+  /**
+   * This choice's structured-output constraint (params.structuredOutput compiled by the engine);
+   * it governs the answer only, from the first position after `</think>`.
+   */
+  constraint?: TokenConstraint | null;
 }
 
 /** Either answer strategy; both speak the SequenceDecoder protocol. */
@@ -77,6 +83,11 @@ class ComposedDecoder implements SequenceDecoder {
     this.#options = options;
     this.#rng = new Rng(deriveSeed(params.seed, options.choiceIndex));
     this.#scratch = options.scratch ?? sharedScratch;
+    if (params.structuredOutput && !options.constraint) {
+      throw new DecodingParamsError(
+        'structured_output needs its compiled constraint (the engine compiles it)',
+      );
+    }
     if (!options.startsInThinking) return;
     if (ctx.thinkEndId === null) throw new DecodingParamsError('this checkpoint has no think markers');
     if (params.thinking.mode === 'off') {
@@ -125,7 +136,7 @@ class ComposedDecoder implements SequenceDecoder {
     if (this.#params.superposition) {
       return new SuperposedAnswer({ ...common, contextIds: [...Array.from(promptIds), ...thinkingIds] });
     }
-    return new DiscreteAnswer({ ...common, rng: this.#rng, promptIds });
+    return new DiscreteAnswer({ ...common, rng: this.#rng, promptIds, constraint: this.#options.constraint });
   }
 }
 

@@ -1,0 +1,35 @@
+/**
+ * A per-choice constraint on the answer's tokens (structured outputs). The answer decoder asks it
+ * which tokens the next position may hold, samples among those only, then tells it the token it
+ * chose. It never sees thinking positions: the constraint starts with the answer, after
+ * `</think>`, whatever the thinking mode. The row stays an ordinary row of the batch; the mask is
+ * applied to its logits on the CPU before sampling.
+ */
+export interface TokenConstraint {
+  /**
+   * The next token's allowed set as a bitmask over the logits' ids: bit `id & 31` of word
+   * `id >> 5` is set when `id` is allowed. Valid until the next call.
+   */
+  nextTokenBitmask(): Int32Array;
+  /** Advances past the token the decoder chose; false when the grammar does not allow it. */
+  accept(id: number): boolean;
+  /** The grammar accepted a stop token: the output is complete. */
+  readonly terminated: boolean;
+  /** Frees what the constraint holds; idempotent. */
+  dispose(): void;
+}
+
+/**
+ * Sets every id the bitmask forbids to −∞ in `logits[0, n)`, 32 ids at a time (a word of all
+ * ones, the common case inside free text, costs one comparison).
+ */
+export function applyTokenBitmask(logits: Float32Array, bitmask: Int32Array, n: number): void {
+  const words = Math.ceil(n / 32);
+  for (let w = 0; w < words; w++) {
+    const word = bitmask[w] ?? 0;
+    if (word === -1) continue;
+    const base = w << 5;
+    const end = Math.min(base + 32, n);
+    for (let id = base; id < end; id++) if (((word >>> (id & 31)) & 1) === 0) logits[id] = -Infinity;
+  }
+}
