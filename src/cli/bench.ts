@@ -3,10 +3,11 @@ import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
+import { benchStructured, formatStructured } from '../bench/structured.ts';
 import { benchServeCommand } from './bench-serve.ts';
 
 /**
- * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
+ * `reverie bench runtime|attention|decoding|engine|structured [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -18,6 +19,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       models: { type: 'string', default: 'tiny,qwen2.5-0.5b-shape' },
       steps: { type: 'string' },
+      vocabs: { type: 'string' },
     },
   });
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -49,7 +51,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify({ bench: 'decoding', rows }));
     return;
   }
+  if (which === 'structured') {
+    const rows = await benchStructured({ log, vocabs: values.vocabs?.split(',') });
+    console.log(formatStructured(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'structured', rows }));
+    return;
+  }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, structured, serve`,
   );
 }
