@@ -4,6 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { GrammarCompiler } from '@mlc-ai/web-xgrammar';
 import { buildGrammar } from '../decoding/structured/build-grammar.ts';
+import { tokenizerInfo } from '../decoding/structured/grammar-compiler.ts';
 import { GrammarConstraint } from '../decoding/structured/grammar-constraint.ts';
 import type { StructuredOutput } from '../decoding/structured/spec.ts';
 import { grammarVocabulary } from '../decoding/structured/vocabulary.ts';
@@ -180,6 +181,12 @@ function collectGarbage(): void {
   (runInNewContext('gc') as () => void)();
 }
 
+/** MB of resident memory gained since `rss0`, after a full collection. */
+function rssSince(rss0: number): number {
+  collectGarbage();
+  return (process.memoryUsage.rss() - rss0) / 2 ** 20;
+}
+
 /**
  * @param options.vocabs which of `byte`, `qwen3`, `llama3` (default all; one per process gives
  *   clean memory figures, since a freed instance's pages may be reused by the next)
@@ -199,15 +206,7 @@ export async function benchStructured(options: {
     const v = grammarVocabulary(c.json, c.tokenizer, c.logits, c.eos);
     const vocabularyMs = nowMs() - t;
     t = nowMs();
-    const info = await runtime.run(() =>
-      runtime.xg.TokenizerInfo.createTokenizerInfo(
-        v.encodedVocab,
-        v.vocabType,
-        v.prependSpace,
-        v.vocabSize,
-        v.stopTokenIds,
-      ),
-    );
+    const info = await tokenizerInfo(runtime, v);
     const tokenizerInfoMs = nowMs() - t;
     const compiler = await runtime.xg.GrammarCompiler.createGrammarCompiler(info, false);
     const compile: Record<string, number> = {};
@@ -225,7 +224,7 @@ export async function benchStructured(options: {
       applyMedianMs: median(apply),
       argmaxMedianMs: median(argmaxMs),
       maskOverArgmax: median(mask) / median(argmaxMs),
-      rssGrowthMb: (collectGarbage(), process.memoryUsage.rss() - rss0) / 2 ** 20,
+      rssGrowthMb: rssSince(rss0),
     });
   }
   return rows;

@@ -86,15 +86,7 @@ export class StructuredOutputCompiler {
     this.#generation ??= (async () => {
       const runtime = await XgrammarRuntime.create();
       const v = (this.#vocab ??= this.#vocabulary());
-      const info = await runtime.run(() =>
-        runtime.xg.TokenizerInfo.createTokenizerInfo(
-          v.encodedVocab,
-          v.vocabType,
-          v.prependSpace,
-          v.vocabSize,
-          v.stopTokenIds,
-        ),
-      );
+      const info = await tokenizerInfo(runtime, v);
       // XGrammar's own cache is unbounded here (no size limit in the web build): ours is an LRU.
       const compiler = await runtime.run(() => runtime.xg.GrammarCompiler.createGrammarCompiler(info, false));
       return { runtime, info, compiler, cache: new Map() };
@@ -135,4 +127,17 @@ export class StructuredOutputCompiler {
     }
     return compiling;
   }
+}
+
+/** XGrammar's TokenizerInfo for a vocabulary (walks every piece: ~0.2 s for 151k ids). */
+export function tokenizerInfo(runtime: XgrammarRuntime, v: GrammarVocabulary): Promise<TokenizerInfo> {
+  return runtime.run(() =>
+    runtime.xg.TokenizerInfo.createTokenizerInfo(
+      v.encodedVocab,
+      v.vocabType,
+      v.prependSpace,
+      v.vocabSize,
+      v.stopTokenIds,
+    ),
+  );
 }
