@@ -1,5 +1,5 @@
 import { objectEntries, skipWhitespace, stringEntry } from './json-scan.ts';
-import { type DeltaToolCall, toolCallId } from './types.ts';
+import { type DeltaToolCall, type ToolCallDelta, type ToolCallStream, toolCallId } from './types.ts';
 
 /**
  * Turns the texts of the call objects seen so far (each possibly unfinished) into the deltas not
@@ -44,4 +44,33 @@ export class CallDeltas {
     }
     return deltas;
   }
+}
+
+/**
+ * A stream that re-reads the whole answer so far at each piece (answers are short; this keeps
+ * each family's parser a function of the text, as vLLM's are) and reports what is new.
+ */
+export abstract class AccumulatingStream implements ToolCallStream {
+  protected text = '';
+  protected readonly calls: CallDeltas;
+
+  constructor(argumentKeys: readonly string[]) {
+    this.calls = new CallDeltas(argumentKeys);
+  }
+
+  get callCount(): number {
+    return this.calls.count;
+  }
+
+  push(text: string): ToolCallDelta {
+    this.text += text;
+    return this.delta(false);
+  }
+
+  finish(): ToolCallDelta {
+    return this.delta(true);
+  }
+
+  /** What the text so far adds; `final` once no more text will come. */
+  protected abstract delta(final: boolean): ToolCallDelta;
 }

@@ -1,13 +1,7 @@
-import { CallDeltas } from './call-deltas.ts';
+import { AccumulatingStream } from './call-deltas.ts';
 import { partialTagOverlap } from './json-scan.ts';
 import { parseCall } from './parse-call.ts';
-import {
-  noToolCalls,
-  type ToolCall,
-  type ToolCallDelta,
-  type ToolCallParser,
-  type ToolCallStream,
-} from './types.ts';
+import { noToolCalls, type ToolCall, type ToolCallDelta, type ToolCallParser } from './types.ts';
 
 /**
  * Qwen 2.5 / Qwen3 / Hermes 2 Pro: `<tool_call>\n{"name": …, "arguments": {…}}\n</tool_call>`,
@@ -39,26 +33,15 @@ function blocks(text: string, streaming: boolean): string[] {
   return out;
 }
 
-class HermesStream implements ToolCallStream {
-  #text = '';
+class HermesStream extends AccumulatingStream {
   #sentContent = 0;
-  readonly #calls = new CallDeltas(['arguments']);
 
-  get callCount(): number {
-    return this.#calls.count;
+  constructor() {
+    super(['arguments']);
   }
 
-  push(text: string): ToolCallDelta {
-    this.#text += text;
-    return this.#delta(false);
-  }
-
-  finish(): ToolCallDelta {
-    return this.#delta(true);
-  }
-
-  #delta(final: boolean): ToolCallDelta {
-    const text = this.#text;
+  protected delta(final: boolean): ToolCallDelta {
+    const text = this.text;
     const start = text.indexOf(START);
     // Content is the text before the first block; a suffix that may be `<tool_call>` waits.
     const sendable = start >= 0 ? start : text.length - (final ? 0 : partialTagOverlap(text, START));
@@ -67,7 +50,7 @@ class HermesStream implements ToolCallStream {
       out.content = text.slice(this.#sentContent, sendable);
       this.#sentContent = sendable;
     }
-    const toolCalls = start >= 0 ? this.#calls.update(blocks(text, true)) : [];
+    const toolCalls = start >= 0 ? this.calls.update(blocks(text, true)) : [];
     if (toolCalls.length > 0) out.toolCalls = toolCalls;
     return out;
   }

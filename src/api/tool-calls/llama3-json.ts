@@ -1,13 +1,7 @@
-import { CallDeltas } from './call-deltas.ts';
+import { AccumulatingStream } from './call-deltas.ts';
 import { skipWhitespace, valueExtent } from './json-scan.ts';
 import { parseCall } from './parse-call.ts';
-import {
-  noToolCalls,
-  type ToolCall,
-  type ToolCallDelta,
-  type ToolCallParser,
-  type ToolCallStream,
-} from './types.ts';
+import { noToolCalls, type ToolCall, type ToolCallDelta, type ToolCallParser } from './types.ts';
 
 /**
  * Llama 3.1+ (and 4) JSON calls, vLLM's `llama3_json` parser: `{"name": …, "parameters": {…}}`
@@ -34,27 +28,16 @@ function callObjects(text: string): string[] {
   return objects;
 }
 
-class Llama3JsonStream implements ToolCallStream {
-  #text = '';
+class Llama3JsonStream extends AccumulatingStream {
   #mode: 'undecided' | 'content' | 'calls' = 'undecided';
   #sentContent = 0;
-  readonly #calls = new CallDeltas(ARGUMENT_KEYS);
 
-  get callCount(): number {
-    return this.#calls.count;
+  constructor() {
+    super(ARGUMENT_KEYS);
   }
 
-  push(text: string): ToolCallDelta {
-    this.#text += text;
-    return this.#delta(false);
-  }
-
-  finish(): ToolCallDelta {
-    return this.#delta(true);
-  }
-
-  #delta(final: boolean): ToolCallDelta {
-    const text = this.#text;
+  protected delta(final: boolean): ToolCallDelta {
+    const text = this.text;
     if (this.#mode === 'undecided' && text.length > 0) {
       if (text.startsWith('{') || text.startsWith(BOT)) this.#mode = 'calls';
       else if (final || !BOT.startsWith(text)) this.#mode = 'content';
@@ -65,7 +48,7 @@ class Llama3JsonStream implements ToolCallStream {
       return content ? { content } : {};
     }
     if (this.#mode === 'undecided') return {};
-    const toolCalls = this.#calls.update(callObjects(text));
+    const toolCalls = this.calls.update(callObjects(text));
     return toolCalls.length > 0 ? { toolCalls } : {};
   }
 }
