@@ -24,6 +24,7 @@ export function byteModelInfo(name: string, manifest: Partial<Manifest> = {}, ma
   const tokenizer = new TextTokenizer(JSON.parse(byteTokenizerJson()), tokenizerConfig);
   return {
     name,
+    root: `/models/${name}`,
     manifest: manifestSchema.parse({
       format: 'reverie-checkpoint/1',
       name,

@@ -1,15 +1,22 @@
 import { z } from 'zod';
 import { samplingFields, UNSUPPORTED_COMMON } from '../common/params-schema.ts';
 
-/** A text part of a message's content (other part types are not supported yet). */
+/** A text part of a message's content; a message's text parts are joined with "\n" (as vLLM). */
 export const textPartSchema = z
   .strictObject({ type: z.literal('text'), text: z.string() })
   .meta({ id: 'TextPart' });
 
+/** Part types of OpenAI's multimodal messages: recognised so that the 400 can name the part. */
+export const MEDIA_PART_TYPES = ['image_url', 'input_audio', 'file', 'video_url', 'audio_url'] as const;
+export const mediaPartSchema = z.looseObject({ type: z.enum(MEDIA_PART_TYPES) }).meta({
+  id: 'MediaPart',
+  description: 'Image, audio, video and file parts: refused with a 400 naming the part (text-only models)',
+});
+
 export const chatMessageSchema = z
   .strictObject({
     role: z.enum(['system', 'developer', 'user', 'assistant']),
-    content: z.union([z.string(), z.array(textPartSchema)]).nullable(),
+    content: z.union([z.string(), z.array(z.union([textPartSchema, mediaPartSchema]))]).nullable(),
     name: z.string().optional(),
     /** Reasoning of earlier turns is accepted and not fed back to the model (as in vLLM/SGLang). */
     reasoning_content: z
