@@ -93,6 +93,8 @@ export const ENGINE_ENV = {
   maxModelLen: 'REVERIE_MAX_MODEL_LEN',
   queueLimit: 'REVERIE_QUEUE_LIMIT',
   prefixCache: 'REVERIE_PREFIX_CACHE',
+  maxBufferedEvents: 'REVERIE_MAX_BUFFERED_EVENTS',
+  stallTimeoutMs: 'REVERIE_STALL_TIMEOUT_MS',
   threads: 'REVERIE_THREADS',
 } as const satisfies Record<keyof EngineKnobs, string>;
 

@@ -180,6 +180,9 @@ export function toApiError(err: unknown, retryAfterSeconds = 1): ApiError {
       case 'cancelled':
         // Only seen by a client that is still listening after a server-side cancel (shutdown).
         return new ApiError(503, 'server_error', err.message, null, 'cancelled');
+      case 'slow_reader':
+        // Seen by a reader that comes back after its request was cancelled for not reading.
+        return new ApiError(429, 'rate_limit_error', err.message, null, 'slow_reader');
       case 'unavailable':
         return unavailable(err.message);
       default:

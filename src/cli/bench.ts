@@ -1,13 +1,18 @@
 import { parseArgs } from 'node:util';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
+import { benchConvert, formatConvert } from '../bench/convert.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
+import { benchMemory, formatMemory } from '../bench/memory.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
 import { benchStructured, formatStructured } from '../bench/structured.ts';
 import { benchServeCommand } from './bench-serve.ts';
 
 /**
- * `reverie bench runtime|attention|decoding|engine|structured [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
+ * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
+ * `reverie bench memory [--checkpoint DIR] [--rounds N] [--concurrency C] [--json]`,
+ * `reverie bench convert [--shape qwen2.5-1.5b|qwen3-0.6b] [--dtype fp32|fp16] [--keep] [--json]`,
+ * `reverie bench structured [--vocabs byte,qwen3,llama3] [--json]`,
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -19,6 +24,12 @@ export async function benchCommand(argv: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       models: { type: 'string', default: 'tiny,qwen2.5-0.5b-shape' },
       steps: { type: 'string' },
+      checkpoint: { type: 'string' },
+      rounds: { type: 'string', default: '20' },
+      concurrency: { type: 'string', default: '64' },
+      shape: { type: 'string', default: 'qwen2.5-1.5b' },
+      dtype: { type: 'string', default: 'fp32' },
+      keep: { type: 'boolean', default: false },
       vocabs: { type: 'string' },
     },
   });
@@ -45,6 +56,24 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify({ bench: 'engine', ...result }));
     return;
   }
+  if (which === 'memory') {
+    const result = benchMemory({
+      checkpoint: values.checkpoint,
+      rounds: Number(values.rounds),
+      concurrency: Number(values.concurrency),
+      log,
+    });
+    console.log(formatMemory(result));
+    if (values.json) console.log(JSON.stringify({ bench: 'memory', ...result }));
+    return;
+  }
+  if (which === 'convert') {
+    if (values.dtype !== 'fp32' && values.dtype !== 'fp16') throw new Error('--dtype must be fp32 or fp16');
+    const result = await benchConvert({ shape: values.shape!, dtype: values.dtype, keep: values.keep, log });
+    console.log(formatConvert(result));
+    if (values.json) console.log(JSON.stringify({ bench: 'convert', ...result }));
+    return;
+  }
   if (which === 'decoding') {
     const rows = await benchDecoding({ models: values.models!.split(','), log });
     console.log(formatDecoding(rows));
@@ -58,6 +87,6 @@ export async function benchCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, structured, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, memory, convert, structured, serve`,
   );
 }

@@ -4,6 +4,7 @@ import { createApp } from '../api/app.ts';
 import { ENGINE_ENV, flagName, parseServerConfig, type ServerFlags } from '../api/config.ts';
 import { startServer } from '../api/server.ts';
 import { createEngine } from '../engine/engine.ts';
+import { describeKvBudget } from '../engine/kv-budget.ts';
 import { listCheckpointDirs, modelsDir } from '../model/model-dir.ts';
 import { telemetryConfigFromEnv } from '../telemetry/config.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
@@ -80,6 +81,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
 
   try {
     await engine.ready();
+    for (const m of engine.models) {
+      log(
+        `reverie: KV cache budget of ${m.name}: ${describeKvBudget(m.kvBudget, config.engine.maxNumSeqs, m.maxModelLen)}`,
+      );
+    }
     log(`reverie: ready: ${engine.models.map((m) => m.name).join(', ')}`);
   } catch (err) {
     log(`reverie: the engine failed to start: ${(err as Error).message} (/health answers 503)`);

@@ -4,11 +4,13 @@ import { DecodingParamsError, resolveDecodingParams } from '../decoding/resolve-
 import { createDecoder } from '../decoding/sequence-decoder.ts';
 import type { StructuredOutputCompiler } from '../decoding/structured/grammar-compiler.ts';
 import { StructuredOutputError } from '../decoding/structured/spec.ts';
+import { thinkingReserve } from '../decoding/think-block.ts';
 import type { TokenConstraint } from '../decoding/token-constraint.ts';
 import type { BagInput, DecodeContext, DecodeEvent } from '../decoding/types.ts';
 import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
 import type { ModelRunner } from '../model/runner.ts';
 import { KV_BLOCK } from './config.ts';
+import { kvBytesPerPosition, PREFIX_CACHE_SHARE } from './kv-budget.ts';
 import { type ScheduledBatch, type ScheduledRow, Scheduler } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
 import { EngineError, type EngineEvent, type GenerateRequest, type StepSample } from './types.ts';
@@ -22,9 +24,12 @@ import { EngineError, type EngineEvent, type GenerateRequest, type StepSample } 
 export interface ExecutorLimits {
   maxNumSeqs: number;
   maxBatchedTokens: number;
+  /** Resolved (see kv-budget.ts). */
   kvBudgetBytes: number;
   maxModelLen: number;
   prefixCache: boolean;
+  /** Flow control: events a request may send before its reader grants more (see FlowControl). */
+  maxBufferedEvents: number;
 }
 
 /** What an executor may use besides its model (all optional). */
@@ -52,6 +57,10 @@ interface RequestState {
   cachedTokens: number;
   preemptions: number;
   live: number;
+  /** Events it may still send before its reader grants more (flow control). */
+  credit: number;
+  /** Out of credit: its sequences stay out of the batches, KV kept, until credit comes. */
+  paused: boolean;
 }
 
 export type EmitFn = (requestId: string, events: EngineEvent[]) => void;
@@ -77,7 +86,12 @@ export function resolveRequest(
     throw err;
   }
   if (req.prompt.length === 0) throw new EngineError('invalid_request', 'the prompt is empty', 'messages');
-  const thinking = req.startsInThinking && params.thinking.mode !== 'off' ? params.thinking.maxTokens + 1 : 0;
+  const thinking = thinkingReserve({
+    startsInThinking: req.startsInThinking,
+    mayOpen: ctx.thinkStartId !== null && ctx.thinkEndId !== null && !params.superposition,
+    mode: params.thinking.mode,
+    maxTokens: params.thinking.maxTokens,
+  });
   const total = req.prompt.length + thinking + params.maxTokens;
   if (total > maxModelLen) {
     throw new EngineError(
@@ -111,6 +125,8 @@ export class ModelExecutor {
   steps: StepSample[] = [];
   /** A step is in flight (see #applyFrees). */
   #stepping = false;
+  /** Requests paused or resumed while a step was in flight: applied when it ends (see `pause`). */
+  readonly #pauseChanged = new Set<RequestState>();
 
   constructor(
     runner: ModelRunner,
@@ -126,13 +142,15 @@ export class ModelExecutor {
     this.#defaults = defaults;
     this.#limits = limits;
     this.#emit = emit;
-    const cfg = runner.config;
-    const bytesPerPosition = 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim * 4;
+    const kvCapacityBlocks = Math.floor(
+      limits.kvBudgetBytes / (kvBytesPerPosition(runner.config) * KV_BLOCK),
+    );
     this.scheduler = new Scheduler({
       maxNumSeqs: limits.maxNumSeqs,
       maxBatchedTokens: limits.maxBatchedTokens,
-      kvCapacityBlocks: Math.floor(limits.kvBudgetBytes / (bytesPerPosition * KV_BLOCK)),
+      kvCapacityBlocks,
       prefixCache: limits.prefixCache,
+      prefixCacheBlocks: Math.floor(kvCapacityBlocks * PREFIX_CACHE_SHARE),
     });
   }
 
@@ -227,6 +245,8 @@ export class ModelExecutor {
       cachedTokens: 0,
       preemptions: 0,
       live: 1,
+      credit: this.#limits.maxBufferedEvents,
+      paused: false,
     });
     this.scheduler.add(seq);
   }
@@ -246,6 +266,32 @@ export class ModelExecutor {
     this.#flush();
   }
 
+  /**
+   * Flow control: the request's reader took `events` more. A request that has used up its credit
+   * is paused (its sequences leave the batches and keep their KV, see Scheduler.paused) and
+   * resumes here.
+   */
+  credit(requestId: string, events: number): void {
+    const state = this.#requests.get(requestId);
+    if (!state) return;
+    state.credit += events;
+    if (state.paused && state.credit > 0) this.#setPaused(state, false);
+  }
+
+  /** While a step is in flight a change waits for its end: the step's rows must still reach their decoders. */
+  #setPaused(state: RequestState, paused: boolean): void {
+    state.paused = paused;
+    if (this.#stepping) this.#pauseChanged.add(state);
+    else this.#applyPause(state);
+  }
+
+  #applyPause(state: RequestState): void {
+    for (const seq of state.seqs) {
+      if (state.paused) this.scheduler.pause(seq);
+      else this.scheduler.resume(seq);
+    }
+  }
+
   /** Fails every live request (engine shutting down or broken). */
   failAll(error: EngineError): void {
     for (const id of this.#compiling) this.#emit(id, [{ type: 'error', error }]);
@@ -263,6 +309,8 @@ export class ModelExecutor {
       await this.#step(now);
     } finally {
       this.#stepping = false;
+      for (const state of this.#pauseChanged) if (this.#requests.has(state.req.id)) this.#applyPause(state);
+      this.#pauseChanged.clear();
       this.#applyFrees();
       this.#flush();
       this.stepMs += now() - started;
@@ -402,7 +450,9 @@ export class ModelExecutor {
     if (promptDone) {
       state.prefillDoneAt ??= now();
       const copy = this.scheduler.cachePrompt(seq);
-      if (copy) this.#runner.kv.share(copy.from, copy.to, copy.length);
+      // A copy of just the entry's blocks: sharing would keep the whole prompt buffer alive (a
+      // chunk's positions, not whole blocks) beyond what the budget counts for the entry.
+      if (copy) this.#runner.kv.fork(copy.from, copy.to, copy.length);
       if (state.toFork > 0 && seq === state.seqs[0]) this.#forkSamples(state, seq, out, now);
     }
     this.#decode(state, seq, out, now);
@@ -464,7 +514,7 @@ export class ModelExecutor {
         state.firstTokenAt = now();
       if (ev.type === 'finish') {
         state.completionTokens += ev.usage.completionTokens;
-        state.reasoningTokens = Math.max(state.reasoningTokens, ev.usage.reasoningTokens);
+        state.reasoningTokens += ev.usage.reasoningTokens;
       }
       this.#queue(state.req.id, ev as DecodeEvent);
     }
@@ -482,7 +532,7 @@ export class ModelExecutor {
       type: 'done',
       usage: {
         promptTokens: state.req.prompt.length,
-        completionTokens: state.completionTokens + state.reasoningTokens,
+        completionTokens: state.completionTokens,
         reasoningTokens: state.reasoningTokens,
         cachedTokens: state.cachedTokens,
       },
@@ -506,6 +556,8 @@ export class ModelExecutor {
   }
 
   #queue(id: string, ev: EngineEvent): void {
+    const state = this.#requests.get(id);
+    if (state && --state.credit <= 0 && !state.paused) this.#setPaused(state, true);
     let list = this.#pending.get(id);
     if (!list) this.#pending.set(id, (list = []));
     list.push(ev);

@@ -12,9 +12,8 @@ import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { sha256File } from './checkpoint.ts';
 import type { ModelConfig } from './hf-config.ts';
-import { buildDecoderGraph, type WeightDType } from './onnx/decoder-graph.ts';
-import { writeModel } from './onnx/write-model.ts';
-import { readSafetensors, type Tensor } from './safetensors.ts';
+import type { WeightDType, Weights } from './onnx/decoder-graph.ts';
+import { WeightSource } from './weight-source.ts';
 
 /**
  * The converted graph is derived data: it lives beside the checkpoint (or in a user cache when
@@ -22,8 +21,11 @@ import { readSafetensors, type Tensor } from './safetensors.ts';
  * and which builder made it, and is rebuilt whenever one of them changes.
  */
 
-/** Bump when the graph layout changes, so stale graphs are rebuilt. */
-export const BUILDER_VERSION = 1;
+/**
+ * Bump when the graph layout changes, so stale graphs are rebuilt. 2: cos/sin computed from the
+ * positions, dense-mixture inputs, Qwen3 q/k norms.
+ */
+export const BUILDER_VERSION = 2;
 
 export interface GraphStamp {
   builder: number;
@@ -73,14 +75,8 @@ function writable(dir: string): boolean {
   }
 }
 
-/** Merges the tensors of every shard. */
-export function readWeightFiles(weightFiles: readonly string[]): Map<string, Tensor> {
-  const all = new Map<string, Tensor>();
-  for (const f of weightFiles) for (const [k, v] of readSafetensors(f)) all.set(k, v);
-  return all;
-}
-
-export function embeddingRms(weights: Map<string, Tensor>): number {
+/** Root-mean-square of the input embedding's entries (soft-thinking noise is scaled by it). */
+export function embeddingRms(weights: Weights): number {
   const e = weights.get('model.embed_tokens.weight');
   if (!e) throw new Error('weights: missing model.embed_tokens.weight');
   let s = 0;
@@ -120,15 +116,37 @@ export async function ensureGraph(
     }
   }
   const progress = opts.onProgress ?? (() => {});
-  progress(`reading weights (${weightFiles.length} file${weightFiles.length > 1 ? 's' : ''})`);
-  const weights = readWeightFiles(weightFiles);
-  const rms = embeddingRms(weights);
-  const graph = buildDecoderGraph(cfg, weights, {
-    dtype,
-    onProgress: (done, total) => progress(`building layer ${done}/${total}`),
-  });
-  progress(`writing ${basename(modelPath)}`);
-  writeModel(graph, modelPath, `reverie decoder (${cfg.architecture}, ${dtype}), weights sha256 ${sha}`);
+  progress(
+    `reading weights tensor by tensor (${weightFiles.length} file${weightFiles.length > 1 ? 's' : ''})`,
+  );
+  const started = performance.now();
+  // The builder and its protobuf library load only now: a server with a current graph never needs them.
+  const [{ buildDecoderGraph }, { ModelFile }] = await Promise.all([
+    import('./onnx/decoder-graph.ts'),
+    import('./onnx/write-model.ts'),
+  ]);
+  const weights = WeightSource.open(weightFiles, checkpointDir);
+  const out = new ModelFile(modelPath);
+  let rms: number;
+  try {
+    rms = embeddingRms(weights);
+    const graph = buildDecoderGraph(cfg, weights, {
+      dtype,
+      sink: out.sink,
+      onProgress: (done, total) => {
+        const gb = (out.bytesWritten / 1e9).toFixed(2);
+        const s = ((performance.now() - started) / 1000).toFixed(1);
+        progress(`layer ${done}/${total}: ${gb} GB written, ${s} s`);
+      },
+    });
+    progress(`writing ${basename(modelPath)}`);
+    out.commit(graph, `reverie decoder (${cfg.architecture}, ${dtype}), weights sha256 ${sha}`);
+  } catch (err) {
+    out.abort();
+    throw err;
+  } finally {
+    weights.close();
+  }
   const stamp: GraphStamp = {
     builder: BUILDER_VERSION,
     dtype,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SUPPORTED_ARCHITECTURES } from './hf-config.ts';
 
 /**
  * `reverie.json`: the manifest that turns a Hugging Face folder into a reverie checkpoint.
@@ -32,11 +33,26 @@ export const evaluationRowSchema = z.object({
   n: z.number().int().positive().describe('number of test questions'),
 });
 
+/** Default soft/fuzzy thinking settings of a checkpoint (see `defaults.soft_thinking`). */
+export const softThinkingDefaultsSchema = z.object({
+  /** Soft mixture τ (fuzzy keeps 1e-4). */
+  temperature: z.number().min(0).optional(),
+  /** Most ids in one soft token (the paper's max_topk); 0 = whole vocabulary. */
+  top_k: z.number().int().min(0).optional(),
+  top_p: z.number().gt(0).max(1).optional(),
+  min_p: z.number().min(0).max(1).optional(),
+  cold_stop: z
+    .object({ entropy_below: z.number().min(0), patience: z.number().int().positive() })
+    .nullable()
+    .optional(),
+});
+export type SoftThinkingDefaults = z.infer<typeof softThinkingDefaultsSchema>;
+
 export const manifestSchema = z.object({
   format: z.literal('reverie-checkpoint/1'),
   name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'name: letters, digits, ".", "_" and "-" only'),
   description: z.string(),
-  architecture: z.enum(['LlamaForCausalLM', 'Qwen2ForCausalLM']),
+  architecture: z.enum(SUPPORTED_ARCHITECTURES),
   /** sha256 of every file the checkpoint consists of (weights, config, tokenizer, n-gram store, ...). */
   files: z.record(checkpointFileName, sha256Hex),
   /** Think markers, when the model thinks; detected from the tokenizer's special tokens by `convert`. */
@@ -46,11 +62,23 @@ export const manifestSchema = z.object({
     .object({
       temperature: z.number().min(0).default(0),
       top_p: z.number().gt(0).max(1).default(1),
+      /** From generation_config.json, as vLLM applies it; absent: off. */
+      top_k: z.number().int().min(0).optional(),
+      min_p: z.number().min(0).max(1).optional(),
+      repetition_penalty: z.number().positive().optional(),
       max_tokens: z.number().int().positive().default(256),
       thinking_mode: thinkingModeSchema.default('hard'),
       thinking_max_tokens: z.number().int().positive().default(512),
+      /**
+       * Soft/fuzzy thinking on this checkpoint when the request names no value: `reverie convert`
+       * writes the Soft Thinking paper's settings for a pretrained model; absent (reverie's own
+       * soft-trained checkpoints), the whole-vocabulary mixture of Soft Tokens, Hard Truths.
+       */
+      soft_thinking: softThinkingDefaultsSchema.optional(),
     })
     .default({ temperature: 0, top_p: 1, max_tokens: 256, thinking_mode: 'hard', thinking_max_tokens: 512 }),
+  /** Weights of the converted graph: `fp16` when `reverie convert --dtype fp16` made it; absent: fp32. */
+  dtype: z.enum(['fp32', 'fp16']).optional(),
   /** Decoding modes the checkpoint supports; `latent` only for models trained to read hidden states. */
   modes: z.array(decodingModeSchema).min(1),
   training: z

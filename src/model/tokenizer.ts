@@ -58,6 +58,8 @@ export class TextTokenizer {
   readonly vocabSize: number;
   readonly #tok: Tokenizer;
   readonly #specialIds: ReadonlySet<number>;
+  /** Every added token's content by id (special or not). */
+  readonly #added: ReadonlyMap<number, string>;
   /** Matches any special token's string, longest first; null when there are none. */
   readonly #specialPattern: RegExp | null;
 
@@ -76,7 +78,9 @@ export class TextTokenizer {
         `cannot build tokenizer: ${(err as Error).message}`,
       );
     }
-    const special = [...this.#tok.get_added_tokens_decoder().values()].filter((t) => t.special);
+    const addedTokens = [...this.#tok.get_added_tokens_decoder().values()];
+    this.#added = new Map(addedTokens.map((t) => [t.id, t.content]));
+    const special = addedTokens.filter((t) => t.special);
     this.#specialIds = new Set(special.map((t) => t.id));
     const strings = special.map((t) => t.content).sort((a, b) => b.length - a.length);
     this.#specialPattern = strings.length ? new RegExp(strings.map(escapeRegExp).join('|'), 'g') : null;
@@ -128,6 +132,11 @@ export class TextTokenizer {
   /** Whether `id` is a special (control) token. */
   isSpecial(id: number): boolean {
     return this.#specialIds.has(id);
+  }
+
+  /** The content of an added token (special or not, e.g. `<think>`), or undefined. */
+  addedToken(id: number): string | undefined {
+    return this.#added.get(id);
   }
 
   /**

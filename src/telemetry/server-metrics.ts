@@ -114,6 +114,13 @@ export class ServerMetrics {
       () => engine.stats().prefixCacheUsage,
     );
     gauge('reverie_kv_cache_bytes', 'KV cache bytes in use', () => engine.stats().kvBytes);
+    meter
+      .createObservableGauge('reverie_kv_cache_budget_bytes', {
+        description: 'KV cache budget of each model (configured, or derived at start from its configuration)',
+      })
+      .addCallback((r) => {
+        for (const m of engine.models) r.observe(m.kvBudget.bytes, byModel(m.name));
+      });
     gauge('reverie_engine_ready', '1 when the engine is ready', () =>
       engine.stats().state === 'ready' ? 1 : 0,
     );
@@ -122,6 +129,32 @@ export class ServerMetrics {
       process.memoryUsage.rss(),
     );
     total('reverie_num_preemptions', 'Preemptions since start', () => engine.stats().preemptions);
+
+    // Flow control: requests whose reader (SSE, WebSocket) stalled.
+    gauge(
+      'reverie_num_requests_paused',
+      'Requests paused because their reader stalled (out of the batch, KV kept)',
+      () => engine.stats().paused,
+    );
+    gauge(
+      'reverie_stream_buffered_events',
+      'Events waiting unread for their readers, all requests together',
+      () => engine.stats().bufferedEvents,
+    );
+    total(
+      'reverie_request_pauses',
+      'Requests paused because their reader stalled',
+      () => engine.stats().pauses,
+    );
+    meter
+      .createObservableCounter('reverie_request_stall_outcomes', {
+        description: 'How pauses ended: resumed (the reader drained) or cancelled (stalled past the timeout)',
+      })
+      .addCallback((r) => {
+        const stats = engine.stats();
+        r.observe(stats.resumes, { outcome: 'resumed' });
+        r.observe(stats.stallCancels, { outcome: 'cancelled' });
+      });
     total(
       'reverie_prefix_cache_queries',
       'Prefix cache lookups (blocks)',
@@ -154,14 +187,17 @@ export class ServerMetrics {
       'Prompt tokens served from the prefix cache',
     );
     this.#generationTokens = counter('reverie_generation_tokens', 'Generated tokens (answer + reasoning)');
-    this.#reasoningTokens = counter('reverie_reasoning_tokens', 'Generated reasoning (thinking) positions');
+    this.#reasoningTokens = counter(
+      'reverie_reasoning_tokens',
+      'Reasoning tokens (inside think blocks, markers excluded, as vLLM counts them)',
+    );
     this.#success = counter('reverie_request_success', 'Finished choices by finish reason');
     this.#failure = counter('reverie_request_failure', 'Failed requests by error type');
     this.#requestsByMode = counter(
       'reverie_requests',
       'Finished requests by thinking mode and answer decoding',
     );
-    this.#thinkingSteps = counter('reverie_thinking_steps', 'Thinking positions by thinking mode');
+    this.#thinkingSteps = counter('reverie_thinking_steps', 'Thinking steps (thoughts) by thinking mode');
     this.#drafts = counter('reverie_superposed_drafts', 'Drafts of finished superposed requests');
     this.#vllmTtft = histogram(
       'reverie_time_to_first_token_seconds',

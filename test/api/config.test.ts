@@ -43,6 +43,8 @@ const ENGINE_CASES: Record<keyof typeof ENGINE_ENV, [string, unknown]> = {
   maxModelLen: ['256', 256],
   queueLimit: ['0', 0],
   prefixCache: ['false', false],
+  maxBufferedEvents: ['64', 64],
+  stallTimeoutMs: ['5000', 5000],
   threads: ['2', 2],
 };
 
@@ -70,6 +72,8 @@ const BAD: Record<string, string[]> = {
   REVERIE_MAX_MODEL_LEN: ['-4'],
   REVERIE_QUEUE_LIMIT: ['-1'],
   REVERIE_PREFIX_CACHE: ['0', 'maybe'],
+  REVERIE_MAX_BUFFERED_EVENTS: ['1', 'many'],
+  REVERIE_STALL_TIMEOUT_MS: ['0', '30s'],
   REVERIE_THREADS: ['all'],
 };
 

@@ -111,7 +111,11 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
       type: 'response.create',
       id: 'a',
       // EOS banned: the answer runs its 8 tokens, so text deltas are certain.
-      request: chat({ thinking: { mode: 'soft', max_tokens: 5, trace: true }, logit_bias: LONG.logit_bias }),
+      request: chat({
+        thinking: { mode: 'soft', max_tokens: 5, trace: true },
+        logit_bias: LONG.logit_bias,
+        skip_special_tokens: false,
+      }),
     });
     client.send({
       type: 'response.create',
@@ -139,9 +143,12 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
     const firstText = msgsA.findIndex((m) => m.type === 'response.output_text.delta');
     assert.ok(firstText >= 0, 'answer deltas');
     assert.ok(msgsA.lastIndexOf(reasoning[reasoning.length - 1]!) < firstText);
-    assert.ok(
+    // Reasoning tokens as vLLM counts them: a repeated `<think>` (259, the random model's favourite) is not one.
+    const thoughts = reasoning.map((r) => (r.trace as { id: number }).id);
+    assert.equal(
       (a!.usage as { completion_tokens_details: { reasoning_tokens: number } }).completion_tokens_details
-        .reasoning_tokens > 0,
+        .reasoning_tokens,
+      thoughts.filter((id) => id !== 259).length,
     );
     // The engine's timings, in ms from submission: queue ≤ first token ≤ total.
     const t = a!.timings as Record<string, number>;

@@ -28,10 +28,27 @@ const SPECIALS: Record<number, string> = {
   260: '</think>',
 };
 
-/** Byte-level tokenizer: specials decode to '' (skipped), bytes through UTF-8. */
+/** Byte-level tokenizer: bytes through UTF-8; specials as their strings, or '' when skipped. */
 export const byteTokenizer: DecodingTokenizer = {
-  decode: (ids) => new TextDecoder().decode(Uint8Array.from(ids.filter((id) => id < 256))),
+  decode: (ids, options) => {
+    const parts: string[] = [];
+    let run: number[] = [];
+    const close = () => {
+      parts.push(new TextDecoder().decode(Uint8Array.from(run)));
+      run = [];
+    };
+    for (const id of ids) {
+      if (id < 256) run.push(id);
+      else if (!(options?.skipSpecialTokens ?? false)) {
+        close();
+        parts.push(SPECIALS[id] ?? '');
+      }
+    }
+    close();
+    return parts.join('');
+  },
   tokenText: (id) => SPECIALS[id] ?? new TextDecoder().decode(Uint8Array.of(id)),
+  addedToken: (id) => SPECIALS[id],
 };
 
 /** Ids of a string's UTF-8 bytes. */

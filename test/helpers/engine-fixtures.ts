@@ -1,15 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { promptOpensThinking } from '../../src/api/common/decoding.ts';
 import type { DecodingParams } from '../../src/decoding/params.ts';
 import type { Engine, EngineEvent, ModelInfo } from '../../src/engine/types.ts';
-import { writeTestCheckpoint } from '../../src/model/test-model.ts';
+import { sharedCheckpoint } from './shared-checkpoint.ts';
 
-/** A tiny checkpoint (latent allowed) in a fresh temp folder. */
-export async function tinyCheckpoint(seed = 1): Promise<string> {
-  const dir = join(mkdtempSync(join(tmpdir(), 'reverie-engine-')), 'tiny');
-  await writeTestCheckpoint(dir, { seed, latent: true, name: 'tiny' });
-  return dir;
+/** A tiny checkpoint (latent allowed), shared read-only (see shared-checkpoint.ts). */
+export function tinyCheckpoint(seed = 1): Promise<string> {
+  return sharedCheckpoint({ seed, latent: true, name: 'tiny' });
 }
 
 /** Renders a user message; thinking on unless the mode is off. */
@@ -23,10 +19,8 @@ export function promptFor(
     addGenerationPrompt: true,
     enableThinking: thinking,
   });
-  return {
-    prompt: model.tokenizer.encode(rendered, { specialTokens: true }),
-    startsInThinking: rendered.endsWith(model.manifest.thinking!.start),
-  };
+  const prompt = model.tokenizer.encode(rendered, { specialTokens: true });
+  return { prompt, startsInThinking: promptOpensThinking(model, prompt) };
 }
 
 /**

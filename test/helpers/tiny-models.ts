@@ -1,10 +1,11 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureGraph, readWeightFiles } from '../../src/model/graph-cache.ts';
+import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { type ModelConfig, parseModelConfig } from '../../src/model/hf-config.ts';
 import { ModelRunner } from '../../src/model/runner.ts';
 import type { Tensor } from '../../src/model/safetensors.ts';
 import { type TestModelOptions, writeRandomModel } from '../../src/model/test-model.ts';
+import { readAllWeights } from '../../src/model/weight-source.ts';
 
 /** Where tests keep the small models they generate (git-ignored, rebuilt when missing). */
 export const TEST_MODELS_DIR = join(import.meta.dirname, '..', '.models');
@@ -26,7 +27,7 @@ export async function openTinyModel(name: string, options: TestModelOptions = {}
   const weightFiles = [join(dir, 'model.safetensors')];
   const graph = await ensureGraph(dir, cfg, weightFiles);
   const runner = await ModelRunner.open(graph.modelPath, cfg, { threads: 1 });
-  return { dir, cfg, weights: readWeightFiles(weightFiles), runner, embeddingRms: graph.embeddingRms };
+  return { dir, cfg, weights: readAllWeights(weightFiles), runner, embeddingRms: graph.embeddingRms };
 }
 
 /** Largest absolute difference between two equally long arrays. */

@@ -16,8 +16,13 @@ type Frame = Record<string, unknown> & { type: string; id?: string | null };
 type Trace = { top_k: { fed: number; p: number }[]; entropy: number };
 
 const KEY = 'playground-key';
+/**
+ * The random tiny model favours special tokens, which the text skips by default (vLLM's
+ * skip_special_tokens): keep them, so every answer token shows.
+ */
+const SHOW_SPECIALS = JSON.stringify({ skip_special_tokens: false });
 /** Bans both EOS ids of the tiny model: the requests run to their max_tokens. */
-const NO_EOS = JSON.stringify({ logit_bias: { 256: -100, 258: -100 } });
+const NO_EOS = JSON.stringify({ logit_bias: { 256: -100, 258: -100 }, skip_special_tokens: false });
 
 /** Every WebSocket frame of a page, in order, with its direction. */
 function recordFrames(page: Page): { sent: Frame[]; received: Frame[]; all: { dir: string; msg: Frame }[] } {
@@ -115,6 +120,7 @@ describe('playground in headless Chromium (live server, real engine, tiny model)
       trace_top_k: '3',
       max_tokens: '3',
       temperature: '0',
+      extra: SHOW_SPECIALS,
     });
     assert.equal(await turn.locator('.run').getAttribute('data-status'), 'done');
 

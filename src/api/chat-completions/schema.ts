@@ -36,6 +36,20 @@ export const chatCompletionRequestSchema = z
     ...samplingFields,
     messages: z.array(chatMessageSchema).min(1),
     max_completion_tokens: z.number().int().min(1).nullish().describe('alias of max_tokens'),
+    chat_template_kwargs: z
+      .record(z.string(), z.unknown())
+      .nullish()
+      .describe('extra variables for the chat template, e.g. {"enable_thinking": false} for Qwen3 (vLLM)'),
+    add_generation_prompt: z
+      .boolean()
+      .nullish()
+      .describe("end the prompt with the assistant turn's opening (default true)"),
+    continue_final_message: z
+      .boolean()
+      .nullish()
+      .describe(
+        'continue the final (assistant) message instead of starting a new one; needs add_generation_prompt false (default false)',
+      ),
     logprobs: z.boolean().nullish(),
     top_logprobs: z.number().int().min(0).max(20).nullish(),
   })
