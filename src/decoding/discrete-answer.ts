@@ -6,7 +6,7 @@ import type { Rng } from './rng.ts';
 import { TokenSampler } from './sampler.ts';
 import type { Scratch } from './scratch.ts';
 import { StopStringMatcher } from './stop-strings.ts';
-import type { TokenConstraint } from './token-constraint.ts';
+import { allowsOtherThan, type TokenConstraint } from './token-constraint.ts';
 import type { DecodeContext, DecodeEvent, DecodeResult, FinishReason, StepOutput } from './types.ts';
 
 /**
@@ -29,7 +29,10 @@ export function stopIds(
  * all three stops until that many answer tokens exist.
  *
  * With a constraint (structured outputs) each step samples among the tokens its grammar allows,
- * so the text is always a prefix of a valid output, complete when the choice ends on a stop token.
+ * so the text is always a prefix of a valid output, complete when the choice ends on a stop id
+ * (the grammar's stop ids are the request's, see `stopIds`). The grammar outranks min_tokens:
+ * where it can only end, its stop ids are allowed; where it allows nothing more (no stop id left:
+ * ignore_eos without stop_token_ids) the answer ends there, finish reason stop.
  */
 export class DiscreteAnswer {
   readonly #ctx: DecodeContext;
@@ -94,9 +97,14 @@ export class DiscreteAnswer {
 
   next(out: StepOutput): DecodeResult {
     if (this.#finished) return { input: null, events: [], finished: true };
-    const early = this.#generated < this.#params.minTokens;
+    const vocab = this.#ctx.tokenizerVocabSize;
+    const bitmask = this.#constraint?.nextTokenBitmask() ?? null;
+    const early =
+      this.#generated < this.#params.minTokens && (!bitmask || allowsOtherThan(bitmask, vocab, this.#banned));
+    // The grammar is complete and the request left it no stop id to end on.
+    if (bitmask && !allowsOtherThan(bitmask, vocab, [])) return this.#end('stop', this.#text.flush(), []);
     const { id, processed } = this.#sampler.sample(out.logits, {
-      bitmask: this.#constraint?.nextTokenBitmask() ?? null,
+      bitmask,
       banned: early ? this.#banned : [],
     });
     if (id === this.#thinkStart) {

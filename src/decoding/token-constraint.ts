@@ -33,3 +33,21 @@ export function applyTokenBitmask(logits: Float32Array, bitmask: Int32Array, n: 
     for (let id = base; id < end; id++) if (((word >>> (id & 31)) & 1) === 0) logits[id] = -Infinity;
   }
 }
+
+/**
+ * Whether the bitmask allows some id in `[0, n)` besides `except` (a handful of ids: the stop
+ * tokens). False when the grammar can only end, or, with no stop token left to end it, allows
+ * nothing at all.
+ */
+export function allowsOtherThan(bitmask: Int32Array, n: number, except: readonly number[]): boolean {
+  const words = Math.ceil(n / 32);
+  for (let w = 0; w < words; w++) {
+    let word = bitmask[w] ?? 0;
+    if (word === 0) continue;
+    const base = w << 5;
+    for (const id of except) if (id >> 5 === w) word &= ~(1 << (id & 31));
+    if (base + 32 > n) word &= (1 << (n - base)) - 1;
+    if (word !== 0) return true;
+  }
+  return false;
+}

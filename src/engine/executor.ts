@@ -1,3 +1,4 @@
+import { stopIds } from '../decoding/discrete-answer.ts';
 import type { ResolvedDecodingParams } from '../decoding/params.ts';
 import type { DecodingDefaults } from '../decoding/resolve-params.ts';
 import { DecodingParamsError, resolveDecodingParams } from '../decoding/resolve-params.ts';
@@ -198,7 +199,7 @@ export class ModelExecutor {
     }
     // The request waits, unscheduled, while its constraint compiles; a cancel meanwhile drops it.
     this.#compiling.add(req.id);
-    compiler.constraints(spec, params.n).then(
+    compiler.constraints(spec, params.n, [...stopIds(this.#ctx, params).stops]).then(
       (constraints) => {
         if (!this.#compiling.delete(req.id)) {
           for (const c of constraints) c.dispose();

@@ -190,6 +190,36 @@ describe('structured outputs (engine, tiny random model)', () => {
     );
   });
 
+  it("the grammar's stop ids are the request's: ignore_eos ends on completion, stop_token_ids end it", async () => {
+    const spec: StructuredOutput = { type: 'regex', pattern: '[0-9]{3}' };
+    const base: DecodingParams = {
+      temperature: 1,
+      max_tokens: 16,
+      thinking: { mode: 'off' },
+      structured_output: spec,
+    };
+    for (const seed of [1, 2]) {
+      // EOS is no stop: the answer ends as the grammar completes, without a stop token.
+      const ignored = await run(engine, `ignore-eos-${seed}`, { ...base, seed, ignore_eos: true });
+      assert.equal(ignored.error, null);
+      assert.match(ignored.choices[0]!.content, /^[0-9]{3}$/);
+      assert.equal(ignored.choices[0]!.finish, 'stop');
+      assert.equal(ignored.choices[0]!.tokenIds.length, 3);
+      // A stop id (here "x", which the regex never allows as text) ends it where the grammar may end.
+      const x = 'x'.charCodeAt(0);
+      const stopped = await run(engine, `stop-id-${seed}`, {
+        ...base,
+        seed,
+        ignore_eos: true,
+        stop_token_ids: [x],
+        logit_bias: { [String(x)]: 100 },
+      });
+      assert.equal(stopped.error, null);
+      assert.match(stopped.choices[0]!.content, /^[0-9]{3}$/);
+      assert.equal(stopped.choices[0]!.finish, 'stop');
+    }
+  });
+
   it('constrained rows share engine steps with unconstrained ones, which decode as they would alone', async () => {
     const free: DecodingParams = { temperature: 0, max_tokens: 12, thinking: { mode: 'off' } };
     const alone = await run(engine, 'free-alone', free);

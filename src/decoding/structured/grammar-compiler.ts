@@ -53,26 +53,47 @@ export class StructuredOutputCompiler {
 
   /**
    * Compiles `spec` (or takes it from the cache) and returns `n` fresh constraints, one per choice.
+   * @param stopTokenIds the ids that end this request's answer (EOS unless ignore_eos, plus its
+   *   stop_token_ids): the grammar allows them where its text may end; default the vocabulary's
    * @throws StructuredOutputError when XGrammar refuses the constraint (its message says why)
    */
-  async constraints(spec: StructuredOutput, n: number): Promise<GrammarConstraint[]> {
+  async constraints(
+    spec: StructuredOutput,
+    n: number,
+    stopTokenIds?: readonly number[],
+  ): Promise<GrammarConstraint[]> {
     const gen = await this.#current();
     const compiled = await this.#compiled(gen, spec);
+    // XGrammar wants at least one stop token. With none (ignore_eos without stop_token_ids) the
+    // matcher gets an id no grammar allows as its stop, and the constraint hides it: a complete
+    // output then allows nothing, which ends the answer.
+    const sentinel = stopTokenIds?.length === 0 ? this.#sentinel() : null;
+    const stops = sentinel === null ? stopTokenIds && [...stopTokenIds] : [sentinel];
     const out: GrammarConstraint[] = [];
     try {
       for (let i = 0; i < n; i++) {
-        out.push(
-          new GrammarConstraint(
-            await gen.runtime.run(() => gen.runtime.xg.GrammarMatcher.createGrammarMatcher(compiled)),
-            this.vocabSize,
-          ),
+        const matcher = await gen.runtime.run(() =>
+          gen.runtime.xg.GrammarMatcher.createGrammarMatcher(compiled, stops),
         );
+        out.push(new GrammarConstraint(matcher, this.vocabSize, sentinel));
       }
     } catch (err) {
       for (const c of out) c.dispose();
       throw err;
     }
     return out;
+  }
+
+  /** An id no grammar produces: a blank piece (a special token), else the first padding id. */
+  #sentinel(): number {
+    this.#vocab ??= this.#vocabulary();
+    const { encodedVocab, vocabSize } = this.#vocab;
+    const blank = encodedVocab.indexOf('');
+    if (blank >= 0) return blank;
+    if (encodedVocab.length < vocabSize) return encodedVocab.length;
+    throw new StructuredOutputError(
+      'ignore_eos with a structured output needs stop_token_ids for this model',
+    );
   }
 
   /** The live instance with its tokenizer info; a new one after an abort poisoned the last. */

@@ -17,10 +17,13 @@ export class GrammarConstraint implements TokenConstraint {
   readonly #native: NativeMatcher;
   readonly #vocabSize: number;
   readonly #bitmask: Int32Array;
+  readonly #hidden: number | null;
   #disposed = false;
 
-  constructor(matcher: GrammarMatcher, vocabSize: number) {
+  /** @param hidden a stop id the matcher was given only because it needs one: never allowed */
+  constructor(matcher: GrammarMatcher, vocabSize: number, hidden: number | null = null) {
     this.#matcher = matcher;
+    this.#hidden = hidden;
     this.#native = (matcher as unknown as { handle: NativeMatcher }).handle;
     this.#vocabSize = vocabSize;
     this.#bitmask = new Int32Array(Math.ceil(vocabSize / 32));
@@ -34,6 +37,7 @@ export class GrammarConstraint implements TokenConstraint {
     } finally {
       words.delete();
     }
+    if (this.#hidden !== null) this.#bitmask[this.#hidden >> 5]! &= ~(1 << (this.#hidden & 31));
     return this.#bitmask;
   }
 
