@@ -6,7 +6,7 @@ import type { Rng } from './rng.ts';
 import { TokenSampler } from './sampler.ts';
 import type { Scratch } from './scratch.ts';
 import { StopStringMatcher } from './stop-strings.ts';
-import { allowsOtherThan, type TokenConstraint } from './token-constraint.ts';
+import { allowsOtherThan, allowToken, type TokenConstraint } from './token-constraint.ts';
 import type { DecodeContext, DecodeEvent, DecodeResult, FinishReason, StepOutput } from './types.ts';
 
 /**
@@ -101,8 +101,11 @@ export class DiscreteAnswer {
     const bitmask = this.#constraint?.nextTokenBitmask() ?? null;
     const early =
       this.#generated < this.#params.minTokens && (!bitmask || allowsOtherThan(bitmask, vocab, this.#banned));
-    // The grammar is complete and the request left it no stop id to end on.
-    if (bitmask && !allowsOtherThan(bitmask, vocab, [])) return this.#end('stop', this.#text.flush(), []);
+    if (bitmask) {
+      if (this.#thinkStart !== null) allowToken(bitmask, this.#thinkStart);
+      // The grammar is complete and the request left it no stop id to end on.
+      if (!allowsOtherThan(bitmask, vocab, [])) return this.#end('stop', this.#text.flush(), []);
+    }
     const { id, processed } = this.#sampler.sample(out.logits, {
       bitmask,
       banned: early ? this.#banned : [],

@@ -25,7 +25,9 @@ export interface DecoderOptions {
   scratch?: Scratch;
   /**
    * This choice's structured-output constraint (params.structuredOutput compiled by the engine);
-   * it governs the answer only, from the first position after `</think>`.
+   * it governs the answer only: from the first position after `</think>`, or from the first
+   * position when no block is open — there, while the model may still open one (no visible text
+   * yet, thinking mode not 'off'), the think-start marker is allowed besides the grammar's tokens.
    */
   constraint?: TokenConstraint | null;
 }
@@ -197,13 +199,17 @@ class ComposedDecoder implements SequenceDecoder {
     if (this.#params.superposition) {
       return new SuperposedAnswer({ ...common, contextIds: [...Array.from(promptIds), ...thinkingIds] });
     }
+    const constraint = this.#options.constraint ?? null;
+    // Under a grammar the marker is let through only where the request may think: with mode 'off'
+    // the answer is constrained from its first token (unconstrained, 'off' closes the block at once).
+    const thinkable = this.#mayOpen && !(constraint && this.#params.thinking.mode === 'off');
     return new DiscreteAnswer({
       ...common,
       rng: this.#rng,
       promptIds,
-      thinkStart: this.#mayOpen ? this.#ctx.thinkStartId : null,
+      thinkStart: thinkable ? this.#ctx.thinkStartId : null,
       generated: this.#lead,
-      constraint: this.#options.constraint,
+      constraint,
     });
   }
 }

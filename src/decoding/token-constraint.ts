@@ -2,13 +2,16 @@
  * A per-choice constraint on the answer's tokens (structured outputs). The answer decoder asks it
  * which tokens the next position may hold, samples among those only, then tells it the token it
  * chose. It never sees thinking positions: the constraint starts with the answer, after
- * `</think>`, whatever the thinking mode. The row stays an ordinary row of the batch; the mask is
+ * `</think>`, whatever the thinking mode; while the model may still open a think block itself
+ * (no visible answer text yet) the decoder also allows the think-start marker, which the
+ * constraint never sees either. The row stays an ordinary row of the batch; the mask is
  * applied to its logits on the CPU before sampling.
  */
 export interface TokenConstraint {
   /**
    * The next token's allowed set as a bitmask over the logits' ids: bit `id & 31` of word
-   * `id >> 5` is set when `id` is allowed. Valid until the next call.
+   * `id >> 5` is set when `id` is allowed. Valid until the next call, which rewrites it (so the
+   * decoder may set bits in it for this step, see `allowToken`).
    */
   nextTokenBitmask(): Int32Array;
   /** Advances past the token the decoder chose; false when the grammar does not allow it. */
@@ -32,6 +35,11 @@ export function applyTokenBitmask(logits: Float32Array, bitmask: Int32Array, n: 
     const end = Math.min(base + 32, n);
     for (let id = base; id < end; id++) if (((word >>> (id & 31)) & 1) === 0) logits[id] = -Infinity;
   }
+}
+
+/** Lets `id` through a bitmask (sets its bit). */
+export function allowToken(bitmask: Int32Array, id: number): void {
+  bitmask[id >> 5] |= 1 << (id & 31);
 }
 
 /**

@@ -11,6 +11,7 @@ import { byteTokenizerConfigJson, byteTokenizerJson } from '../../src/model/byte
 import { TextTokenizer } from '../../src/model/tokenizer.ts';
 import {
   bytes,
+  confident,
   contentIds,
   EOT,
   IM_END,
@@ -25,8 +26,8 @@ import {
 } from './helpers.ts';
 
 /**
- * A constrained answer (a real XGrammar constraint on reverie's byte vocabulary) and the
- * request's stop fields. The model replays fixed logits that prefer
+ * A constrained answer (a real XGrammar constraint on reverie's byte vocabulary) around the two
+ * ways thinking opens and the request's stop fields. The model replays fixed logits that prefer
  * what the grammar forbids, so each outcome is the grammar's doing.
  */
 
@@ -54,7 +55,88 @@ const finishOf = (events: DecodeEvent[]) => {
   assert.ok(f?.type === 'finish');
   return f;
 };
-const [x, one] = bytes('x1');
+const [a, b, x, one, two, five, seven] = bytes('abx1257');
+const space = bytes(' ')[0]!;
+
+describe('a constrained answer and thinking', () => {
+  it('the model opens <think> as its first token: thinking is free, the grammar starts after </think>', async () => {
+    const params = { temperature: 0, max_tokens: 4, thinking: { mode: 'hard' as const } };
+    const r = runAlone(params, {
+      ...replay([
+        logitsWith({ [THINK]: 30, [x]: 20 }),
+        confident(a),
+        confident(b),
+        confident(THINK_END),
+        logitsWith({ [x]: 30, [five]: 20 }),
+        logitsWith({ [IM_END]: 30 }),
+      ]),
+      constraint: await regex('[0-9]+', params),
+    });
+    assert.equal(r.inputs[0]!.ids[0], THINK, 'the marker got through the grammar');
+    assert.equal(textOf(r.events, 'reasoning'), 'ab', 'thoughts the grammar would refuse');
+    assert.equal(textOf(r.events, 'content'), '5', 'the answer is the grammar’s');
+    assert.equal(finishOf(r.events).reason, 'stop');
+  });
+
+  it('whitespace the grammar allows may come first; then <think> still opens thinking', async () => {
+    const params = { temperature: 0, max_tokens: 4, thinking: { mode: 'hard' as const } };
+    const r = runAlone(params, {
+      ...replay([
+        confident(space),
+        confident(THINK),
+        confident(a),
+        confident(THINK_END),
+        logitsWith({ [b]: 30, [seven]: 20 }),
+        confident(IM_END),
+      ]),
+      constraint: await regex(' ?[0-9]', params),
+    });
+    assert.equal(textOf(r.events, 'content'), ' 7', 'the lead space and the answer: one valid output');
+    assert.equal(textOf(r.events, 'reasoning'), 'a');
+  });
+
+  it('after visible text the marker is blocked: the grammar holds to the end', async () => {
+    const params = { temperature: 0, max_tokens: 4, thinking: { mode: 'hard' as const } };
+    const r = runAlone(params, {
+      ...replay([
+        logitsWith({ [one]: 30, [THINK]: 20 }),
+        logitsWith({ [THINK]: 30, [two]: 20 }),
+        confident(IM_END),
+      ]),
+      constraint: await regex('[0-9]+', params),
+    });
+    assert.equal(textOf(r.events, 'content'), '12');
+    assert.equal(textOf(r.events, 'reasoning'), '');
+  });
+
+  it("mode 'off': the grammar applies from the first token and the marker is blocked", async () => {
+    const params = { temperature: 0, max_tokens: 4, thinking: { mode: 'off' as const } };
+    const r = runAlone(params, {
+      ...replay([logitsWith({ [THINK]: 30, [seven]: 20 }), confident(IM_END)]),
+      constraint: await regex('[0-9]', params),
+    });
+    assert.deepEqual(contentIds(r.events), [seven]);
+    assert.notEqual(r.inputs[0]!.ids[0], THINK);
+    const usage = finishOf(r.events).usage;
+    assert.equal(usage.completionTokens, 2, 'no marker positions: the digit and EOS');
+  });
+
+  it('a prompt ending inside <think>: the marker is no answer token, the grammar starts after </think>', async () => {
+    const params = { temperature: 0, max_tokens: 4, thinking: { mode: 'hard' as const } };
+    const r = runAlone(params, {
+      ...replay([
+        confident(a),
+        confident(THINK_END),
+        logitsWith({ [THINK]: 30, [x]: 25, [one]: 20 }),
+        confident(IM_END),
+      ]),
+      startsInThinking: true,
+      constraint: await regex('[0-9]', params),
+    });
+    assert.equal(textOf(r.events, 'reasoning'), 'a');
+    assert.deepEqual(contentIds(r.events), [one], 'no second think block, no text the grammar refuses');
+  });
+});
 
 describe('a constrained answer and the request stop set', () => {
   it('stop_token_ids end the output where the grammar may end, not before', async () => {
