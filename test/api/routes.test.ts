@@ -235,6 +235,44 @@ describe('/tokenize and /detokenize (vLLM)', () => {
     assert.ok(text.endsWith('<|im_start|>assistant\nThe answer is'), text);
   });
 
+  it('renders the prompt a chat completion with the same template fields runs', async () => {
+    const engine = new FakeEngine();
+    const a = createApp({ engine, config: parseApiConfig({ apiKeys: [KEY] }) });
+    const q = { role: 'user', content: 'q' };
+    const bodies: Record<string, unknown>[] = [
+      { messages: [q] },
+      { messages: [q], chat_template_kwargs: { enable_thinking: false } },
+      { messages: [q], chat_template_kwargs: { enable_thinking: true, extra: 1 } },
+      { messages: [q], add_generation_prompt: false },
+      {
+        messages: [q, { role: 'assistant', content: '<think>\nOne, then' }],
+        add_generation_prompt: false,
+        continue_final_message: true,
+      },
+    ];
+    for (const body of bodies) {
+      const tokenized = await post(a, '/tokenize', body);
+      assert.equal(tokenized.res.status, 200, JSON.stringify(tokenized.body));
+      const chat = await post(a, '/v1/chat/completions', { model: 'tiny', ...body, max_tokens: 1 });
+      assert.equal(chat.res.status, 200, JSON.stringify(chat.body));
+      assert.deepEqual(tokenized.body.tokens, engine.requests.at(-1)!.prompt, JSON.stringify(body));
+    }
+    // The chat endpoint's refusals too.
+    for (const [body, param] of [
+      [
+        { messages: [q], add_generation_prompt: false, continue_final_message: true },
+        'continue_final_message',
+      ],
+      [{ messages: [q], chat_template_kwargs: { messages: [] } }, 'chat_template_kwargs.messages'],
+    ] as const) {
+      assert.equal(errorOf((await post(a, '/tokenize', body)).body).param, param);
+      assert.equal(
+        errorOf((await post(a, '/v1/chat/completions', { model: 'tiny', ...body })).body).param,
+        param,
+      );
+    }
+  });
+
   it('refuses bad input with 400 / 404 naming the field', async () => {
     const cases: [string, unknown, number, string | null][] = [
       ['/tokenize', {}, 400, 'prompt'],

@@ -27,6 +27,25 @@ export const chatMessageSchema = z
   .meta({ id: 'ChatMessage' });
 export type ChatMessageInput = z.infer<typeof chatMessageSchema>;
 
+/** The fields that shape the rendered prompt (chat completions and /tokenize, see chat-prompt.ts). */
+export const chatPromptFields = {
+  messages: z.array(chatMessageSchema).min(1),
+  chat_template_kwargs: z
+    .record(z.string(), z.unknown())
+    .nullish()
+    .describe('extra variables for the chat template, e.g. {"enable_thinking": false} for Qwen3 (vLLM)'),
+  add_generation_prompt: z
+    .boolean()
+    .nullish()
+    .describe("end the prompt with the assistant turn's opening (default true)"),
+  continue_final_message: z
+    .boolean()
+    .nullish()
+    .describe(
+      'continue the final (assistant) message instead of starting a new one; needs add_generation_prompt false (default false)',
+    ),
+};
+
 /** Fields of OpenAI's chat API that get a 400 naming them. */
 export const UNSUPPORTED_CHAT = [...UNSUPPORTED_COMMON, 'logprobs_format'] as const;
 
@@ -34,22 +53,8 @@ export const UNSUPPORTED_CHAT = [...UNSUPPORTED_COMMON, 'logprobs_format'] as co
 export const chatCompletionRequestSchema = z
   .strictObject({
     ...samplingFields,
-    messages: z.array(chatMessageSchema).min(1),
+    ...chatPromptFields,
     max_completion_tokens: z.number().int().min(1).nullish().describe('alias of max_tokens'),
-    chat_template_kwargs: z
-      .record(z.string(), z.unknown())
-      .nullish()
-      .describe('extra variables for the chat template, e.g. {"enable_thinking": false} for Qwen3 (vLLM)'),
-    add_generation_prompt: z
-      .boolean()
-      .nullish()
-      .describe("end the prompt with the assistant turn's opening (default true)"),
-    continue_final_message: z
-      .boolean()
-      .nullish()
-      .describe(
-        'continue the final (assistant) message instead of starting a new one; needs add_generation_prompt false (default false)',
-      ),
     logprobs: z.boolean().nullish(),
     top_logprobs: z.number().int().min(0).max(20).nullish(),
   })

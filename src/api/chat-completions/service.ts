@@ -1,9 +1,8 @@
 import type { EngineEvent, GenerateRequest, ModelInfo } from '../../engine/types.ts';
-import { RESERVED_VARIABLES } from '../../model/chat-template.ts';
+import { renderChatPrompt } from '../common/chat-prompt.ts';
 import { chunkBase, collectChoices, traceJson, usageJson } from '../common/collect.ts';
 import type { ApiContext } from '../common/context.ts';
 import { decodingParamsFor, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
-import { templateMessages } from '../common/messages.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
 import { chatLogprob } from '../common/tokens.ts';
 import { invalidRequest, toApiError } from '../errors.ts';
@@ -25,27 +24,6 @@ export interface PreparedChat {
   created: number;
 }
 
-/** vLLM's rules for the template fields: one of the two prompt endings, no reserved kwargs. */
-function checkGenerationPrompt(body: ChatCompletionRequest, continueFinal: boolean): void {
-  if (continueFinal && (body.add_generation_prompt ?? true)) {
-    throw invalidRequest(
-      'Cannot set both continue_final_message and add_generation_prompt to true (send add_generation_prompt: false)',
-      'continue_final_message',
-    );
-  }
-  if (continueFinal && body.messages.at(-1)!.role !== 'assistant') {
-    throw invalidRequest('continue_final_message needs an assistant message last', 'continue_final_message');
-  }
-  for (const key of Object.keys(body.chat_template_kwargs ?? {})) {
-    if (RESERVED_VARIABLES.includes(key)) {
-      throw invalidRequest(
-        `chat_template_kwargs.${key} is set by the server${key === 'add_generation_prompt' ? ': use the add_generation_prompt field' : ''}`,
-        `chat_template_kwargs.${key}`,
-      );
-    }
-  }
-}
-
 /**
  * Validates a raw body against the schema and the model, renders and tokenizes the prompt.
  * @throws ApiError (400, 404)
@@ -63,23 +41,8 @@ export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): 
     throw invalidRequest('max_tokens and max_completion_tokens differ: send one', 'max_completion_tokens');
   }
   const model = findModel(ctx.engine, body.model);
-  if (!model.chatTemplate) {
-    throw invalidRequest(`The model ${model.name} has no chat template: use /v1/completions`, 'model');
-  }
-  const continueFinal = body.continue_final_message ?? false;
-  checkGenerationPrompt(body, continueFinal);
   const mode = thinkingModeFor(body, model);
-  let text: string;
-  try {
-    text = model.chatTemplate.render(templateMessages(body.messages), {
-      addGenerationPrompt: body.add_generation_prompt ?? true,
-      continueFinalMessage: continueFinal,
-      enableThinking: mode !== 'off',
-      variables: body.chat_template_kwargs ?? {},
-    });
-  } catch (err) {
-    throw toApiError(err);
-  }
+  const text = renderChatPrompt(model, body, mode, 'use /v1/completions');
   const prompt = model.tokenizer.encode(text, { specialTokens: true });
   const startsInThinking = promptOpensThinking(model, prompt);
   const params = decodingParamsFor(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { chatMessageSchema } from '../chat-completions/schema.ts';
+import { chatPromptFields } from '../chat-completions/schema.ts';
 
 /**
  * vLLM's `/tokenize` and `/detokenize` (outside `/v1`): a raw prompt or chat messages rendered
@@ -28,17 +28,8 @@ export const tokenizePromptRequestSchema = z
 export const tokenizeChatRequestSchema = z
   .strictObject({
     model,
-    messages: z.array(chatMessageSchema).min(1),
-    add_generation_prompt: z.boolean().nullish().describe('append the assistant turn opening; default true'),
-    continue_final_message: z
-      .boolean()
-      .nullish()
-      .describe('end the prompt inside the last message, to continue it; default false'),
+    ...chatPromptFields,
     add_special_tokens: z.boolean().nullish().describe('default false: the template writes its own'),
-    chat_template_kwargs: z
-      .record(z.string(), z.unknown())
-      .nullish()
-      .describe('extra template variables, e.g. {"enable_thinking": false}'),
     return_token_strs: returnTokenStrs,
   })
   .meta({ id: 'TokenizeChatRequest' });
