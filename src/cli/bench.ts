@@ -5,12 +5,14 @@ import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchMemory, formatMemory } from '../bench/memory.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
+import { benchStructured, formatStructured } from '../bench/structured.ts';
 import { benchServeCommand } from './bench-serve.ts';
 
 /**
  * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
  * `reverie bench memory [--checkpoint DIR] [--rounds N] [--concurrency C] [--json]`,
  * `reverie bench convert [--shape qwen2.5-1.5b|qwen3-0.6b] [--dtype fp32|fp16] [--keep] [--json]`,
+ * `reverie bench structured [--vocabs byte,qwen3,llama3] [--json]`,
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -28,6 +30,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       shape: { type: 'string', default: 'qwen2.5-1.5b' },
       dtype: { type: 'string', default: 'fp32' },
       keep: { type: 'boolean', default: false },
+      vocabs: { type: 'string' },
     },
   });
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -77,7 +80,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify({ bench: 'decoding', rows }));
     return;
   }
+  if (which === 'structured') {
+    const rows = await benchStructured({ log, vocabs: values.vocabs?.split(',') });
+    console.log(formatStructured(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'structured', rows }));
+    return;
+  }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, memory, convert, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, memory, convert, structured, serve`,
   );
 }

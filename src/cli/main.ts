@@ -31,7 +31,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   bench: {
     run: benchCommand,
     help:
-      'bench runtime|attention|decoding|engine|memory [--json]   benchmarks\n' +
+      'bench runtime|attention|decoding|engine|memory|convert|structured [--json]   benchmarks\n' +
       '  bench serve [--url URL] [--num-prompts N] [--max-concurrency C | --request-rate R] [--mix MODE=W,...] ' +
       '[--soak] [--json]   load a running server (bench serve --help: every option)',
   },
