@@ -8,6 +8,11 @@ import { engineOptionsSchema } from '../engine/config.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const bool = z.union([z.boolean(), z.stringbool({ truthy: ['true'], falsy: ['false'] })], {
+  error: 'expected true or false',
+});
+/** CORS lists: `*` for any (vLLM's default for all three). */
+const corsList = z.array(z.string().min(1)).min(1).default(['*']);
 
 /** The API layer's own limits (what `createApp` needs). */
 export const apiConfigSchema = z.object({
@@ -28,11 +33,15 @@ export const apiConfigSchema = z.object({
   /** WebSocket: ping interval; a connection that misses a pong is closed. */
   wsHeartbeatMs: positiveInt.default(30_000),
   /** Serve the browser playground at `/playground/` (`/` redirects there). */
-  playground: z
-    .union([z.boolean(), z.stringbool({ truthy: ['true'], falsy: ['false'] })], {
-      error: 'expected true or false',
-    })
-    .default(true),
+  playground: bool.default(true),
+  /** CORS, as vLLM's flags: origins allowed to read responses (`*`: any). */
+  allowedOrigins: corsList,
+  allowedMethods: corsList,
+  allowedHeaders: corsList,
+  /** `Access-Control-Allow-Credentials: true` (with `*` origins, the request's origin is echoed). */
+  allowCredentials: bool.default(false),
+  /** `/metrics` needs the API key too (default: open, as vLLM serves it, so Prometheus scrapes). */
+  metricsRequireKey: bool.default(false),
 });
 export type ApiConfig = Readonly<z.infer<typeof apiConfigSchema>>;
 
@@ -68,6 +77,11 @@ export const SERVER_ENV = {
   wsMaxBufferedBytes: 'REVERIE_WS_MAX_BUFFERED_BYTES',
   wsHeartbeatMs: 'REVERIE_WS_HEARTBEAT_MS',
   playground: 'REVERIE_PLAYGROUND',
+  allowedOrigins: 'REVERIE_ALLOWED_ORIGINS',
+  allowedMethods: 'REVERIE_ALLOWED_METHODS',
+  allowedHeaders: 'REVERIE_ALLOWED_HEADERS',
+  allowCredentials: 'REVERIE_ALLOW_CREDENTIALS',
+  metricsRequireKey: 'REVERIE_METRICS_REQUIRE_KEY',
   shutdownTimeoutMs: 'REVERIE_SHUTDOWN_TIMEOUT_MS',
 } as const satisfies Record<Exclude<keyof ServerConfig, 'engine'>, string>;
 
@@ -97,6 +111,28 @@ export function parseApiKeys(raw: string | undefined): string[] {
     .split(/[\s,]+/)
     .map((k) => k.trim())
     .filter((k) => k.length > 0);
+}
+
+/** The CORS settings, which are lists. */
+const LISTS = new Set<string>(['allowedOrigins', 'allowedMethods', 'allowedHeaders']);
+
+/**
+ * A CORS list as vLLM takes it (a JSON list: `["https://a.example"]`) or comma-separated.
+ * @example parseList('["https://a.example", "https://b.example"]') // ['https://a.example', 'https://b.example']
+ */
+export function parseList(raw: string): unknown {
+  const text = raw.trim();
+  if (text.startsWith('[')) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text; // the schema then says what is wrong
+    }
+  }
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /**
@@ -138,7 +174,8 @@ export function parseServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = p
   const raw: Record<string, unknown> = {};
   for (const [key, variable] of Object.entries(SERVER_ENV) as [keyof typeof SERVER_ENV, string][]) {
     const text = given(key, key, variable);
-    if (text !== undefined) raw[key] = key === 'apiKeys' ? parseApiKeys(text) : text;
+    if (text !== undefined)
+      raw[key] = key === 'apiKeys' ? parseApiKeys(text) : LISTS.has(key) ? parseList(text) : text;
   }
   const engine: Record<string, unknown> = {};
   for (const [key, variable] of Object.entries(ENGINE_ENV) as [keyof typeof ENGINE_ENV, string][]) {
@@ -149,7 +186,11 @@ export function parseServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = p
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const path = issue.path.join('.');
-    throw new Error(`invalid setting ${origins.get(path) ?? path}: ${issue.message}`);
+    // A list's issue points into it (`allowedOrigins.0`): name the setting that holds it.
+    const origin = issue.path
+      .map((_, i) => origins.get(issue.path.slice(0, issue.path.length - i).join('.')))
+      .find((o) => o !== undefined);
+    throw new Error(`invalid setting ${origin ?? path}: ${issue.message}`);
   }
   return Object.freeze({ ...result.data, engine: Object.freeze(result.data.engine) });
 }

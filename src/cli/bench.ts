@@ -15,6 +15,7 @@ import {
   type WeightsLabel,
 } from '../bench/quant-runtime.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
+import { benchStructured, formatStructured } from '../bench/structured.ts';
 import { defaultCheckpointDir } from '../model/model-dir.ts';
 import { benchServeCommand } from './bench-serve.ts';
 
@@ -29,6 +30,7 @@ import { benchServeCommand } from './bench-serve.ts';
  * `reverie bench memory [--checkpoint DIR] [--rounds N] [--concurrency C] [--json]`,
  * `reverie bench convert [--shape qwen2.5-1.5b|qwen3-0.6b] [--dtype fp32|fp16] [--quant fp32,int8,int4] [--keep] [--json]`
  * (peak RSS and time of converting a random bf16 checkpoint, once per weights),
+ * `reverie bench structured [--vocabs byte,qwen3,llama3] [--json]`,
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
 export async function benchCommand(argv: string[]): Promise<void> {
@@ -52,6 +54,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       shape: { type: 'string', default: 'qwen2.5-1.5b' },
       dtype: { type: 'string', default: 'fp32' },
       keep: { type: 'boolean', default: false },
+      vocabs: { type: 'string' },
     },
   });
   // runtime, quality and kernels also compare the alternatives the defaults were chosen against.
@@ -153,7 +156,13 @@ export async function benchCommand(argv: string[]): Promise<void> {
     if (values.json) console.log(JSON.stringify({ bench: 'decoding', rows }));
     return;
   }
+  if (which === 'structured') {
+    const rows = await benchStructured({ log, vocabs: values.vocabs?.split(',') });
+    console.log(formatStructured(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'structured', rows }));
+    return;
+  }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, quality, kernels, memory, convert, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, quality, kernels, memory, convert, structured, serve`,
   );
 }

@@ -12,10 +12,22 @@ import { Telemetry } from '../telemetry/telemetry.ts';
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 /** Settings `reverie serve` takes as flags (`maxNumSeqs` is `--max-num-seqs`); the rest are environment only. */
-const FLAGS = ['host', 'port', 'modelsDir', 'device', ...Object.keys(ENGINE_ENV)] as (keyof ServerFlags)[];
+const FLAGS = [
+  'host',
+  'port',
+  'modelsDir',
+  'device',
+  'allowedOrigins',
+  'allowedMethods',
+  'allowedHeaders',
+  ...Object.keys(ENGINE_ENV),
+] as (keyof ServerFlags)[];
+/** Switches: `--allow-credentials` (as vLLM's) and `--metrics-require-key` mean true. */
+const SWITCHES = ['allowCredentials', 'metricsRequireKey'] as (keyof ServerFlags)[];
 
 /**
- * `reverie serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda] [--max-num-seqs N …]`:
+ * `reverie serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda] [--allowed-origins JSON|LIST]
+ * [--allow-credentials] [--metrics-require-key] [--max-num-seqs N …]`:
  * serves every checkpoint of the models folder (the default one first) over the OpenAI-compatible
  * API, with the API limits and engine knobs of the environment ({@link parseServerConfig}).
  * `/health` answers 503 until the models are loaded. SIGTERM or SIGINT: stop accepting, finish
@@ -24,11 +36,15 @@ const FLAGS = ['host', 'port', 'modelsDir', 'device', ...Object.keys(ENGINE_ENV)
 export async function serveCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: Object.fromEntries(FLAGS.map((key) => [flagName(key), { type: 'string' as const }])),
+    options: {
+      ...Object.fromEntries(FLAGS.map((key) => [flagName(key), { type: 'string' as const }])),
+      ...Object.fromEntries(SWITCHES.map((key) => [flagName(key), { type: 'boolean' as const }])),
+    },
   });
-  const config = parseServerConfig(
-    Object.fromEntries(FLAGS.map((key) => [key, values[flagName(key)] as string | undefined])),
-  );
+  const config = parseServerConfig({
+    ...Object.fromEntries(FLAGS.map((key) => [key, values[flagName(key)] as string | undefined])),
+    ...Object.fromEntries(SWITCHES.map((key) => [key, values[flagName(key)] ? 'true' : undefined])),
+  });
   const root = config.modelsDir ?? modelsDir();
   const dirs = listCheckpointDirs(root);
   if (dirs.length === 0) {

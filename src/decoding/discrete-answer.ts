@@ -6,6 +6,7 @@ import type { Rng } from './rng.ts';
 import { TokenSampler } from './sampler.ts';
 import type { Scratch } from './scratch.ts';
 import { StopStringMatcher } from './stop-strings.ts';
+import { allowsOtherThan, allowToken, type TokenConstraint } from './token-constraint.ts';
 import type { DecodeContext, DecodeEvent, DecodeResult, FinishReason, StepOutput } from './types.ts';
 
 /**
@@ -26,6 +27,12 @@ export function stopIds(
  * The answer of one choice, one sampled token per step, with the request's own parameters. It
  * ends on a stop id (EOS or stop_token_ids), a stop string, or max_tokens; min_tokens holds off
  * all three stops until that many answer tokens exist.
+ *
+ * With a constraint (structured outputs) each step samples among the tokens its grammar allows,
+ * so the text is always a prefix of a valid output, complete when the choice ends on a stop id
+ * (the grammar's stop ids are the request's, see `stopIds`). The grammar outranks min_tokens:
+ * where it can only end, its stop ids are allowed; where it allows nothing more (no stop id left:
+ * ignore_eos without stop_token_ids) the answer ends there, finish reason stop.
  */
 export class DiscreteAnswer {
   readonly #ctx: DecodeContext;
@@ -40,6 +47,7 @@ export class DiscreteAnswer {
   readonly #banned: number[];
   /** The think-start marker, while the model may still open a think block by emitting it. */
   #thinkStart: number | null;
+  readonly #constraint: TokenConstraint | null;
   #generated: number;
   #finished = false;
 
@@ -57,6 +65,8 @@ export class DiscreteAnswer {
     thinkStart?: number | null;
     /** Answer tokens generated before a thinking phase that the model opened (they count to max_tokens). */
     generated?: number;
+    /** The choice's grammar; null: unconstrained. */
+    constraint?: TokenConstraint | null;
   }) {
     const { ctx, params } = options;
     this.#ctx = ctx;
@@ -77,6 +87,7 @@ export class DiscreteAnswer {
     ({ stops: this.#stops, banned: this.#banned } = stopIds(ctx, params));
     this.#thinkStart = options.thinkStart ?? null;
     this.#generated = options.generated ?? 0;
+    this.#constraint = options.constraint ?? null;
   }
 
   /** Answer tokens generated so far. */
@@ -86,11 +97,25 @@ export class DiscreteAnswer {
 
   next(out: StepOutput): DecodeResult {
     if (this.#finished) return { input: null, events: [], finished: true };
-    const early = this.#generated < this.#params.minTokens;
-    const { id, processed } = this.#sampler.sample(out.logits, early ? this.#banned : []);
+    const vocab = this.#ctx.tokenizerVocabSize;
+    const bitmask = this.#constraint?.nextTokenBitmask() ?? null;
+    const early =
+      this.#generated < this.#params.minTokens && (!bitmask || allowsOtherThan(bitmask, vocab, this.#banned));
+    if (bitmask) {
+      if (this.#thinkStart !== null) allowToken(bitmask, this.#thinkStart);
+      // The grammar is complete and the request left it no stop id to end on.
+      if (!allowsOtherThan(bitmask, vocab, [])) return this.#end('stop', this.#text.flush(), []);
+    }
+    const { id, processed } = this.#sampler.sample(out.logits, {
+      bitmask,
+      banned: early ? this.#banned : [],
+    });
     if (id === this.#thinkStart) {
       // Qwen3 opens its own think block: the marker is a thinking position, not answer text.
       return { input: oneHot(id), events: [], finished: false, opensThinking: true };
+    }
+    if (this.#constraint && !this.#constraint.accept(id)) {
+      throw new Error(`structured output: the grammar refused token ${id} it allowed`);
     }
     this.#generated++;
     if (this.#stops.has(id)) {

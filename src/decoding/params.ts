@@ -1,3 +1,5 @@
+import type { StructuredOutput } from './structured/spec.ts';
+
 /**
  * Request-level decoding parameters (OpenAI names where OpenAI has one) and their resolved,
  * validated form. `resolveDecodingParams` (resolve-params.ts) turns the first into the second.
@@ -117,6 +119,11 @@ export interface DecodingParams {
   n?: number;
   thinking?: ThinkingParams;
   superposition?: SuperpositionParams | null;
+  /**
+   * Constrains the answer (after thinking) to a JSON schema, regex, choice or grammar; the API
+   * builds it from `response_format` / `structured_outputs`. Not with superposition.
+   */
+  structured_output?: StructuredOutput | null;
 }
 
 /** Temperature and truncation of one distribution. `topK` 0 = off. */
@@ -182,6 +189,8 @@ export interface ResolvedDecodingParams {
   n: number;
   thinking: ResolvedThinking;
   superposition: ResolvedSuperposition | null;
+  /** Compiled by the engine worker before the request is scheduled (src/decoding/structured/). */
+  structuredOutput: StructuredOutput | null;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   type ThinkingParams,
 } from './params.ts';
 import { randomSeed } from './rng.ts';
+import { checkStructuredOutput, StructuredOutputError } from './structured/spec.ts';
 import type { DecodeContext } from './types.ts';
 
 /** A request's decoding parameters are invalid for this checkpoint (maps to HTTP 400). */
@@ -223,6 +224,8 @@ export function resolveDecodingParams(
   const superposed = params.superposition ? superposition(params.superposition, ctx) : null;
   check(!superposed || n === 1, 'superposition returns its drafts as the choices: n must be 1');
   check(!superposed || !logprobs, 'logprobs are not available with superposition');
+  const structured = params.structured_output ? structuredOutput(params.structured_output) : null;
+  check(!superposed || !structured, 'structured_output cannot be combined with superposition');
   const seed = params.seed ?? randomSeed();
   check(Number.isSafeInteger(seed), 'seed must be an integer');
   const maxTokens = positiveInt('max_tokens', params.max_tokens ?? defaults.max_tokens ?? 256);
@@ -265,5 +268,15 @@ export function resolveDecodingParams(
     n,
     thinking: thinking(params.thinking ?? {}, params, ctx, defaults),
     superposition: superposed,
+    structuredOutput: structured,
   };
+}
+
+function structuredOutput(value: unknown) {
+  try {
+    return checkStructuredOutput(value);
+  } catch (err) {
+    if (err instanceof StructuredOutputError) throw new DecodingParamsError(err.message);
+    throw err;
+  }
 }

@@ -1,5 +1,5 @@
 import { drawCandidate, drawFromSoftmax, truncatedDistribution } from './distribution.ts';
-import { type LogitEdits, PenaltyState, processLogits } from './logits-processors.ts';
+import { type LogitEdits, PenaltyState, processLogits, type StepMask } from './logits-processors.ts';
 import type { SamplingConfig } from './params.ts';
 import type { Rng } from './rng.ts';
 import { type Scratch, sharedScratch } from './scratch.ts';
@@ -47,17 +47,10 @@ export class TokenSampler {
 
   /**
    * Draws the next token from raw logits and records it in the penalty history.
-   * @param banned ids that may not be drawn this step (min_tokens' stop ids)
+   * @param mask this step's forbidden ids: a grammar's bitmask (structured outputs), min_tokens' stop ids
    */
-  sample(rawLogits: Float32Array, banned: readonly number[] = []): SampledToken {
-    const processed = processLogits(
-      rawLogits,
-      this.#vocab,
-      this.#edits,
-      this.penalties,
-      this.#scratch,
-      banned,
-    );
+  sample(rawLogits: Float32Array, mask: StepMask = {}): SampledToken {
+    const processed = processLogits(rawLogits, this.#vocab, this.#edits, this.penalties, this.#scratch, mask);
     const id = this.isGreedy ? argmax(processed, this.#vocab) : this.#draw(processed);
     this.penalties.record(id);
     return { id, processed };

@@ -10,6 +10,7 @@ import { SoftThought } from './soft-thinking.ts';
 import { SuperposedAnswer } from './superposed.ts';
 import { ThinkingPhase } from './thinking-phase.ts';
 import type { ThoughtStrategy } from './thought.ts';
+import type { TokenConstraint } from './token-constraint.ts';
 import type { DecodeContext, DecodeEvent, DecodeResult, SequenceDecoder, StepOutput } from './types.ts';
 
 /** Where a decoder starts. */
@@ -22,6 +23,13 @@ export interface DecoderOptions {
   promptIds?: ArrayLike<number>;
   /** Scratch space; defaults to the process-wide one. */
   scratch?: Scratch;
+  /**
+   * This choice's structured-output constraint (params.structuredOutput compiled by the engine);
+   * it governs the answer only: from the first position after `</think>`, or from the first
+   * position when no block is open — there, while the model may still open one (no visible text
+   * yet, thinking mode not 'off'), the think-start marker is allowed besides the grammar's tokens.
+   */
+  constraint?: TokenConstraint | null;
 }
 
 /** Either answer strategy; both speak the SequenceDecoder protocol. */
@@ -99,6 +107,11 @@ class ComposedDecoder implements SequenceDecoder {
     this.#options = options;
     this.#rng = new Rng(deriveSeed(params.seed, options.choiceIndex));
     this.#scratch = options.scratch ?? sharedScratch;
+    if (params.structuredOutput && !options.constraint) {
+      throw new DecodingParamsError(
+        'structured_output needs its compiled constraint (the engine compiles it)',
+      );
+    }
     this.#stops = stopIds(ctx, params).stops;
     const markers = ctx.thinkStartId !== null && ctx.thinkEndId !== null;
     this.#mayOpen = markers && !options.startsInThinking && !params.superposition;
@@ -186,12 +199,17 @@ class ComposedDecoder implements SequenceDecoder {
     if (this.#params.superposition) {
       return new SuperposedAnswer({ ...common, contextIds: [...Array.from(promptIds), ...thinkingIds] });
     }
+    const constraint = this.#options.constraint ?? null;
+    // Under a grammar the marker is let through only where the request may think: with mode 'off'
+    // the answer is constrained from its first token (unconstrained, 'off' closes the block at once).
+    const thinkable = this.#mayOpen && !(constraint && this.#params.thinking.mode === 'off');
     return new DiscreteAnswer({
       ...common,
       rng: this.#rng,
       promptIds,
-      thinkStart: this.#mayOpen ? this.#ctx.thinkStartId : null,
+      thinkStart: thinkable ? this.#ctx.thinkStartId : null,
       generated: this.#lead,
+      constraint,
     });
   }
 }

@@ -212,6 +212,7 @@ class WorkerEngine implements Engine {
       const tokenizer = new TextTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
       const info: ModelInfo = {
         name: checkpoint.manifest.name,
+        root: checkpoint.dir,
         manifest: checkpoint.manifest,
         maxModelLen: loaded.maxModelLen,
         quantization: loaded.quantization,

@@ -1,8 +1,12 @@
+import { stopIds } from '../decoding/discrete-answer.ts';
 import type { ResolvedDecodingParams } from '../decoding/params.ts';
 import type { DecodingDefaults } from '../decoding/resolve-params.ts';
 import { DecodingParamsError, resolveDecodingParams } from '../decoding/resolve-params.ts';
 import { createDecoder } from '../decoding/sequence-decoder.ts';
+import type { StructuredOutputCompiler } from '../decoding/structured/grammar-compiler.ts';
+import { StructuredOutputError } from '../decoding/structured/spec.ts';
 import { thinkingReserve } from '../decoding/think-block.ts';
+import type { TokenConstraint } from '../decoding/token-constraint.ts';
 import type { BagInput, DecodeContext, DecodeEvent } from '../decoding/types.ts';
 import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
 import type { ModelRunner } from '../model/runner.ts';
@@ -29,9 +33,19 @@ export interface ExecutorLimits {
   maxBufferedEvents: number;
 }
 
+/** What an executor may use besides its model (all optional). */
+export interface ExecutorServices {
+  /** Compiles structured-output constraints; without it such requests are refused. */
+  structured?: StructuredOutputCompiler | null;
+  /** Called when work arrives outside a message (a constraint finished compiling). */
+  onWork?: () => void;
+}
+
 interface RequestState {
   req: GenerateRequest;
   params: ResolvedDecodingParams;
+  /** Structured outputs: one compiled constraint per choice (empty without one). */
+  constraints: TokenConstraint[];
   seqs: Sequence[];
   /** Samples (n) still to fork from the first sequence once its prompt is computed. */
   toFork: number;
@@ -99,6 +113,9 @@ export class ModelExecutor {
   readonly #emit: EmitFn;
   readonly #requests = new Map<string, RequestState>();
   readonly #pending = new Map<string, EngineEvent[]>();
+  readonly #services: ExecutorServices;
+  /** Requests whose constraint is compiling: not scheduled yet (vLLM's WAITING_FOR_FSM). */
+  readonly #compiling = new Set<string>();
   #nextSeq = 1;
   #arrivals = 0;
   /** Prefill positions computed (prefix-cache hits skip these): counted for tests and metrics. */
@@ -118,7 +135,9 @@ export class ModelExecutor {
     defaults: DecodingDefaults,
     limits: ExecutorLimits,
     emit: EmitFn,
+    services: ExecutorServices = {},
   ) {
+    this.#services = services;
     this.#runner = runner;
     this.#ctx = ctx;
     this.#defaults = defaults;
@@ -146,7 +165,7 @@ export class ModelExecutor {
   }
 
   submit(req: GenerateRequest, now: number): void {
-    if (this.#requests.has(req.id)) {
+    if (this.#requests.has(req.id) || this.#compiling.has(req.id)) {
       this.#emit(req.id, [
         { type: 'error', error: new EngineError('invalid_request', `duplicate request id ${req.id}`) },
       ]);
@@ -159,17 +178,63 @@ export class ModelExecutor {
       this.#emit(req.id, [{ type: 'error', error: toEngineError(err) }]);
       return;
     }
+    const spec = params.structuredOutput;
+    if (!spec) {
+      this.#admit(req, params, [], now);
+      return;
+    }
+    const compiler = this.#services.structured;
+    if (!compiler) {
+      this.#emit(req.id, [
+        {
+          type: 'error',
+          error: new EngineError(
+            'invalid_request',
+            'structured outputs are not available here',
+            'structured_output',
+          ),
+        },
+      ]);
+      return;
+    }
+    // The request waits, unscheduled, while its constraint compiles; a cancel meanwhile drops it.
+    this.#compiling.add(req.id);
+    compiler.constraints(spec, params.n, [...stopIds(this.#ctx, params).stops]).then(
+      (constraints) => {
+        if (!this.#compiling.delete(req.id)) {
+          for (const c of constraints) c.dispose();
+          return;
+        }
+        try {
+          this.#admit(req, params, constraints, now);
+        } catch (err) {
+          for (const c of constraints) c.dispose();
+          this.#emit(req.id, [{ type: 'error', error: toEngineError(err) }]);
+        }
+        this.#services.onWork?.();
+      },
+      (err: unknown) => {
+        if (!this.#compiling.delete(req.id)) return;
+        this.#emit(req.id, [{ type: 'error', error: toEngineError(err) }]);
+        this.#services.onWork?.();
+      },
+    );
+  }
+
+  /** Queues a validated request (its constraints compiled, when it has any). */
+  #admit(req: GenerateRequest, params: ResolvedDecodingParams, constraints: TokenConstraint[], now: number) {
     const promptIds = Int32Array.from(req.prompt);
     const seq = new Sequence(
       this.#nextSeq++,
       req.id,
       this.#arrivals++,
       promptIds,
-      this.#decoder(params, req, 0),
+      this.#decoder(params, req, 0, constraints),
     );
     this.#requests.set(req.id, {
       req,
       params,
+      constraints,
       seqs: [seq],
       toFork: params.n - 1,
       submittedAt: now,
@@ -189,6 +254,12 @@ export class ModelExecutor {
 
   /** Cancels a request: its sequences leave the scheduler and their KV is freed before the next step. */
   cancel(requestId: string): void {
+    if (this.#compiling.delete(requestId)) {
+      this.#emit(requestId, [
+        { type: 'error', error: new EngineError('cancelled', 'the request was cancelled') },
+      ]);
+      return;
+    }
     const state = this.#requests.get(requestId);
     if (!state) return;
     this.#fail(state, new EngineError('cancelled', 'the request was cancelled'));
@@ -224,6 +295,8 @@ export class ModelExecutor {
 
   /** Fails every live request (engine shutting down or broken). */
   failAll(error: EngineError): void {
+    for (const id of this.#compiling) this.#emit(id, [{ type: 'error', error }]);
+    this.#compiling.clear();
     for (const state of [...this.#requests.values()]) this.#fail(state, error);
     this.#applyFrees();
     this.#flush();
@@ -308,11 +381,17 @@ export class ModelExecutor {
     }
   }
 
-  #decoder(params: ResolvedDecodingParams, req: GenerateRequest, choiceIndex: number) {
+  #decoder(
+    params: ResolvedDecodingParams,
+    req: GenerateRequest,
+    choiceIndex: number,
+    constraints: TokenConstraint[],
+  ) {
     return createDecoder(params, this.#ctx, {
       startsInThinking: req.startsInThinking,
       choiceIndex,
       promptIds: req.prompt,
+      constraint: constraints[choiceIndex] ?? null,
     });
   }
 
@@ -397,7 +476,7 @@ export class ModelExecutor {
         state.req.id,
         this.#arrivals++,
         parent.promptIds,
-        this.#decoder(state.params, state.req, i),
+        this.#decoder(state.params, state.req, i, state.constraints),
       );
       this.#runner.kv.share(parent.id, child.id, parent.computed);
       child.computed = parent.computed;
@@ -467,11 +546,13 @@ export class ModelExecutor {
       preemptions: state.preemptions,
     });
     this.#requests.delete(state.req.id);
+    for (const c of state.constraints) c.dispose();
   }
 
   #fail(state: RequestState, error: EngineError): void {
     for (const seq of state.seqs) if (seq.status !== 'finished') this.scheduler.finish(seq);
     this.#requests.delete(state.req.id);
+    for (const c of state.constraints) c.dispose();
     this.#queue(state.req.id, { type: 'error', error });
   }
 
@@ -494,5 +575,6 @@ const ONE = Float32Array.of(1);
 function toEngineError(err: unknown): EngineError {
   if (err instanceof EngineError) return err;
   if (err instanceof DecodingParamsError) return invalidParams(err);
+  if (err instanceof StructuredOutputError) return new EngineError('invalid_request', err.message, err.param);
   return new EngineError('internal', (err as Error).message);
 }

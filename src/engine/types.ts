@@ -24,6 +24,8 @@ import type { DecodeEvent } from '../decoding/types.ts';
 export interface ModelInfo {
   /** The id clients use in `model` (the manifest's name). */
   name: string;
+  /** Where it was loaded from: the checkpoint folder (OpenAI-compatible servers' `root`). */
+  root: string;
   manifest: Manifest;
   /** Maximum positions (prompt + thinking + answer) of one sequence. */
   maxModelLen: number;

@@ -1,4 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { StructuredOutputCompiler } from '../decoding/structured/grammar-compiler.ts';
+import { grammarVocabulary } from '../decoding/structured/vocabulary.ts';
 import { openModel } from '../model/open-model.ts';
 import { decodeContext } from './decode-context.ts';
 import { ModelExecutor } from './executor.ts';
@@ -144,6 +146,19 @@ async function load(): Promise<void> {
         maxBufferedEvents: options.maxBufferedEvents,
       },
       emit,
+      {
+        // Built on the first constrained request: XGrammar loads and reads the vocabulary then.
+        structured: new StructuredOutputCompiler(() =>
+          grammarVocabulary(
+            checkpoint.tokenizerJson,
+            model.tokenizer,
+            checkpoint.config.vocabSize,
+            ctx.eosIds,
+            [ctx.thinkStartId, ctx.thinkEndId].filter((id): id is number => id !== null),
+          ),
+        ),
+        onWork: () => wake?.(),
+      },
     );
     executors.set(checkpoint.manifest.name, executor);
     loaded.push({

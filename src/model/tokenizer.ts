@@ -15,6 +15,12 @@ export interface EncodeOptions {
    * Only tokens marked `special` are affected; other added tokens always match, as in Hugging Face.
    */
   specialTokens: boolean;
+  /**
+   * Let the tokenizer's post-processor add its special tokens (Llama 3's `<|begin_of_text|>`), as
+   * Hugging Face's `add_special_tokens=True` (vLLM's /tokenize default for a prompt). Default
+   * false: rendered chat prompts carry their own. Needs `specialTokens: true`.
+   */
+  addSpecialTokens?: boolean;
 }
 
 export interface DecodeOptions {
@@ -83,8 +89,12 @@ export class TextTokenizer {
     this.vocabSize = maxId + 1;
   }
 
-  /** Token ids of `text`. Never adds BOS/EOS: the chat template writes those itself. */
+  /** Token ids of `text`. Adds no BOS/EOS unless `addSpecialTokens`: chat templates write their own. */
   encode(text: string, options: EncodeOptions): number[] {
+    if (options.addSpecialTokens) {
+      if (!options.specialTokens) throw new Error('addSpecialTokens needs specialTokens: true');
+      return this.#tok.encode(text, { add_special_tokens: true }).ids;
+    }
     if (options.specialTokens || !this.#specialPattern) return this.#encodeMatched(text);
     const ids: number[] = [];
     let last = 0;

@@ -23,6 +23,10 @@ const TPOT_BUCKETS = [
 ];
 const BATCH_ROWS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 const STEP_TOKENS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192];
+/** vLLM's 1-2-5 buckets for token counts per request. */
+const REQUEST_TOKENS_BUCKETS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000,
+];
 
 /** What one finished request contributes (all durations in seconds). */
 export interface FinishedRequest {
@@ -61,6 +65,8 @@ export class ServerMetrics {
   readonly #itl: Histogram;
   readonly #e2e: Histogram;
   readonly #queue: Histogram;
+  readonly #requestPromptTokens: Histogram;
+  readonly #requestGenerationTokens: Histogram;
   readonly #batchRows: Histogram;
   readonly #stepTokens: Histogram;
   readonly #unsubscribe: () => void;
@@ -212,6 +218,18 @@ export class ServerMetrics {
       '',
       TTFT_BUCKETS,
     );
+    this.#requestPromptTokens = histogram(
+      'reverie_request_prompt_tokens',
+      'Prompt tokens per finished request',
+      '',
+      REQUEST_TOKENS_BUCKETS,
+    );
+    this.#requestGenerationTokens = histogram(
+      'reverie_request_generation_tokens',
+      'Generated tokens (answer + reasoning, all choices) per finished request',
+      '',
+      REQUEST_TOKENS_BUCKETS,
+    );
   }
 
   interToken(model: string, seconds: number): void {
@@ -229,6 +247,8 @@ export class ServerMetrics {
     this.#e2e.record(r.durationS, m);
     this.#queue.record(r.queueS, m);
     this.#promptTokens.add(r.promptTokens, m);
+    this.#requestPromptTokens.record(r.promptTokens, m);
+    this.#requestGenerationTokens.record(r.outputTokens, m);
     this.#cachedTokens.add(r.cachedTokens, m);
     this.#generationTokens.add(r.outputTokens, m);
     this.#reasoningTokens.add(r.reasoningTokens, m);

@@ -104,6 +104,31 @@ const CASES: Case[] = [
     body: chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }),
     status: 400,
     type: 'invalid_request_error',
+    param: 'messages[0].content[0]',
+  },
+  {
+    name: 'audio content part after text',
+    body: chat({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'x' },
+            { type: 'input_audio', input_audio: {} },
+          ],
+        },
+      ],
+    }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages[0].content[1]',
+  },
+  {
+    name: 'unknown content part type',
+    body: chat({ messages: [{ role: 'user', content: [{ type: 'hologram' }] }] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages[0].content[0].type',
   },
   // Sampling ranges
   {
@@ -468,6 +493,55 @@ const CASES: Case[] = [
   },
   { name: 'unknown route', path: '/v1/nothing', method: 'GET', status: 404, type: 'not_found_error' },
   {
+    name: 'wrong method on a known path',
+    path: '/v1/chat/completions',
+    method: 'GET',
+    status: 405,
+    type: 'invalid_request_error',
+    code: 'method_not_allowed',
+  },
+  {
+    name: 'X-Request-Id too long',
+    body: chat({}),
+    headers: { 'x-request-id': 'r'.repeat(300) },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'X-Request-Id',
+  },
+  // /tokenize and /detokenize
+  {
+    name: 'tokenize: neither prompt nor messages',
+    path: '/tokenize',
+    body: { model: 'tiny' },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'prompt',
+  },
+  {
+    name: 'tokenize: unknown model',
+    path: '/tokenize',
+    body: { model: 'gpt-9', prompt: 'x' },
+    status: 404,
+    type: 'not_found_error',
+    param: 'model',
+  },
+  {
+    name: 'tokenize: both generation prompt and continuation',
+    path: '/tokenize',
+    body: { messages: user, add_generation_prompt: true, continue_final_message: true },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'continue_final_message',
+  },
+  {
+    name: 'detokenize: id outside the vocabulary',
+    path: '/detokenize',
+    body: { tokens: [104, 1_000_000] },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'tokens[1]',
+  },
+  {
     name: 'unknown model by id',
     path: '/v1/models/nope',
     method: 'GET',
@@ -555,7 +629,7 @@ function request(c: Case): RequestInit {
   return {
     method,
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...c.headers },
-    ...(method === 'POST' && { body: typeof c.body === 'string' ? c.body : JSON.stringify(c.body) }),
+    ...(method !== 'GET' && { body: typeof c.body === 'string' ? c.body : JSON.stringify(c.body) }),
   };
 }
 
@@ -567,6 +641,7 @@ async function assertError(res: Response, c: Case): Promise<void> {
   if (c.param !== undefined) assert.equal(body.error.param, c.param, body.error.message);
   if (c.code !== undefined) assert.equal(body.error.code, c.code);
   if (c.status === 401) assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+  if (c.status === 405) assert.ok(res.headers.get('allow'), 'a 405 lists the allowed methods');
 }
 
 const title = (c: Case) => `${c.name} → ${c.status} ${c.type}${c.param ? ` (${c.param})` : ''}`;
@@ -618,9 +693,10 @@ describe('bad input (live server, real engine)', () => {
     });
   }
 
-  it('/health needs no key; every other endpoint does', async () => {
-    assert.equal((await fetch(`${live.url}/health`)).status, 200);
-    for (const path of ['/v1/models', '/metrics']) {
+  it('/health, /version and /metrics need no key (as vLLM); every other endpoint does', async () => {
+    for (const path of ['/health', '/version', '/metrics'])
+      assert.equal((await fetch(`${live.url}${path}`)).status, 200, path);
+    for (const path of ['/v1/models']) {
       assert.equal((await fetch(`${live.url}${path}`)).status, 401, path);
       assert.equal(
         (await fetch(`${live.url}${path}`, { headers: { authorization: `Bearer ${KEY}` } })).status,

@@ -29,6 +29,11 @@ const SERVER_CASES: Record<keyof typeof SERVER_ENV, [string, unknown]> = {
   wsMaxBufferedBytes: ['65536', 65536],
   wsHeartbeatMs: ['50', 50],
   playground: ['false', false],
+  allowedOrigins: ['["https://a.example", "https://b.example"]', ['https://a.example', 'https://b.example']],
+  allowedMethods: ['GET, POST', ['GET', 'POST']],
+  allowedHeaders: ['authorization', ['authorization']],
+  allowCredentials: ['true', true],
+  metricsRequireKey: ['true', true],
   shutdownTimeoutMs: ['1000', 1000],
 };
 const ENGINE_CASES: Record<keyof typeof ENGINE_ENV, [string, unknown]> = {
@@ -56,6 +61,11 @@ const BAD: Record<string, string[]> = {
   REVERIE_WS_MAX_BUFFERED_BYTES: ['lots'],
   REVERIE_WS_HEARTBEAT_MS: ['1e-3'],
   REVERIE_PLAYGROUND: ['0', 'off'],
+  REVERIE_ALLOWED_ORIGINS: ['[]', '[1]', '["unclosed"', ','],
+  REVERIE_ALLOWED_METHODS: ['[""]'],
+  REVERIE_ALLOWED_HEADERS: ['[null]'],
+  REVERIE_ALLOW_CREDENTIALS: ['yes'],
+  REVERIE_METRICS_REQUIRE_KEY: ['1'],
   REVERIE_SHUTDOWN_TIMEOUT_MS: ['soon'],
   REVERIE_MAX_NUM_SEQS: ['abc', '0', 'true'],
   REVERIE_MAX_BATCHED_TOKENS: ['2.5'],
@@ -151,6 +161,7 @@ describe('server configuration from flags and REVERIE_* variables', () => {
       /^Error: invalid setting --max-num-seqs "x"/,
     );
     assert.throws(() => parseServerConfig({ device: 'tpu' }, {}), /--device "tpu"/);
+    assert.throws(() => parseServerConfig({ allowedOrigins: '[]' }, {}), /--allowed-origins "\[\]"/);
   });
 
   it("the README's serving table lists every variable with its default", () => {

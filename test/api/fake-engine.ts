@@ -36,6 +36,7 @@ export function modelInfo(
   const tokenizer = new TextTokenizer(tokenizerJson, tokenizerConfig);
   return {
     name,
+    root: `/models/${name}`,
     manifest: manifestSchema.parse({
       format: 'reverie-checkpoint/1',
       name,

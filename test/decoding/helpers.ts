@@ -2,6 +2,7 @@ import type { NgramStore } from '../../src/decoding/ngram-store.ts';
 import type { DecodingParams } from '../../src/decoding/params.ts';
 import { resolveDecodingParams } from '../../src/decoding/resolve-params.ts';
 import { createDecoder } from '../../src/decoding/sequence-decoder.ts';
+import type { TokenConstraint } from '../../src/decoding/token-constraint.ts';
 import type {
   BagInput,
   DecodeContext,
@@ -81,6 +82,9 @@ export function logitsWith(values: Record<number, number>): Float32Array {
   return l;
 }
 
+/** Logits that make `id` the certain choice. */
+export const confident = (id: number): Float32Array => logitsWith({ [id]: 30 });
+
 /** A step output around the given logits (hidden state: a fixed ramp). */
 export function output(logits: Float32Array, hidden?: Float32Array): StepOutput {
   return { logits, hidden: hidden ?? Float32Array.from({ length: HIDDEN }, (_, i) => i / 10) };
@@ -148,6 +152,7 @@ export function runAlone(
     ctx?: DecodeContext;
     promptIds?: number[];
     maxSteps?: number;
+    constraint?: TokenConstraint;
   } = {},
 ): { events: DecodeEvent[]; inputs: BagInput[] } {
   const ctx = options.ctx ?? makeContext();
@@ -156,6 +161,7 @@ export function runAlone(
     startsInThinking: options.startsInThinking ?? false,
     choiceIndex: 0,
     promptIds: options.promptIds ?? bytes('Q:'),
+    constraint: options.constraint ?? null,
   });
   const events: DecodeEvent[] = [];
   const inputs: BagInput[] = [];

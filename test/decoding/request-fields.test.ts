@@ -4,6 +4,7 @@ import { resolveDecodingParams } from '../../src/decoding/resolve-params.ts';
 import type { DecodeEvent } from '../../src/decoding/types.ts';
 import {
   bytes,
+  confident,
   contentIds,
   EOT,
   IM_END,
@@ -21,7 +22,6 @@ import {
  * ignore_eos, skip_special_tokens. The model replays fixed logits, so each stop is certain.
  */
 
-const confident = (id: number) => logitsWith({ [id]: 30 });
 const finishOf = (events: DecodeEvent[]) => events.find((e) => e.type === 'finish');
 const [a, b, c, x] = bytes('abcx');
 

@@ -4,6 +4,7 @@ import type { ThinkingParams } from '../../src/decoding/params.ts';
 import type { BagInput, DecodeEvent } from '../../src/decoding/types.ts';
 import {
   bytes,
+  confident,
   FakeModel,
   HIDDEN,
   logitsWith,
@@ -19,7 +20,6 @@ const isOneHot = (b: BagInput, id: number) => b.ids.length === 1 && b.ids[0] ===
 const finishOf = (events: DecodeEvent[]) => events.find((e) => e.type === 'finish');
 
 /** Near one-hot logits: entropy ≈ 0. */
-const confident = (id: number) => logitsWith({ [id]: 30 });
 /** Flat logits over many tokens: entropy ≈ 5 nats. */
 const unsure = (id: number) => logitsWith({ [id]: -4.9 });
 

@@ -1,17 +1,12 @@
 import type { EngineEvent, GenerateRequest, ModelInfo } from '../../engine/types.ts';
-import { type ChatMessage, RESERVED_VARIABLES } from '../../model/chat-template.ts';
+import { renderChatPrompt } from '../common/chat-prompt.ts';
 import { chunkBase, collectChoices, traceJson, usageJson } from '../common/collect.ts';
 import type { ApiContext } from '../common/context.ts';
 import { decodingParamsFor, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
 import { chatLogprob } from '../common/tokens.ts';
 import { invalidRequest, toApiError } from '../errors.ts';
-import {
-  type ChatCompletionRequest,
-  type ChatMessageInput,
-  chatCompletionRequestSchema,
-  UNSUPPORTED_CHAT,
-} from './schema.ts';
+import { type ChatCompletionRequest, chatCompletionRequestSchema, UNSUPPORTED_CHAT } from './schema.ts';
 
 /**
  * Chat completions: validate, render the conversation with the model's chat template, tokenize,
@@ -29,46 +24,11 @@ export interface PreparedChat {
   created: number;
 }
 
-function messageText(m: ChatMessageInput): string {
-  if (m.content === null) return '';
-  return typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('');
-}
-
-/** Template messages: `developer` is a system turn; earlier reasoning is not fed back. */
-export function templateMessages(messages: readonly ChatMessageInput[]): ChatMessage[] {
-  return messages.map((m) => ({
-    role: m.role === 'developer' ? 'system' : m.role,
-    content: messageText(m),
-    ...(m.name !== undefined && { name: m.name }),
-  }));
-}
-
-/** vLLM's rules for the template fields: one of the two prompt endings, no reserved kwargs. */
-function checkGenerationPrompt(body: ChatCompletionRequest, continueFinal: boolean): void {
-  if (continueFinal && (body.add_generation_prompt ?? true)) {
-    throw invalidRequest(
-      'Cannot set both continue_final_message and add_generation_prompt to true (send add_generation_prompt: false)',
-      'continue_final_message',
-    );
-  }
-  if (continueFinal && body.messages.at(-1)!.role !== 'assistant') {
-    throw invalidRequest('continue_final_message needs an assistant message last', 'continue_final_message');
-  }
-  for (const key of Object.keys(body.chat_template_kwargs ?? {})) {
-    if (RESERVED_VARIABLES.includes(key)) {
-      throw invalidRequest(
-        `chat_template_kwargs.${key} is set by the server${key === 'add_generation_prompt' ? ': use the add_generation_prompt field' : ''}`,
-        `chat_template_kwargs.${key}`,
-      );
-    }
-  }
-}
-
 /**
  * Validates a raw body against the schema and the model, renders and tokenizes the prompt.
  * @throws ApiError (400, 404)
  */
-export function prepareChat(raw: unknown, ctx: ApiContext): PreparedChat {
+export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): PreparedChat {
   const body = parseWith(chatCompletionRequestSchema, rejectUnsupported(raw, UNSUPPORTED_CHAT));
   if (body.stream_options && !body.stream) {
     throw invalidRequest('stream_options is only allowed when stream is true', 'stream_options');
@@ -81,23 +41,8 @@ export function prepareChat(raw: unknown, ctx: ApiContext): PreparedChat {
     throw invalidRequest('max_tokens and max_completion_tokens differ: send one', 'max_completion_tokens');
   }
   const model = findModel(ctx.engine, body.model);
-  if (!model.chatTemplate) {
-    throw invalidRequest(`The model ${model.name} has no chat template: use /v1/completions`, 'model');
-  }
-  const continueFinal = body.continue_final_message ?? false;
-  checkGenerationPrompt(body, continueFinal);
   const mode = thinkingModeFor(body, model);
-  let text: string;
-  try {
-    text = model.chatTemplate.render(templateMessages(body.messages), {
-      addGenerationPrompt: body.add_generation_prompt ?? true,
-      continueFinalMessage: continueFinal,
-      enableThinking: mode !== 'off',
-      variables: body.chat_template_kwargs ?? {},
-    });
-  } catch (err) {
-    throw toApiError(err);
-  }
+  const text = renderChatPrompt(model, body, mode, 'use /v1/completions');
   const prompt = model.tokenizer.encode(text, { specialTokens: true });
   const startsInThinking = promptOpensThinking(model, prompt);
   const params = decodingParamsFor(
@@ -113,7 +58,7 @@ export function prepareChat(raw: unknown, ctx: ApiContext): PreparedChat {
   return {
     body,
     model,
-    request: { id: newRequestId('chatcmpl'), model: model.name, prompt, startsInThinking, params },
+    request: { id: newRequestId('chatcmpl', requestId), model: model.name, prompt, startsInThinking, params },
     choices: superposed ? params.superposition!.drafts : (params.n ?? 1),
     superposed,
     created: Math.floor(Date.now() / 1000),

@@ -43,7 +43,7 @@ function unsupportedPrompt(): never {
 }
 
 /** @throws ApiError (400, 404) */
-export function prepareCompletion(raw: unknown, ctx: ApiContext): PreparedCompletion {
+export function prepareCompletion(raw: unknown, ctx: ApiContext, requestId?: string): PreparedCompletion {
   const body = parseWith(completionRequestSchema, rejectUnsupported(raw, UNSUPPORTED_COMPLETIONS));
   if (body.echo) throw unsupportedParameter('echo', '= true is not supported yet');
   if (body.best_of != null && body.best_of !== 1)
@@ -64,7 +64,13 @@ export function prepareCompletion(raw: unknown, ctx: ApiContext): PreparedComple
   return {
     body,
     model,
-    request: { id: newRequestId('cmpl'), model: model.name, prompt: ids, startsInThinking, params },
+    request: {
+      id: newRequestId('cmpl', requestId),
+      model: model.name,
+      prompt: ids,
+      startsInThinking,
+      params,
+    },
     choices: superposed ? params.superposition!.drafts : (params.n ?? 1),
     superposed,
     created: Math.floor(Date.now() / 1000),

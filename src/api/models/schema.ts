@@ -7,6 +7,8 @@ export const modelObjectSchema = z
     object: z.literal('model'),
     created: z.number().int(),
     owned_by: z.string(),
+    root: z.string().describe('the checkpoint folder it was loaded from (as vLLM: the model path)'),
+    parent: z.string().nullable().describe('the base model of an adapter; null for a checkpoint'),
     max_model_len: z.number().int(),
     description: z.string(),
     architecture: z.string(),

@@ -10,6 +10,8 @@ export function modelObject(model: ModelInfo): z.infer<typeof modelObjectSchema>
     object: 'model',
     created: model.created,
     owned_by: 'reverie',
+    root: model.root,
+    parent: null,
     max_model_len: model.maxModelLen,
     description: m.description,
     architecture: m.architecture,
