@@ -106,7 +106,11 @@ async function load(): Promise<void> {
   // Measured once, before any model takes its share.
   const freeBytes = freeMemory();
   for (const dir of options.checkpointDirs) {
-    const model = await openModel(dir, { device: options.device, threads: options.threads });
+    const model = await openModel(dir, {
+      device: options.device,
+      threads: options.threads,
+      quantization: options.quantization,
+    });
     runners.push(model.runner);
     const { checkpoint } = model;
     let maxModelLen: number;
@@ -157,7 +161,13 @@ async function load(): Promise<void> {
       },
     );
     executors.set(checkpoint.manifest.name, executor);
-    loaded.push({ checkpoint, maxModelLen, embeddingRms: model.graph.embeddingRms, kvBudget: budget });
+    loaded.push({
+      checkpoint,
+      maxModelLen,
+      embeddingRms: model.graph.embeddingRms,
+      quantization: model.graph.quantization?.weights ?? 'none',
+      kvBudget: budget,
+    });
   }
   post({ type: 'ready', models: loaded });
 }

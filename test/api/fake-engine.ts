@@ -48,6 +48,7 @@ export function modelInfo(
       ...manifest,
     }),
     maxModelLen,
+    quantization: 'none',
     kvBudget: kvBudget({ maxNumSeqs: 4, maxModelLen, bytesPerPosition: 1024, models: 1, freeBytes: 2 ** 30 }),
     tokenizer,
     chatTemplate: ChatTemplate.fromTokenizerConfig(tokenizerConfig),
