@@ -8,6 +8,11 @@ import { engineOptionsSchema } from '../engine/config.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const bool = z.union([z.boolean(), z.stringbool({ truthy: ['true'], falsy: ['false'] })], {
+  error: 'expected true or false',
+});
+/** CORS lists: `*` for any (vLLM's default for all three). */
+const corsList = z.array(z.string().min(1)).min(1).default(['*']);
 
 /** The API layer's own limits (what `createApp` needs). */
 export const apiConfigSchema = z.object({
@@ -27,6 +32,16 @@ export const apiConfigSchema = z.object({
   wsMaxBufferedBytes: positiveInt.default(4 << 20),
   /** WebSocket: ping interval; a connection that misses a pong is closed. */
   wsHeartbeatMs: positiveInt.default(30_000),
+  /** Serve the browser playground at `/playground/` (`/` redirects there). */
+  playground: bool.default(true),
+  /** CORS, as vLLM's flags: origins allowed to read responses (`*`: any). */
+  allowedOrigins: corsList,
+  allowedMethods: corsList,
+  allowedHeaders: corsList,
+  /** `Access-Control-Allow-Credentials: true` (with `*` origins, the request's origin is echoed). */
+  allowCredentials: bool.default(false),
+  /** `/metrics` needs the API key too (default: open, as vLLM serves it, so Prometheus scrapes). */
+  metricsRequireKey: bool.default(false),
 });
 export type ApiConfig = Readonly<z.infer<typeof apiConfigSchema>>;
 
@@ -61,6 +76,12 @@ export const SERVER_ENV = {
   wsMaxConcurrent: 'REVERIE_WS_MAX_CONCURRENT',
   wsMaxBufferedBytes: 'REVERIE_WS_MAX_BUFFERED_BYTES',
   wsHeartbeatMs: 'REVERIE_WS_HEARTBEAT_MS',
+  playground: 'REVERIE_PLAYGROUND',
+  allowedOrigins: 'REVERIE_ALLOWED_ORIGINS',
+  allowedMethods: 'REVERIE_ALLOWED_METHODS',
+  allowedHeaders: 'REVERIE_ALLOWED_HEADERS',
+  allowCredentials: 'REVERIE_ALLOW_CREDENTIALS',
+  metricsRequireKey: 'REVERIE_METRICS_REQUIRE_KEY',
   shutdownTimeoutMs: 'REVERIE_SHUTDOWN_TIMEOUT_MS',
 } as const satisfies Record<Exclude<keyof ServerConfig, 'engine'>, string>;
 
@@ -72,7 +93,10 @@ export const ENGINE_ENV = {
   maxModelLen: 'REVERIE_MAX_MODEL_LEN',
   queueLimit: 'REVERIE_QUEUE_LIMIT',
   prefixCache: 'REVERIE_PREFIX_CACHE',
+  maxBufferedEvents: 'REVERIE_MAX_BUFFERED_EVENTS',
+  stallTimeoutMs: 'REVERIE_STALL_TIMEOUT_MS',
   threads: 'REVERIE_THREADS',
+  quantization: 'REVERIE_QUANTIZATION',
 } as const satisfies Record<keyof EngineKnobs, string>;
 
 /** A setting given on the command line, by its config key (`maxNumSeqs` is `--max-num-seqs`). */
@@ -89,6 +113,28 @@ export function parseApiKeys(raw: string | undefined): string[] {
     .filter((k) => k.length > 0);
 }
 
+/** The CORS settings, which are lists. */
+const LISTS = new Set<string>(['allowedOrigins', 'allowedMethods', 'allowedHeaders']);
+
+/**
+ * A CORS list as vLLM takes it (a JSON list: `["https://a.example"]`) or comma-separated.
+ * @example parseList('["https://a.example", "https://b.example"]') // ['https://a.example', 'https://b.example']
+ */
+export function parseList(raw: string): unknown {
+  const text = raw.trim();
+  if (text.startsWith('[')) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text; // the schema then says what is wrong
+    }
+  }
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
 /**
  * Parses the API configuration (defaults for everything not given).
  * @example const config = parseApiConfig({ apiKeys: ['secret'] });
@@ -97,10 +143,14 @@ export function parseApiConfig(input: Partial<z.input<typeof apiConfigSchema>> =
   return Object.freeze(apiConfigSchema.parse(input));
 }
 
-/** The engine's schema takes typed values: numbers, and `true` / `false`; anything else fails there. */
-function knobValue(text: string): number | boolean {
+/**
+ * The engine's schema takes typed values: numbers, `true` / `false`, and words (`int8`); a value
+ * of the wrong kind fails there, naming the setting.
+ */
+function knobValue(text: string): number | boolean | string {
   const lower = text.toLowerCase();
-  return lower === 'true' || lower === 'false' ? lower === 'true' : Number(text);
+  if (lower === 'true' || lower === 'false') return lower === 'true';
+  return /^[a-z][a-z0-9-]*$/.test(lower) ? lower : Number(text);
 }
 
 /**
@@ -124,7 +174,8 @@ export function parseServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = p
   const raw: Record<string, unknown> = {};
   for (const [key, variable] of Object.entries(SERVER_ENV) as [keyof typeof SERVER_ENV, string][]) {
     const text = given(key, key, variable);
-    if (text !== undefined) raw[key] = key === 'apiKeys' ? parseApiKeys(text) : text;
+    if (text !== undefined)
+      raw[key] = key === 'apiKeys' ? parseApiKeys(text) : LISTS.has(key) ? parseList(text) : text;
   }
   const engine: Record<string, unknown> = {};
   for (const [key, variable] of Object.entries(ENGINE_ENV) as [keyof typeof ENGINE_ENV, string][]) {
@@ -135,7 +186,11 @@ export function parseServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = p
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const path = issue.path.join('.');
-    throw new Error(`invalid setting ${origins.get(path) ?? path}: ${issue.message}`);
+    // A list's issue points into it (`allowedOrigins.0`): name the setting that holds it.
+    const origin = issue.path
+      .map((_, i) => origins.get(issue.path.slice(0, issue.path.length - i).join('.')))
+      .find((o) => o !== undefined);
+    throw new Error(`invalid setting ${origin ?? path}: ${issue.message}`);
   }
   return Object.freeze({ ...result.data, engine: Object.freeze(result.data.engine) });
 }

@@ -116,6 +116,18 @@ export function routeNotFound(method: string, path: string): ApiError {
   return new ApiError(404, 'not_found_error', `No route for ${method} ${path}`, null, 'not_found');
 }
 
+/** 405 for a known path asked with another method; `allow` lists the path's methods. */
+export function methodNotAllowed(method: string, path: string, allow: readonly string[]): ApiError {
+  return new ApiError(
+    405,
+    'invalid_request_error',
+    `Method ${method} is not allowed on ${path}; allowed: ${allow.join(', ')}`,
+    null,
+    'method_not_allowed',
+    { Allow: allow.join(', ') },
+  );
+}
+
 /** Formats a zod issue path the way clients write parameters: `messages[0].content`. */
 export function formatParam(path: readonly PropertyKey[]): string | null {
   let out = '';
@@ -126,9 +138,26 @@ export function formatParam(path: readonly PropertyKey[]): string | null {
   return out || null;
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * For a value matching no branch of a union, the branch issue that got furthest into the value
+ * (a content part's bad `type` rather than "invalid input" for the whole content); the union
+ * itself when no branch got past its top.
+ */
+function deepestIssue(issue: Issue): Issue {
+  if (issue.code !== 'invalid_union' || !issue.errors?.length) return issue;
+  let best: Issue | null = null;
+  for (const inner of issue.errors.flat()) {
+    const candidate = deepestIssue({ ...inner, path: [...issue.path, ...inner.path] } as Issue);
+    if (!best || candidate.path.length > best.path.length) best = candidate;
+  }
+  return best && best.path.length > issue.path.length ? best : issue;
+}
+
 /** The first issue of a failed parse, as a 400 naming its parameter. */
 export function fromZodError(error: z.ZodError): ApiError {
-  const issue = error.issues[0]!;
+  const issue = deepestIssue(error.issues[0]!);
   if (issue.code === 'unrecognized_keys') {
     const param = formatParam([...issue.path, issue.keys[0]!]);
     return invalidRequest(`Unrecognized parameter: ${param}`, param, 'unknown_parameter');
@@ -151,6 +180,9 @@ export function toApiError(err: unknown, retryAfterSeconds = 1): ApiError {
       case 'cancelled':
         // Only seen by a client that is still listening after a server-side cancel (shutdown).
         return new ApiError(503, 'server_error', err.message, null, 'cancelled');
+      case 'slow_reader':
+        // Seen by a reader that comes back after its request was cancelled for not reading.
+        return new ApiError(429, 'rate_limit_error', err.message, null, 'slow_reader');
       case 'unavailable':
         return unavailable(err.message);
       default:

@@ -39,6 +39,8 @@ function feedsFor(design: AttentionDesign, cfg: ReturnType<typeof parseModelConf
       BigInt64Array.from({ length: B }, (_, b) => BigInt(b)),
       [B],
     ),
+    [IO.denseWeights]: new ort.Tensor('float32', new Float32Array(0), [0, cfg.vocabSize]),
+    [IO.denseIndex]: new ort.Tensor('int64', new BigInt64Array(0), [0]),
   };
   if (design === 'standard')
     f[IO.attentionMask] = new ort.Tensor('float32', new Float32Array(B * (P + 1)), [B, 1, P + 1]);

@@ -1,10 +1,11 @@
 import { buildNgramStore } from '../decoding/ngram-build.ts';
 import type { NgramStore } from '../decoding/ngram-store.ts';
 import type { DecodingParams } from '../decoding/params.ts';
-import { resolveDecodingParams } from '../decoding/resolve-params.ts';
+import { type DecodingDefaults, resolveDecodingParams } from '../decoding/resolve-params.ts';
 import { createDecoder } from '../decoding/sequence-decoder.ts';
 import type { DecodeContext, SequenceDecoder, StepOutput } from '../decoding/types.ts';
 import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
+import { PRETRAINED_SOFT_THINKING } from '../model/manifest-writer.ts';
 import type { ModelRunner } from '../model/runner.ts';
 import { openBenchModel } from './runtime.ts';
 import { median, nowMs, table } from './stats.ts';
@@ -14,7 +15,9 @@ import { median, nowMs, table } from './stats.ts';
  * at batch 1 and 16 on the tiny model and a random model of Qwen2.5-0.5B's shape:
  *
  * - soft thinking's time per token over discrete sampling's (the whole-vocabulary mixture of the
- *   paper, and the top-30 concept token of Soft Thinking);
+ *   paper, the top-30 concept token of Soft Thinking, the defaults `convert` writes for a
+ *   pretrained model, and a forced whole-vocabulary mixture of every id, which the runner feeds
+ *   through the graph's dense p·E input);
  * - superposed decoding (k = 3, α = 0.54 with an n-gram store) for T tokens against (a) three
  *   sequential discrete generations and (b) n = 3 samples batched after one prefill whose KV they
  *   share (`kv.share`, as the engine's n > 1 does);
@@ -40,6 +43,12 @@ export interface DecodingBenchRow {
   /** Mean ids per input of the wide mixture (top WIDE_BAG at τ = 100). */
   softWideBagSize: number;
   softWideRatio: number;
+  /** Soft thinking with a pretrained checkpoint's defaults (PRETRAINED_SOFT_THINKING) / discrete. */
+  softDefaultsRatio: number;
+  softDefaultsBagSize: number;
+  /** Every id of the vocabulary in each input (τ = 100, no truncation): the dense path / discrete. */
+  wholeVocabRatio: number;
+  wholeVocabBagSize: number;
   /** Median ms for T tokens per request, prefill included. */
   superposedMs: number;
   sequentialMs: number;
@@ -122,10 +131,10 @@ async function run(
   ctx: DecodeContext,
   prompts: Int32Array[],
   params: DecodingParams,
-  opts: { startsInThinking?: boolean; fork?: number; maxSteps?: number } = {},
+  opts: { startsInThinking?: boolean; fork?: number; maxSteps?: number; defaults?: DecodingDefaults } = {},
 ): Promise<RunTiming> {
   const fork = opts.fork ?? 1;
-  const resolved = resolveDecodingParams(params, ctx);
+  const resolved = resolveDecodingParams(params, ctx, opts.defaults);
   const rows: Row[][] = prompts.map((p) =>
     Array.from({ length: fork }, (_, i) => ({
       seq: nextSeq++,
@@ -217,6 +226,8 @@ async function benchBatch(
     soft: [] as number[],
     softTopK: [] as number[],
     softWide: [] as number[],
+    softDefaults: [] as number[],
+    wholeVocab: [] as number[],
     superposed: [] as number[],
     ngramShare: [] as number[],
     sequential: [] as number[],
@@ -224,6 +235,8 @@ async function benchBatch(
   };
   let softBag = 0;
   let wideBag = 0;
+  let defaultsBag = 0;
+  let wholeBag = 0;
   // Superposed runs time their n-gram scoring inline: two clock reads per row and step.
   const ngramTimer = { ms: 0 };
   const timedCtx: DecodeContext = { ...ctx, ngramTimer };
@@ -242,6 +255,20 @@ async function benchBatch(
     });
     times.softWide.push(...w.stepMs);
     wideBag = w.bagSize;
+    const d = await run(runner, ctx, thinkingPrompts, soft(), {
+      startsInThinking: true,
+      maxSteps: STEPS,
+      defaults: { soft_thinking: PRETRAINED_SOFT_THINKING },
+    });
+    times.softDefaults.push(...d.stepMs);
+    defaultsBag = d.bagSize;
+    // τ = 100 flattens random logits: the bag keeps every id (all but 1e-6 of the mass).
+    const v = await run(runner, ctx, thinkingPrompts, soft(undefined, 100), {
+      startsInThinking: true,
+      maxSteps: STEPS,
+    });
+    times.wholeVocab.push(...v.stepMs);
+    wholeBag = v.bagSize;
     ngramTimer.ms = 0;
     const sp = await run(runner, timedCtx, prompts, superposed);
     times.superposed.push(sp.totalMs);
@@ -264,6 +291,10 @@ async function benchBatch(
     softTopKRatio: m(times.softTopK) / m(times.discrete),
     softWideBagSize: wideBag,
     softWideRatio: m(times.softWide) / m(times.discrete),
+    softDefaultsRatio: m(times.softDefaults) / m(times.discrete),
+    softDefaultsBagSize: defaultsBag,
+    wholeVocabRatio: m(times.wholeVocab) / m(times.discrete),
+    wholeVocabBagSize: wholeBag,
     superposedMs: m(times.superposed),
     sequentialMs: m(times.sequential),
     batchedN3Ms: m(times.batched),
@@ -272,7 +303,8 @@ async function benchBatch(
     ngramShare: m(times.ngramShare),
   };
   log(
-    `  ${name} batch ${batch}: soft/discrete ${row.softRatio.toFixed(3)}, superposed ${row.superposedMs.toFixed(1)} ms ` +
+    `  ${name} batch ${batch}: soft/discrete ${row.softRatio.toFixed(3)}, soft defaults ${row.softDefaultsRatio.toFixed(3)}, ` +
+      `whole vocab ${row.wholeVocabRatio.toFixed(3)} (${row.wholeVocabBagSize.toFixed(0)} ids), superposed ${row.superposedMs.toFixed(1)} ms ` +
       `(×${row.vsSequential.toFixed(2)} vs sequential, ×${row.vsBatchedN3.toFixed(2)} vs n = 3)`,
   );
   return row;
@@ -314,6 +346,8 @@ export function formatDecoding(rows: DecodingBenchRow[]): string {
       'soft/discrete',
       'soft top-30/discrete',
       'soft wide (bag)/discrete',
+      'soft defaults (bag)/discrete',
+      'whole vocab (bag)/discrete',
       `superposed k=3, T=${T} ms`,
       '3× sequential ms',
       'n=3 batched ms',
@@ -329,6 +363,8 @@ export function formatDecoding(rows: DecodingBenchRow[]): string {
       r.softRatio.toFixed(3),
       r.softTopKRatio.toFixed(3),
       `${r.softWideRatio.toFixed(3)} (${r.softWideBagSize.toFixed(0)})`,
+      `${r.softDefaultsRatio.toFixed(3)} (${r.softDefaultsBagSize.toFixed(1)})`,
+      `${r.wholeVocabRatio.toFixed(3)} (${r.wholeVocabBagSize.toFixed(0)})`,
       r.superposedMs.toFixed(1),
       r.sequentialMs.toFixed(1),
       r.batchedN3Ms.toFixed(1),

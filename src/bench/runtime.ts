@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureGraph } from '../model/graph-cache.ts';
+import { ensureGraph, type GraphInfo } from '../model/graph-cache.ts';
 import { parseModelConfig } from '../model/hf-config.ts';
+import type { QuantSpec } from '../model/quantization.ts';
 import { ModelRunner } from '../model/runner.ts';
 import { QWEN05B_SHAPE, type TestModelOptions, TINY, writeRandomModel } from '../model/test-model.ts';
 import { median, nowMs, table } from './stats.ts';
@@ -22,32 +23,47 @@ export interface RuntimeRow {
   overhead: number;
 }
 
-const SHAPES: Record<string, Required<Omit<TestModelOptions, 'seed'>>> = {
+export const SHAPES: Record<string, Required<Omit<TestModelOptions, 'seed'>>> = {
   tiny: TINY,
   'qwen2.5-0.5b-shape': QWEN05B_SHAPE,
 };
 
 /** Generated benchmark models live outside the repository; they are never committed. */
-function benchModelDir(name: string): string {
+export function benchModelDir(name: string): string {
   return join(process.env.REVERIE_BENCH_DIR ?? join(tmpdir(), 'reverie-bench'), name);
 }
 
-export async function openBenchModel(name: string, log: (s: string) => void): Promise<ModelRunner> {
+/** Writes the random model `name` if missing and converts it (with `quantization`, if given). */
+export async function benchGraph(
+  name: string,
+  log: (s: string) => void,
+  quantization: QuantSpec | null = null,
+): Promise<GraphInfo & { config: ReturnType<typeof parseModelConfig> }> {
   const dir = benchModelDir(name);
   if (!existsSync(join(dir, 'model.safetensors'))) {
     log(`writing random ${name} weights to ${dir}`);
     mkdirSync(dir, { recursive: true });
     writeRandomModel(dir, { ...SHAPES[name], seed: 1 });
   }
-  const cfg = parseModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
-  const graph = await ensureGraph(dir, cfg, [join(dir, 'model.safetensors')], {
+  const config = parseModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+  const graph = await ensureGraph(dir, config, [join(dir, 'model.safetensors')], {
+    quantization,
     onProgress: (m) => log(`  ${m}`),
   });
-  return ModelRunner.open(graph.modelPath, cfg);
+  return { ...graph, config };
+}
+
+export async function openBenchModel(
+  name: string,
+  log: (s: string) => void,
+  quantization: QuantSpec | null = null,
+): Promise<ModelRunner> {
+  const graph = await benchGraph(name, log, quantization);
+  return ModelRunner.open(graph.modelPath, graph.config);
 }
 
 /** Fills `batch` sequences with `context` cached positions of random KV (values do not change timing). */
-function seedKv(runner: ModelRunner, batch: number, context: number): void {
+export function seedKv(runner: ModelRunner, batch: number, context: number): void {
   const { numLayers, numKvHeads, headDim } = runner.config;
   const n = numKvHeads * context * headDim;
   const block = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5);

@@ -14,14 +14,19 @@ export const BENCH_SERVE_USAGE = `usage: reverie bench serve [options]
   --mix MODE=W,...          discrete, hard, soft, fuzzy, latent, superposed (default discrete=2,soft=1,superposed=1)
   --max-tokens N            answer tokens per request (default 64)
   --thinking-max-tokens N   thinking budget of hard/soft/fuzzy/latent (default: the checkpoint's)
+  --extra-body JSON         fields merged into every request, e.g. '{"skip_special_tokens":false}'
   --prompts FILE            JSONL: a string, {"prompt": ...} or {"messages": [...]} per line
   --seed N                  arrivals, prompts, sampling seeds and cancels (default 0)
   --goodput ttft:MS,tpot:MS,e2el:MS   SLOs for goodput
   --percentiles P,...       (default 99)
   --request-timeout S       a request still open after S seconds is hung (default 60)
-  --soak | --profile soak   cancel some requests, then check lost = hung = 0 and KV back to
-                            its level before the run (after a warm-up)
+  --soak | --profile soak   cancel some requests, then check lost = hung = 0, KV back to 0
+                            and server RSS after the run ≤ --max-rss-growth × RSS after a warm-up
   --cancel-rate F           share of requests cancelled by the client (soak default 0.2)
+  --warmup N                soak: requests of the same profile and concurrency first (default:
+                            a tenth of --num-prompts, at least 2 × --max-concurrency)
+  --max-rss-growth F        soak: RSS after the run / RSS after the warm-up allowed (default 1.2)
+  --distinct-prompts        every request its own prompt (built-in tasks, random operands)
   --json                    one JSON object on stdout (the table goes to stderr)
   --json-out FILE           write the JSON object to FILE
   --fail-on-error           exit 1 when any request failed`;
@@ -36,16 +41,19 @@ const FLAGS = [
   'mix',
   'max-tokens',
   'thinking-max-tokens',
+  'extra-body',
   'prompts',
   'seed',
   'goodput',
   'percentiles',
   'request-timeout',
   'cancel-rate',
+  'warmup',
+  'max-rss-growth',
   'profile',
   'json-out',
 ] as const;
-const SWITCHES = ['soak', 'json', 'fail-on-error'] as const;
+const SWITCHES = ['soak', 'json', 'fail-on-error', 'distinct-prompts'] as const;
 
 function usageError(message: string): void {
   process.stderr.write(`reverie bench serve: ${message}\n\n${BENCH_SERVE_USAGE}\n`);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { rowLogits } from '../model/batch.ts';
+import { checkSlidingWindow } from '../model/hf-config.ts';
 import { defaultCheckpointDir } from '../model/model-dir.ts';
 import { openModel } from '../model/open-model.ts';
 import type { Device } from '../model/runner.ts';
@@ -47,6 +48,7 @@ export async function generateCommand(argv: string[]): Promise<void> {
   }
   const prompt = tokenizer.encode(text, { specialTokens: true });
   const maxTokens = Number(values['max-tokens']);
+  checkSlidingWindow(checkpoint.config, prompt.length + maxTokens);
   const eos = new Set(checkpoint.generation.eosTokenIds);
   const limit = Math.min(tokenizer.vocabSize, checkpoint.config.vocabSize);
   const stream = tokenizer.createStreamDecoder();

@@ -4,6 +4,7 @@ import { createApp } from '../api/app.ts';
 import { ENGINE_ENV, flagName, parseServerConfig, type ServerFlags } from '../api/config.ts';
 import { startServer } from '../api/server.ts';
 import { createEngine } from '../engine/engine.ts';
+import { describeKvBudget } from '../engine/kv-budget.ts';
 import { listCheckpointDirs, modelsDir } from '../model/model-dir.ts';
 import { telemetryConfigFromEnv } from '../telemetry/config.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
@@ -11,10 +12,22 @@ import { Telemetry } from '../telemetry/telemetry.ts';
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 /** Settings `reverie serve` takes as flags (`maxNumSeqs` is `--max-num-seqs`); the rest are environment only. */
-const FLAGS = ['host', 'port', 'modelsDir', 'device', ...Object.keys(ENGINE_ENV)] as (keyof ServerFlags)[];
+const FLAGS = [
+  'host',
+  'port',
+  'modelsDir',
+  'device',
+  'allowedOrigins',
+  'allowedMethods',
+  'allowedHeaders',
+  ...Object.keys(ENGINE_ENV),
+] as (keyof ServerFlags)[];
+/** Switches: `--allow-credentials` (as vLLM's) and `--metrics-require-key` mean true. */
+const SWITCHES = ['allowCredentials', 'metricsRequireKey'] as (keyof ServerFlags)[];
 
 /**
- * `reverie serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda] [--max-num-seqs N …]`:
+ * `reverie serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda] [--allowed-origins JSON|LIST]
+ * [--allow-credentials] [--metrics-require-key] [--max-num-seqs N …]`:
  * serves every checkpoint of the models folder (the default one first) over the OpenAI-compatible
  * API, with the API limits and engine knobs of the environment ({@link parseServerConfig}).
  * `/health` answers 503 until the models are loaded. SIGTERM or SIGINT: stop accepting, finish
@@ -23,11 +36,15 @@ const FLAGS = ['host', 'port', 'modelsDir', 'device', ...Object.keys(ENGINE_ENV)
 export async function serveCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: Object.fromEntries(FLAGS.map((key) => [flagName(key), { type: 'string' as const }])),
+    options: {
+      ...Object.fromEntries(FLAGS.map((key) => [flagName(key), { type: 'string' as const }])),
+      ...Object.fromEntries(SWITCHES.map((key) => [flagName(key), { type: 'boolean' as const }])),
+    },
   });
-  const config = parseServerConfig(
-    Object.fromEntries(FLAGS.map((key) => [key, values[flagName(key)] as string | undefined])),
-  );
+  const config = parseServerConfig({
+    ...Object.fromEntries(FLAGS.map((key) => [key, values[flagName(key)] as string | undefined])),
+    ...Object.fromEntries(SWITCHES.map((key) => [key, values[flagName(key)] ? 'true' : undefined])),
+  });
   const root = config.modelsDir ?? modelsDir();
   const dirs = listCheckpointDirs(root);
   if (dirs.length === 0) {
@@ -64,6 +81,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
 
   try {
     await engine.ready();
+    for (const m of engine.models) {
+      log(
+        `reverie: KV cache budget of ${m.name}: ${describeKvBudget(m.kvBudget, config.engine.maxNumSeqs, m.maxModelLen)}`,
+      );
+    }
     log(`reverie: ready: ${engine.models.map((m) => m.name).join(', ')}`);
   } catch (err) {
     log(`reverie: the engine failed to start: ${(err as Error).message} (/health answers 503)`);

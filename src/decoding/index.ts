@@ -19,6 +19,14 @@ export { type DecodingDefaults, DecodingParamsError, resolveDecodingParams } fro
 export { deriveSeed, Rng, randomSeed } from './rng.ts';
 export { createDecoder, type DecoderOptions } from './sequence-decoder.ts';
 export { BAG_DROPPED_MASS } from './soft-thinking.ts';
+export { StructuredOutputCompiler } from './structured/grammar-compiler.ts';
+export {
+  checkStructuredOutput,
+  type StructuredOutput,
+  StructuredOutputError,
+} from './structured/spec.ts';
+export { grammarVocabulary } from './structured/vocabulary.ts';
+export { applyTokenBitmask, type TokenConstraint } from './token-constraint.ts';
 export type {
   BagInput,
   ChoiceUsage,

@@ -1,9 +1,12 @@
 import type { Scratch } from './scratch.ts';
+import { applyTokenBitmask } from './token-constraint.ts';
 
 /**
  * The discrete sampler's logits transforms, in the one order reverie applies them:
  *
  *   1. restrict to the tokenizer's vocabulary (ids ≥ tokenizerVocabSize are never candidates)
+ *   1b. structured output    ids the grammar forbids now → −∞ (answer rows with a constraint)
+ *   1c. min_tokens           until it is reached, EOS and stop_token_ids → −∞, as in vLLM
  *   2. logit_bias            l[id] += bias
  *   3. repetition_penalty    for ids in prompt + answer: l > 0 ? l / r : l · r      (HF, vLLM)
  *   4. frequency / presence  l[id] −= count·frequency + (count > 0)·presence  (OpenAI, answer only)
@@ -15,7 +18,8 @@ import type { Scratch } from './scratch.ts';
  *   then renormalise and draw.
  *
  * Steps 1–4 live here; 5–8 in distribution.ts. Steps 2–4 touch only listed or seen ids, so a
- * request without them reads the runner's logits in place and copies nothing.
+ * request without them (and without a grammar or a min_tokens ban) reads the runner's logits in
+ * place and copies nothing.
  */
 
 /** Token history for the penalties of one choice. */
@@ -78,9 +82,18 @@ export function applyFrequencyPresence(
   }
 }
 
+/** What a step may not draw, besides the request's standing edits (steps 1b and 1c). */
+export interface StepMask {
+  /** The ids a grammar allows now, one bit per id (see applyTokenBitmask); null: every id. */
+  bitmask?: Int32Array | null;
+  /** Ids banned this step (min_tokens' stop ids). */
+  banned?: readonly number[];
+}
+
 /**
- * Steps 1–4: the logits the sampler and logprobs read. Without edits this is a view of the
- * runner's buffer (never written); with edits, a copy in scratch.
+ * Steps 1–4: the logits the sampler and logprobs read. Without edits, a bitmask or a ban this is
+ * a view of the runner's buffer (never written: n > 1 samples read the same one); otherwise a copy
+ * in scratch.
  */
 export function processLogits(
   raw: Float32Array,
@@ -88,11 +101,15 @@ export function processLogits(
   edits: LogitEdits,
   state: PenaltyState,
   scratch: Scratch,
+  mask: StepMask = {},
 ): Float32Array {
+  const { bitmask = null, banned = [] } = mask;
   const view = raw.subarray(0, tokenizerVocabSize);
-  if (!hasEdits(edits)) return view;
+  if (!bitmask && banned.length === 0 && !hasEdits(edits)) return view;
   const out = scratch.float32('processed-logits', tokenizerVocabSize);
   out.set(view);
+  if (bitmask) applyTokenBitmask(out, bitmask, tokenizerVocabSize);
+  for (const id of banned) if (id < tokenizerVocabSize) out[id] = Number.NEGATIVE_INFINITY;
   applyLogitBias(out, edits.logitBias);
   if (edits.repetitionPenalty !== 1 && state.seen)
     applyRepetitionPenalty(out, state.seen, edits.repetitionPenalty);

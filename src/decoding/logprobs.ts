@@ -22,6 +22,8 @@ export function tokenLogprob(
     const ids = scratch.int32('top-logprobs', topLogprobs);
     const count = topK(processed, n, topLogprobs, ids);
     for (let j = 0; j < count; j++) {
+      // A token a grammar forbids (−∞) is no alternative: the list is shorter, as when n < k.
+      if (processed[ids[j]] === Number.NEGATIVE_INFINITY) break;
       top.push({ id: ids[j], token: tokenizer.tokenText(ids[j]), logprob: processed[ids[j]] - lse });
     }
   }

@@ -1,3 +1,5 @@
+import type { StructuredOutput } from './structured/spec.ts';
+
 /**
  * Request-level decoding parameters (OpenAI names where OpenAI has one) and their resolved,
  * validated form. `resolveDecodingParams` (resolve-params.ts) turns the first into the second.
@@ -25,21 +27,31 @@ export interface ColdStopParams {
   patience: number;
 }
 
-/** The thinking phase of a request whose prompt ends inside `<think>`. */
+/**
+ * The thinking phase: it starts when the prompt ends inside an open think block, or when the model
+ * emits the start marker itself.
+ */
 export interface ThinkingParams {
   /** Default: the checkpoint's default thinking mode, else 'hard'. */
   mode?: ThinkingMode;
   /** Thinking budget in positions; at the budget `</think>` is forced. Default 512. */
   max_tokens?: number;
-  /** Thinking τ. Defaults: hard 1.0, soft 0.5, fuzzy 1e-4, latent 1.0 (trace only). 0 = greedy. */
+  /**
+   * Thinking τ. hard and latent: the request's temperature (so temperature 0 is greedy from the
+   * first token to the last). soft: the checkpoint's soft default, else 0.5; fuzzy: 1e-4.
+   */
   temperature?: number;
-  /** Truncation of the thinking distribution; default none (the whole vocabulary, as in the paper). */
+  /**
+   * Truncation of the thinking distribution. Default: the request's own value; for soft and
+   * fuzzy a value the request does not set comes from the checkpoint's soft-thinking defaults,
+   * else none (the whole vocabulary, as in the paper).
+   */
   top_k?: number;
   top_p?: number;
   min_p?: number;
   /** soft/fuzzy only. Default none. */
   noise?: NoiseParams | null;
-  /** Default none. */
+  /** Default: none; soft and fuzzy: the checkpoint's soft-thinking default. null turns it off. */
   cold_stop?: ColdStopParams | null;
   /** Report each step's shadow token, top tokens and entropy. Default false. */
   trace?: boolean;
@@ -82,10 +94,22 @@ export interface DecodingParams {
   repetition_penalty?: number;
   /** token id (as a string key, OpenAI style) → bias added to its logit, in [−100, 100]. */
   logit_bias?: Record<string, number>;
-  /** Per-request RNG seed; drawn at random when absent. */
+  /** Per-request RNG seed; drawn at random when absent. Thinking and answer draw from it. */
   seed?: number;
-  /** Up to any number of non-empty strings; never emitted, also when spanning tokens. */
+  /** Up to any number of non-empty strings; never emitted (unless include_stop_str_in_output), also when spanning tokens. */
   stop?: string | string[] | null;
+  /** Token ids that end the answer besides EOS (vLLM); their text is not emitted unless include_stop_str_in_output. */
+  stop_token_ids?: number[] | null;
+  /** Keep the stop string (or the stop token's text) at the end of the output. Default false. */
+  include_stop_str_in_output?: boolean;
+  /** Answer tokens before EOS, a stop token or a stop string may end it (EOS and stop ids are banned until then). Default 0. */
+  min_tokens?: number;
+  /** Do not stop on the model's EOS ids (stop_token_ids and stop strings still stop). Default false. */
+  ignore_eos?: boolean;
+  /** Leave special tokens out of the text. Default true (vLLM). */
+  skip_special_tokens?: boolean;
+  /** With skip_special_tokens false: let the tokenizer put spaces between adjacent added tokens. Default true (vLLM). */
+  spaces_between_special_tokens?: boolean;
   /** Answer tokens per choice (thinking has its own budget). Default 256. */
   max_tokens?: number;
   logprobs?: boolean;
@@ -95,6 +119,11 @@ export interface DecodingParams {
   n?: number;
   thinking?: ThinkingParams;
   superposition?: SuperpositionParams | null;
+  /**
+   * Constrains the answer (after thinking) to a JSON schema, regex, choice or grammar; the API
+   * builds it from `response_format` / `structured_outputs`. Not with superposition.
+   */
+  structured_output?: StructuredOutput | null;
 }
 
 /** Temperature and truncation of one distribution. `topK` 0 = off. */
@@ -132,6 +161,12 @@ export interface ResolvedSuperposition {
   penalty: number;
 }
 
+/** How output ids become text (vLLM's detokenization options). */
+export interface TextOptions {
+  skipSpecialTokens: boolean;
+  spacesBetweenSpecialTokens: boolean;
+}
+
 /** Validated parameters with every default filled in; shared by the n decoders of a request. */
 export interface ResolvedDecodingParams {
   sampling: SamplingConfig;
@@ -142,22 +177,27 @@ export interface ResolvedDecodingParams {
   /** The request's base seed; decoder i uses deriveSeed(seed, i). */
   seed: number;
   stop: string[];
+  /** stop_token_ids, validated. */
+  stopTokenIds: number[];
+  includeStopStr: boolean;
+  minTokens: number;
+  ignoreEos: boolean;
+  text: TextOptions;
   maxTokens: number;
   logprobs: boolean;
   topLogprobs: number;
   n: number;
   thinking: ResolvedThinking;
   superposition: ResolvedSuperposition | null;
+  /** Compiled by the engine worker before the request is scheduled (src/decoding/structured/). */
+  structuredOutput: StructuredOutput | null;
 }
 
-/** Thinking τ per mode when the request names none (soft-thinking.md, regimes table). */
-export const THINKING_TEMPERATURE: Record<ThinkingMode, number> = {
-  off: 1,
-  hard: 1,
-  soft: 0.5,
-  fuzzy: 1e-4,
-  latent: 1,
-};
+/**
+ * The mixture τ of soft and fuzzy thinking when neither the request nor the checkpoint names one
+ * (soft-thinking.md, regimes table). Hard and latent thinking take the request's temperature.
+ */
+export const MIXTURE_TEMPERATURE = { soft: 0.5, fuzzy: 1e-4 } as const;
 
 /** λ for n = 2..6 (Superposed Decoding defaults; they sum to 0.5 and are not renormalised). */
 export const DEFAULT_LAMBDAS = [0.01, 0.04, 0.15, 0.18, 0.12];

@@ -1,5 +1,5 @@
 import { drawCandidate, drawFromSoftmax, truncatedDistribution } from './distribution.ts';
-import { type LogitEdits, PenaltyState, processLogits } from './logits-processors.ts';
+import { type LogitEdits, PenaltyState, processLogits, type StepMask } from './logits-processors.ts';
 import type { SamplingConfig } from './params.ts';
 import type { Rng } from './rng.ts';
 import { type Scratch, sharedScratch } from './scratch.ts';
@@ -45,9 +45,12 @@ export class TokenSampler {
     return this.#config.temperature === 0 || this.#config.topK === 1;
   }
 
-  /** Draws the next token from raw logits and records it in the penalty history. */
-  sample(rawLogits: Float32Array): SampledToken {
-    const processed = processLogits(rawLogits, this.#vocab, this.#edits, this.penalties, this.#scratch);
+  /**
+   * Draws the next token from raw logits and records it in the penalty history.
+   * @param mask this step's forbidden ids: a grammar's bitmask (structured outputs), min_tokens' stop ids
+   */
+  sample(rawLogits: Float32Array, mask: StepMask = {}): SampledToken {
+    const processed = processLogits(rawLogits, this.#vocab, this.#edits, this.penalties, this.#scratch, mask);
     const id = this.isGreedy ? argmax(processed, this.#vocab) : this.#draw(processed);
     this.penalties.record(id);
     return { id, processed };

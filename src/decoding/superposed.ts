@@ -1,4 +1,5 @@
 import { bagOf } from './bag.ts';
+import { stopIds } from './discrete-answer.ts';
 import { truncatedDistribution } from './distribution.ts';
 import { interpolateNgrams } from './ngram-interpolate.ts';
 import type { ResolvedDecodingParams, ResolvedSuperposition } from './params.ts';
@@ -29,8 +30,9 @@ export class SuperposedAnswer {
   readonly #params: ResolvedDecodingParams;
   readonly #sp: ResolvedSuperposition;
   readonly #choice: number;
-  readonly #reasoningTokens: number;
+  readonly #usage: { reasoningTokens: number; thinkingPositions: number; thinkingSteps: number };
   readonly #scratch: Scratch;
+  /** Ids that end a draft: EOS (unless ignore_eos) and stop_token_ids. */
   readonly #eos: Set<number>;
   /** The last ids before the answer (prompt, thinking), for n-gram contexts. */
   readonly #prefixTail: number[];
@@ -45,16 +47,17 @@ export class SuperposedAnswer {
     choice: number;
     /** Everything before the answer: prompt ids, then thinking ids. */
     contextIds: ArrayLike<number>;
-    reasoningTokens: number;
+    /** The shared thinking phase before the drafts (reported on the first choice). */
+    usage: { reasoningTokens: number; thinkingPositions: number; thinkingSteps: number };
     scratch: Scratch;
   }) {
     this.#ctx = options.ctx;
     this.#params = options.params;
     this.#sp = options.params.superposition!;
     this.#choice = options.choice;
-    this.#reasoningTokens = options.reasoningTokens;
+    this.#usage = options.usage;
     this.#scratch = options.scratch;
-    this.#eos = new Set(options.ctx.eosIds);
+    this.#eos = stopIds(options.ctx, options.params).stops;
     this.#prefixTail = Array.from(options.contextIds).slice(-NGRAM_CONTEXT);
   }
 
@@ -88,7 +91,9 @@ export class SuperposedAnswer {
       // "k = 1 with α = 0 is greedy": an EOS ranked second would enter the pool, stop the search
       // as soon as the live draft's score fell below it, and win the perplexity ranking.
       if (this.#eos.has(p.token)) {
-        if (rank < k) this.#finished.push({ tokens, score: p.score });
+        // min_tokens: an ending before it is reached is no candidate at all (vLLM bans it).
+        if (rank < k && this.#steps >= this.#params.minTokens)
+          this.#finished.push({ tokens, score: p.score });
       } else if (live.length < k) live.push({ tokens, score: p.score });
     });
     this.#finished.sort((a, b) => b.score - a.score);
@@ -116,12 +121,16 @@ export class SuperposedAnswer {
 
   #snapshot(): DraftSnapshot[] {
     const snap = (d: Draft, finished: boolean): DraftSnapshot => ({
-      text: this.#ctx.tokenizer.decode(this.#contentIds(d)),
+      text: this.#decode(this.#contentIds(d)),
       tokenIds: this.#contentIds(d),
       score: d.score,
       finished,
     });
     return [...this.#live.map((d) => snap(d, false)), ...this.#finished.map((d) => snap(d, true))];
+  }
+
+  #decode(ids: number[]): string {
+    return this.#ctx.tokenizer.decode(ids, { skipSpecialTokens: this.#params.text.skipSpecialTokens });
   }
 
   /** A draft's tokens without its final EOS. */
@@ -142,13 +151,22 @@ export class SuperposedAnswer {
     ranked.forEach(({ d, ended }, i) => {
       const choice = this.#choice + i;
       const tokenIds = this.#contentIds(d);
-      const cut = truncateAtStop(this.#ctx.tokenizer.decode(tokenIds), this.#params.stop);
+      const last = d.tokens[d.tokens.length - 1]!;
+      const stopText = ended && this.#params.includeStopStr ? this.#decode([last]) : '';
+      const cut = truncateAtStop(this.#decode(tokenIds) + stopText, this.#params.stop, {
+        include: this.#params.includeStopStr,
+      });
       events.push({ type: 'content', choice, text: cut.text, tokenIds });
+      const shared = i === 0 ? this.#usage : { reasoningTokens: 0, thinkingPositions: 0, thinkingSteps: 0 };
       events.push({
         type: 'finish',
         choice,
         reason: ended || cut.stopped ? 'stop' : 'length',
-        usage: { reasoningTokens: this.#reasoningTokens, completionTokens: d.tokens.length },
+        usage: {
+          reasoningTokens: shared.reasoningTokens,
+          completionTokens: shared.thinkingPositions + d.tokens.length,
+          thinkingSteps: shared.thinkingSteps,
+        },
       });
     });
     return { input: null, events, finished: true };

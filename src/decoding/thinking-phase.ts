@@ -1,6 +1,6 @@
 import { oneHot } from './bag.ts';
 import { IncrementalDetokenizer } from './detokenizer.ts';
-import type { ResolvedThinking } from './params.ts';
+import type { ResolvedThinking, TextOptions } from './params.ts';
 import type { Scratch } from './scratch.ts';
 import { entropy, traceStep } from './thinking-trace.ts';
 import type { ThoughtStrategy } from './thought.ts';
@@ -12,6 +12,8 @@ export interface ThinkingStep {
   events: DecodeEvent[];
   /** True when `input` is the closing marker: the next output belongs to the answer. */
   ended: boolean;
+  /** The thought was a stop id (EOS): the choice ends here, as in vLLM, with no answer. `input` is null. */
+  stopped?: boolean;
 }
 
 /**
@@ -21,11 +23,20 @@ export interface ThinkingStep {
  * - the shadow token is `</think>` → that marker is fed, one-hot;
  * - the budget (`max_tokens` thoughts) is spent → the marker is forced, one-hot;
  * - Cold Stop: entropy below the threshold for `patience` consecutive steps → the marker is
- *   forced at the `patience`-th such step.
+ *   forced at the `patience`-th such step;
+ * - the shadow token is a stop id (EOS) → the whole choice stops, as vLLM stops a generation on
+ *   EOS whether or not it is inside a think block.
  */
 export class ThinkingPhase {
-  /** Shadow tokens so far (the reasoning text's ids). */
+  /** Shadow tokens so far, one per thinking position (the reasoning text's ids, and any repeated start marker). */
   readonly shadowIds: number[] = [];
+  /**
+   * Thoughts counted as reasoning: a shadow token that is the start marker again is not counted
+   * (vLLM's `count_reasoning_tokens` never counts one). As the first thought it is no reasoning
+   * text either (vLLM's parsers strip the output's first `<think>`); later ones stay in the text,
+   * as in vLLM's split.
+   */
+  reasoningTokens = 0;
   readonly #ctx: DecodeContext;
   readonly #params: ResolvedThinking;
   readonly #strategy: ThoughtStrategy;
@@ -33,6 +44,8 @@ export class ThinkingPhase {
   readonly #choice: number;
   readonly #scratch: Scratch;
   readonly #text: IncrementalDetokenizer;
+  readonly #stops: ReadonlySet<number>;
+  readonly #startId: number | null;
   #lowEntropySteps = 0;
 
   constructor(options: {
@@ -42,6 +55,12 @@ export class ThinkingPhase {
     endId: number;
     choice: number;
     scratch: Scratch;
+    /** How the reasoning text is decoded (the request's skip_special_tokens). */
+    text: TextOptions;
+    /** Thoughts that end the whole choice (EOS, stop_token_ids). */
+    stops: ReadonlySet<number>;
+    /** The start marker, which is no reasoning text when the model repeats it. */
+    startId: number | null;
   }) {
     this.#ctx = options.ctx;
     this.#params = options.params;
@@ -49,7 +68,9 @@ export class ThinkingPhase {
     this.#endId = options.endId;
     this.#choice = options.choice;
     this.#scratch = options.scratch;
-    this.#text = new IncrementalDetokenizer(options.ctx.tokenizer);
+    this.#text = new IncrementalDetokenizer(options.ctx.tokenizer, options.text);
+    this.#stops = options.stops;
+    this.#startId = options.startId;
   }
 
   /** Positions spent thinking so far. */
@@ -68,8 +89,11 @@ export class ThinkingPhase {
     }
     const thought = this.#strategy.think(out);
     if (thought.shadowId === this.#endId) return this.#end();
+    if (this.#stops.has(thought.shadowId)) return { ...this.#end(), stopped: true };
+    const marker = thought.shadowId === this.#startId;
+    if (!marker) this.reasoningTokens++;
+    const text = marker && this.shadowIds.length === 0 ? '' : this.#text.push(thought.shadowId);
     this.shadowIds.push(thought.shadowId);
-    const text = this.#text.push(thought.shadowId);
     const events: DecodeEvent[] = [];
     if (text || trace) {
       const event: DecodeEvent = { type: 'reasoning', choice: this.#choice, text };

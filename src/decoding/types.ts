@@ -33,10 +33,15 @@ export interface StepOutput {
 
 /** What the decoders need from a tokenizer; the server's TextTokenizer satisfies it. */
 export interface DecodingTokenizer {
-  /** Text of a token sequence (may end in U+FFFD while a multi-byte character is incomplete). */
-  decode(ids: readonly number[]): string;
+  /**
+   * Text of a token sequence (may end in U+FFFD while a multi-byte character is incomplete);
+   * special tokens are left out when `skipSpecialTokens`.
+   */
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
   /** Display text of a single token (traces, top_logprobs). */
   tokenText(id: number): string;
+  /** The content of an added token (special or not); undefined for an ordinary piece. */
+  addedToken?(id: number): string | undefined;
 }
 
 /** Per-checkpoint facts, built once by the engine and shared by every decoder. */
@@ -111,10 +116,19 @@ export interface DraftSnapshot {
 
 /** Usage of one choice, reported when it finishes. */
 export interface ChoiceUsage {
-  /** Positions spent thinking, the closing marker included. */
+  /**
+   * Tokens inside the think block, markers excluded: the tokens `reasoning_content` holds, as
+   * vLLM's reasoning parsers count them.
+   */
   reasoningTokens: number;
-  /** Answer tokens generated for this choice (a final EOS included). */
+  /**
+   * Every position this choice generated: answer tokens (a final EOS included), thoughts, and the
+   * think markers the model emitted or was forced. Superposed drafts share one thinking phase:
+   * the first draft reports it, the others only their own tokens.
+   */
   completionTokens: number;
+  /** Thinking steps taken (thoughts, markers excluded; shared by superposed drafts, reported once). */
+  thinkingSteps: number;
 }
 
 /** Everything a decoder reports; every event names the choice (n > 1, superposed k drafts). */
@@ -139,6 +153,11 @@ export interface DecodeResult {
   events: DecodeEvent[];
   /** True when the sequence needs no more forward passes. */
   finished: boolean;
+  /**
+   * Between an answer phase and its composed decoder only: the answer sampled the think-start
+   * marker before any visible text (`input` feeds it), so thinking begins at the next position.
+   */
+  opensThinking?: boolean;
 }
 
 /**

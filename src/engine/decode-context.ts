@@ -21,7 +21,11 @@ export function decodeContext(
     thinkStartId: markerId(manifest.thinking?.start),
     thinkEndId: markerId(manifest.thinking?.end),
     supportsLatent: manifest.modes.includes('latent'),
-    tokenizer: { decode: (ids) => tokenizer.decode(ids), tokenText: (id) => tokenizer.tokenText(id) },
+    tokenizer: {
+      decode: (ids, options) => tokenizer.decode(ids, options),
+      tokenText: (id) => tokenizer.tokenText(id),
+      addedToken: (id) => tokenizer.addedToken(id),
+    },
     ngram: opts.loadNgram && checkpoint.ngramFile ? NgramStore.load(checkpoint.ngramFile) : null,
   };
 }

@@ -4,6 +4,7 @@ import { TextTokenizer } from '../model/tokenizer.ts';
 import { type EngineOptionsInput, parseEngineOptions } from './config.ts';
 import { decodeContext } from './decode-context.ts';
 import { resolveRequest } from './executor.ts';
+import { FlowControl } from './flow-control.ts';
 import {
   emptyWorkerStats,
   type FromWorker,
@@ -12,7 +13,7 @@ import {
   type ToWorker,
   type WorkerStats,
 } from './protocol.ts';
-import { RequestChannel } from './request-channel.ts';
+import type { RequestChannel } from './request-channel.ts';
 import {
   type Engine,
   EngineError,
@@ -36,6 +37,19 @@ export function createEngine(input: EngineOptionsInput): Engine {
   return new WorkerEngine(input);
 }
 
+/**
+ * The worker's entry: the compiled `worker.js` beside this file in a build (`dist/`); from the
+ * TypeScript sources (tsx), a bootstrap that registers tsx in the worker first, since worker
+ * threads do not inherit the parent's programmatic loaders.
+ */
+/** How long a stopping worker may take to finish its step and exit before it is terminated. */
+const WORKER_EXIT_MS = 10_000;
+
+const WORKER_ENTRY = new URL(
+  import.meta.url.endsWith('.ts') ? './worker-bootstrap.mjs' : './worker.js',
+  import.meta.url,
+);
+
 interface ModelEntry {
   info: ModelInfo;
   loaded: LoadedModel;
@@ -54,11 +68,18 @@ class WorkerEngine implements Engine {
   #stats: WorkerStats = emptyWorkerStats();
   readonly #ready: Promise<void>;
   #idle: (() => void) | null = null;
+  #stopping: Promise<void> | null = null;
+  #exited = false;
   readonly #stepListeners = new Set<(step: StepSample) => void>();
+  readonly #flow: FlowControl;
 
   constructor(input: EngineOptionsInput) {
     this.#options = parseEngineOptions(input);
-    this.#worker = new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), {
+    this.#flow = new FlowControl(this.#options, {
+      credit: (id, events) => this.#send({ type: 'credit', id, events }),
+      stalled: (id) => this.#stalled(id),
+    });
+    this.#worker = new Worker(WORKER_ENTRY, {
       workerData: { options: this.#options },
     });
     this.#ready = new Promise<void>((resolve, reject) => {
@@ -76,6 +97,7 @@ class WorkerEngine implements Engine {
         reject(err);
       });
       this.#worker.on('exit', (code) => {
+        this.#exited = true;
         if (this.#state !== 'closed') this.#die(`the engine exited (code ${code})`);
         reject(new Error(`the engine exited (code ${code})`));
       });
@@ -91,6 +113,7 @@ class WorkerEngine implements Engine {
   stats(): EngineStats {
     return {
       ...this.#stats,
+      ...this.#flow.stats(),
       state: this.#state,
       // Requests still in transit to the worker count as waiting too.
       waiting: Math.max(this.#stats.waiting, this.#unscheduled.size),
@@ -111,7 +134,7 @@ class WorkerEngine implements Engine {
       throw new EngineError('overloaded', `the queue is full (${this.#options.queueLimit} requests waiting)`);
     }
     resolveRequest(request, entry.ctx, entry.loaded.checkpoint.manifest.defaults, entry.loaded.maxModelLen);
-    const channel = new RequestChannel();
+    const channel = this.#flow.channel(request.id);
     channel.onAbandon = () => this.cancel(request.id);
     this.#channels.set(request.id, channel);
     this.#unscheduled.add(request.id);
@@ -135,8 +158,8 @@ class WorkerEngine implements Engine {
   async close(timeoutMs = 30_000): Promise<void> {
     if (this.#state === 'closed') return;
     if (this.#state === 'dead') {
-      // A dead worker normally exits by itself; terminating makes sure nothing keeps the process up.
-      await this.#worker.terminate();
+      // A dead worker exits by itself once its sessions are released; wait for it.
+      await this.#stopWorker();
       return;
     }
     this.#state = 'closed';
@@ -148,16 +171,35 @@ class WorkerEngine implements Engine {
         new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
       ]);
     }
-    this.#send({ type: 'shutdown' });
     this.#failAll(new EngineError('unavailable', 'the engine was closed'));
-    await this.#worker.terminate();
+    await this.#stopWorker();
   }
 
   destroy(): void {
     if (this.#state === 'closed' && this.#channels.size === 0) return;
     this.#state = 'closed';
     this.#failAll(new EngineError('unavailable', 'the engine was destroyed'));
-    void this.#worker.terminate();
+    void this.#stopWorker();
+  }
+
+  /**
+   * Asks the worker to stop and waits for it to exit: it finishes the step in flight, releases its
+   * ORT sessions and exits. Terminating it mid-`session.run` instead aborts the whole process
+   * (onnxruntime-node's callback throws into the torn-down worker). Only a worker that does not
+   * exit within WORKER_EXIT_MS (a runaway step) is terminated. Idempotent.
+   */
+  #stopWorker(): Promise<void> {
+    this.#stopping ??= new Promise<void>((resolve) => {
+      if (this.#exited) return resolve();
+      const timer = setTimeout(() => void this.#worker.terminate(), WORKER_EXIT_MS);
+      timer.unref();
+      this.#worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.#send({ type: 'shutdown' });
+    });
+    return this.#stopping;
   }
 
   #send(msg: ToWorker): void {
@@ -170,8 +212,11 @@ class WorkerEngine implements Engine {
       const tokenizer = new TextTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
       const info: ModelInfo = {
         name: checkpoint.manifest.name,
+        root: checkpoint.dir,
         manifest: checkpoint.manifest,
         maxModelLen: loaded.maxModelLen,
+        quantization: loaded.quantization,
+        kvBudget: loaded.kvBudget,
         tokenizer,
         chatTemplate: checkpoint.tokenizerConfig.chat_template
           ? ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig)
@@ -203,7 +248,25 @@ class WorkerEngine implements Engine {
     }
   }
 
+  /** Flow control gave up on a paused request: the worker drops it, its reader gets why after what it left unread. */
+  #stalled(id: string): void {
+    const channel = this.#channels.get(id);
+    if (!channel) return;
+    this.cancel(id);
+    this.#flow.forget(id);
+    const seconds = this.#options.stallTimeoutMs / 1000;
+    channel.push({
+      type: 'error',
+      error: new EngineError(
+        'slow_reader',
+        `the client read nothing for ${seconds} s with ${this.#options.maxBufferedEvents} events waiting; request cancelled`,
+      ),
+    });
+    this.#end(id);
+  }
+
   #end(id: string): void {
+    this.#flow.forget(id);
     this.#channels.delete(id);
     this.#unscheduled.delete(id);
     if (this.#channels.size === 0) this.#idle?.();

@@ -1,11 +1,17 @@
+import { stopIds } from '../decoding/discrete-answer.ts';
 import type { ResolvedDecodingParams } from '../decoding/params.ts';
 import type { DecodingDefaults } from '../decoding/resolve-params.ts';
 import { DecodingParamsError, resolveDecodingParams } from '../decoding/resolve-params.ts';
 import { createDecoder } from '../decoding/sequence-decoder.ts';
+import type { StructuredOutputCompiler } from '../decoding/structured/grammar-compiler.ts';
+import { StructuredOutputError } from '../decoding/structured/spec.ts';
+import { thinkingReserve } from '../decoding/think-block.ts';
+import type { TokenConstraint } from '../decoding/token-constraint.ts';
 import type { BagInput, DecodeContext, DecodeEvent } from '../decoding/types.ts';
 import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
 import type { ModelRunner } from '../model/runner.ts';
 import { KV_BLOCK } from './config.ts';
+import { kvBytesPerPosition, PREFIX_CACHE_SHARE } from './kv-budget.ts';
 import { type ScheduledBatch, type ScheduledRow, Scheduler } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
 import { EngineError, type EngineEvent, type GenerateRequest, type StepSample } from './types.ts';
@@ -19,14 +25,27 @@ import { EngineError, type EngineEvent, type GenerateRequest, type StepSample } 
 export interface ExecutorLimits {
   maxNumSeqs: number;
   maxBatchedTokens: number;
+  /** Resolved (see kv-budget.ts). */
   kvBudgetBytes: number;
   maxModelLen: number;
   prefixCache: boolean;
+  /** Flow control: events a request may send before its reader grants more (see FlowControl). */
+  maxBufferedEvents: number;
+}
+
+/** What an executor may use besides its model (all optional). */
+export interface ExecutorServices {
+  /** Compiles structured-output constraints; without it such requests are refused. */
+  structured?: StructuredOutputCompiler | null;
+  /** Called when work arrives outside a message (a constraint finished compiling). */
+  onWork?: () => void;
 }
 
 interface RequestState {
   req: GenerateRequest;
   params: ResolvedDecodingParams;
+  /** Structured outputs: one compiled constraint per choice (empty without one). */
+  constraints: TokenConstraint[];
   seqs: Sequence[];
   /** Samples (n) still to fork from the first sequence once its prompt is computed. */
   toFork: number;
@@ -39,6 +58,10 @@ interface RequestState {
   cachedTokens: number;
   preemptions: number;
   live: number;
+  /** Events it may still send before its reader grants more (flow control). */
+  credit: number;
+  /** Out of credit: its sequences stay out of the batches, KV kept, until credit comes. */
+  paused: boolean;
 }
 
 export type EmitFn = (requestId: string, events: EngineEvent[]) => void;
@@ -64,7 +87,12 @@ export function resolveRequest(
     throw err;
   }
   if (req.prompt.length === 0) throw new EngineError('invalid_request', 'the prompt is empty', 'messages');
-  const thinking = req.startsInThinking && params.thinking.mode !== 'off' ? params.thinking.maxTokens + 1 : 0;
+  const thinking = thinkingReserve({
+    startsInThinking: req.startsInThinking,
+    mayOpen: ctx.thinkStartId !== null && ctx.thinkEndId !== null && !params.superposition,
+    mode: params.thinking.mode,
+    maxTokens: params.thinking.maxTokens,
+  });
   const total = req.prompt.length + thinking + params.maxTokens;
   if (total > maxModelLen) {
     throw new EngineError(
@@ -85,6 +113,9 @@ export class ModelExecutor {
   readonly #emit: EmitFn;
   readonly #requests = new Map<string, RequestState>();
   readonly #pending = new Map<string, EngineEvent[]>();
+  readonly #services: ExecutorServices;
+  /** Requests whose constraint is compiling: not scheduled yet (vLLM's WAITING_FOR_FSM). */
+  readonly #compiling = new Set<string>();
   #nextSeq = 1;
   #arrivals = 0;
   /** Prefill positions computed (prefix-cache hits skip these): counted for tests and metrics. */
@@ -95,6 +126,8 @@ export class ModelExecutor {
   steps: StepSample[] = [];
   /** A step is in flight (see #applyFrees). */
   #stepping = false;
+  /** Requests paused or resumed while a step was in flight: applied when it ends (see `pause`). */
+  readonly #pauseChanged = new Set<RequestState>();
 
   constructor(
     runner: ModelRunner,
@@ -102,19 +135,23 @@ export class ModelExecutor {
     defaults: DecodingDefaults,
     limits: ExecutorLimits,
     emit: EmitFn,
+    services: ExecutorServices = {},
   ) {
+    this.#services = services;
     this.#runner = runner;
     this.#ctx = ctx;
     this.#defaults = defaults;
     this.#limits = limits;
     this.#emit = emit;
-    const cfg = runner.config;
-    const bytesPerPosition = 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim * 4;
+    const kvCapacityBlocks = Math.floor(
+      limits.kvBudgetBytes / (kvBytesPerPosition(runner.config) * KV_BLOCK),
+    );
     this.scheduler = new Scheduler({
       maxNumSeqs: limits.maxNumSeqs,
       maxBatchedTokens: limits.maxBatchedTokens,
-      kvCapacityBlocks: Math.floor(limits.kvBudgetBytes / (bytesPerPosition * KV_BLOCK)),
+      kvCapacityBlocks,
       prefixCache: limits.prefixCache,
+      prefixCacheBlocks: Math.floor(kvCapacityBlocks * PREFIX_CACHE_SHARE),
     });
   }
 
@@ -128,7 +165,7 @@ export class ModelExecutor {
   }
 
   submit(req: GenerateRequest, now: number): void {
-    if (this.#requests.has(req.id)) {
+    if (this.#requests.has(req.id) || this.#compiling.has(req.id)) {
       this.#emit(req.id, [
         { type: 'error', error: new EngineError('invalid_request', `duplicate request id ${req.id}`) },
       ]);
@@ -141,17 +178,63 @@ export class ModelExecutor {
       this.#emit(req.id, [{ type: 'error', error: toEngineError(err) }]);
       return;
     }
+    const spec = params.structuredOutput;
+    if (!spec) {
+      this.#admit(req, params, [], now);
+      return;
+    }
+    const compiler = this.#services.structured;
+    if (!compiler) {
+      this.#emit(req.id, [
+        {
+          type: 'error',
+          error: new EngineError(
+            'invalid_request',
+            'structured outputs are not available here',
+            'structured_output',
+          ),
+        },
+      ]);
+      return;
+    }
+    // The request waits, unscheduled, while its constraint compiles; a cancel meanwhile drops it.
+    this.#compiling.add(req.id);
+    compiler.constraints(spec, params.n, [...stopIds(this.#ctx, params).stops]).then(
+      (constraints) => {
+        if (!this.#compiling.delete(req.id)) {
+          for (const c of constraints) c.dispose();
+          return;
+        }
+        try {
+          this.#admit(req, params, constraints, now);
+        } catch (err) {
+          for (const c of constraints) c.dispose();
+          this.#emit(req.id, [{ type: 'error', error: toEngineError(err) }]);
+        }
+        this.#services.onWork?.();
+      },
+      (err: unknown) => {
+        if (!this.#compiling.delete(req.id)) return;
+        this.#emit(req.id, [{ type: 'error', error: toEngineError(err) }]);
+        this.#services.onWork?.();
+      },
+    );
+  }
+
+  /** Queues a validated request (its constraints compiled, when it has any). */
+  #admit(req: GenerateRequest, params: ResolvedDecodingParams, constraints: TokenConstraint[], now: number) {
     const promptIds = Int32Array.from(req.prompt);
     const seq = new Sequence(
       this.#nextSeq++,
       req.id,
       this.#arrivals++,
       promptIds,
-      this.#decoder(params, req, 0),
+      this.#decoder(params, req, 0, constraints),
     );
     this.#requests.set(req.id, {
       req,
       params,
+      constraints,
       seqs: [seq],
       toFork: params.n - 1,
       submittedAt: now,
@@ -163,12 +246,20 @@ export class ModelExecutor {
       cachedTokens: 0,
       preemptions: 0,
       live: 1,
+      credit: this.#limits.maxBufferedEvents,
+      paused: false,
     });
     this.scheduler.add(seq);
   }
 
   /** Cancels a request: its sequences leave the scheduler and their KV is freed before the next step. */
   cancel(requestId: string): void {
+    if (this.#compiling.delete(requestId)) {
+      this.#emit(requestId, [
+        { type: 'error', error: new EngineError('cancelled', 'the request was cancelled') },
+      ]);
+      return;
+    }
     const state = this.#requests.get(requestId);
     if (!state) return;
     this.#fail(state, new EngineError('cancelled', 'the request was cancelled'));
@@ -176,8 +267,36 @@ export class ModelExecutor {
     this.#flush();
   }
 
+  /**
+   * Flow control: the request's reader took `events` more. A request that has used up its credit
+   * is paused (its sequences leave the batches and keep their KV, see Scheduler.paused) and
+   * resumes here.
+   */
+  credit(requestId: string, events: number): void {
+    const state = this.#requests.get(requestId);
+    if (!state) return;
+    state.credit += events;
+    if (state.paused && state.credit > 0) this.#setPaused(state, false);
+  }
+
+  /** While a step is in flight a change waits for its end: the step's rows must still reach their decoders. */
+  #setPaused(state: RequestState, paused: boolean): void {
+    state.paused = paused;
+    if (this.#stepping) this.#pauseChanged.add(state);
+    else this.#applyPause(state);
+  }
+
+  #applyPause(state: RequestState): void {
+    for (const seq of state.seqs) {
+      if (state.paused) this.scheduler.pause(seq);
+      else this.scheduler.resume(seq);
+    }
+  }
+
   /** Fails every live request (engine shutting down or broken). */
   failAll(error: EngineError): void {
+    for (const id of this.#compiling) this.#emit(id, [{ type: 'error', error }]);
+    this.#compiling.clear();
     for (const state of [...this.#requests.values()]) this.#fail(state, error);
     this.#applyFrees();
     this.#flush();
@@ -191,6 +310,8 @@ export class ModelExecutor {
       await this.#step(now);
     } finally {
       this.#stepping = false;
+      for (const state of this.#pauseChanged) if (this.#requests.has(state.req.id)) this.#applyPause(state);
+      this.#pauseChanged.clear();
       this.#applyFrees();
       this.#flush();
       this.stepMs += now() - started;
@@ -260,11 +381,17 @@ export class ModelExecutor {
     }
   }
 
-  #decoder(params: ResolvedDecodingParams, req: GenerateRequest, choiceIndex: number) {
+  #decoder(
+    params: ResolvedDecodingParams,
+    req: GenerateRequest,
+    choiceIndex: number,
+    constraints: TokenConstraint[],
+  ) {
     return createDecoder(params, this.#ctx, {
       startsInThinking: req.startsInThinking,
       choiceIndex,
       promptIds: req.prompt,
+      constraint: constraints[choiceIndex] ?? null,
     });
   }
 
@@ -324,7 +451,9 @@ export class ModelExecutor {
     if (promptDone) {
       state.prefillDoneAt ??= now();
       const copy = this.scheduler.cachePrompt(seq);
-      if (copy) this.#runner.kv.share(copy.from, copy.to, copy.length);
+      // A copy of just the entry's blocks: sharing would keep the whole prompt buffer alive (a
+      // chunk's positions, not whole blocks) beyond what the budget counts for the entry.
+      if (copy) this.#runner.kv.fork(copy.from, copy.to, copy.length);
       if (state.toFork > 0 && seq === state.seqs[0]) this.#forkSamples(state, seq, out, now);
     }
     this.#decode(state, seq, out, now);
@@ -347,7 +476,7 @@ export class ModelExecutor {
         state.req.id,
         this.#arrivals++,
         parent.promptIds,
-        this.#decoder(state.params, state.req, i),
+        this.#decoder(state.params, state.req, i, state.constraints),
       );
       this.#runner.kv.share(parent.id, child.id, parent.computed);
       child.computed = parent.computed;
@@ -386,7 +515,7 @@ export class ModelExecutor {
         state.firstTokenAt = now();
       if (ev.type === 'finish') {
         state.completionTokens += ev.usage.completionTokens;
-        state.reasoningTokens = Math.max(state.reasoningTokens, ev.usage.reasoningTokens);
+        state.reasoningTokens += ev.usage.reasoningTokens;
       }
       this.#queue(state.req.id, ev as DecodeEvent);
     }
@@ -404,7 +533,7 @@ export class ModelExecutor {
       type: 'done',
       usage: {
         promptTokens: state.req.prompt.length,
-        completionTokens: state.completionTokens + state.reasoningTokens,
+        completionTokens: state.completionTokens,
         reasoningTokens: state.reasoningTokens,
         cachedTokens: state.cachedTokens,
       },
@@ -417,15 +546,19 @@ export class ModelExecutor {
       preemptions: state.preemptions,
     });
     this.#requests.delete(state.req.id);
+    for (const c of state.constraints) c.dispose();
   }
 
   #fail(state: RequestState, error: EngineError): void {
     for (const seq of state.seqs) if (seq.status !== 'finished') this.scheduler.finish(seq);
     this.#requests.delete(state.req.id);
+    for (const c of state.constraints) c.dispose();
     this.#queue(state.req.id, { type: 'error', error });
   }
 
   #queue(id: string, ev: EngineEvent): void {
+    const state = this.#requests.get(id);
+    if (state && --state.credit <= 0 && !state.paused) this.#setPaused(state, true);
     let list = this.#pending.get(id);
     if (!list) this.#pending.set(id, (list = []));
     list.push(ev);
@@ -442,5 +575,6 @@ const ONE = Float32Array.of(1);
 function toEngineError(err: unknown): EngineError {
   if (err instanceof EngineError) return err;
   if (err instanceof DecodingParamsError) return invalidParams(err);
+  if (err instanceof StructuredOutputError) return new EngineError('invalid_request', err.message, err.param);
   return new EngineError('internal', (err as Error).message);
 }

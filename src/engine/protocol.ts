@@ -1,10 +1,12 @@
 import type { Checkpoint } from '../model/checkpoint.ts';
 import type { EngineOptions } from './config.ts';
+import type { KvBudget } from './kv-budget.ts';
 import {
   EngineError,
   type EngineErrorCode,
   type EngineEvent,
   type EngineStats,
+  type FlowStats,
   type GenerateRequest,
   type StepSample,
 } from './types.ts';
@@ -18,6 +20,8 @@ export interface WorkerData {
 export type ToWorker =
   | { type: 'submit'; request: GenerateRequest }
   | { type: 'cancel'; id: string }
+  /** Flow control: the request's reader took `events` more; the worker may send that many more. */
+  | { type: 'credit'; id: string; events: number }
   | { type: 'shutdown' };
 
 /** A model as loaded by the worker: the verified checkpoint (plain data) and derived facts. */
@@ -25,10 +29,13 @@ export interface LoadedModel {
   checkpoint: Checkpoint;
   maxModelLen: number;
   embeddingRms: number;
+  /** The weights the graph runs: `none` (float), `int8` or `int4`. */
+  quantization: 'none' | 'int8' | 'int4';
+  kvBudget: KvBudget;
 }
 
-/** The worker's part of EngineStats (the façade adds its own view of the state). */
-export type WorkerStats = Omit<EngineStats, 'state'>;
+/** The worker's part of EngineStats (the façade adds its own view of the state and flow control). */
+export type WorkerStats = Omit<EngineStats, 'state' | keyof FlowStats>;
 
 export function emptyWorkerStats(): WorkerStats {
   return {

@@ -1,3 +1,4 @@
+import { KV_BLOCK } from './config.ts';
 import { KvManager } from './kv-manager.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import type { Sequence } from './sequence.ts';
@@ -16,6 +17,8 @@ export interface SchedulerLimits {
   maxBatchedTokens: number;
   kvCapacityBlocks: number;
   prefixCache: boolean;
+  /** Most blocks the prefix cache may hold (default: the whole capacity). */
+  prefixCacheBlocks?: number;
 }
 
 /** `count` positions of `seq` starting at `seq.computed` (before the step). */
@@ -45,6 +48,12 @@ export class Scheduler {
   readonly prefix = new PrefixCache();
   readonly waiting: Sequence[] = [];
   readonly running: Sequence[] = [];
+  /**
+   * Sequences whose reader stalled (flow control): out of every batch, neither running nor
+   * waiting, but alive; a paused running sequence keeps its KV until it resumes, unless a running
+   * or waiting sequence needs the room (then it is recomputed on resume, like a preempted one).
+   */
+  readonly paused: Sequence[] = [];
   preemptions = 0;
   /** Holders to free in the next batch (finished, cancelled, evicted). */
   #frees: number[] = [];
@@ -77,8 +86,34 @@ export class Scheduler {
     seq.status = 'finished';
     removeFrom(this.running, seq);
     removeFrom(this.waiting, seq);
+    removeFrom(this.paused, seq);
     this.kv.release(seq.id);
     this.#frees.push(seq.id);
+  }
+
+  /** Takes a running or waiting sequence out of scheduling; its KV stays reserved. */
+  pause(seq: Sequence): void {
+    if (seq.status !== 'running' && seq.status !== 'waiting') return;
+    removeFrom(this.running, seq);
+    removeFrom(this.waiting, seq);
+    seq.status = 'paused';
+    this.paused.push(seq);
+  }
+
+  /**
+   * Puts a paused sequence back: into the running set when it still holds its KV, else at the
+   * head of the waiting queue (it was admitted before everything that waits).
+   */
+  resume(seq: Sequence): void {
+    if (seq.status !== 'paused') return;
+    removeFrom(this.paused, seq);
+    if (this.kv.blocksOf(seq.id) > 0) {
+      seq.status = 'running';
+      this.running.push(seq);
+    } else {
+      seq.status = 'waiting';
+      this.waiting.unshift(seq);
+    }
   }
 
   /** Holders released since the last step (finished, cancelled, evicted), for the runner to free now. */
@@ -93,12 +128,21 @@ export class Scheduler {
    * copy the runner must make now (the sequence may finish before the next step), or null.
    */
   cachePrompt(seq: Sequence): { from: number; to: number; length: number } | null {
-    if (!this.#limits.prefixCache) return null;
+    const share = this.#limits.prefixCacheBlocks ?? this.#limits.kvCapacityBlocks;
     const length = seq.promptIds.length;
+    // An entry covers whole blocks; one larger than the cache's whole share is not worth evicting for.
+    if (!this.#limits.prefixCache || Math.floor(length / KV_BLOCK) > share) return null;
     const entry = this.prefix.has(seq.promptIds, length) ? null : this.prefix.insert(seq.promptIds, length);
     if (!entry) return null;
     // No room even after evicting older entries: the entry is dropped rather than preempt work for it.
     if (!this.#reserveOrEvict(entry.id, entry.length, entry.id)) return null;
+    // Beyond its share the cache evicts its oldest entries (the new one, the most recent, last).
+    while (this.kv.cachedBlocks > share) {
+      const victim = this.prefix.evictOldest()!;
+      this.kv.release(victim.id);
+      if (victim.id === entry.id) return null;
+      this.#frees.push(victim.id);
+    }
     return { from: seq.id, to: entry.id, length: entry.length };
   }
 
@@ -143,7 +187,7 @@ export class Scheduler {
       if (seq.computed === 0 && this.#limits.prefixCache) this.#usePrefix(seq, batch);
       const count = Math.min(seq.pending, budget);
       // Reserve the whole known history at once, so admitted prompts are not preempted mid-prefill.
-      if (!this.#reserveOrEvict(seq.id, seq.length + 1)) {
+      if (!this.#reserveOrEvict(seq.id, seq.length + 1, undefined, batch)) {
         if (seq.cachedTokens > 0) this.#undoPrefix(seq, batch);
         break;
       }
@@ -177,11 +221,19 @@ export class Scheduler {
     seq.cachedTokens = 0;
   }
 
-  /** Reserves KV, evicting prefix-cache entries (never `keep`) while that helps. */
-  #reserveOrEvict(holder: number, positions: number, keep?: number): boolean {
+  /**
+   * Reserves KV, evicting prefix-cache entries (never `keep`) while that helps; with `batch`
+   * (room for a running or waiting sequence), then the KV of paused sequences, newest first.
+   */
+  #reserveOrEvict(holder: number, positions: number, keep?: number, batch?: ScheduledBatch): boolean {
     while (!this.kv.reserve(holder, positions)) {
       const victim = this.prefix.evictOldest();
-      if (!victim) return false;
+      if (!victim) {
+        const paused = batch && newest(this.paused.filter((s) => this.kv.blocksOf(s.id) > 0));
+        if (!paused) return false;
+        this.#dropKv(paused, batch);
+        continue;
+      }
       // The entry being added was the oldest left: it is gone now, and nothing more can be freed.
       if (victim.id === keep) return false;
       this.kv.release(victim.id);
@@ -192,7 +244,7 @@ export class Scheduler {
 
   /** Makes room for `seq` to reach `positions`, preempting the newest other running sequences. */
   #growOrPreempt(seq: Sequence, positions: number, inBatch: Set<Sequence>, batch: ScheduledBatch): boolean {
-    while (!this.#reserveOrEvict(seq.id, positions)) {
+    while (!this.#reserveOrEvict(seq.id, positions, undefined, batch)) {
       const victim = newest(this.running.filter((s) => s !== seq && !inBatch.has(s)));
       if (!victim) {
         // Nothing else to take from: recompute this one later, when others have finished.
@@ -206,12 +258,17 @@ export class Scheduler {
 
   #preempt(seq: Sequence, batch: ScheduledBatch): void {
     removeFrom(this.running, seq);
+    this.#dropKv(seq, batch);
+    seq.status = 'waiting';
+    this.waiting.unshift(seq);
+  }
+
+  /** Frees a sequence's KV: it recomputes its history when it runs again (preemption by recompute). */
+  #dropKv(seq: Sequence, batch: ScheduledBatch): void {
     this.kv.release(seq.id);
     batch.frees.push(seq.id);
     seq.computed = 0;
     seq.cachedTokens = 0;
-    seq.status = 'waiting';
-    this.waiting.unshift(seq);
     batch.preempted.push(seq);
     this.preemptions++;
   }

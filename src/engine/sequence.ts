@@ -8,7 +8,8 @@ import type { BagInput, SequenceDecoder } from '../decoding/types.ts';
 export class Sequence {
   /** Positions whose KV is in the cache. */
   computed = 0;
-  status: 'waiting' | 'running' | 'finished' = 'waiting';
+  /** `paused`: its reader stalled (flow control); out of the batches until it resumes. */
+  status: 'waiting' | 'running' | 'paused' | 'finished' = 'waiting';
   /** Prompt positions served from the prefix cache at the last admission. */
   cachedTokens = 0;
   /** Inputs after the prompt, in order; the last one may not be computed yet. */

@@ -1,6 +1,7 @@
 import type { ChatTemplate } from '../model/chat-template.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
+import type { KvBudget } from './kv-budget.ts';
 
 /**
  * The engine's public face, as the API layer sees it. Nothing here knows HTTP or tensors: the
@@ -23,12 +24,18 @@ import type { DecodeEvent } from '../decoding/types.ts';
 export interface ModelInfo {
   /** The id clients use in `model` (the manifest's name). */
   name: string;
+  /** Where it was loaded from: the checkpoint folder (OpenAI-compatible servers' `root`). */
+  root: string;
   manifest: Manifest;
   /** Maximum positions (prompt + thinking + answer) of one sequence. */
   maxModelLen: number;
+  /** KV cache budget (configured, or derived at start: see src/engine/kv-budget.ts). */
+  kvBudget: KvBudget;
   /** Tokenizer and chat template, for the API to render and count prompts. */
   tokenizer: TextTokenizer;
   chatTemplate: ChatTemplate | null;
+  /** The weights the server runs: `none` (float), `int8` or `int4` (manifest or `--quantization`). */
+  quantization: 'none' | 'int8' | 'int4';
   /** Unix seconds when the model was loaded (OpenAI's `created`). */
   created: number;
 }
@@ -83,6 +90,8 @@ export type EngineErrorCode =
   | 'unknown_model'
   /** The client cancelled it. */
   | 'cancelled'
+  /** The client stopped reading its events for longer than the stall timeout (flow control). */
+  | 'slow_reader'
   /** The engine is not running (starting, closed or dead). */
   | 'unavailable'
   | 'internal';
@@ -108,8 +117,20 @@ export interface StepSample {
   positions: number;
 }
 
+/** Flow control: requests whose reader stalled (see src/engine/flow-control.ts). */
+export interface FlowStats {
+  /** Requests paused now because their reader stalled (out of the batches, KV kept). */
+  paused: number;
+  /** Events waiting unread in the requests' channels, all requests together. */
+  bufferedEvents: number;
+  /** Since start: pauses, resumes after a pause, and requests cancelled after the stall timeout. */
+  pauses: number;
+  resumes: number;
+  stallCancels: number;
+}
+
 /** A snapshot for /health and /metrics. */
-export interface EngineStats {
+export interface EngineStats extends FlowStats {
   state: 'starting' | 'ready' | 'dead' | 'closed';
   running: number;
   waiting: number;

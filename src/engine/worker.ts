@@ -1,7 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { StructuredOutputCompiler } from '../decoding/structured/grammar-compiler.ts';
+import { grammarVocabulary } from '../decoding/structured/vocabulary.ts';
 import { openModel } from '../model/open-model.ts';
 import { decodeContext } from './decode-context.ts';
 import { ModelExecutor } from './executor.ts';
+import { FREE_MEMORY_SHARE, freeMemory, kvBudget, kvBytesPerPosition } from './kv-budget.ts';
+import { resolveMaxModelLen } from './model-len.ts';
 import {
   emptyWorkerStats,
   type FromWorker,
@@ -23,6 +27,8 @@ import { EngineError } from './types.ts';
 const port = parentPort!;
 const { options } = workerData as WorkerData;
 const executors = new Map<string, ModelExecutor>();
+/** Every opened model's runner, closed (ORT sessions released) before the worker exits. */
+const runners: { close(): Promise<void> }[] = [];
 let outbox: [string, WireEvent[]][] = [];
 let wake: (() => void) | null = null;
 let shuttingDown = false;
@@ -83,6 +89,8 @@ port.on('message', (msg: ToWorker) => {
     else ex.submit(msg.request, performance.now());
   } else if (msg.type === 'cancel') {
     for (const ex of executors.values()) ex.cancel(msg.id);
+  } else if (msg.type === 'credit') {
+    for (const ex of executors.values()) ex.credit(msg.id, msg.events);
   } else if (msg.type === 'shutdown') {
     shuttingDown = true;
     for (const ex of executors.values())
@@ -95,14 +103,36 @@ port.on('message', (msg: ToWorker) => {
 
 async function load(): Promise<void> {
   const loaded: LoadedModel[] = [];
+  // Measured once, before any model takes its share.
+  const freeBytes = freeMemory();
   for (const dir of options.checkpointDirs) {
-    const model = await openModel(dir, { device: options.device, threads: options.threads });
+    const model = await openModel(dir, {
+      device: options.device,
+      threads: options.threads,
+      quantization: options.quantization,
+    });
+    runners.push(model.runner);
     const { checkpoint } = model;
-    const maxModelLen = Math.min(
-      options.maxModelLen ?? checkpoint.config.maxPositions,
-      checkpoint.config.maxPositions,
-    );
+    let maxModelLen: number;
+    try {
+      maxModelLen = resolveMaxModelLen(checkpoint.config, {
+        maxModelLen: options.maxModelLen,
+        kvBudgetBytes: options.kvBudgetBytes,
+        budgetCapBytes: Math.floor((FREE_MEMORY_SHARE * freeBytes) / options.checkpointDirs.length),
+      });
+    } catch (err) {
+      // Its runner is closed with the others as the worker exits.
+      throw new Error(`${checkpoint.manifest.name}: ${(err as Error).message}`);
+    }
     const ctx = decodeContext(checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
+    const budget = kvBudget({
+      configured: options.kvBudgetBytes,
+      maxNumSeqs: options.maxNumSeqs,
+      maxModelLen,
+      bytesPerPosition: kvBytesPerPosition(checkpoint.config),
+      models: options.checkpointDirs.length,
+      freeBytes,
+    });
     const executor = new ModelExecutor(
       model.runner,
       ctx,
@@ -110,14 +140,34 @@ async function load(): Promise<void> {
       {
         maxNumSeqs: options.maxNumSeqs,
         maxBatchedTokens: options.maxBatchedTokens,
-        kvBudgetBytes: options.kvBudgetBytes,
+        kvBudgetBytes: budget.bytes,
         maxModelLen,
         prefixCache: options.prefixCache,
+        maxBufferedEvents: options.maxBufferedEvents,
       },
       emit,
+      {
+        // Built on the first constrained request: XGrammar loads and reads the vocabulary then.
+        structured: new StructuredOutputCompiler(() =>
+          grammarVocabulary(
+            checkpoint.tokenizerJson,
+            model.tokenizer,
+            checkpoint.config.vocabSize,
+            ctx.eosIds,
+            [ctx.thinkStartId, ctx.thinkEndId].filter((id): id is number => id !== null),
+          ),
+        ),
+        onWork: () => wake?.(),
+      },
     );
     executors.set(checkpoint.manifest.name, executor);
-    loaded.push({ checkpoint, maxModelLen, embeddingRms: model.graph.embeddingRms });
+    loaded.push({
+      checkpoint,
+      maxModelLen,
+      embeddingRms: model.graph.embeddingRms,
+      quantization: model.graph.quantization?.weights ?? 'none',
+      kvBudget: budget,
+    });
   }
   post({ type: 'ready', models: loaded });
 }
@@ -141,9 +191,22 @@ async function loop(): Promise<void> {
   }
 }
 
+/**
+ * Ends the worker once no `session.run` is in flight: the main thread must never terminate a
+ * worker mid-run, since onnxruntime-node's completion callback then throws into a torn-down
+ * environment and aborts the whole process (`terminate called after throwing Napi::Error`).
+ */
+async function exitCleanly(code: number): Promise<void> {
+  for (const runner of runners.splice(0)) await runner.close().catch(() => {});
+  process.exit(code);
+}
+
 load()
   .then(loop)
-  .catch((err: unknown) => {
-    post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
-    process.exit(1);
-  });
+  .then(
+    () => exitCleanly(0),
+    (err: unknown) => {
+      post({ type: 'fatal', message: err instanceof Error ? err.message : String(err) });
+      return exitCleanly(1);
+    },
+  );

@@ -38,10 +38,37 @@ export interface ChatMessage {
 export interface RenderOptions {
   /** Append the assistant turn's opening (default true: the prompt the model continues). */
   addGenerationPrompt?: boolean;
+  /**
+   * Leave the final message open so the model continues it (Hugging Face's
+   * `continue_final_message`): the text is cut right after that message's content.
+   */
+  continueFinalMessage?: boolean;
   /** Passed as `enable_thinking` (default true); false asks the template to skip thinking. */
   enableThinking?: boolean;
   /** Further template variables (`tools`, `documents`, ...). */
   variables?: Record<string, unknown>;
+}
+
+/** Variables the renderer sets itself: a request may not pass them as template kwargs. */
+export const RESERVED_VARIABLES = ['messages', 'add_generation_prompt', 'raise_exception', 'strftime_now'];
+
+/**
+ * transformers' `continue_final_message`: a tag is appended to the final message, the chat is
+ * rendered, and the text is cut where the tag appears (then right-stripped when the template did
+ * not keep the tag's trailing space), so the model continues the message itself.
+ */
+const CONTINUE_TAG = 'CONTINUE_FINAL_MESSAGE_TAG ';
+
+function cutAtContinueTag(rendered: string, final: string): string {
+  const tag = CONTINUE_TAG.trim();
+  const at = rendered.lastIndexOf(tag);
+  if (!rendered.includes(final.trim()) || at < 0) {
+    throw new ChatTemplateError(
+      'template_rejected',
+      'continue_final_message is set but the final message does not appear in the rendered chat (the template drops part of it)',
+    );
+  }
+  return rendered.startsWith(CONTINUE_TAG, at) ? rendered.slice(0, at) : rendered.slice(0, at).trimEnd();
 }
 
 /** `bos_token` and friends are either a string or an AddedToken-like `{content}` object. */
@@ -127,13 +154,19 @@ export class ChatTemplate {
     const raise = (message: unknown): never => {
       throw new RaisedByTemplate(String(message));
     };
+    const continueFinal = options.continueFinalMessage ?? false;
+    const final = messages.at(-1)?.content ?? '';
+    const shown = continueFinal
+      ? [...messages.slice(0, -1), { ...messages.at(-1)!, content: final + CONTINUE_TAG }]
+      : messages;
+    let rendered: string;
     try {
-      return this.#template.render({
+      rendered = this.#template.render({
         ...this.#specials,
-        ...options.variables,
-        messages,
-        add_generation_prompt: options.addGenerationPrompt ?? true,
         enable_thinking: options.enableThinking ?? true,
+        ...options.variables,
+        messages: shown,
+        add_generation_prompt: continueFinal ? false : (options.addGenerationPrompt ?? true),
         [RAISE_VARIABLE]: raise,
       });
     } catch (err) {
@@ -147,5 +180,6 @@ export class ChatTemplate {
         cause: err,
       });
     }
+    return continueFinal ? cutAtContinueTag(rendered, final) : rendered;
   }
 }

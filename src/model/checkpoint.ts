@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { CheckpointError } from './checkpoint-error.ts';
@@ -10,7 +10,7 @@ import { parseModelConfig, SUPPORTED_ARCHITECTURES, UnsupportedModelError } from
 import type { Manifest } from './manifest.ts';
 import { MANIFEST_FILE, manifestSchema } from './manifest.ts';
 import type { Tensor } from './safetensors.ts';
-import { readSafetensors, SafetensorsError } from './safetensors.ts';
+import { readAllWeights } from './weight-source.ts';
 
 /**
  * Loads a checkpoint folder (models/README.md): verifies reverie.json, that every listed file stays
@@ -70,7 +70,7 @@ export const weightIndexSchema = z.looseObject({ weight_map: z.record(z.string()
 
 /** Defaults from generation_config.json, normalised. */
 export interface GenerationDefaults {
-  /** Any of these ends a sequence. */
+  /** Any of these ends a sequence: generation_config.json's eos ids and the tokenizer's eos_token. */
   eosTokenIds: readonly number[];
   bosTokenId: number | null;
   doSample?: boolean;
@@ -291,15 +291,39 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function tokenExists(tokenizer: TokenizerJson, token: string): boolean {
+/** The id of a token string in tokenizer.json (an added token, or a piece of the model's vocab). */
+export function tokenIdOf(tokenizer: TokenizerJson, token: string): number | undefined {
+  const added = tokenizer.added_tokens.find((t) => t.content === token);
+  if (added) return added.id;
   const vocab = tokenizer.model.vocab;
-  const inVocab = !!vocab && typeof vocab === 'object' && !Array.isArray(vocab) && token in vocab;
-  return inVocab || tokenizer.added_tokens.some((t) => t.content === token);
+  if (vocab && typeof vocab === 'object' && !Array.isArray(vocab) && Object.hasOwn(vocab, token)) {
+    const id = (vocab as Record<string, unknown>)[token];
+    return typeof id === 'number' ? id : undefined;
+  }
+  return undefined;
 }
 
-function generationDefaults(g: GenerationConfigJson): GenerationDefaults {
+function tokenExists(tokenizer: TokenizerJson, token: string): boolean {
+  return tokenIdOf(tokenizer, token) !== undefined;
+}
+
+/** The id of tokenizer_config.json's `eos_token`, when it names a token of the tokenizer. */
+export function tokenizerEosId(tokenizer: TokenizerJson, config: TokenizerConfig): number | undefined {
+  const eos = config.eos_token;
+  const text = typeof eos === 'string' ? eos : eos?.content;
+  return text === undefined ? undefined : tokenIdOf(tokenizer, text);
+}
+
+/**
+ * Defaults from generation_config.json. The ids that end a sequence are its `eos_token_id`s plus
+ * the tokenizer's `eos_token`, as vLLM stops on both (the tokenizer's as the primary EOS, the
+ * generation config's as extra stop ids).
+ */
+function generationDefaults(g: GenerationConfigJson, tokenizerEos: number | undefined): GenerationDefaults {
+  const ids = Array.isArray(g.eos_token_id) ? [...g.eos_token_id] : [g.eos_token_id];
+  if (tokenizerEos !== undefined && !ids.includes(tokenizerEos)) ids.push(tokenizerEos);
   return Object.freeze({
-    eosTokenIds: Object.freeze(Array.isArray(g.eos_token_id) ? [...g.eos_token_id] : [g.eos_token_id]),
+    eosTokenIds: Object.freeze(ids),
     bosTokenId: g.bos_token_id ?? null,
     doSample: g.do_sample,
     temperature: g.temperature,
@@ -341,8 +365,11 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
     const problem = `architecture ${manifest.architecture} but ${CONFIG_FILE} says ${config.architecture}`;
     throw new CheckpointError('invalid', MANIFEST_FILE, problem, root);
   }
+  const tokenizerJson = await readParsedFile(tokenizerJsonSchema, root, TOKENIZER_FILE);
+  const tokenizerConfig = await readParsedFile(tokenizerConfigSchema, root, TOKENIZER_CONFIG_FILE);
   const generation = generationDefaults(
     await readParsedFile(generationConfigSchema, root, GENERATION_CONFIG_FILE),
+    tokenizerEosId(tokenizerJson, tokenizerConfig),
   );
   for (const id of generation.eosTokenIds) {
     if (id >= config.vocabSize) {
@@ -350,8 +377,6 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
       throw new CheckpointError('invalid', GENERATION_CONFIG_FILE, problem, root);
     }
   }
-  const tokenizerJson = await readParsedFile(tokenizerJsonSchema, root, TOKENIZER_FILE);
-  const tokenizerConfig = await readParsedFile(tokenizerConfigSchema, root, TOKENIZER_CONFIG_FILE);
   for (const marker of manifest.thinking ? [manifest.thinking.start, manifest.thinking.end] : []) {
     if (!tokenExists(tokenizerJson, marker)) {
       throw new CheckpointError('invalid', MANIFEST_FILE, `thinking marker ${marker} is not a token`, root);
@@ -377,33 +402,18 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   });
 }
 
+/** The verified sha256 of each weight file by base name (so the graph cache hashes nothing twice). */
+export function weightSha256s(checkpoint: Checkpoint): Record<string, string> {
+  const known: Record<string, string> = {};
+  for (const f of checkpoint.weightFiles) known[basename(f)] = checkpoint.manifest.files[basename(f)]!;
+  return known;
+}
+
 /**
- * Reads every weight of a loaded checkpoint into one map (shards merged), as float32.
+ * Reads every weight of a loaded checkpoint into one map (shards merged), as float32. For small
+ * models (tests, the reference forward); the graph builder streams them (weight-source.ts).
  * @throws CheckpointError bad_weights for a malformed file or a tensor found in two shards
  */
 export function readWeights(checkpoint: Checkpoint): Map<string, Tensor> {
-  const merged = new Map<string, Tensor>();
-  for (const file of checkpoint.weightFiles) {
-    const name = relative(checkpoint.dir, file);
-    let tensors: Map<string, Tensor>;
-    try {
-      tensors = readSafetensors(file);
-    } catch (err) {
-      if (!(err instanceof SafetensorsError)) throw err;
-      const problem = err.message.slice(err.file.length + 2);
-      throw new CheckpointError('bad_weights', name, problem, checkpoint.dir, { cause: err });
-    }
-    for (const [tensor, value] of tensors) {
-      if (merged.has(tensor)) {
-        throw new CheckpointError(
-          'bad_weights',
-          name,
-          `tensor ${tensor} is also in another shard`,
-          checkpoint.dir,
-        );
-      }
-      merged.set(tensor, value);
-    }
-  }
-  return merged;
+  return readAllWeights(checkpoint.weightFiles, checkpoint.dir);
 }

@@ -1,20 +1,19 @@
 import { z } from 'zod';
+import { type RopeScaling, ropeScalingFrom } from './rope.ts';
 
 /**
  * The subset of a Hugging Face `config.json` the graph builder and the reference forward read,
- * for LlamaForCausalLM and Qwen2ForCausalLM. Parsed once into a normalised, frozen object.
+ * for the decoder families reverie runs (Llama, Mistral, Qwen2, Qwen3). Parsed once into a
+ * normalised, frozen object.
  */
 
-const ropeScalingSchema = z
-  .object({
-    rope_type: z.string().optional(),
-    type: z.string().optional(),
-    factor: z.number().positive(),
-    low_freq_factor: z.number().optional(),
-    high_freq_factor: z.number().optional(),
-    original_max_position_embeddings: z.number().int().optional(),
-  })
-  .loose();
+export type { RopeScaling } from './rope.ts';
+
+const ropeScalingSchema = z.looseObject({
+  rope_type: z.string().optional(),
+  type: z.string().optional(),
+  factor: z.number().positive().optional(),
+});
 
 export const hfConfigSchema = z
   .object({
@@ -24,28 +23,31 @@ export const hfConfigSchema = z
     intermediate_size: z.number().int().positive(),
     num_hidden_layers: z.number().int().positive(),
     num_attention_heads: z.number().int().positive(),
-    num_key_value_heads: z.number().int().positive().optional(),
+    num_key_value_heads: z.number().int().positive().nullish(),
     head_dim: z.number().int().positive().optional().nullable(),
     max_position_embeddings: z.number().int().positive(),
     rms_norm_eps: z.number().positive(),
-    rope_theta: z.number().positive().default(10000),
+    rope_theta: z.number().positive().optional(),
     rope_scaling: ropeScalingSchema.nullable().optional(),
+    /** transformers ≥ 4.56 writes `rope_theta` and the scaling here instead. */
+    rope_parameters: ropeScalingSchema.extend({ rope_theta: z.number().positive().optional() }).nullish(),
     tie_word_embeddings: z.boolean().default(false),
     attention_bias: z.boolean().optional(),
+    mlp_bias: z.boolean().optional(),
     hidden_act: z.string().default('silu'),
+    sliding_window: z.number().int().positive().nullish(),
+    /** Qwen2/Qwen3 name a sliding window but only use it when this is true. */
+    use_sliding_window: z.boolean().optional(),
   })
   .loose();
 
-export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM'] as const;
+export const SUPPORTED_ARCHITECTURES = [
+  'LlamaForCausalLM',
+  'MistralForCausalLM',
+  'Qwen2ForCausalLM',
+  'Qwen3ForCausalLM',
+] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
-
-export interface RopeScaling {
-  type: 'llama3' | 'linear';
-  factor: number;
-  lowFreqFactor: number;
-  highFreqFactor: number;
-  originalMaxPositions: number;
-}
 
 /** Normalised model shape; every consumer reads this instead of the raw JSON. */
 export interface ModelConfig {
@@ -57,13 +59,25 @@ export interface ModelConfig {
   numHeads: number;
   numKvHeads: number;
   headDim: number;
+  /**
+   * Positions the model was configured for, with rope scaling applied as vLLM derives it
+   * (`yarn`: original × factor; `linear`/`dynamic`: max_position_embeddings × factor).
+   */
   maxPositions: number;
   rmsNormEps: number;
   ropeTheta: number;
   ropeScaling: RopeScaling | null;
   tieEmbeddings: boolean;
-  /** q/k/v projections carry biases (Qwen2, or Llama with attention_bias). */
+  /** q/k/v projections carry biases (Qwen2, or another family with attention_bias). */
   qkvBias: boolean;
+  /** The output projection carries a bias (attention_bias outside Qwen2, which biases q/k/v only). */
+  oBias: boolean;
+  /** gate/up/down projections carry biases (Llama's mlp_bias). */
+  mlpBias: boolean;
+  /** Per-head RMSNorm of q and k before the rotary embedding (Qwen3). */
+  qkNorm: boolean;
+  /** Sliding-window attention span in positions, or null when attention is global. */
+  slidingWindow: number | null;
 }
 
 export class UnsupportedModelError extends Error {
@@ -71,6 +85,11 @@ export class UnsupportedModelError extends Error {
     super(message);
     this.name = 'UnsupportedModelError';
   }
+}
+
+/** The error for an architecture reverie cannot run, naming the ones it can. */
+export function unsupportedArchitectureMessage(arch: string): string {
+  return `unsupported architecture ${arch} (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`;
 }
 
 /** Validates a parsed `config.json` and normalises it; throws with the offending field named. */
@@ -83,9 +102,7 @@ export function parseModelConfig(raw: unknown): ModelConfig {
   const c = parsed.data;
   const architecture = c.architectures[0] as Architecture;
   if (!SUPPORTED_ARCHITECTURES.includes(architecture)) {
-    throw new UnsupportedModelError(
-      `config.json: unsupported architecture ${c.architectures[0]} (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`,
-    );
+    throw new UnsupportedModelError(`config.json: ${unsupportedArchitectureMessage(c.architectures[0]!)}`);
   }
   if (c.hidden_act !== 'silu')
     throw new UnsupportedModelError(`config.json: unsupported hidden_act ${c.hidden_act}`);
@@ -99,21 +116,18 @@ export function parseModelConfig(raw: unknown): ModelConfig {
       'config.json: num_attention_heads must be a multiple of num_key_value_heads',
     );
   }
-  let ropeScaling: RopeScaling | null = null;
-  if (c.rope_scaling) {
-    const type = c.rope_scaling.rope_type ?? c.rope_scaling.type;
-    if (type === 'llama3' || type === 'linear') {
-      ropeScaling = {
-        type,
-        factor: c.rope_scaling.factor,
-        lowFreqFactor: c.rope_scaling.low_freq_factor ?? 1,
-        highFreqFactor: c.rope_scaling.high_freq_factor ?? 4,
-        originalMaxPositions: c.rope_scaling.original_max_position_embeddings ?? 8192,
-      };
-    } else if (type !== 'default') {
-      throw new UnsupportedModelError(`config.json: unsupported rope_scaling type ${type}`);
-    }
+  const params = c.rope_parameters ?? null;
+  const scaling = c.rope_scaling ?? (params?.rope_type || params?.type ? params : null);
+  const ropeTheta = c.rope_theta ?? params?.rope_theta ?? 10000;
+  let ropeScaling: RopeScaling | null;
+  try {
+    ropeScaling = ropeScalingFrom(scaling, c.max_position_embeddings);
+  } catch (err) {
+    throw new UnsupportedModelError(`config.json: rope_scaling: ${(err as Error).message}`);
   }
+  const qwen = architecture === 'Qwen2ForCausalLM' || architecture === 'Qwen3ForCausalLM';
+  // Qwen configs always name a window and switch it with use_sliding_window; Mistral's is live when set.
+  const windowed = qwen ? c.use_sliding_window === true : true;
   return Object.freeze({
     architecture,
     vocabSize: c.vocab_size,
@@ -123,34 +137,30 @@ export function parseModelConfig(raw: unknown): ModelConfig {
     numHeads: c.num_attention_heads,
     numKvHeads,
     headDim,
-    maxPositions: c.max_position_embeddings,
+    maxPositions: ropeScaling?.maxPositions ?? c.max_position_embeddings,
     rmsNormEps: c.rms_norm_eps,
-    ropeTheta: c.rope_theta,
+    ropeTheta,
     ropeScaling,
     tieEmbeddings: c.tie_word_embeddings,
     qkvBias: architecture === 'Qwen2ForCausalLM' || c.attention_bias === true,
+    oBias: architecture !== 'Qwen2ForCausalLM' && c.attention_bias === true,
+    mlpBias: c.mlp_bias === true,
+    qkNorm: architecture === 'Qwen3ForCausalLM',
+    slidingWindow: windowed ? (c.sliding_window ?? null) : null,
   });
 }
 
 /**
- * Rotary inverse frequencies, with Llama 3 / linear scaling applied (same maths as HF's
- * `_compute_llama3_parameters`). Shared by the graph builder and the reference forward.
+ * Refuses a model whose attention is windowed within the positions it will serve: reverie's
+ * attention is global, so beyond the window it would compute something the model never saw.
+ * @param maxModelLen the most positions one sequence will use
  */
-export function ropeInvFreq(cfg: ModelConfig): Float64Array {
-  const half = cfg.headDim / 2;
-  const inv = new Float64Array(half);
-  for (let i = 0; i < half; i++) inv[i] = 1 / cfg.ropeTheta ** ((2 * i) / cfg.headDim);
-  const s = cfg.ropeScaling;
-  if (!s) return inv;
-  if (s.type === 'linear') return inv.map((f) => f / s.factor);
-  const lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
-  const highWavelen = s.originalMaxPositions / s.highFreqFactor;
-  return inv.map((f) => {
-    const wavelen = (2 * Math.PI) / f;
-    if (wavelen < highWavelen) return f;
-    if (wavelen > lowWavelen) return f / s.factor;
-    const smooth =
-      (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-    return (1 - smooth) * (f / s.factor) + smooth * f;
-  });
+export function checkSlidingWindow(cfg: ModelConfig, maxModelLen: number): void {
+  const w = cfg.slidingWindow;
+  if (w !== null && w < maxModelLen) {
+    throw new UnsupportedModelError(
+      `${cfg.architecture} uses sliding-window attention (sliding_window ${w}) and reverie's attention is global: ` +
+        `serve it with a max model length of at most ${w} (--max-model-len ${w} or REVERIE_MAX_MODEL_LEN=${w}), not ${maxModelLen}`,
+    );
+  }
 }

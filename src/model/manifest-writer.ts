@@ -19,13 +19,14 @@ import {
   TOKENIZER_CONFIG_FILE,
   TOKENIZER_FILE,
   tokenizerConfigSchema,
+  tokenizerEosId,
   tokenizerJsonSchema,
   WEIGHTS_FILE,
   WEIGHTS_INDEX_FILE,
   weightIndexSchema,
 } from './checkpoint.ts';
 import { CheckpointError } from './checkpoint-error.ts';
-import type { DecodingMode, Manifest } from './manifest.ts';
+import type { DecodingMode, Manifest, ManifestQuantization, SoftThinkingDefaults } from './manifest.ts';
 import { MANIFEST_FILE, manifestSchema } from './manifest.ts';
 
 /**
@@ -56,7 +57,32 @@ export interface WriteManifestOptions {
   latent?: boolean;
   /** Think markers to use instead of detecting them; null for a model that does not think. */
   thinking?: { start: string; end: string } | null;
+  /**
+   * Soft-thinking defaults written for a model that thinks; default: PRETRAINED_SOFT_THINKING
+   * (a converted Hugging Face model was not trained on soft inputs); null: none, the
+   * whole-vocabulary mixture (reverie's own soft-trained checkpoints).
+   */
+  softThinking?: SoftThinkingDefaults | null;
+  /** Weight type of the graph `convert` builds (recorded so `serve` opens the same one). */
+  dtype?: 'fp32' | 'fp16';
+  /** Weights to serve (null: float); default: what an earlier manifest said, else float. */
+  quantization?: ManifestQuantization | null;
 }
+
+/**
+ * Soft thinking on a pretrained (not soft-trained) checkpoint, from the Soft Thinking paper's
+ * SGLang runs (arXiv 2505.15778; soft-thinking.md): the concept token is the top `max_topk` 10 of
+ * the distribution at τ 0.6 after top-p 0.95 and min-p 0.001, and Cold Stop ends thinking after
+ * 256 consecutive steps of entropy below 0.01. Plain soft thinking without that truncation feeds
+ * thousands of near-zero embeddings a pretrained model never saw.
+ */
+export const PRETRAINED_SOFT_THINKING: SoftThinkingDefaults = {
+  temperature: 0.6,
+  top_k: 10,
+  top_p: 0.95,
+  min_p: 0.001,
+  cold_stop: { entropy_below: 0.01, patience: 256 },
+};
 
 /** Letters, digits, `.`, `_` and `-` only (the manifest's name rule). */
 export function sanitiseName(folderName: string): string {
@@ -97,25 +123,47 @@ function withLatent(modes: readonly DecodingMode[], latent: boolean): DecodingMo
   return [...rest.slice(0, at), 'latent', ...rest.slice(at)];
 }
 
-/** Default decoding from generation_config.json, with Hugging Face's meaning: no do_sample is greedy. */
-function defaultsFrom(generation: GenerationConfigJson | null, thinks: boolean): Manifest['defaults'] {
+/**
+ * Default decoding from generation_config.json, with Hugging Face's meaning (no do_sample is
+ * greedy) and the fields vLLM takes from it (temperature, top_p, top_k, min_p, repetition_penalty).
+ */
+function defaultsFrom(
+  generation: GenerationConfigJson | null,
+  thinks: boolean,
+  softThinking: SoftThinkingDefaults | null,
+): Manifest['defaults'] {
   const sample = generation?.do_sample === true;
+  const minP = (generation as { min_p?: unknown } | null)?.min_p;
   return manifestSchema.shape.defaults.parse({
     temperature: sample ? (generation?.temperature ?? 1) : 0,
     top_p: sample ? (generation?.top_p ?? 1) : 1,
+    ...(sample && generation?.top_k && { top_k: generation.top_k }),
+    ...(sample && typeof minP === 'number' && minP > 0 && { min_p: minP }),
+    ...(generation?.repetition_penalty !== undefined &&
+      generation.repetition_penalty !== 1 && { repetition_penalty: generation.repetition_penalty }),
     max_tokens: generation?.max_new_tokens,
     thinking_mode: thinks ? 'hard' : 'off',
+    ...(thinks && softThinking && { soft_thinking: softThinking }),
   });
 }
 
-/** A generation_config.json for folders that lack one, from config.json's token ids. */
-function synthesiseGeneration(config: unknown, root: string): GenerationConfigJson {
+/**
+ * A generation_config.json for folders that lack one: the eos id(s) of config.json, else the
+ * tokenizer's `eos_token` (what vLLM stops on in that case).
+ */
+function synthesiseGeneration(
+  config: unknown,
+  tokenizer: TokenizerJson,
+  tokenizerConfig: TokenizerConfig,
+  root: string,
+): GenerationConfigJson {
   const c = config as { eos_token_id?: unknown; bos_token_id?: unknown };
-  if (c.eos_token_id === undefined || c.eos_token_id === null) {
-    const problem = `not found, and ${CONFIG_FILE} has no eos_token_id to write one from`;
+  const eos = c.eos_token_id ?? tokenizerEosId(tokenizer, tokenizerConfig);
+  if (eos === undefined || eos === null) {
+    const problem = `not found, and neither ${CONFIG_FILE} (eos_token_id) nor ${TOKENIZER_CONFIG_FILE} (eos_token) names an end-of-sequence token`;
     throw new CheckpointError('missing_file', GENERATION_CONFIG_FILE, problem, root);
   }
-  const raw = { bos_token_id: c.bos_token_id ?? undefined, eos_token_id: c.eos_token_id };
+  const raw = { bos_token_id: c.bos_token_id ?? undefined, eos_token_id: eos };
   return parseFile(generationConfigSchema, raw, CONFIG_FILE, root);
 }
 
@@ -180,7 +228,7 @@ async function readSource(srcRoot: string, read: ResolveOptions): Promise<Source
   const generationFound = await exists(srcRoot, GENERATION_CONFIG_FILE, read);
   const generation = generationFound
     ? await readParsedFile(generationConfigSchema, srcRoot, GENERATION_CONFIG_FILE, read)
-    : synthesiseGeneration(rawConfig, srcRoot);
+    : synthesiseGeneration(rawConfig, tokenizer, tokenizerConfig, srcRoot);
   let weights = [WEIGHTS_FILE];
   if (await exists(srcRoot, WEIGHTS_INDEX_FILE, read)) {
     // Escaping shard names are refused later, when the files are resolved.
@@ -194,6 +242,7 @@ async function readSource(srcRoot: string, read: ResolveOptions): Promise<Source
 function freshManifest(
   src: SourceFiles,
   thinking: Manifest['thinking'],
+  softThinking: SoftThinkingDefaults | null,
   names: ReadonlySet<string>,
   outRoot: string,
   srcRoot: string,
@@ -203,7 +252,7 @@ function freshManifest(
     name: sanitiseName(basename(outRoot)),
     description: `${src.architecture} converted from ${basename(srcRoot)}`,
     thinking,
-    defaults: defaultsFrom(src.generation, thinking !== null),
+    defaults: defaultsFrom(src.generation, thinking !== null, softThinking),
     modes: defaultModes(thinking !== null, false),
     training: null,
     evaluation: [],
@@ -258,11 +307,14 @@ export async function writeManifest(
     options.thinking !== undefined
       ? options.thinking
       : detectThinkMarkers(src.tokenizer, src.tokenizerConfig);
-  const fresh = freshManifest(src, thinking, names, outRoot, srcRoot);
+  const softThinking = options.softThinking === undefined ? PRETRAINED_SOFT_THINKING : options.softThinking;
+  const fresh = freshManifest(src, thinking, softThinking, names, outRoot, srcRoot);
   const explicit = {
     ...(options.name !== undefined && { name: options.name }),
     ...(options.description !== undefined && { description: options.description }),
     ...(options.thinking !== undefined && { thinking: options.thinking }),
+    ...(options.quantization !== undefined && { quantization: options.quantization }),
+    ...(options.dtype !== undefined && { dtype: options.dtype === 'fp32' ? undefined : options.dtype }),
     ...(options.latent !== undefined && {
       modes: withLatent(previous?.modes ?? fresh.modes, options.latent),
     }),

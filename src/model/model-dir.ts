@@ -2,9 +2,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MANIFEST_FILE } from './manifest.ts';
 
-/** The folder holding the served checkpoints: `MODELS_DIR`, else `models/` of the project. */
+/** The folder holding the served checkpoints: `MODELS_DIR` (empty counts as unset), else `models/` of the project. */
 export function modelsDir(): string {
-  return resolve(process.env.MODELS_DIR ?? join(import.meta.dirname, '..', '..', 'models'));
+  return resolve(process.env.MODELS_DIR || join(import.meta.dirname, '..', '..', 'models'));
 }
 
 /**

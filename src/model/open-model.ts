@@ -1,8 +1,8 @@
-import { basename } from 'node:path';
 import { ChatTemplate } from './chat-template.ts';
-import { type Checkpoint, loadCheckpoint } from './checkpoint.ts';
+import { type Checkpoint, loadCheckpoint, weightSha256s } from './checkpoint.ts';
 import { ensureGraph, type GraphInfo } from './graph-cache.ts';
 import type { WeightDType } from './onnx/decoder-graph.ts';
+import { type QuantizationChoice, servedGraph } from './quantization.ts';
 import { type Device, ModelRunner } from './runner.ts';
 import { TextTokenizer } from './tokenizer.ts';
 
@@ -17,7 +17,10 @@ export interface OpenModel {
 
 export interface OpenModelOptions {
   device?: Device;
+  /** Weights of a float graph; default: what `convert` recorded in the manifest, else fp32 (see servedGraph). */
   dtype?: WeightDType;
+  /** Serve other weights than the manifest's `quantization` names (see servedGraph). */
+  quantization?: QuantizationChoice;
   threads?: number;
   onProgress?: (message: string) => void;
 }
@@ -33,11 +36,9 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
   const chatTemplate = checkpoint.tokenizerConfig.chat_template
     ? ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig)
     : null;
-  const knownSha256: Record<string, string> = {};
-  for (const f of checkpoint.weightFiles) knownSha256[basename(f)] = checkpoint.manifest.files[basename(f)]!;
   const graph = await ensureGraph(checkpoint.dir, checkpoint.config, checkpoint.weightFiles, {
-    dtype: opts.dtype,
-    knownSha256,
+    ...servedGraph(checkpoint.manifest, opts),
+    knownSha256: weightSha256s(checkpoint),
     onProgress: opts.onProgress,
   });
   const runner = await ModelRunner.open(graph.modelPath, checkpoint.config, {

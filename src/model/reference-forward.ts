@@ -2,7 +2,7 @@ import type { ModelConfig } from './hf-config.ts';
 import type { Tensor } from './safetensors.ts';
 
 /**
- * A plain TypeScript Llama/Qwen2 forward in float64 loops, written independently of the ONNX
+ * A plain TypeScript Llama/Mistral/Qwen2/Qwen3 forward in float64 loops, written independently of the ONNX
  * builder so the two can check each other. Slow; for tests on tiny models only.
  */
 
@@ -21,24 +21,48 @@ export interface ReferenceOutput {
 }
 
 /**
- * Rotary inverse frequencies written out again (not shared with the builder) from HF's
- * `_compute_default_rope_parameters`, `_compute_linear_scaling_rope_parameters` and
- * `_compute_llama3_parameters`, so a mistake in one shows up as a mismatch.
+ * Rotary inverse frequencies and cos/sin scale written out again (not shared with the builder)
+ * from HF's `_compute_default_rope_parameters`, `_compute_linear_scaling_rope_parameters`,
+ * `_compute_llama3_parameters`, `_compute_yarn_parameters` and vLLM's static dynamic-NTK table,
+ * so a mistake in one shows up as a mismatch.
  */
-function inverseFrequencies(cfg: ModelConfig): number[] {
-  const base: number[] = [];
-  for (let i = 0; i < cfg.headDim; i += 2) base.push(cfg.ropeTheta ** (-i / cfg.headDim));
+function rotary(cfg: ModelConfig): { invFreq: number[]; scale: number } {
+  const d = cfg.headDim;
   const s = cfg.ropeScaling;
-  if (!s) return base;
-  if (s.type === 'linear') return base.map((f) => f / s.factor);
-  return base.map((f) => {
-    const wavelen = (2 * Math.PI) / f;
-    if (wavelen > s.originalMaxPositions / s.lowFreqFactor) return f / s.factor;
-    if (wavelen < s.originalMaxPositions / s.highFreqFactor) return f;
-    const smooth =
-      (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-    return (1 - smooth) * (f / s.factor) + smooth * f;
+  let base = cfg.ropeTheta;
+  if (s?.type === 'dynamic') {
+    // vLLM: HF's NTK base for the longest sequence it serves, L = max_position_embeddings × factor,
+    // i.e. base · (factor · L / max_position_embeddings − (factor − 1))^(d / (d − 2)).
+    base *= (s.factor * s.factor - (s.factor - 1)) ** (d / (d - 2));
+  }
+  const plain: number[] = [];
+  for (let i = 0; i < d; i += 2) plain.push(base ** (-i / d));
+  if (!s || s.type === 'dynamic') return { invFreq: plain, scale: 1 };
+  if (s.type === 'linear') return { invFreq: plain.map((f) => f / s.factor), scale: 1 };
+  if (s.type === 'llama3') {
+    const invFreq = plain.map((f) => {
+      const wavelen = (2 * Math.PI) / f;
+      if (wavelen > s.originalMaxPositions / s.lowFreqFactor) return f / s.factor;
+      if (wavelen < s.originalMaxPositions / s.highFreqFactor) return f;
+      const smooth =
+        (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      return (1 - smooth) * (f / s.factor) + smooth * f;
+    });
+    return { invFreq, scale: 1 };
+  }
+  // YaRN: dimension pairs that turn more than beta_fast times over the original context keep
+  // their frequency, those that turn fewer than beta_slow times are interpolated, a ramp between.
+  const dimFor = (turns: number) =>
+    (d * Math.log(s.originalMaxPositions / (turns * 2 * Math.PI))) / (2 * Math.log(cfg.ropeTheta));
+  const round = (v: number, up: boolean) => (s.truncate ? (up ? Math.ceil(v) : Math.floor(v)) : v);
+  const lo = Math.max(0, round(dimFor(s.betaFast), false));
+  let hi = Math.min(d - 1, round(dimFor(s.betaSlow), true));
+  if (hi === lo) hi += 0.001;
+  const invFreq = plain.map((f, pair) => {
+    const t = Math.min(Math.max((pair - lo) / (hi - lo), 0), 1); // 0: keep, 1: interpolate
+    return f * (1 - t) + (f / s.factor) * t;
   });
+  return { invFreq, scale: s.attentionFactor };
 }
 
 function rmsNorm(x: Float64Array, w: Float32Array, eps: number): Float64Array {
@@ -61,14 +85,20 @@ function linear(x: Float64Array, w: Tensor, b?: Tensor): Float64Array {
   return y;
 }
 
-function applyRope(v: Float64Array, heads: number, hd: number, pos: number, invFreq: number[]): void {
+function applyRope(
+  v: Float64Array,
+  heads: number,
+  hd: number,
+  pos: number,
+  rope: { invFreq: number[]; scale: number },
+): void {
   const half = hd / 2;
   for (let h = 0; h < heads; h++) {
     const o = h * hd;
     for (let i = 0; i < half; i++) {
-      const a = pos * invFreq[i]!;
-      const c = Math.cos(a);
-      const s = Math.sin(a);
+      const a = pos * rope.invFreq[i]!;
+      const c = Math.cos(a) * rope.scale;
+      const s = Math.sin(a) * rope.scale;
       const x1 = v[o + i]!;
       const x2 = v[o + i + half]!;
       v[o + i] = x1 * c - x2 * s;
@@ -90,7 +120,7 @@ export function referenceForward(
   };
   const { hiddenSize: D, numHeads: H, numKvHeads: Hk, headDim: hd } = cfg;
   const group = H / Hk;
-  const invFreq = inverseFrequencies(cfg);
+  const rope = rotary(cfg);
   const E = w('model.embed_tokens.weight');
   const T = inputs.length;
 
@@ -106,15 +136,28 @@ export function referenceForward(
   for (let l = 0; l < cfg.numLayers; l++) {
     const p = `model.layers.${l}`;
     const bias = (n: string) => (cfg.qkvBias ? w(`${p}.self_attn.${n}.bias`) : undefined);
+    const mlpBias = (n: string) => (cfg.mlpBias ? w(`${p}.mlp.${n}.bias`) : undefined);
+    // Qwen3: each head of q and k is RMS-normalised (its own [head_dim] weight) before the rotary.
+    const headNorm = (v: Float64Array, heads: number, name: string) => {
+      if (!cfg.qkNorm) return v;
+      const out = new Float64Array(v.length);
+      for (let h = 0; h < heads; h++) {
+        out.set(
+          rmsNorm(v.subarray(h * hd, (h + 1) * hd), w(`${p}.self_attn.${name}.weight`).data, cfg.rmsNormEps),
+          h * hd,
+        );
+      }
+      return out;
+    };
     const qs: Float64Array[] = [];
     const ks: Float64Array[] = [];
     const vs: Float64Array[] = [];
     for (let t = 0; t < T; t++) {
       const h = rmsNorm(xs[t]!, w(`${p}.input_layernorm.weight`).data, cfg.rmsNormEps);
-      const q = linear(h, w(`${p}.self_attn.q_proj.weight`), bias('q_proj'));
-      const k = linear(h, w(`${p}.self_attn.k_proj.weight`), bias('k_proj'));
-      applyRope(q, H, hd, t, invFreq);
-      applyRope(k, Hk, hd, t, invFreq);
+      const q = headNorm(linear(h, w(`${p}.self_attn.q_proj.weight`), bias('q_proj')), H, 'q_norm');
+      const k = headNorm(linear(h, w(`${p}.self_attn.k_proj.weight`), bias('k_proj')), Hk, 'k_norm');
+      applyRope(q, H, hd, t, rope);
+      applyRope(k, Hk, hd, t, rope);
       qs.push(q);
       ks.push(k);
       vs.push(linear(h, w(`${p}.self_attn.v_proj.weight`), bias('v_proj')));
@@ -139,13 +182,17 @@ export function referenceForward(
           for (let d = 0; d < hd; d++) ctx[h * hd + d] += a * vs[j]![kvh * hd + d]!;
         }
       }
-      const attnOut = linear(ctx, w(`${p}.self_attn.o_proj.weight`));
+      const attnOut = linear(
+        ctx,
+        w(`${p}.self_attn.o_proj.weight`),
+        cfg.oBias ? w(`${p}.self_attn.o_proj.bias`) : undefined,
+      );
       const x1 = xs[t]!.map((v, i) => v + attnOut[i]!);
       const h2 = rmsNorm(x1, w(`${p}.post_attention_layernorm.weight`).data, cfg.rmsNormEps);
-      const gate = linear(h2, w(`${p}.mlp.gate_proj.weight`));
-      const up = linear(h2, w(`${p}.mlp.up_proj.weight`));
+      const gate = linear(h2, w(`${p}.mlp.gate_proj.weight`), mlpBias('gate_proj'));
+      const up = linear(h2, w(`${p}.mlp.up_proj.weight`), mlpBias('up_proj'));
       const act = gate.map((gv, i) => (gv / (1 + Math.exp(-gv))) * up[i]!);
-      const down = linear(act, w(`${p}.mlp.down_proj.weight`));
+      const down = linear(act, w(`${p}.mlp.down_proj.weight`), mlpBias('down_proj'));
       next.push(x1.map((v, i) => v + down[i]!));
     }
     xs = next;

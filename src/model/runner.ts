@@ -2,8 +2,8 @@ import * as ort from 'onnxruntime-node';
 import type { RowStep, StepResult } from './batch.ts';
 import type { ModelConfig } from './hf-config.ts';
 import { KvStore } from './kv-store.ts';
-import { IO } from './onnx/decoder-graph.ts';
-import { type CostModel, planRuns } from './run-groups.ts';
+import { IO } from './onnx/io.ts';
+import { type CostModel, isDense, planRuns } from './run-groups.ts';
 
 /** Execution providers reverie can ask onnxruntime-node for. */
 export type Device = 'cpu' | 'webgpu' | 'cuda';
@@ -12,7 +12,21 @@ export interface RunnerOptions {
   device?: Device;
   /** Intra-op threads for the CPU provider (default: ORT's choice, all cores). */
   threads?: number;
+  /**
+   * Bags of at least this many ids go through the graph's dense path (one p·E product) rather
+   * than a gather; default: where the cost model says a gather costs more (see run-groups.ts).
+   */
+  denseFrom?: number;
 }
+
+/**
+ * What one bag entry costs, in multiply-adds per hidden unit: the gather writes a fresh [K, D]
+ * block, the weighting and the sum read it again, all memory-bound. Measured on the Qwen2.5-0.5B
+ * shape (2 shared cores): about 6 µs per id against about 12 ms per dense vocabulary row in a
+ * batch of 16 (100 ms alone, where p·E is bound by reading E once), so a bag is cheaper dense from
+ * a few thousand ids; 32 × D per entry puts the switch at V / 32 (4,748 ids for Qwen's 151,936).
+ */
+const GATHER_COST_PER_ENTRY = 32;
 
 /** Additive mask value: large enough to zero a softmax term, finite so fp32 sums stay finite. */
 const MASKED = -1e9;
@@ -44,6 +58,8 @@ export class ModelRunner {
   readonly #pos = new Scratch((n) => new BigInt64Array(n));
   readonly #mask = new Scratch((n) => new Float32Array(n));
   readonly #outIdx = new Scratch((n) => new BigInt64Array(n));
+  readonly #dense = new Scratch((n) => new Float32Array(n));
+  readonly #denseIdx = new Scratch((n) => new BigInt64Array(n));
   readonly #pastK: Scratch<Float32Array>[];
   readonly #pastV: Scratch<Float32Array>[];
   readonly #fetches: string[];
@@ -53,7 +69,7 @@ export class ModelRunner {
   runs = 0;
   readonly #costs: CostModel;
 
-  private constructor(session: ort.InferenceSession, cfg: ModelConfig) {
+  private constructor(session: ort.InferenceSession, cfg: ModelConfig, denseFrom?: number) {
     this.#session = session;
     this.#cfg = cfg;
     this.kv = new KvStore({ numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim });
@@ -61,11 +77,17 @@ export class ModelRunner {
     this.#pastK = Array.from({ length: cfg.numLayers }, () => new Scratch(f32));
     this.#pastV = Array.from({ length: cfg.numLayers }, () => new Scratch(f32));
     const { hiddenSize: D, intermediateSize: I, numHeads: H, numKvHeads: Hk, headDim: hd } = cfg;
+    const bagEntryCost = GATHER_COST_PER_ENTRY * D;
+    const denseCost = cfg.vocabSize * D;
+    const positionCost = cfg.numLayers * (2 * D * H * hd + 2 * D * Hk * hd + 3 * D * I);
     this.#costs = {
-      positionCost: cfg.numLayers * (2 * D * H * hd + 2 * D * Hk * hd + 3 * D * I),
-      bagEntryCost: D,
-      // About the multiply-adds a CPU does in the fixed cost of a run (~0.2 ms).
-      runCost: 1e6,
+      positionCost,
+      bagEntryCost,
+      denseCost,
+      denseFrom: denseFrom ?? Math.ceil(denseCost / bagEntryCost),
+      // An extra run reads every weight again (memory-bound at decode batch sizes): about one
+      // position's multiply-adds, plus the ~0.2 ms fixed cost of a call.
+      runCost: positionCost + 1e6,
     };
     this.#fetches = [IO.logits, IO.hidden];
     for (let l = 0; l < cfg.numLayers; l++) this.#fetches.push(IO.presentKey(l), IO.presentValue(l));
@@ -82,7 +104,7 @@ export class ModelRunner {
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
       logSeverityLevel: 3,
     });
-    return new ModelRunner(session, cfg);
+    return new ModelRunner(session, cfg, opts.denseFrom);
   }
 
   get config(): ModelConfig {
@@ -93,15 +115,18 @@ export class ModelRunner {
   prepareFeeds(rows: RowStep[]): Record<string, ort.Tensor> {
     const { hiddenSize: D, numKvHeads: Hk, headDim: hd, numLayers } = this.#cfg;
     const B = rows.length;
+    const V = this.#cfg.vocabSize;
     let S = 0;
-    let K = 0;
+    let K = 1;
     let P = 0;
     let M = 0;
+    let N = 0;
     for (const r of rows) {
       if (r.count < 1) throw new Error(`runner: row for sequence ${r.seq} has no positions`);
       if (r.ids.length !== r.count * r.bagSize) throw new Error(`runner: row ${r.seq}: ids length mismatch`);
       S = Math.max(S, r.count);
-      K = Math.max(K, r.bagSize);
+      if (isDense(r, this.#costs)) N += r.count;
+      else K = Math.max(K, r.bagSize);
       P = Math.max(P, this.kv.length(r.seq));
       M += r.allPositions ? r.count : 1;
     }
@@ -114,11 +139,23 @@ export class ModelRunner {
     const pos = this.#pos.view(B * S);
     const mask = this.#mask.view(B * S * T).fill(MASKED);
     const outIdx = this.#outIdx.view(M);
+    const dense = this.#dense.view(N * V).fill(0);
+    const denseIdx = this.#denseIdx.view(N);
     let m = 0;
+    let n = 0;
     rows.forEach((r, b) => {
       const past = this.kv.length(r.seq);
+      const toDense = isDense(r, this.#costs);
       for (let s = 0; s < r.count; s++) {
         const src = s * r.bagSize;
+        if (toDense) {
+          // The bag becomes one vocabulary row; its sparse slots stay id 0 with weight 0.
+          const row = n * V;
+          for (let j = 0; j < r.bagSize; j++)
+            dense[row + r.ids[src + j]!]! += r.weights ? r.weights[src + j]! : 1;
+          denseIdx[n++] = BigInt(b * S + s);
+          continue;
+        }
         const dst = (b * S + s) * K;
         for (let j = 0; j < r.bagSize; j++) {
           ids[dst + j] = BigInt(r.ids[src + j]!);
@@ -144,6 +181,8 @@ export class ModelRunner {
       [IO.positionIds]: new ort.Tensor('int64', pos, [B, S]),
       [IO.attentionMask]: new ort.Tensor('float32', mask, [B, S, T]),
       [IO.outputIndex]: new ort.Tensor('int64', outIdx, [M]),
+      [IO.denseWeights]: new ort.Tensor('float32', dense, [N, V]),
+      [IO.denseIndex]: new ort.Tensor('int64', denseIdx, [N]),
     };
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];

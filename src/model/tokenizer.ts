@@ -15,6 +15,12 @@ export interface EncodeOptions {
    * Only tokens marked `special` are affected; other added tokens always match, as in Hugging Face.
    */
   specialTokens: boolean;
+  /**
+   * Let the tokenizer's post-processor add its special tokens (Llama 3's `<|begin_of_text|>`), as
+   * Hugging Face's `add_special_tokens=True` (vLLM's /tokenize default for a prompt). Default
+   * false: rendered chat prompts carry their own. Needs `specialTokens: true`.
+   */
+  addSpecialTokens?: boolean;
 }
 
 export interface DecodeOptions {
@@ -52,6 +58,8 @@ export class TextTokenizer {
   readonly vocabSize: number;
   readonly #tok: Tokenizer;
   readonly #specialIds: ReadonlySet<number>;
+  /** Every added token's content by id (special or not). */
+  readonly #added: ReadonlyMap<number, string>;
   /** Matches any special token's string, longest first; null when there are none. */
   readonly #specialPattern: RegExp | null;
 
@@ -70,7 +78,9 @@ export class TextTokenizer {
         `cannot build tokenizer: ${(err as Error).message}`,
       );
     }
-    const special = [...this.#tok.get_added_tokens_decoder().values()].filter((t) => t.special);
+    const addedTokens = [...this.#tok.get_added_tokens_decoder().values()];
+    this.#added = new Map(addedTokens.map((t) => [t.id, t.content]));
+    const special = addedTokens.filter((t) => t.special);
     this.#specialIds = new Set(special.map((t) => t.id));
     const strings = special.map((t) => t.content).sort((a, b) => b.length - a.length);
     this.#specialPattern = strings.length ? new RegExp(strings.map(escapeRegExp).join('|'), 'g') : null;
@@ -79,8 +89,12 @@ export class TextTokenizer {
     this.vocabSize = maxId + 1;
   }
 
-  /** Token ids of `text`. Never adds BOS/EOS: the chat template writes those itself. */
+  /** Token ids of `text`. Adds no BOS/EOS unless `addSpecialTokens`: chat templates write their own. */
   encode(text: string, options: EncodeOptions): number[] {
+    if (options.addSpecialTokens) {
+      if (!options.specialTokens) throw new Error('addSpecialTokens needs specialTokens: true');
+      return this.#tok.encode(text, { add_special_tokens: true }).ids;
+    }
     if (options.specialTokens || !this.#specialPattern) return this.#encodeMatched(text);
     const ids: number[] = [];
     let last = 0;
@@ -118,6 +132,11 @@ export class TextTokenizer {
   /** Whether `id` is a special (control) token. */
   isSpecial(id: number): boolean {
     return this.#specialIds.has(id);
+  }
+
+  /** The content of an added token (special or not, e.g. `<think>`), or undefined. */
+  addedToken(id: number): string | undefined {
+    return this.#added.get(id);
   }
 
   /**

@@ -36,7 +36,7 @@ export function nowMs(): number {
 interface Choice {
   reason: string;
   outputs: number;
-  reasoning: number;
+  thinkingSteps: number;
 }
 
 export class RequestTelemetry {
@@ -134,8 +134,8 @@ export class RequestTelemetry {
       case 'finish':
         this.#choices.set(ev.choice, {
           reason: ev.reason,
-          outputs: ev.usage.completionTokens + ev.usage.reasoningTokens,
-          reasoning: ev.usage.reasoningTokens,
+          outputs: ev.usage.completionTokens,
+          thinkingSteps: ev.usage.thinkingSteps,
         });
         return;
       case 'done':
@@ -186,9 +186,8 @@ export class RequestTelemetry {
     // Superposed drafts share one sequence: its positions are counted once, not once per draft.
     const perSequence = choices.map((c) => c.outputs);
     const positions = Math.max(0, ...perSequence);
-    const thinkingSteps = drafts
-      ? Math.max(0, ...choices.map((c) => c.reasoning))
-      : choices.reduce((s, c) => s + c.reasoning, 0);
+    // Superposed drafts share one thinking phase, reported by the first draft only.
+    const thinkingSteps = choices.reduce((s, c) => s + c.thinkingSteps, 0);
     const ttftS = this.#firstTokenAt === null ? null : (this.#firstTokenAt - this.#arrivedAt) / 1000;
     const tpotS =
       this.#firstTokenAt !== null && positions > 1
@@ -254,7 +253,7 @@ export class RequestTelemetry {
     child('queue', this.#submittedAt, queuedUntil);
     child('prefill', queuedUntil, prefilledUntil);
     const answerFrom = this.#firstAnswerAt ?? end;
-    const thought = this.#choices.size > 0 && [...this.#choices.values()].some((c) => c.reasoning > 0);
+    const thought = this.#choices.size > 0 && [...this.#choices.values()].some((c) => c.thinkingSteps > 0);
     if (thought) child('thinking', prefilledUntil, Math.max(prefilledUntil, answerFrom));
     child('answer', thought ? Math.max(prefilledUntil, answerFrom) : prefilledUntil, end);
   }

@@ -23,6 +23,10 @@ const TPOT_BUCKETS = [
 ];
 const BATCH_ROWS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 const STEP_TOKENS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192];
+/** vLLM's 1-2-5 buckets for token counts per request. */
+const REQUEST_TOKENS_BUCKETS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000,
+];
 
 /** What one finished request contributes (all durations in seconds). */
 export interface FinishedRequest {
@@ -61,6 +65,8 @@ export class ServerMetrics {
   readonly #itl: Histogram;
   readonly #e2e: Histogram;
   readonly #queue: Histogram;
+  readonly #requestPromptTokens: Histogram;
+  readonly #requestGenerationTokens: Histogram;
   readonly #batchRows: Histogram;
   readonly #stepTokens: Histogram;
   readonly #unsubscribe: () => void;
@@ -108,6 +114,13 @@ export class ServerMetrics {
       () => engine.stats().prefixCacheUsage,
     );
     gauge('reverie_kv_cache_bytes', 'KV cache bytes in use', () => engine.stats().kvBytes);
+    meter
+      .createObservableGauge('reverie_kv_cache_budget_bytes', {
+        description: 'KV cache budget of each model (configured, or derived at start from its configuration)',
+      })
+      .addCallback((r) => {
+        for (const m of engine.models) r.observe(m.kvBudget.bytes, byModel(m.name));
+      });
     gauge('reverie_engine_ready', '1 when the engine is ready', () =>
       engine.stats().state === 'ready' ? 1 : 0,
     );
@@ -116,6 +129,32 @@ export class ServerMetrics {
       process.memoryUsage.rss(),
     );
     total('reverie_num_preemptions', 'Preemptions since start', () => engine.stats().preemptions);
+
+    // Flow control: requests whose reader (SSE, WebSocket) stalled.
+    gauge(
+      'reverie_num_requests_paused',
+      'Requests paused because their reader stalled (out of the batch, KV kept)',
+      () => engine.stats().paused,
+    );
+    gauge(
+      'reverie_stream_buffered_events',
+      'Events waiting unread for their readers, all requests together',
+      () => engine.stats().bufferedEvents,
+    );
+    total(
+      'reverie_request_pauses',
+      'Requests paused because their reader stalled',
+      () => engine.stats().pauses,
+    );
+    meter
+      .createObservableCounter('reverie_request_stall_outcomes', {
+        description: 'How pauses ended: resumed (the reader drained) or cancelled (stalled past the timeout)',
+      })
+      .addCallback((r) => {
+        const stats = engine.stats();
+        r.observe(stats.resumes, { outcome: 'resumed' });
+        r.observe(stats.stallCancels, { outcome: 'cancelled' });
+      });
     total(
       'reverie_prefix_cache_queries',
       'Prefix cache lookups (blocks)',
@@ -148,14 +187,17 @@ export class ServerMetrics {
       'Prompt tokens served from the prefix cache',
     );
     this.#generationTokens = counter('reverie_generation_tokens', 'Generated tokens (answer + reasoning)');
-    this.#reasoningTokens = counter('reverie_reasoning_tokens', 'Generated reasoning (thinking) positions');
+    this.#reasoningTokens = counter(
+      'reverie_reasoning_tokens',
+      'Reasoning tokens (inside think blocks, markers excluded, as vLLM counts them)',
+    );
     this.#success = counter('reverie_request_success', 'Finished choices by finish reason');
     this.#failure = counter('reverie_request_failure', 'Failed requests by error type');
     this.#requestsByMode = counter(
       'reverie_requests',
       'Finished requests by thinking mode and answer decoding',
     );
-    this.#thinkingSteps = counter('reverie_thinking_steps', 'Thinking positions by thinking mode');
+    this.#thinkingSteps = counter('reverie_thinking_steps', 'Thinking steps (thoughts) by thinking mode');
     this.#drafts = counter('reverie_superposed_drafts', 'Drafts of finished superposed requests');
     this.#vllmTtft = histogram(
       'reverie_time_to_first_token_seconds',
@@ -176,6 +218,18 @@ export class ServerMetrics {
       '',
       TTFT_BUCKETS,
     );
+    this.#requestPromptTokens = histogram(
+      'reverie_request_prompt_tokens',
+      'Prompt tokens per finished request',
+      '',
+      REQUEST_TOKENS_BUCKETS,
+    );
+    this.#requestGenerationTokens = histogram(
+      'reverie_request_generation_tokens',
+      'Generated tokens (answer + reasoning, all choices) per finished request',
+      '',
+      REQUEST_TOKENS_BUCKETS,
+    );
   }
 
   interToken(model: string, seconds: number): void {
@@ -193,6 +247,8 @@ export class ServerMetrics {
     this.#e2e.record(r.durationS, m);
     this.#queue.record(r.queueS, m);
     this.#promptTokens.add(r.promptTokens, m);
+    this.#requestPromptTokens.record(r.promptTokens, m);
+    this.#requestGenerationTokens.record(r.outputTokens, m);
     this.#cachedTokens.add(r.cachedTokens, m);
     this.#generationTokens.add(r.outputTokens, m);
     this.#reasoningTokens.add(r.reasoningTokens, m);

@@ -33,6 +33,7 @@ import type { Engine } from '../engine/types.ts';
 import { type TelemetryConfig, telemetryConfigFromEnv } from './config.ts';
 import { type GenAiOperation, nowMs, RequestTelemetry } from './request-telemetry.ts';
 import { ServerMetrics } from './server-metrics.ts';
+import { withVllmAliases } from './vllm-aliases.ts';
 
 /**
  * The server's OpenTelemetry: a MeterProvider whose readers are the Prometheus exporter behind
@@ -73,8 +74,10 @@ export class Telemetry {
   readonly #prometheus: PrometheusExporter;
   readonly #serializer = new PrometheusSerializer(undefined, false);
   readonly #propagator = new W3CTraceContextPropagator();
+  readonly #engine: Engine;
 
   constructor(engine: Engine, options: TelemetryOptions = {}) {
+    this.#engine = engine;
     const config = options.config ?? telemetryConfigFromEnv();
     const resource = defaultResource()
       .merge(
@@ -127,10 +130,13 @@ export class Telemetry {
     return new RequestTelemetry(this.metrics, this.tracer, operation, parent, attributes, arrivedAt);
   }
 
-  /** Prometheus text exposition of every metric (what `GET /metrics` answers). */
+  /** Prometheus text exposition of every metric, with vLLM's names beside ours (`GET /metrics`). */
   async prometheus(): Promise<string> {
     const { resourceMetrics } = await this.#prometheus.collect();
-    return this.#serializer.serialize(resourceMetrics);
+    return withVllmAliases(
+      this.#serializer.serialize(resourceMetrics),
+      this.#engine.models.map((m) => m.name),
+    );
   }
 
   /** Exports what is pending (spans, a last metric push). */

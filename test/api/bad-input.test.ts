@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createApp } from '../../src/api/app.ts';
+import { parseApiConfig } from '../../src/api/config.ts';
+import { FakeEngine } from './fake-engine.ts';
 import { type LiveServer, startLiveServer } from './live-server.ts';
 
 /**
- * Table-driven bad input against a live server (real engine, tiny model, API key and a 16 KiB body
- * limit): each case asserts the status, the OpenAI error type and the parameter named, then that
- * the server still answers.
+ * Table-driven bad input (API key and a 16 KiB body limit): each case asserts the status, the
+ * OpenAI error type and the parameter named, through `app.request()`; a few also against a live
+ * server (real engine, tiny model), then that the server still answers.
  */
 
 const KEY = 'test-key-123';
@@ -101,6 +104,31 @@ const CASES: Case[] = [
     body: chat({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }),
     status: 400,
     type: 'invalid_request_error',
+    param: 'messages[0].content[0]',
+  },
+  {
+    name: 'audio content part after text',
+    body: chat({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'x' },
+            { type: 'input_audio', input_audio: {} },
+          ],
+        },
+      ],
+    }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages[0].content[1]',
+  },
+  {
+    name: 'unknown content part type',
+    body: chat({ messages: [{ role: 'user', content: [{ type: 'hologram' }] }] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages[0].content[0].type',
   },
   // Sampling ranges
   {
@@ -465,6 +493,55 @@ const CASES: Case[] = [
   },
   { name: 'unknown route', path: '/v1/nothing', method: 'GET', status: 404, type: 'not_found_error' },
   {
+    name: 'wrong method on a known path',
+    path: '/v1/chat/completions',
+    method: 'GET',
+    status: 405,
+    type: 'invalid_request_error',
+    code: 'method_not_allowed',
+  },
+  {
+    name: 'X-Request-Id too long',
+    body: chat({}),
+    headers: { 'x-request-id': 'r'.repeat(300) },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'X-Request-Id',
+  },
+  // /tokenize and /detokenize
+  {
+    name: 'tokenize: neither prompt nor messages',
+    path: '/tokenize',
+    body: { model: 'tiny' },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'prompt',
+  },
+  {
+    name: 'tokenize: unknown model',
+    path: '/tokenize',
+    body: { model: 'gpt-9', prompt: 'x' },
+    status: 404,
+    type: 'not_found_error',
+    param: 'model',
+  },
+  {
+    name: 'tokenize: both generation prompt and continuation',
+    path: '/tokenize',
+    body: { messages: user, add_generation_prompt: true, continue_final_message: true },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'continue_final_message',
+  },
+  {
+    name: 'detokenize: id outside the vocabulary',
+    path: '/detokenize',
+    body: { tokens: [104, 1_000_000] },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'tokens[1]',
+  },
+  {
     name: 'unknown model by id',
     path: '/v1/models/nope',
     method: 'GET',
@@ -531,6 +608,58 @@ const CASES: Case[] = [
   },
 ];
 
+/**
+ * Every case is refused by the API layer before the engine sees it, so the table runs on
+ * `app.request()` with a scripted engine. These few run on a live server too: a real socket, the
+ * real engine's model facts (length, modes), and the server still answering afterwards.
+ */
+const LIVE_CASES = new Set([
+  'invalid JSON',
+  'body over the limit',
+  'max_tokens beyond the model length',
+  'latent on a checkpoint without latent',
+  'unknown model',
+  'wrong API key',
+]);
+
+type ErrorBody = { error: { message: string; type: string; param: string | null; code: string | null } };
+
+function request(c: Case): RequestInit {
+  const method = c.method ?? 'POST';
+  return {
+    method,
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...c.headers },
+    ...(method !== 'GET' && { body: typeof c.body === 'string' ? c.body : JSON.stringify(c.body) }),
+  };
+}
+
+async function assertError(res: Response, c: Case): Promise<void> {
+  const body = (await res.json()) as ErrorBody;
+  assert.equal(res.status, c.status, JSON.stringify(body));
+  assert.equal(body.error.type, c.type);
+  assert.ok(body.error.message.length > 0);
+  if (c.param !== undefined) assert.equal(body.error.param, c.param, body.error.message);
+  if (c.code !== undefined) assert.equal(body.error.code, c.code);
+  if (c.status === 401) assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+  if (c.status === 405) assert.ok(res.headers.get('allow'), 'a 405 lists the allowed methods');
+}
+
+const title = (c: Case) => `${c.name} → ${c.status} ${c.type}${c.param ? ` (${c.param})` : ''}`;
+
+describe('bad input (HTTP layer: app.request on a scripted engine)', () => {
+  const engine = new FakeEngine();
+  const app = createApp({ engine, config: parseApiConfig({ apiKeys: [KEY], maxBodyBytes: 16 * 1024 }) });
+
+  it(`has at least 40 cases (${CASES.length})`, () => assert.ok(CASES.length >= 40));
+
+  for (const c of CASES) {
+    it(title(c), async () => {
+      await assertError(await app.request(c.path ?? '/v1/chat/completions', request(c)), c);
+      assert.deepEqual(engine.requests, [], 'nothing reached the engine');
+    });
+  }
+});
+
 describe('bad input (live server, real engine)', () => {
   let live: LiveServer;
   before(async () => {
@@ -540,26 +669,17 @@ describe('bad input (live server, real engine)', () => {
     await live.close();
   });
 
-  it(`has at least 40 cases (${CASES.length})`, () => assert.ok(CASES.length >= 40));
+  it('every live case is in the table', () => {
+    for (const name of LIVE_CASES)
+      assert.ok(
+        CASES.some((c) => c.name === name),
+        name,
+      );
+  });
 
-  for (const c of CASES) {
-    it(`${c.name} → ${c.status} ${c.type}${c.param ? ` (${c.param})` : ''}`, async () => {
-      const method = c.method ?? 'POST';
-      const res = await fetch(`${live.url}${c.path ?? '/v1/chat/completions'}`, {
-        method,
-        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...c.headers },
-        ...(method === 'POST' && { body: typeof c.body === 'string' ? c.body : JSON.stringify(c.body) }),
-      });
-      const body = (await res.json()) as {
-        error: { message: string; type: string; param: string | null; code: string | null };
-      };
-      assert.equal(res.status, c.status, JSON.stringify(body));
-      assert.equal(body.error.type, c.type);
-      assert.ok(body.error.message.length > 0);
-      if (c.param !== undefined) assert.equal(body.error.param, c.param, body.error.message);
-      if (c.code !== undefined) assert.equal(body.error.code, c.code);
-      if (c.status === 401) assert.equal(res.headers.get('www-authenticate'), 'Bearer');
-
+  for (const c of CASES.filter((c) => LIVE_CASES.has(c.name))) {
+    it(title(c), async () => {
+      await assertError(await fetch(`${live.url}${c.path ?? '/v1/chat/completions'}`, request(c)), c);
       // The server still answers.
       const health = await fetch(`${live.url}/health`);
       assert.equal(health.status, 200);
@@ -573,9 +693,10 @@ describe('bad input (live server, real engine)', () => {
     });
   }
 
-  it('/health needs no key; every other endpoint does', async () => {
-    assert.equal((await fetch(`${live.url}/health`)).status, 200);
-    for (const path of ['/v1/models', '/metrics']) {
+  it('/health, /version and /metrics need no key (as vLLM); every other endpoint does', async () => {
+    for (const path of ['/health', '/version', '/metrics'])
+      assert.equal((await fetch(`${live.url}${path}`)).status, 200, path);
+    for (const path of ['/v1/models']) {
       assert.equal((await fetch(`${live.url}${path}`)).status, 401, path);
       assert.equal(
         (await fetch(`${live.url}${path}`, { headers: { authorization: `Bearer ${KEY}` } })).status,

@@ -28,6 +28,12 @@ const SERVER_CASES: Record<keyof typeof SERVER_ENV, [string, unknown]> = {
   wsMaxConcurrent: ['2', 2],
   wsMaxBufferedBytes: ['65536', 65536],
   wsHeartbeatMs: ['50', 50],
+  playground: ['false', false],
+  allowedOrigins: ['["https://a.example", "https://b.example"]', ['https://a.example', 'https://b.example']],
+  allowedMethods: ['GET, POST', ['GET', 'POST']],
+  allowedHeaders: ['authorization', ['authorization']],
+  allowCredentials: ['true', true],
+  metricsRequireKey: ['true', true],
   shutdownTimeoutMs: ['1000', 1000],
 };
 const ENGINE_CASES: Record<keyof typeof ENGINE_ENV, [string, unknown]> = {
@@ -37,7 +43,10 @@ const ENGINE_CASES: Record<keyof typeof ENGINE_ENV, [string, unknown]> = {
   maxModelLen: ['256', 256],
   queueLimit: ['0', 0],
   prefixCache: ['false', false],
+  maxBufferedEvents: ['64', 64],
+  stallTimeoutMs: ['5000', 5000],
   threads: ['2', 2],
+  quantization: ['INT4', 'int4'],
 };
 
 /** Values each variable must refuse (a number where text is fine is not among them). */
@@ -51,6 +60,12 @@ const BAD: Record<string, string[]> = {
   REVERIE_WS_MAX_CONCURRENT: ['0'],
   REVERIE_WS_MAX_BUFFERED_BYTES: ['lots'],
   REVERIE_WS_HEARTBEAT_MS: ['1e-3'],
+  REVERIE_PLAYGROUND: ['0', 'off'],
+  REVERIE_ALLOWED_ORIGINS: ['[]', '[1]', '["unclosed"', ','],
+  REVERIE_ALLOWED_METHODS: ['[""]'],
+  REVERIE_ALLOWED_HEADERS: ['[null]'],
+  REVERIE_ALLOW_CREDENTIALS: ['yes'],
+  REVERIE_METRICS_REQUIRE_KEY: ['1'],
   REVERIE_SHUTDOWN_TIMEOUT_MS: ['soon'],
   REVERIE_MAX_NUM_SEQS: ['abc', '0', 'true'],
   REVERIE_MAX_BATCHED_TOKENS: ['2.5'],
@@ -58,7 +73,10 @@ const BAD: Record<string, string[]> = {
   REVERIE_MAX_MODEL_LEN: ['-4'],
   REVERIE_QUEUE_LIMIT: ['-1'],
   REVERIE_PREFIX_CACHE: ['0', 'maybe'],
+  REVERIE_MAX_BUFFERED_EVENTS: ['1', 'many'],
+  REVERIE_STALL_TIMEOUT_MS: ['0', '30s'],
   REVERIE_THREADS: ['all'],
+  REVERIE_QUANTIZATION: ['int3', 'fp8', '4'],
 };
 
 describe('server configuration from flags and REVERIE_* variables', () => {
@@ -143,6 +161,7 @@ describe('server configuration from flags and REVERIE_* variables', () => {
       /^Error: invalid setting --max-num-seqs "x"/,
     );
     assert.throws(() => parseServerConfig({ device: 'tpu' }, {}), /--device "tpu"/);
+    assert.throws(() => parseServerConfig({ allowedOrigins: '[]' }, {}), /--allowed-origins "\[\]"/);
   });
 
   it("the README's serving table lists every variable with its default", () => {

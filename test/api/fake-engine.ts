@@ -1,3 +1,4 @@
+import { kvBudget } from '../../src/engine/kv-budget.ts';
 import {
   type Engine,
   EngineError,
@@ -21,9 +22,21 @@ import { TextTokenizer } from '../../src/model/tokenizer.ts';
 /** A ModelInfo with reverie's byte-level tokenizer and template. */
 export function byteModelInfo(name: string, manifest: Partial<Manifest> = {}, maxModelLen = 1024): ModelInfo {
   const tokenizerConfig = JSON.parse(byteTokenizerConfigJson()) as Record<string, unknown>;
-  const tokenizer = new TextTokenizer(JSON.parse(byteTokenizerJson()), tokenizerConfig);
+  return modelInfo(name, JSON.parse(byteTokenizerJson()), tokenizerConfig, manifest, maxModelLen);
+}
+
+/** A ModelInfo around any tokenizer files (the chat template from tokenizer_config.json). */
+export function modelInfo(
+  name: string,
+  tokenizerJson: object,
+  tokenizerConfig: Record<string, unknown>,
+  manifest: Partial<Manifest> = {},
+  maxModelLen = 1024,
+): ModelInfo {
+  const tokenizer = new TextTokenizer(tokenizerJson, tokenizerConfig);
   return {
     name,
+    root: `/models/${name}`,
     manifest: manifestSchema.parse({
       format: 'reverie-checkpoint/1',
       name,
@@ -35,6 +48,8 @@ export function byteModelInfo(name: string, manifest: Partial<Manifest> = {}, ma
       ...manifest,
     }),
     maxModelLen,
+    quantization: 'none',
+    kvBudget: kvBudget({ maxNumSeqs: 4, maxModelLen, bytesPerPosition: 1024, models: 1, freeBytes: 2 ** 30 }),
     tokenizer,
     chatTemplate: ChatTemplate.fromTokenizerConfig(tokenizerConfig),
     created: 1_700_000_000,
@@ -94,7 +109,7 @@ export async function* defaultScript(request: GenerateRequest): AsyncIterable<En
       type: 'finish',
       choice: c,
       reason: 'stop',
-      usage: { reasoningTokens: reasoning, completionTokens: 11 },
+      usage: { reasoningTokens: reasoning, completionTokens: 11 + reasoning, thinkingSteps: reasoning },
     };
   }
   yield {
@@ -143,6 +158,11 @@ export class FakeEngine implements Engine {
       promptTokensComputed: 0,
       stepTimeMs: 0,
       forwardTimeMs: 0,
+      paused: 0,
+      bufferedEvents: 0,
+      pauses: 0,
+      resumes: 0,
+      stallCancels: 0,
     };
   }
 

@@ -1,18 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type App, createApp } from '../../src/api/app.ts';
 import { type ApiConfig, parseApiConfig } from '../../src/api/config.ts';
 import { type RunningServer, startServer } from '../../src/api/server.ts';
 import type { EngineOptionsInput } from '../../src/engine/config.ts';
 import { createEngine } from '../../src/engine/engine.ts';
 import type { Engine } from '../../src/engine/types.ts';
-import { writeTestCheckpoint } from '../../src/model/test-model.ts';
 import type { Telemetry } from '../../src/telemetry/telemetry.ts';
+import { sharedCheckpoint } from '../helpers/shared-checkpoint.ts';
 
 /**
  * A live server for end-to-end tests: the REAL engine (worker thread, ONNX runtime) on a tiny
- * random-weight checkpoint written to a temp folder, served on 127.0.0.1 on an ephemeral port.
+ * random-weight checkpoint (shared, see shared-checkpoint.ts), served on 127.0.0.1 on an ephemeral port.
  */
 export interface LiveServer {
   url: string;
@@ -29,14 +26,16 @@ export async function startLiveServer(
     config?: Partial<ApiConfig>;
     engine?: Partial<EngineOptionsInput>;
     latent?: boolean;
+    /** Serve these checkpoint folders instead of writing the tiny one (the first is `model`). */
+    checkpointDirs?: string[];
     /** The app's telemetry (default: from the environment, i.e. metrics only). */
     telemetry?: (engine: Engine) => Telemetry;
   } = {},
 ): Promise<LiveServer> {
-  const root = mkdtempSync(join(tmpdir(), 'reverie-api-'));
-  const dir = join(root, 'tiny');
-  await writeTestCheckpoint(dir, { seed: 7, name: 'tiny', latent: options.latent ?? false });
-  const engine = createEngine({ checkpointDirs: [dir], threads: 1, ...options.engine });
+  const dirs = options.checkpointDirs ?? [
+    await sharedCheckpoint({ seed: 7, name: 'tiny', latent: options.latent ?? false }),
+  ];
+  const engine = createEngine({ checkpointDirs: dirs, threads: 1, ...options.engine });
   try {
     await engine.ready();
   } catch (err) {
@@ -54,12 +53,11 @@ export async function startLiveServer(
     engine,
     app,
     running,
-    model: 'tiny',
+    model: engine.models[0]!.name,
     async close() {
       await running.close(5_000);
       await engine.close(5_000);
       await app.telemetry.shutdown();
-      rmSync(root, { recursive: true, force: true });
     },
   };
 }

@@ -21,6 +21,7 @@ describe('openapi.yaml', () => {
       '/health',
       '/metrics',
       '/v1/stream',
+      '/playground/',
     ]) {
       assert.ok(doc.paths[path], path);
     }
@@ -31,6 +32,7 @@ describe('openapi.yaml', () => {
       'WsClientMessage',
       'WsServerMessage',
       'WsReasoningDelta',
+      'WsTimings',
       'Error',
       'Thinking',
       'Superposition',

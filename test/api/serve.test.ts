@@ -8,7 +8,7 @@ import { createApp } from '../../src/api/app.ts';
 import { parseApiConfig } from '../../src/api/config.ts';
 import { startServer } from '../../src/api/server.ts';
 import { createEngine } from '../../src/engine/engine.ts';
-import { writeTestCheckpoint } from '../../src/model/test-model.ts';
+import { copyOfSharedCheckpoint } from '../helpers/shared-checkpoint.ts';
 
 /** Serving life cycle on the real engine: loading, queue limit, graceful shutdown, `reverie serve`. */
 
@@ -34,7 +34,8 @@ describe('serving life cycle (real engine)', () => {
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'reverie-serve-'));
     dir = join(root, 'tiny');
-    await writeTestCheckpoint(dir, { seed: 5, name: 'tiny' });
+    // A copy: the test writes the models folder's DEFAULT beside it.
+    await copyOfSharedCheckpoint(dir, { seed: 5, name: 'tiny' });
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 

@@ -81,6 +81,8 @@ describe('SSE on the wire (live server, real engine)', () => {
       // EOS banned: the answer cannot end before its max_tokens, so content deltas are certain.
       max_tokens: 24,
       logit_bias: EOS_BANNED,
+      // The random tiny model favours special tokens: keep them in the text so every delta shows.
+      skip_special_tokens: false,
       temperature: 0,
       thinking: { mode: 'soft', max_tokens: 16, trace: true, trace_top_k: 2 },
     });
@@ -113,14 +115,25 @@ describe('SSE on the wire (live server, real engine)', () => {
     const last = payloads[payloads.length - 1];
     assert.deepEqual(last.choices, []);
     const reasoningTokens = last.usage.completion_tokens_details.reasoning_tokens;
-    assert.ok(reasoningTokens > 0);
-    assert.equal(last.usage.completion_tokens - reasoningTokens, 24, 'the answer ran to max_tokens');
+    // Reasoning tokens: the thoughts, a repeated `<think>` (id 259, which the random model likes)
+    // excluded as vLLM counts; completion tokens: every thought, the forced `</think>` and the 24
+    // answer tokens (max_tokens).
+    const thoughts = traced.map((p) => p.choices[0].reasoning_trace[0].id);
+    assert.equal(reasoningTokens, thoughts.filter((id: number) => id !== 259).length);
+    assert.equal(last.usage.completion_tokens, thoughts.length + 1 + 24, 'the answer ran to max_tokens');
     for (const p of payloads.slice(0, -1)) assert.equal(p.usage, null, 'usage: null before the usage chunk');
     for (const p of payloads) assert.equal(p.id, payloads[0].id);
   });
 
   it('completions: `usage: null` on every chunk before the usage chunk, only when asked', async () => {
-    const body = { model: 'tiny', prompt: 'hi', stream: true, max_tokens: 6, logit_bias: EOS_BANNED };
+    const body = {
+      model: 'tiny',
+      prompt: 'hi',
+      stream: true,
+      max_tokens: 6,
+      logit_bias: EOS_BANNED,
+      skip_special_tokens: false,
+    };
     const url = `${live.url}/v1/completions`;
     const asked = sseEvents(await post(url, { ...body, stream_options: { include_usage: true } }));
     assert.ok(asked.length >= 3, `${asked.length} chunks`);

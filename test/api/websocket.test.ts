@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { createApp } from '../../src/api/app.ts';
 import { parseApiConfig } from '../../src/api/config.ts';
 import { startServer } from '../../src/api/server.ts';
+import { BEARER_PROTOCOL_PREFIX, WS_PROTOCOL } from '../../src/api/ws/subprotocol.ts';
 import { type LiveServer, LONG_REQUEST, runningAfterProbe, startLiveServer } from './live-server.ts';
 
 /** The /v1/stream WebSocket protocol against a live server (real engine, tiny model). */
@@ -16,8 +17,13 @@ class Client {
   readonly received: Msg[] = [];
   #waiters: { match: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
 
-  constructor(url: string, headers: Record<string, string> = {}, options: WebSocket.ClientOptions = {}) {
-    this.ws = new WebSocket(url.replace(/^http/, 'ws') + '/v1/stream', { headers, ...options });
+  constructor(
+    url: string,
+    headers: Record<string, string> = {},
+    options: WebSocket.ClientOptions = {},
+    protocols: string[] = [],
+  ) {
+    this.ws = new WebSocket(url.replace(/^http/, 'ws') + '/v1/stream', protocols, { headers, ...options });
     this.ws.on('message', (data) => {
       const msg = JSON.parse(String(data)) as Msg;
       this.received.push(msg);
@@ -105,7 +111,11 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
       type: 'response.create',
       id: 'a',
       // EOS banned: the answer runs its 8 tokens, so text deltas are certain.
-      request: chat({ thinking: { mode: 'soft', max_tokens: 5, trace: true }, logit_bias: LONG.logit_bias }),
+      request: chat({
+        thinking: { mode: 'soft', max_tokens: 5, trace: true },
+        logit_bias: LONG.logit_bias,
+        skip_special_tokens: false,
+      }),
     });
     client.send({
       type: 'response.create',
@@ -133,10 +143,18 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
     const firstText = msgsA.findIndex((m) => m.type === 'response.output_text.delta');
     assert.ok(firstText >= 0, 'answer deltas');
     assert.ok(msgsA.lastIndexOf(reasoning[reasoning.length - 1]!) < firstText);
-    assert.ok(
+    // Reasoning tokens as vLLM counts them: a repeated `<think>` (259, the random model's favourite) is not one.
+    const thoughts = reasoning.map((r) => (r.trace as { id: number }).id);
+    assert.equal(
       (a!.usage as { completion_tokens_details: { reasoning_tokens: number } }).completion_tokens_details
-        .reasoning_tokens > 0,
+        .reasoning_tokens,
+      thoughts.filter((id) => id !== 259).length,
     );
+    // The engine's timings, in ms from submission: queue ≤ first token ≤ total.
+    const t = a!.timings as Record<string, number>;
+    assert.deepEqual(Object.keys(t).sort(), ['first_token_ms', 'prefill_ms', 'queue_ms', 'total_ms']);
+    assert.ok(t.queue_ms! >= 0 && t.prefill_ms! >= 0, JSON.stringify(t));
+    assert.ok(t.queue_ms! <= t.first_token_ms! && t.first_token_ms! <= t.total_ms!, JSON.stringify(t));
 
     // b: three drafts, text deltas carry the choice index, one finish reason per draft.
     assert.equal(client.of('b')[0]!.choices, 3);
@@ -248,8 +266,9 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
     assert.equal(await runningAfterProbe(live), 0);
   });
 
-  it('refuses the upgrade without a valid key when keys are set', async () => {
-    const guarded = await startLiveServer({ config: { apiKeys: ['k1'] } });
+  it('refuses the upgrade without a valid key when keys are set; browsers send it as a subprotocol', async () => {
+    const guarded = await startLiveServer({ config: { apiKeys: ['k1', 'clé-ü'] } });
+    const bearer = (key: string) => BEARER_PROTOCOL_PREFIX + Buffer.from(key, 'utf8').toString('base64url');
     try {
       const refused = new Client(guarded.url);
       await assert.rejects(refused.open(), /401/);
@@ -258,9 +277,43 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
       allowed.send({ type: 'response.create', id: 'k', request: chat({ thinking: { mode: 'off' } }) });
       assert.equal((await allowed.next(ended('k'))).type, 'response.completed');
       allowed.close();
+
+      // The browser way: the key (any UTF-8) in a bearer subprotocol beside reverie.v1, which the
+      // server selects: the token itself is never echoed back.
+      for (const key of ['k1', 'clé-ü']) {
+        const browser = new Client(guarded.url, {}, {}, [WS_PROTOCOL, bearer(key)]);
+        await browser.open();
+        assert.equal(browser.ws.protocol, WS_PROTOCOL);
+        browser.send({ type: 'response.create', id: 'b', request: chat({ thinking: { mode: 'off' } }) });
+        assert.equal((await browser.next(ended('b'))).type, 'response.completed');
+        browser.close();
+      }
+      for (const [protocols, status] of [
+        [[WS_PROTOCOL, bearer('k2')], /401/],
+        [[WS_PROTOCOL], /401/],
+        [[bearer('k1')], /400/],
+        [[WS_PROTOCOL, bearer('k1'), bearer('k1x')], /400/],
+      ] as const) {
+        const client = new Client(guarded.url, {}, {}, [...protocols]);
+        await assert.rejects(client.open(), status, protocols.join(', '));
+      }
     } finally {
       await guarded.close();
     }
+  });
+
+  it('selects reverie.v1 when offered and no protocol otherwise (never the first offered)', async () => {
+    const v1 = new Client(live.url, {}, {}, ['other', WS_PROTOCOL]);
+    await v1.open();
+    assert.equal(v1.ws.protocol, WS_PROTOCOL);
+    v1.close();
+    // RFC 6455: the server selects none of ['other']; the client then fails the handshake.
+    const other = new Client(live.url, {}, {}, ['other']);
+    await assert.rejects(other.open(), /no subprotocol/);
+    const none = new Client(live.url);
+    await none.open();
+    assert.equal(none.ws.protocol, '');
+    none.close();
   });
 
   it('closes a frame over twice the message limit with 1009', async () => {

@@ -4,12 +4,17 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { poissonOffsets } from '../../src/bench/serve/arrivals.ts';
 import { type CancelPlan, type RequestResult, streamChat } from '../../src/bench/serve/client.ts';
-import { parseSlo, type ServeBenchOptions, serveFlagsSchema } from '../../src/bench/serve/options.ts';
+import {
+  defaultWarmup,
+  parseSlo,
+  type ServeBenchOptions,
+  serveFlagsSchema,
+} from '../../src/bench/serve/options.ts';
 import { computeFigures, type LatencySummary, tpotMs } from '../../src/bench/serve/report.ts';
 import { benchServe, formatReport, type ServeReport } from '../../src/bench/serve/run.ts';
 import { parsePrometheus } from '../../src/bench/serve/server-metrics.ts';
 import { planCancels, resolveCancel, soakFigures } from '../../src/bench/serve/soak.ts';
-import { modeSequence, parseMix, planRequests } from '../../src/bench/serve/workload.ts';
+import { distinctPrompts, modeSequence, parseMix, planRequests } from '../../src/bench/serve/workload.ts';
 import { mean, percentile } from '../../src/bench/stats.ts';
 import { type LiveServer, startLiveServer } from '../api/live-server.ts';
 
@@ -152,10 +157,11 @@ describe('bench serve arithmetic', () => {
     assert.equal(serveFlagsSchema.parse({}).options.maxConcurrency, 8);
   });
 
-  it('a soak fails on lost or hung requests and on KV still held after the run', () => {
+  it('a soak fails on lost or hung requests, on KV still held after the run, and on RSS growth', () => {
     const idle = { running: 0, waiting: 0, kvUsage: 0, rssBytes: null };
+    const limits = { warmupPrompts: 4, maxRssGrowth: 1.2 };
     const ok = [result({ index: 0 }), result({ index: 1, outcome: 'cancelled' })];
-    assert.deepEqual(soakFigures(ok, 2, 1, idle, idle, 10).problems, []);
+    assert.deepEqual(soakFigures(ok, 2, 1, idle, idle, 10, limits).problems, []);
     const bad = soakFigures(
       [result({ index: 0, outcome: 'lost' }), result({ index: 1, outcome: 'timeout' })],
       3,
@@ -163,15 +169,47 @@ describe('bench serve arithmetic', () => {
       idle,
       { ...idle, kvUsage: 0.5 },
       5000,
+      limits,
     );
     assert.equal(bad.lost, 2, 'a lost stream plus a request with no result');
     assert.equal(bad.hung, 1);
     assert.equal(bad.problems.length, 3);
     assert.match(bad.problems[2]!, /KV usage 0.5, running 0/);
-    const blind = soakFigures(ok, 2, 0, idle, { ...idle, kvUsage: null }, 0);
+    const blind = soakFigures(ok, 2, 0, idle, { ...idle, kvUsage: null }, 0, limits);
     assert.match(blind.problems[0]!, /exposes no reverie_kv_cache_usage_perc/);
-    const rss = soakFigures(ok, 2, 0, { ...idle, rssBytes: 100 }, { ...idle, rssBytes: 164 }, 0);
-    assert.equal(rss.rssGrowthBytes, 64);
+    assert.equal(blind.rssRatio, null);
+    const rss = soakFigures(ok, 2, 0, { ...idle, rssBytes: 100 }, { ...idle, rssBytes: 120 }, 0, limits);
+    assert.deepEqual([rss.rssGrowthBytes, rss.rssRatio, rss.problems], [20, 1.2, []]);
+    const grown = soakFigures(ok, 2, 0, { ...idle, rssBytes: 100 }, { ...idle, rssBytes: 164 }, 0, limits);
+    assert.match(grown.problems[0]!, /RSS grew ×1\.640 .* more than ×1\.2/);
+  });
+
+  it('distinct prompts never repeat; the soak warm-up defaults to a tenth of the run, at least two rounds', () => {
+    const prompts = distinctPrompts(2_000, 3);
+    assert.equal(new Set(prompts.map((p) => p[0]!.content)).size, 2_000);
+    assert.deepEqual(distinctPrompts(5, 3), prompts.slice(0, 5), 'reproducible from the seed');
+    const plan = planRequests({
+      model: 'm',
+      numPrompts: 3,
+      mix: parseMix('discrete=1'),
+      maxTokens: 4,
+      seed: 3,
+      distinctPrompts: true,
+    });
+    assert.deepEqual(
+      plan.map((p) => p.body.messages),
+      prompts.slice(0, 3),
+    );
+    assert.equal(defaultWarmup(5_000, 64), 500);
+    assert.equal(defaultWarmup(200, 64), 128);
+    assert.equal(defaultWarmup(200, Number.POSITIVE_INFINITY), 20);
+    const soak = serveFlagsSchema.parse({
+      soak: true,
+      'num-prompts': '5000',
+      'max-concurrency': '64',
+    }).options;
+    assert.deepEqual([soak.warmupPrompts, soak.maxRssGrowth, soak.distinctPrompts], [500, 1.2, false]);
+    assert.equal(serveFlagsSchema.parse({}).options.warmupPrompts, 0, 'no warm-up outside a soak');
   });
 
   it('resolves time cancels against the mean E2E of the mode so far', () => {
@@ -361,11 +399,16 @@ describe('bench serve against a live server (tiny model, real engine)', () => {
     mix: parseMix('discrete=2,soft=1,superposed=1,latent=1,hard=1'),
     maxTokens: 8,
     thinkingMaxTokens: 8,
+    // The random tiny model's favourite tokens are specials: keep them in the text, so every token streams.
+    extraBody: { skip_special_tokens: false },
     seed: 0,
     percentiles: [50, 90, 99],
     requestTimeoutMs: 20_000,
     cancelRate: 0,
     soak: false,
+    warmupPrompts: 0,
+    maxRssGrowth: 1.2,
+    distinctPrompts: false,
     settleTimeoutMs: 5_000,
   });
 
@@ -424,6 +467,10 @@ describe('bench serve against a live server (tiny model, real engine)', () => {
       mix: parseMix('discrete=1,soft=1,superposed=1'),
       cancelRate: 0.5,
       soak: true,
+      warmupPrompts: 8,
+      // A 16-request run measures allocator noise, not a trend: the ratio is checked, not bounded here.
+      maxRssGrowth: 10,
+      distinctPrompts: true,
     });
     const soak = report.soak!;
     assert.deepEqual(soak.problems, []);
@@ -437,6 +484,9 @@ describe('bench serve against a live server (tiny model, real engine)', () => {
     assert.equal(report.failed, 0, JSON.stringify(report.errors));
     assert.equal(report.completed + report.cancelled, 16);
     assert.equal(typeof soak.rssGrowthBytes, 'number');
+    assert.ok(soak.rssRatio! > 0);
+    assert.equal(soak.warmupPrompts, 8);
+    assert.match(formatReport(report), /server RSS after 8 warm-up requests .* \(×\d\.\d{3}, at most ×10\)/);
     assert.match(formatReport(report), /soak: PASS/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { ChatTemplate } from '../../src/model/chat-template.ts';
 import { loadCheckpoint, readWeights } from '../../src/model/checkpoint.ts';
 import { referenceForward } from '../../src/model/reference-forward.ts';
 import { TextTokenizer } from '../../src/model/tokenizer.ts';
+import { writeHfModel } from '../helpers/hf-models.ts';
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -54,6 +55,33 @@ describe('reverie CLI: make-test-model, convert, generate', () => {
       ids.push(best);
     }
     assert.equal(out, `${tok.decode(generated)}\n`);
+  });
+
+  it('convert: a sharded bf16 Qwen3 folder, with what it found and progress on stderr; --dtype fp16', async () => {
+    const src = join(dir, 'Qwen3-tiny');
+    await writeHfModel(src, 'qwen3', { shards: 2 });
+    const out = join(dir, 'models', 'qwen3-tiny');
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'convert', src, '--out', out, '--dtype', 'fp16'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    for (const line of [
+      /architecture {2}Qwen3ForCausalLM: 2 layers, hidden 64, 4 heads \(2 KV\) of 32, tied embeddings, q\/k norm/,
+      /vocabulary {4}151,936 \(tokenizer 151,669; the rest is padding, never sampled\)/,
+      /eos {11}151645 <\|im_end\|>, 151643 <\|endoftext\|>/,
+      /thinking {6}<think> … <\/think>; default mode hard; soft thinking τ 0\.6, top-k 10/,
+      /chat template yes \(reads enable_thinking, tools\)/,
+      /graph {9}reading weights tensor by tensor \(2 files\)/,
+      /graph {9}layer 2\/2: /,
+      /wrote .*model\.fp16\.onnx \(fp16\)/,
+    ])
+      assert.match(run.stderr, line);
+    assert.ok(existsSync(join(out, 'model.fp16.onnx')));
+    assert.equal(JSON.parse(readFileSync(join(out, 'reverie.json'), 'utf8')).dtype, 'fp16');
   });
 
   it('fails with a clear message for a folder that is not a checkpoint', () => {

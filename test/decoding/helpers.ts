@@ -2,6 +2,7 @@ import type { NgramStore } from '../../src/decoding/ngram-store.ts';
 import type { DecodingParams } from '../../src/decoding/params.ts';
 import { resolveDecodingParams } from '../../src/decoding/resolve-params.ts';
 import { createDecoder } from '../../src/decoding/sequence-decoder.ts';
+import type { TokenConstraint } from '../../src/decoding/token-constraint.ts';
 import type {
   BagInput,
   DecodeContext,
@@ -28,10 +29,27 @@ const SPECIALS: Record<number, string> = {
   260: '</think>',
 };
 
-/** Byte-level tokenizer: specials decode to '' (skipped), bytes through UTF-8. */
+/** Byte-level tokenizer: bytes through UTF-8; specials as their strings, or '' when skipped. */
 export const byteTokenizer: DecodingTokenizer = {
-  decode: (ids) => new TextDecoder().decode(Uint8Array.from(ids.filter((id) => id < 256))),
+  decode: (ids, options) => {
+    const parts: string[] = [];
+    let run: number[] = [];
+    const close = () => {
+      parts.push(new TextDecoder().decode(Uint8Array.from(run)));
+      run = [];
+    };
+    for (const id of ids) {
+      if (id < 256) run.push(id);
+      else if (!(options?.skipSpecialTokens ?? false)) {
+        close();
+        parts.push(SPECIALS[id] ?? '');
+      }
+    }
+    close();
+    return parts.join('');
+  },
   tokenText: (id) => SPECIALS[id] ?? new TextDecoder().decode(Uint8Array.of(id)),
+  addedToken: (id) => SPECIALS[id],
 };
 
 /** Ids of a string's UTF-8 bytes. */
@@ -63,6 +81,9 @@ export function logitsWith(values: Record<number, number>): Float32Array {
   for (const [id, v] of Object.entries(values)) l[Number(id)] = v;
   return l;
 }
+
+/** Logits that make `id` the certain choice. */
+export const confident = (id: number): Float32Array => logitsWith({ [id]: 30 });
 
 /** A step output around the given logits (hidden state: a fixed ramp). */
 export function output(logits: Float32Array, hidden?: Float32Array): StepOutput {
@@ -131,6 +152,7 @@ export function runAlone(
     ctx?: DecodeContext;
     promptIds?: number[];
     maxSteps?: number;
+    constraint?: TokenConstraint;
   } = {},
 ): { events: DecodeEvent[]; inputs: BagInput[] } {
   const ctx = options.ctx ?? makeContext();
@@ -139,6 +161,7 @@ export function runAlone(
     startsInThinking: options.startsInThinking ?? false,
     choiceIndex: 0,
     promptIds: options.promptIds ?? bytes('Q:'),
+    constraint: options.constraint ?? null,
   });
   const events: DecodeEvent[] = [];
   const inputs: BagInput[] = [];

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { DecodingParams } from '../../src/decoding/params.ts';
 import { resolveDecodingParams } from '../../src/decoding/resolve-params.ts';
@@ -9,7 +6,7 @@ import type { BagInput, DecodeContext, DecodeEvent, SequenceDecoder } from '../.
 import { decodeContext } from '../../src/engine/decode-context.ts';
 import { type RowStep, rowHidden, rowLogits } from '../../src/model/batch.ts';
 import { type OpenModel, openModel } from '../../src/model/open-model.ts';
-import { writeTestCheckpoint } from '../../src/model/test-model.ts';
+import { sharedCheckpoint } from '../helpers/shared-checkpoint.ts';
 
 /**
  * Drives real decoders with the REAL tiny test model (random weights, byte tokenizer), step by
@@ -29,19 +26,15 @@ export interface TinyCheckpoint {
   close(): Promise<void>;
 }
 
-/** Writes a tiny checkpoint (latent allowed) into a temp dir and opens it on one CPU thread. */
+/** Opens a tiny checkpoint (latent allowed; shared, see shared-checkpoint.ts) on one CPU thread. */
 export async function openTinyCheckpoint(seed = 1, tieEmbeddings = false): Promise<TinyCheckpoint> {
-  const dir = mkdtempSync(join(tmpdir(), 'reverie-model-test-'));
-  await writeTestCheckpoint(dir, { latent: true, seed, tieEmbeddings });
+  const dir = await sharedCheckpoint({ latent: true, seed, tieEmbeddings });
   const model = await openModel(dir, { threads: 1 });
   const ctx = decodeContext(model.checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
   return {
     model,
     ctx,
-    close: async () => {
-      await model.runner.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close: () => model.runner.close(),
   };
 }
 

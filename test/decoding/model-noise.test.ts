@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DecodingParams } from '../../src/decoding/params.ts';
-import { embeddingRms, readWeightFiles } from '../../src/model/graph-cache.ts';
+import { embeddingRms } from '../../src/model/graph-cache.ts';
+import { readAllWeights } from '../../src/model/weight-source.ts';
 import { runAlone, shadowIds, thinkingPrompt, useTinyCheckpoint } from './model-harness.ts';
 
 /** Gaussian exploration noise of soft thinking, measured on the vectors the runner is fed. */
@@ -20,7 +21,7 @@ describe('soft-thinking noise on the tiny model', () => {
   const t = useTinyCheckpoint();
 
   it("the runner's embeddingRms is RMS(E) of the checkpoint's embedding matrix", () => {
-    const weights = readWeightFiles(t.model.checkpoint.weightFiles);
+    const weights = readAllWeights(t.model.checkpoint.weightFiles);
     const e = weights.get('model.embed_tokens.weight')!.data;
     let s = 0;
     for (const x of e) s += x * x;

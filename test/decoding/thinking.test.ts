@@ -4,6 +4,7 @@ import type { ThinkingParams } from '../../src/decoding/params.ts';
 import type { BagInput, DecodeEvent } from '../../src/decoding/types.ts';
 import {
   bytes,
+  confident,
   FakeModel,
   HIDDEN,
   logitsWith,
@@ -19,7 +20,6 @@ const isOneHot = (b: BagInput, id: number) => b.ids.length === 1 && b.ids[0] ===
 const finishOf = (events: DecodeEvent[]) => events.find((e) => e.type === 'finish');
 
 /** Near one-hot logits: entropy ≈ 0. */
-const confident = (id: number) => logitsWith({ [id]: 30 });
 /** Flat logits over many tokens: entropy ≈ 5 nats. */
 const unsure = (id: number) => logitsWith({ [id]: -4.9 });
 
@@ -70,8 +70,10 @@ describe('thinking phase', () => {
     assert.equal(textOf(events, 'reasoning'), 'aa');
     assert.equal(textOf(events, 'content'), 'X');
     const finish = finishOf(events);
+    // Reasoning tokens: the two thoughts (vLLM leaves markers out); completion: thoughts, `</think>`, 'X', EOS.
     assert.ok(
-      finish?.type === 'finish' && finish.usage.reasoningTokens === 3 && finish.usage.completionTokens === 2,
+      finish?.type === 'finish' && finish.usage.reasoningTokens === 2 && finish.usage.completionTokens === 5,
+      JSON.stringify(finish),
     );
   });
 
@@ -115,7 +117,13 @@ describe('thinking phase', () => {
     assert.ok(!textOf(events, 'reasoning').includes('Z'), 'the bias is not a thinking parameter');
     assert.equal(textOf(events, 'content'), 'ZZZ', 'the answer is greedy with the bias');
     const finish = finishOf(events);
-    assert.ok(finish?.type === 'finish' && finish.usage.reasoningTokens === 5 && finish.reason === 'length');
+    assert.ok(
+      finish?.type === 'finish' &&
+        finish.usage.reasoningTokens === 4 &&
+        finish.usage.completionTokens === 4 + 1 + 3 &&
+        finish.reason === 'length',
+      JSON.stringify(finish),
+    );
   });
 
   it('hard thinking samples with the thinking temperature, the answer with its own', () => {
@@ -223,6 +231,10 @@ describe('thinking phase', () => {
     assert.ok(isOneHot(inputs[0], THINK_END));
     assert.equal(events.filter((e) => e.type === 'reasoning').length, 0);
     const finish = finishOf(events);
-    assert.ok(finish?.type === 'finish' && finish.usage.reasoningTokens === 1);
+    // No thoughts; the end marker is a generated position, then the two answer tokens.
+    assert.ok(
+      finish?.type === 'finish' && finish.usage.reasoningTokens === 0 && finish.usage.completionTokens === 3,
+      JSON.stringify(finish),
+    );
   });
 });

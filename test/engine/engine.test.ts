@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createEngine } from '../../src/engine/engine.ts';
 import type { DecodingParams, Engine, EngineError } from '../../src/engine/types.ts';
-import { assertSameEvents, collect, MIXED, promptFor, tinyCheckpoint } from '../helpers/engine-fixtures.ts';
+import {
+  assertEveryModeFinished,
+  assertSameEvents,
+  collect,
+  MIXED,
+  promptFor,
+  tinyCheckpoint,
+} from '../helpers/engine-fixtures.ts';
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -29,19 +36,20 @@ describe('engine (worker thread, real tiny model)', () => {
     await engine.close();
   });
 
+  it('derives the KV budget from its configuration: 64 sequences × 1024 positions × 512 B, + the prefix cache share', () => {
+    const { kvBudget } = engine.models[0]!;
+    assert.equal(kvBudget.derived, true);
+    assert.equal(
+      kvBudget.bytesPerPosition,
+      2 * 2 * 2 * 16 * 4,
+      'K and V × 2 layers × 2 KV heads × 16 dims × fp32',
+    );
+    assert.equal(kvBudget.sequencesBytes, 64 * 1024 * 512);
+    assert.equal(kvBudget.bytes, 40 * 2 ** 20);
+  });
+
   it('every mode produces output and finishes', () => {
-    for (const [name, events] of alone) {
-      const last = events[events.length - 1] as { type: string };
-      assert.equal(last.type, 'done', `${name} ended with ${JSON.stringify(last)}`);
-      assert.ok(
-        events.some((e) => (e as { type: string }).type === 'finish'),
-        name,
-      );
-    }
-    const superposed = alone.get('superposed')!.filter((e) => (e as { type: string }).type === 'finish');
-    assert.equal(superposed.length, 3, 'k = 3 superposed drafts are 3 choices');
-    const n2 = alone.get('sampled-n2')!.filter((e) => (e as { type: string }).type === 'finish');
-    assert.equal(n2.length, 2, 'n = 2 gives 2 choices');
+    assertEveryModeFinished(alone);
   });
 
   it('many concurrent requests of mixed modes give the same outputs as one at a time', async () => {
@@ -208,8 +216,10 @@ describe('engine under memory pressure and failure', () => {
     }
   }
 
-  it('cancel mid-stream frees the KV at once', async () => {
+  it('cancel mid-stream frees the KV at once', async (t) => {
     const engine = createEngine({ checkpointDirs: [dir], threads: 1, prefixCache: false });
+    // Stopped even when an assertion fails: a live worker keeps the test process up.
+    t.after(() => engine.destroy());
     await engine.ready();
     const model = engine.models[0]!;
     const params = { temperature: 0.8, seed: 1, max_tokens: 400, thinking: { mode: 'off' as const } };
@@ -246,8 +256,9 @@ describe('engine under memory pressure and failure', () => {
     await engine.close();
   });
 
-  it('the queue limit gives an overloaded error', async () => {
+  it('the queue limit gives an overloaded error', async (t) => {
     const engine = createEngine({ checkpointDirs: [dir], threads: 1, queueLimit: 1 });
+    t.after(() => engine.destroy());
     await engine.ready();
     const model = engine.models[0]!;
     const params = { temperature: 0, max_tokens: 50, thinking: { mode: 'off' as const } };
@@ -263,8 +274,39 @@ describe('engine under memory pressure and failure', () => {
     await engine.close();
   });
 
-  it('a dead engine fails waiting clients and reports it', async () => {
+  it('close and destroy while a step is in flight let the worker finish it and exit (no native abort)', async () => {
+    // Terminating a worker inside session.run aborts the whole process from onnxruntime-node's
+    // callback; the engine must wait for the step instead. Several rounds, stopped mid-generation.
+    for (let round = 0; round < 16; round++) {
+      const engine = createEngine({ checkpointDirs: [dir], threads: 1 });
+      await engine.ready();
+      const model = engine.models[0]!;
+      const params = { temperature: 0.8, seed: round, max_tokens: 400, thinking: { mode: 'off' as const } };
+      const events = engine.generate({
+        id: `s${round}`,
+        model: model.name,
+        ...promptFor(model, 'hi', params),
+        params,
+      });
+      let stopped: Promise<void> | undefined;
+      let code = '';
+      for await (const ev of events) {
+        if (ev.type === 'error') code = ev.error.code;
+        else if (!stopped) {
+          // The worker is running its next step right now.
+          if (round % 2 === 0) engine.destroy();
+          stopped = round % 2 === 0 ? Promise.resolve() : engine.close(0);
+        }
+      }
+      await stopped;
+      await engine.close(); // idempotent; resolves once the worker has exited
+      assert.equal(code, 'unavailable');
+    }
+  });
+
+  it('a dead engine fails waiting clients and reports it', async (t) => {
     const engine = createEngine({ checkpointDirs: [dir], threads: 1 });
+    t.after(() => engine.destroy());
     await engine.ready();
     const model = engine.models[0]!;
     const params = { temperature: 0.8, seed: 1, max_tokens: 400, thinking: { mode: 'off' as const } };

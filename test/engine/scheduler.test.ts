@@ -133,6 +133,112 @@ describe('scheduler', () => {
     const rowC = s.schedule().rows.find((r) => r.seq === c)!;
     assert.equal(rowC.start, 16);
   });
+
+  it('prefix cache: beyond its share of the budget it evicts its oldest entries', () => {
+    const s = new Scheduler({
+      maxNumSeqs: 8,
+      maxBatchedTokens: 256,
+      kvCapacityBlocks: 100,
+      prefixCache: true,
+      prefixCacheBlocks: 4,
+    });
+    const entries = [1, 2, 3].map((fill) => {
+      const a = seq(2 * KV_BLOCK + 1, fill);
+      s.add(a);
+      run(s);
+      const copy = s.cachePrompt(a)!;
+      s.finish(a);
+      return copy.to;
+    });
+    assert.equal(s.kv.cachedBlocks, 4, 'two entries of two blocks');
+    assert.equal(s.prefix.size, 2);
+    assert.ok(s.takeFrees().includes(entries[0]!), 'the oldest entry was evicted and its KV freed');
+    // An entry larger than the whole share is not kept, and costs the others nothing.
+    const big = seq(5 * KV_BLOCK + 1, 9);
+    s.add(big);
+    run(s);
+    assert.equal(s.cachePrompt(big), null);
+    assert.equal(s.prefix.size, 2);
+  });
+});
+
+describe('scheduler: paused sequences (flow control)', () => {
+  const limits = { maxNumSeqs: 8, maxBatchedTokens: 64, prefixCache: false };
+
+  it('a paused sequence leaves the batches and the running set but keeps its KV; resume picks up where it was', () => {
+    const s = new Scheduler({ ...limits, kvCapacityBlocks: 10 });
+    const a = seq(5);
+    const b = seq(5);
+    s.add(a);
+    s.add(b);
+    run(s);
+    const held = s.kv.blocksOf(a.id);
+    assert.ok(held > 0);
+    s.pause(a);
+    assert.equal(a.status, 'paused');
+    assert.deepEqual(s.running, [b]);
+    assert.deepEqual(s.paused, [a]);
+    const computed = a.computed;
+    for (let i = 0; i < 3; i++) {
+      const batch = run(s);
+      assert.ok(!batch.rows.some((r) => r.seq === a), 'not scheduled while paused');
+    }
+    assert.equal(s.kv.blocksOf(a.id), held, 'KV kept');
+    assert.equal(a.computed, computed);
+    s.finish(b);
+    assert.equal(s.hasWork(), false, 'paused sequences alone are no work');
+    s.resume(a);
+    assert.equal(a.status, 'running');
+    const batch = run(s);
+    assert.deepEqual(
+      batch.rows.map((r) => [r.seq.id, r.start, r.count]),
+      [[a.id, computed, 1]],
+      'one decode position, no recompute',
+    );
+  });
+
+  it('a waiting sequence that needs the room takes a paused one’s KV; the paused one recomputes on resume', () => {
+    // 2 blocks: a holds one, paused; c needs two.
+    const s = new Scheduler({ ...limits, kvCapacityBlocks: 2 });
+    const a = seq(5);
+    s.add(a);
+    run(s);
+    s.pause(a);
+    const c = seq(20);
+    s.add(c);
+    const batch = run(s);
+    assert.ok(
+      batch.rows.some((r) => r.seq === c),
+      'c admitted',
+    );
+    assert.ok(batch.frees.includes(a.id), "a's KV freed in the same step");
+    assert.ok(batch.preempted.includes(a));
+    assert.equal(a.status, 'paused', 'still paused');
+    assert.equal(a.computed, 0);
+    assert.equal(s.kv.blocksOf(a.id), 0);
+    s.finish(c);
+    s.resume(a);
+    assert.equal(a.status, 'waiting', 'without KV it goes back through admission');
+    const length = a.length;
+    const again = run(s);
+    const row = again.rows.find((r) => r.seq === a)!;
+    assert.deepEqual([row.start, row.count], [0, length], 'recomputes its whole history');
+  });
+
+  it('finishing a paused sequence frees it; pausing a finished one does nothing', () => {
+    const s = new Scheduler({ ...limits, kvCapacityBlocks: 10 });
+    const a = seq(5);
+    s.add(a);
+    run(s);
+    s.pause(a);
+    s.finish(a);
+    assert.deepEqual(s.paused, []);
+    assert.equal(s.kv.usedBlocks, 0);
+    s.pause(a);
+    s.resume(a);
+    assert.equal(a.status, 'finished');
+    assert.equal(s.hasWork(), false);
+  });
 });
 
 describe('KV manager and prefix cache', () => {

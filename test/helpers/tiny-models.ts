@@ -1,10 +1,12 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureGraph, readWeightFiles } from '../../src/model/graph-cache.ts';
+import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { type ModelConfig, parseModelConfig } from '../../src/model/hf-config.ts';
+import type { QuantSpec } from '../../src/model/quantization.ts';
 import { ModelRunner } from '../../src/model/runner.ts';
 import type { Tensor } from '../../src/model/safetensors.ts';
 import { type TestModelOptions, writeRandomModel } from '../../src/model/test-model.ts';
+import { readAllWeights } from '../../src/model/weight-source.ts';
 
 /** Where tests keep the small models they generate (git-ignored, rebuilt when missing). */
 export const TEST_MODELS_DIR = join(import.meta.dirname, '..', '.models');
@@ -15,18 +17,31 @@ export interface TinyModel {
   weights: Map<string, Tensor>;
   runner: ModelRunner;
   embeddingRms: number;
+  /** The converted graph the runner opened. */
+  modelPath: string;
 }
 
 /** Writes (deterministically) and converts a random model, then opens a runner on it. */
-export async function openTinyModel(name: string, options: TestModelOptions = {}): Promise<TinyModel> {
+export async function openTinyModel(
+  name: string,
+  options: TestModelOptions = {},
+  quantization: QuantSpec | null = null,
+): Promise<TinyModel> {
   const dir = join(TEST_MODELS_DIR, name);
   mkdirSync(dir, { recursive: true });
   writeRandomModel(dir, options);
   const cfg = parseModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
   const weightFiles = [join(dir, 'model.safetensors')];
-  const graph = await ensureGraph(dir, cfg, weightFiles);
+  const graph = await ensureGraph(dir, cfg, weightFiles, { quantization });
   const runner = await ModelRunner.open(graph.modelPath, cfg, { threads: 1 });
-  return { dir, cfg, weights: readWeightFiles(weightFiles), runner, embeddingRms: graph.embeddingRms };
+  return {
+    dir,
+    cfg,
+    weights: readAllWeights(weightFiles),
+    runner,
+    embeddingRms: graph.embeddingRms,
+    modelPath: graph.modelPath,
+  };
 }
 
 /** Largest absolute difference between two equally long arrays. */

@@ -15,6 +15,39 @@ const VARIANTS: [string, TestModelOptions][] = [
     'qwen2-untied',
     { architecture: 'Qwen2ForCausalLM', tieEmbeddings: false, headDim: 32, numHeads: 2, seed: 5 },
   ],
+  // rope_scaling types (HF / vLLM maths) and the remaining bias and norm layouts.
+  [
+    'llama-yarn',
+    { ropeScaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 16 }, seed: 6 },
+  ],
+  [
+    'qwen2-dynamic',
+    { architecture: 'Qwen2ForCausalLM', ropeScaling: { rope_type: 'dynamic', factor: 2 }, seed: 7 },
+  ],
+  [
+    'mistral-linear-attention-bias',
+    {
+      architecture: 'MistralForCausalLM',
+      ropeScaling: { type: 'linear', factor: 2 },
+      attentionBias: true,
+      seed: 8,
+    },
+  ],
+  [
+    'qwen3-yarn-attention-factor-untied',
+    {
+      architecture: 'Qwen3ForCausalLM',
+      tieEmbeddings: false,
+      headDim: 32,
+      ropeScaling: {
+        rope_type: 'yarn',
+        factor: 4,
+        original_max_position_embeddings: 32,
+        attention_factor: 0.8,
+      },
+      seed: 9,
+    },
+  ],
 ];
 
 const TOKENS = [5, 17, 200, 33, 99, 12, 7, 250, 3, 64, 128, 1, 19, 77, 140, 255, 90, 45, 8, 260];

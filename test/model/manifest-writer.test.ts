@@ -5,7 +5,12 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
 import { CheckpointError } from '../../src/model/checkpoint-error.ts';
 import type { Manifest } from '../../src/model/manifest.ts';
-import { detectThinkMarkers, sanitiseName, writeManifest } from '../../src/model/manifest-writer.ts';
+import {
+  detectThinkMarkers,
+  PRETRAINED_SOFT_THINKING,
+  sanitiseName,
+  writeManifest,
+} from '../../src/model/manifest-writer.ts';
 import {
   patchManifest,
   sha256Of,
@@ -68,6 +73,8 @@ describe('writeManifest', () => {
       max_tokens: 256,
       thinking_mode: 'hard',
       thinking_max_tokens: 512,
+      // A converted model was not trained on soft inputs: Soft Thinking's settings.
+      soft_thinking: PRETRAINED_SOFT_THINKING,
     });
     assert.equal(manifest.training, null);
     assert.deepEqual(manifest.evaluation, []);
@@ -164,6 +171,53 @@ describe('writeManifest', () => {
     await writeManifest(src, out);
     const checkpoint = await loadCheckpoint(out);
     assert.deepEqual(checkpoint.generation.eosTokenIds, [258, 256]);
+  });
+
+  it("without generation_config.json or config.json's eos_token_id, stops on the tokenizer's eos_token (vLLM)", async () => {
+    await writeHfFolder(src);
+    await rm(join(src, 'generation_config.json'));
+    const { eos_token_id: _dropped, ...config } = TINY_CONFIG;
+    await writeJson(src, 'config.json', config);
+    const out = join(root, 'out');
+    await writeManifest(src, out);
+    const checkpoint = await loadCheckpoint(out);
+    assert.deepEqual(
+      checkpoint.generation.eosTokenIds,
+      [258],
+      '<|im_end|>, the eos_token of tokenizer_config.json',
+    );
+    // And with no eos_token either: an error naming every place it looked.
+    const tokenizerConfig = JSON.parse(await readFile(join(src, 'tokenizer_config.json'), 'utf8'));
+    await writeJson(src, 'tokenizer_config.json', { ...tokenizerConfig, eos_token: null });
+    await assert.rejects(writeManifest(src, join(root, 'out2')), (e: unknown) => {
+      assert.ok(
+        e instanceof CheckpointError && e.code === 'missing_file' && e.file === 'generation_config.json',
+      );
+      assert.match((e as Error).message, /eos_token_id.*eos_token/);
+      return true;
+    });
+  });
+
+  it("also stops on the tokenizer's eos_token when generation_config.json lists other ids (vLLM)", async () => {
+    await writeHfFolder(src);
+    await writeJson(src, 'generation_config.json', { eos_token_id: 256 });
+    await writeManifest(src);
+    assert.deepEqual((await loadCheckpoint(src)).generation.eosTokenIds, [256, 258]);
+  });
+
+  it('--dtype fp16 is recorded for serve; thinking markers given explicitly override detection', async () => {
+    await writeHfFolder(src);
+    const manifest = await writeManifest(src, src, {
+      dtype: 'fp16',
+      thinking: { start: '<|im_start|>', end: '<|im_end|>' },
+    });
+    assert.equal(manifest.dtype, 'fp16');
+    assert.deepEqual(manifest.thinking, { start: '<|im_start|>', end: '<|im_end|>' });
+    assert.equal(
+      (await writeManifest(src, src, { dtype: 'fp32' })).dtype,
+      undefined,
+      'fp32 is the default again',
+    );
   });
 
   it('keeps hand-written fields when re-converting and refreshes the sha256s', async () => {

@@ -154,3 +154,28 @@ describe('TextTokenizer with a BPE tokenizer that has merges', () => {
     }
   });
 });
+
+describe('the post-processor’s special tokens (add_special_tokens)', () => {
+  it('adds them only when asked, as Hugging Face does for Llama 3’s BOS', () => {
+    const json = JSON.parse(byteTokenizerJson());
+    json.post_processor = {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [],
+      special_tokens: {
+        '<|endoftext|>': { id: '<|endoftext|>', ids: [ENDOFTEXT_ID], tokens: ['<|endoftext|>'] },
+      },
+    };
+    const tok = new TextTokenizer(json, JSON.parse(byteTokenizerConfigJson()));
+    assert.deepEqual(tok.encode('hi', { specialTokens: true }), [104, 105]);
+    assert.deepEqual(tok.encode('hi', { specialTokens: true, addSpecialTokens: true }), [
+      ENDOFTEXT_ID,
+      104,
+      105,
+    ]);
+    assert.throws(
+      () => tok.encode('hi', { specialTokens: false, addSpecialTokens: true }),
+      /needs specialTokens/,
+    );
+  });
+});

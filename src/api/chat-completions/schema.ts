@@ -1,15 +1,22 @@
 import { z } from 'zod';
 import { samplingFields, UNSUPPORTED_COMMON } from '../common/params-schema.ts';
 
-/** A text part of a message's content (other part types are not supported yet). */
+/** A text part of a message's content; a message's text parts are joined with "\n" (as vLLM). */
 export const textPartSchema = z
   .strictObject({ type: z.literal('text'), text: z.string() })
   .meta({ id: 'TextPart' });
 
+/** Part types of OpenAI's multimodal messages: recognised so that the 400 can name the part. */
+export const MEDIA_PART_TYPES = ['image_url', 'input_audio', 'file', 'video_url', 'audio_url'] as const;
+export const mediaPartSchema = z.looseObject({ type: z.enum(MEDIA_PART_TYPES) }).meta({
+  id: 'MediaPart',
+  description: 'Image, audio, video and file parts: refused with a 400 naming the part (text-only models)',
+});
+
 export const chatMessageSchema = z
   .strictObject({
     role: z.enum(['system', 'developer', 'user', 'assistant']),
-    content: z.union([z.string(), z.array(textPartSchema)]).nullable(),
+    content: z.union([z.string(), z.array(z.union([textPartSchema, mediaPartSchema]))]).nullable(),
     name: z.string().optional(),
     /** Reasoning of earlier turns is accepted and not fed back to the model (as in vLLM/SGLang). */
     reasoning_content: z
@@ -20,6 +27,25 @@ export const chatMessageSchema = z
   .meta({ id: 'ChatMessage' });
 export type ChatMessageInput = z.infer<typeof chatMessageSchema>;
 
+/** The fields that shape the rendered prompt (chat completions and /tokenize, see chat-prompt.ts). */
+export const chatPromptFields = {
+  messages: z.array(chatMessageSchema).min(1),
+  chat_template_kwargs: z
+    .record(z.string(), z.unknown())
+    .nullish()
+    .describe('extra variables for the chat template, e.g. {"enable_thinking": false} for Qwen3 (vLLM)'),
+  add_generation_prompt: z
+    .boolean()
+    .nullish()
+    .describe("end the prompt with the assistant turn's opening (default true)"),
+  continue_final_message: z
+    .boolean()
+    .nullish()
+    .describe(
+      'continue the final (assistant) message instead of starting a new one; needs add_generation_prompt false (default false)',
+    ),
+};
+
 /** Fields of OpenAI's chat API that get a 400 naming them. */
 export const UNSUPPORTED_CHAT = [...UNSUPPORTED_COMMON, 'logprobs_format'] as const;
 
@@ -27,7 +53,7 @@ export const UNSUPPORTED_CHAT = [...UNSUPPORTED_COMMON, 'logprobs_format'] as co
 export const chatCompletionRequestSchema = z
   .strictObject({
     ...samplingFields,
-    messages: z.array(chatMessageSchema).min(1),
+    ...chatPromptFields,
     max_completion_tokens: z.number().int().min(1).nullish().describe('alias of max_tokens'),
     logprobs: z.boolean().nullish(),
     top_logprobs: z.number().int().min(0).max(20).nullish(),

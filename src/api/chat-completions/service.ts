@@ -1,17 +1,12 @@
 import type { EngineEvent, GenerateRequest, ModelInfo } from '../../engine/types.ts';
-import type { ChatMessage } from '../../model/chat-template.ts';
+import { renderChatPrompt } from '../common/chat-prompt.ts';
 import { chunkBase, collectChoices, traceJson, usageJson } from '../common/collect.ts';
 import type { ApiContext } from '../common/context.ts';
-import { decodingParamsFor, thinkingModeFor } from '../common/decoding.ts';
+import { decodingParamsFor, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
 import { chatLogprob } from '../common/tokens.ts';
 import { invalidRequest, toApiError } from '../errors.ts';
-import {
-  type ChatCompletionRequest,
-  type ChatMessageInput,
-  chatCompletionRequestSchema,
-  UNSUPPORTED_CHAT,
-} from './schema.ts';
+import { type ChatCompletionRequest, chatCompletionRequestSchema, UNSUPPORTED_CHAT } from './schema.ts';
 
 /**
  * Chat completions: validate, render the conversation with the model's chat template, tokenize,
@@ -29,25 +24,11 @@ export interface PreparedChat {
   created: number;
 }
 
-function messageText(m: ChatMessageInput): string {
-  if (m.content === null) return '';
-  return typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('');
-}
-
-/** Template messages: `developer` is a system turn; earlier reasoning is not fed back. */
-export function templateMessages(messages: readonly ChatMessageInput[]): ChatMessage[] {
-  return messages.map((m) => ({
-    role: m.role === 'developer' ? 'system' : m.role,
-    content: messageText(m),
-    ...(m.name !== undefined && { name: m.name }),
-  }));
-}
-
 /**
  * Validates a raw body against the schema and the model, renders and tokenizes the prompt.
  * @throws ApiError (400, 404)
  */
-export function prepareChat(raw: unknown, ctx: ApiContext): PreparedChat {
+export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): PreparedChat {
   const body = parseWith(chatCompletionRequestSchema, rejectUnsupported(raw, UNSUPPORTED_CHAT));
   if (body.stream_options && !body.stream) {
     throw invalidRequest('stream_options is only allowed when stream is true', 'stream_options');
@@ -60,22 +41,10 @@ export function prepareChat(raw: unknown, ctx: ApiContext): PreparedChat {
     throw invalidRequest('max_tokens and max_completion_tokens differ: send one', 'max_completion_tokens');
   }
   const model = findModel(ctx.engine, body.model);
-  if (!model.chatTemplate) {
-    throw invalidRequest(`The model ${model.name} has no chat template: use /v1/completions`, 'model');
-  }
   const mode = thinkingModeFor(body, model);
-  let text: string;
-  try {
-    text = model.chatTemplate.render(templateMessages(body.messages), {
-      addGenerationPrompt: true,
-      enableThinking: mode !== 'off',
-    });
-  } catch (err) {
-    throw toApiError(err);
-  }
+  const text = renderChatPrompt(model, body, mode, 'use /v1/completions');
   const prompt = model.tokenizer.encode(text, { specialTokens: true });
-  const markers = model.manifest.thinking;
-  const startsInThinking = markers !== null && text.endsWith(markers.start);
+  const startsInThinking = promptOpensThinking(model, prompt);
   const params = decodingParamsFor(
     { ...body, max_tokens: body.max_completion_tokens ?? body.max_tokens },
     model,
@@ -89,7 +58,7 @@ export function prepareChat(raw: unknown, ctx: ApiContext): PreparedChat {
   return {
     body,
     model,
-    request: { id: newRequestId('chatcmpl'), model: model.name, prompt, startsInThinking, params },
+    request: { id: newRequestId('chatcmpl', requestId), model: model.name, prompt, startsInThinking, params },
     choices: superposed ? params.superposition!.drafts : (params.n ?? 1),
     superposed,
     created: Math.floor(Date.now() / 1000),

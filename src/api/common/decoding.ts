@@ -1,4 +1,5 @@
 import type { ThinkingMode } from '../../decoding/params.ts';
+import { opensThinkBlock, thinkingReserve } from '../../decoding/think-block.ts';
 import type { DecodingParams, ModelInfo } from '../../engine/types.ts';
 import type { ApiConfig } from '../config.ts';
 import { invalidRequest } from '../errors.ts';
@@ -22,16 +23,44 @@ export interface SamplingBody {
   logit_bias?: Record<string, number> | null;
   seed?: number | null;
   stop?: string | string[] | null;
+  stop_token_ids?: number[] | null;
+  include_stop_str_in_output?: boolean | null;
+  min_tokens?: number | null;
+  ignore_eos?: boolean | null;
+  skip_special_tokens?: boolean | null;
+  spaces_between_special_tokens?: boolean | null;
   thinking?: DecodingParams['thinking'] | null;
   superposition?: DecodingParams['superposition'] | null;
 }
 
 /**
- * The thinking mode a request asks for (its own, else the checkpoint's default), refused when the
- * checkpoint cannot think that way. `off` renders the chat template with `enable_thinking=false`.
+ * Whether the prompt ends inside an open think block of the model (decided on token ids, see
+ * `opensThinkBlock`).
  */
-export function thinkingModeFor(body: SamplingBody, model: ModelInfo): ThinkingMode {
-  const asked = body.thinking?.mode;
+export function promptOpensThinking(model: ModelInfo, promptIds: readonly number[]): boolean {
+  const markers = model.manifest.thinking;
+  if (!markers) return false;
+  return opensThinkBlock(promptIds, model.tokenizer.idOf(markers.start), model.tokenizer.idOf(markers.end));
+}
+
+/**
+ * The thinking mode a request asks for (its own, else the checkpoint's default), refused when the
+ * checkpoint cannot think that way. `off` renders the chat template with `enable_thinking=false`;
+ * `chat_template_kwargs.enable_thinking: false` (how vLLM and SGLang users switch Qwen3's
+ * thinking off) means mode `off`, and contradicting it with a thinking mode is refused.
+ */
+export function thinkingModeFor(
+  body: SamplingBody & { chat_template_kwargs?: Record<string, unknown> | null },
+  model: ModelInfo,
+): ThinkingMode {
+  const enable = body.chat_template_kwargs?.enable_thinking;
+  const asked = body.thinking?.mode ?? (enable === false ? 'off' : undefined);
+  if (typeof enable === 'boolean' && asked !== undefined && (asked === 'off') === enable) {
+    throw invalidRequest(
+      `chat_template_kwargs.enable_thinking is ${enable} but thinking.mode is "${asked}": send one of them, or agree`,
+      'chat_template_kwargs.enable_thinking',
+    );
+  }
   const markers = model.manifest.thinking;
   if (!markers) {
     if (asked && asked !== 'off') {
@@ -111,12 +140,22 @@ export function decodingParamsFor(
       'logit_bias',
     );
   }
+  for (const id of body.stop_token_ids ?? []) {
+    check(id < vocab, `stop_token_ids: ${id} is not a token id (0..${vocab - 1})`, 'stop_token_ids');
+  }
+  check(
+    !sp || !body.min_tokens,
+    'min_tokens is not available with superposition (drafts end at EOS among candidates)',
+    'min_tokens',
+  );
 
-  // Positions thinking may take: its budget plus the forced closing marker (as the engine counts).
-  const thinkingBudget =
-    startsInThinking && mode !== 'off'
-      ? (thinking.max_tokens ?? model.manifest.defaults.thinking_max_tokens) + 1
-      : 0;
+  // Positions thinking may take: its budget plus the markers (as the engine counts).
+  const thinkingBudget = thinkingReserve({
+    startsInThinking,
+    mayOpen: model.manifest.thinking !== null && !sp,
+    mode,
+    maxTokens: thinking.max_tokens ?? model.manifest.defaults.thinking_max_tokens,
+  });
   const room = model.maxModelLen - promptTokens - thinkingBudget;
   if (body.max_tokens != null) {
     check(
@@ -140,7 +179,8 @@ export function decodingParamsFor(
   const params: DecodingParams = {
     max_tokens: maxTokens,
     n,
-    thinking: { ...thinking, mode, noise: thinking.noise ?? null, cold_stop: thinking.cold_stop ?? null },
+    // cold_stop: absent keeps the checkpoint's default, null turns it off.
+    thinking: { ...thinking, mode, noise: thinking.noise ?? null },
     superposition: sp,
   };
   const copy = <K extends keyof DecodingParams & keyof SamplingBody>(key: K) => {
@@ -158,11 +198,17 @@ export function decodingParamsFor(
     'logit_bias',
     'seed',
     'stop',
+    'stop_token_ids',
+    'include_stop_str_in_output',
+    'min_tokens',
+    'ignore_eos',
+    'skip_special_tokens',
+    'spaces_between_special_tokens',
   ] as const) {
     copy(key);
   }
-  if (params.temperature === undefined) params.temperature = model.manifest.defaults.temperature;
-  if (params.top_p === undefined) params.top_p = model.manifest.defaults.top_p;
+  // Unset sampling fields stay unset: the engine fills them from the manifest's defaults, and soft
+  // thinking tells a request's own truncation from a default one.
   if (extra.logprobs) params.logprobs = true;
   if (extra.top_logprobs) params.top_logprobs = extra.top_logprobs;
   return params;

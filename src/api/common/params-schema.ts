@@ -50,12 +50,19 @@ export const thinkingSchema = z
       .min(0)
       .max(100)
       .optional()
-      .describe('thinking τ (defaults: hard 1, soft 0.5, fuzzy 1e-4)'),
-    top_k: int().min(-1).optional(),
+      .describe(
+        "thinking τ (default: hard and latent the request's temperature; soft the checkpoint's soft default, else 0.5; fuzzy 1e-4)",
+      ),
+    top_k: int()
+      .min(-1)
+      .optional()
+      .describe("default: the request's; for soft/fuzzy unset there, the checkpoint's soft default"),
     top_p: z.number().gt(0).max(1).optional(),
     min_p: z.number().min(0).max(1).optional(),
     noise: noiseSchema.nullish(),
-    cold_stop: coldStopSchema.nullish(),
+    cold_stop: coldStopSchema
+      .nullish()
+      .describe("default: none; soft/fuzzy: the checkpoint's soft default (null turns it off)"),
     trace: z.boolean().optional().describe('return each step: shadow token, top-k mixture, entropy'),
     trace_top_k: int().min(1).max(100).optional().describe('tokens per traced step (default 5)'),
   })
@@ -103,7 +110,28 @@ export const samplingFields = {
   stop: z
     .union([z.string().min(1), z.array(z.string().min(1)).max(16)])
     .nullish()
-    .describe('up to 16 strings; never part of the output'),
+    .describe('up to 16 strings ending the answer; not part of the output unless include_stop_str_in_output'),
+  stop_token_ids: z
+    .array(int().min(0))
+    .max(64)
+    .nullish()
+    .describe('token ids that end the answer besides EOS (vLLM)'),
+  include_stop_str_in_output: z
+    .boolean()
+    .nullish()
+    .describe('keep the stop string, or the stop token text, at the end of the output (default false)'),
+  min_tokens: int()
+    .min(0)
+    .nullish()
+    .describe('answer tokens before EOS, a stop token or a stop string may end it (default 0)'),
+  ignore_eos: z.boolean().nullish().describe("do not stop on the model's EOS ids (default false)"),
+  skip_special_tokens: z.boolean().nullish().describe('leave special tokens out of the text (default true)'),
+  spaces_between_special_tokens: z
+    .boolean()
+    .nullish()
+    .describe(
+      'with skip_special_tokens false: spaces between adjacent added tokens as the tokenizer decodes them (default true)',
+    ),
   user: z.string().nullish(),
   thinking: thinkingSchema.nullish(),
   superposition: superpositionSchema.nullish(),

@@ -43,8 +43,12 @@ export function findModel(engine: Engine, name: string): ModelInfo {
 }
 
 let counter = 0;
-/** A request id, unique within the process: `chatcmpl-…`, `cmpl-…`. */
-export function newRequestId(prefix: string): string {
+/**
+ * A request id: `chatcmpl-…`, `cmpl-…`. With `base` (the HTTP request's X-Request-Id, as vLLM) it
+ * is `prefix-base`; otherwise unique within the process.
+ */
+export function newRequestId(prefix: string, base?: string): string {
+  if (base !== undefined) return `${prefix}-${base}`;
   counter = (counter + 1) % 0x100000000;
   return `${prefix}-${Date.now().toString(36)}${counter.toString(36).padStart(4, '0')}${Math.random().toString(36).slice(2, 8)}`;
 }

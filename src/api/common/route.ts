@@ -1,6 +1,7 @@
 import type { Handler } from 'hono';
 import type { EngineEvent, GenerateRequest } from '../../engine/types.ts';
 import type { GenAiOperation } from '../../telemetry/request-telemetry.ts';
+import { REQUEST_ID } from '../request-id.ts';
 import { linkedAbort, readJsonBody } from './body.ts';
 import type { ApiContext } from './context.ts';
 import { failed, startGeneration } from './generation.ts';
@@ -16,7 +17,8 @@ export interface PreparedGeneration {
 export interface GenerationService<P extends PreparedGeneration> {
   /** `gen_ai.operation.name` of the endpoint. */
   operation: GenAiOperation;
-  prepare(raw: unknown, ctx: ApiContext): P;
+  /** @param requestId the HTTP request's id (X-Request-Id), the suffix of the generation's id */
+  prepare(raw: unknown, ctx: ApiContext, requestId?: string): P;
   /** The whole JSON response once every choice finished. */
   respond(prepared: P, events: AsyncIterable<EngineEvent>): Promise<unknown>;
   /** SSE chunks. */
@@ -36,7 +38,11 @@ export function generationHandler<P extends PreparedGeneration>(
     const telemetry = ctx.telemetry?.request(service.operation, c.req.raw.headers) ?? null;
     let prepared: P;
     try {
-      prepared = service.prepare(await readJsonBody(c.req.raw, ctx.config.maxBodyBytes), ctx);
+      prepared = service.prepare(
+        await readJsonBody(c.req.raw, ctx.config.maxBodyBytes),
+        ctx,
+        c.get(REQUEST_ID),
+      );
     } catch (err) {
       throw failed(telemetry, err);
     }

@@ -2,9 +2,11 @@ import { toApiError } from '../errors.ts';
 
 /**
  * Server-sent events, OpenAI style: one `data: {json}` line per chunk, `data: [DONE]` at the end.
- * The body is pulled, so a client that reads slowly slows generation down instead of growing a
- * buffer; a client that disconnects cancels the stream, and `onCancel` cancels the generation.
- * An error after the first byte is sent as a `data: {"error": …}` line, then `[DONE]`.
+ * The body is pulled (the Node server waits for the socket to drain): a client that reads slowly
+ * leaves its events in the request's bounded channel, which pauses the request and, past the
+ * stall timeout, cancels it (src/engine/flow-control.ts); a client that disconnects cancels the
+ * stream, and `onCancel` cancels the generation. An error after the first byte is sent as a
+ * `data: {"error": …}` line, then `[DONE]`.
  */
 
 const encoder = new TextEncoder();

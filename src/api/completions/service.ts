@@ -1,7 +1,7 @@
 import type { EngineEvent, GenerateRequest, ModelInfo, TokenLogprob } from '../../engine/types.ts';
 import { chunkBase, collectChoices, traceJson, usageJson } from '../common/collect.ts';
 import type { ApiContext } from '../common/context.ts';
-import { decodingParamsFor, thinkingModeFor } from '../common/decoding.ts';
+import { decodingParamsFor, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
 import { tokenText } from '../common/tokens.ts';
 import { invalidRequest, toApiError, unsupportedParameter } from '../errors.ts';
@@ -18,8 +18,8 @@ export interface PreparedCompletion {
   created: number;
 }
 
-/** The single prompt of a request, as token ids; its text when it was given as text. */
-function promptIds(body: CompletionRequest, model: ModelInfo): { ids: number[]; text: string | null } {
+/** The single prompt of a request, as token ids. */
+function promptIds(body: CompletionRequest, model: ModelInfo): { ids: number[] } {
   let prompt = body.prompt;
   if (Array.isArray(prompt) && (typeof prompt[0] === 'string' || Array.isArray(prompt[0]))) {
     if (prompt.length > 1) unsupportedPrompt();
@@ -27,12 +27,12 @@ function promptIds(body: CompletionRequest, model: ModelInfo): { ids: number[]; 
   }
   if (typeof prompt === 'string') {
     if (prompt.length === 0) throw invalidRequest('prompt must not be empty', 'prompt');
-    return { ids: model.tokenizer.encode(prompt, { specialTokens: true }), text: prompt };
+    return { ids: model.tokenizer.encode(prompt, { specialTokens: true }) };
   }
   const ids = prompt as number[];
   const bad = ids.find((id) => id >= model.tokenizer.vocabSize);
   if (bad !== undefined) throw invalidRequest(`prompt: token id ${bad} is not in the vocabulary`, 'prompt');
-  return { ids, text: null };
+  return { ids };
 }
 
 function unsupportedPrompt(): never {
@@ -43,7 +43,7 @@ function unsupportedPrompt(): never {
 }
 
 /** @throws ApiError (400, 404) */
-export function prepareCompletion(raw: unknown, ctx: ApiContext): PreparedCompletion {
+export function prepareCompletion(raw: unknown, ctx: ApiContext, requestId?: string): PreparedCompletion {
   const body = parseWith(completionRequestSchema, rejectUnsupported(raw, UNSUPPORTED_COMPLETIONS));
   if (body.echo) throw unsupportedParameter('echo', '= true is not supported yet');
   if (body.best_of != null && body.best_of !== 1)
@@ -53,13 +53,8 @@ export function prepareCompletion(raw: unknown, ctx: ApiContext): PreparedComple
   }
   const model = findModel(ctx.engine, body.model);
   const mode = thinkingModeFor(body, model);
-  const { ids, text } = promptIds(body, model);
-  const markers = model.manifest.thinking;
-  const startsInThinking =
-    markers !== null &&
-    (text !== null
-      ? text.endsWith(markers.start)
-      : ids[ids.length - 1] === model.tokenizer.idOf(markers.start));
+  const { ids } = promptIds(body, model);
+  const startsInThinking = promptOpensThinking(model, ids);
   const logprobs = body.logprobs != null;
   const params = decodingParamsFor(body, model, ctx.config, mode, ids.length, startsInThinking, {
     logprobs,
@@ -69,7 +64,13 @@ export function prepareCompletion(raw: unknown, ctx: ApiContext): PreparedComple
   return {
     body,
     model,
-    request: { id: newRequestId('cmpl'), model: model.name, prompt: ids, startsInThinking, params },
+    request: {
+      id: newRequestId('cmpl', requestId),
+      model: model.name,
+      prompt: ids,
+      startsInThinking,
+      params,
+    },
     choices: superposed ? params.superposition!.drafts : (params.n ?? 1),
     superposed,
     created: Math.floor(Date.now() / 1000),

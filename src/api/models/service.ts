@@ -10,6 +10,8 @@ export function modelObject(model: ModelInfo): z.infer<typeof modelObjectSchema>
     object: 'model',
     created: model.created,
     owned_by: 'reverie',
+    root: model.root,
+    parent: null,
     max_model_len: model.maxModelLen,
     description: m.description,
     architecture: m.architecture,
@@ -18,5 +20,6 @@ export function modelObject(model: ModelInfo): z.infer<typeof modelObjectSchema>
     thinking: m.thinking,
     defaults: { ...m.defaults },
     ngram: m.ngram !== null,
+    quantization: model.quantization,
   };
 }

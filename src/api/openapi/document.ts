@@ -3,6 +3,14 @@ import { chatCompletionRequestSchema } from '../chat-completions/schema.ts';
 import { completionRequestSchema } from '../completions/schema.ts';
 import { errorBodySchema } from '../errors.ts';
 import { modelListSchema } from '../models/schema.ts';
+import {
+  detokenizeRequestSchema,
+  detokenizeResponseSchema,
+  tokenizeChatRequestSchema,
+  tokenizePromptRequestSchema,
+  tokenizeResponseSchema,
+} from '../tokenize/schema.ts';
+import { versionSchema } from '../version/route.ts';
 import { clientMessageSchema, serverMessageSchema } from '../ws/protocol.ts';
 
 /**
@@ -19,6 +27,12 @@ const ROOTS = [
   modelListSchema,
   clientMessageSchema,
   serverMessageSchema,
+  tokenizePromptRequestSchema,
+  tokenizeChatRequestSchema,
+  tokenizeResponseSchema,
+  detokenizeRequestSchema,
+  detokenizeResponseSchema,
+  versionSchema,
 ];
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
@@ -29,6 +43,7 @@ function errors(...statuses: number[]) {
     400: 'Invalid request: bad JSON, wrong type, out-of-range value, unsupported parameter (`param` names it)',
     401: 'Missing or invalid API key (when REVERIE_API_KEYS is set)',
     404: 'Unknown model',
+    405: 'Known path, other method: `Allow` lists the methods',
     413: 'Request body over the limit',
     429: 'Queue full: retry after `Retry-After` seconds',
     500: 'Internal error',
@@ -39,18 +54,29 @@ function errors(...statuses: number[]) {
   );
 }
 
+/** Every response answers the request's X-Request-Id (or a new one); generations use it in their id. */
+const REQUEST_ID_HEADER = {
+  name: 'X-Request-Id',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', maxLength: 256 },
+  description: 'Echoed in the response header and used as the id suffix (`chatcmpl-<X-Request-Id>`), as vLLM',
+};
+
 function generationPath(summary: string, request: string, response: string, chunk: string) {
   return {
     post: {
       summary,
+      parameters: [REQUEST_ID_HEADER],
       requestBody: { required: true, content: json(request) },
       responses: {
         '200': {
           description:
             'The completion (JSON), or with `stream: true` server-sent events: `data: {chunk}` lines, then `data: [DONE]`',
+          headers: { 'X-Request-Id': { schema: { type: 'string' } } },
           content: { ...json(response), 'text/event-stream': { schema: ref(chunk) } },
         },
-        ...errors(400, 401, 404, 413, 429, 500, 503),
+        ...errors(400, 401, 404, 405, 413, 429, 500, 503),
       },
     },
   };
@@ -104,6 +130,40 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'The model', content: json('Model') }, ...errors(401, 404) },
         },
       },
+      '/tokenize': {
+        post: {
+          summary: "Prompt or chat messages to token ids (vLLM's /tokenize)",
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: { oneOf: [ref('TokenizePromptRequest'), ref('TokenizeChatRequest')] },
+              },
+            },
+          },
+          responses: {
+            '200': { description: 'The ids', content: json('TokenizeResponse') },
+            ...errors(400, 401, 404, 413, 503),
+          },
+        },
+      },
+      '/detokenize': {
+        post: {
+          summary: "Token ids to text (vLLM's /detokenize)",
+          requestBody: { required: true, content: json('DetokenizeRequest') },
+          responses: {
+            '200': { description: 'The text', content: json('DetokenizeResponse') },
+            ...errors(400, 401, 404, 413, 503),
+          },
+        },
+      },
+      '/version': {
+        get: {
+          summary: "reverie's version (as vLLM's /version)",
+          security: [],
+          responses: { '200': { description: 'The version', content: json('Version') } },
+        },
+      },
       '/health': {
         get: {
           summary: 'Readiness: 200 when the engine is ready, 503 while loading or after it died',
@@ -116,10 +176,26 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/metrics': {
         get: {
-          summary: 'Prometheus metrics (text exposition format)',
+          summary: "Prometheus metrics (text exposition format), with vLLM's `vllm:` names beside reverie's",
+          description:
+            'Open by default, as vLLM serves it; REVERIE_METRICS_REQUIRE_KEY=true asks for the key.',
+          security: [],
           responses: {
             '200': { description: 'Metrics', content: { 'text/plain': { schema: { type: 'string' } } } },
             ...errors(401),
+          },
+        },
+      },
+      '/playground/': {
+        get: {
+          summary:
+            'The browser playground (HTML; `/` and `/playground` redirect here; off with REVERIE_PLAYGROUND=false)',
+          description:
+            'Static files served without a key under a strict Content-Security-Policy; the page sends the key ' +
+            'it is given with its own API calls.',
+          security: [],
+          responses: {
+            '200': { description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } },
           },
         },
       },
@@ -128,9 +204,30 @@ export function openApiDocument(): Record<string, unknown> {
           summary:
             'WebSocket: multiplexed chat requests with a live reasoning stream (see docs/websocket.md)',
           description:
-            'Upgrade to a WebSocket (`Authorization: Bearer` as for HTTP). Client messages: `WsClientMessage`; ' +
-            'server messages: `WsServerMessage`. Several requests run at once, told apart by the client id.',
-          responses: { '101': { description: 'Switching protocols' }, ...errors(401) },
+            'Upgrade to a WebSocket. With API keys, send the key as `Authorization: Bearer <key>`, or from a ' +
+            'browser (which cannot set headers) as the subprotocols `reverie.v1` and ' +
+            '`reverie.bearer.<base64url of the key, unpadded>`: the server selects `reverie.v1`, never the token. ' +
+            'Client messages: `WsClientMessage`; server messages: `WsServerMessage`. Several requests run at ' +
+            'once, told apart by the client id.',
+          parameters: [
+            {
+              name: 'Sec-WebSocket-Protocol',
+              in: 'header',
+              required: false,
+              schema: { type: 'string' },
+              example: 'reverie.v1, reverie.bearer.c2VjcmV0',
+              description:
+                'Offer `reverie.v1` (selected when offered) and, from browsers, the key as `reverie.bearer.<base64url>`',
+            },
+          ],
+          responses: {
+            '101': { description: 'Switching protocols' },
+            '400': {
+              description: 'A `reverie.bearer.` subprotocol without `reverie.v1`, or two of them',
+              content: json('Error'),
+            },
+            ...errors(401),
+          },
           'x-websocket': {
             client: ref('WsClientMessage'),
             server: ref('WsServerMessage'),

@@ -1,9 +1,11 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { makeKeyChecker } from '../auth.ts';
 import type { ApiContext } from '../common/context.ts';
+import { ApiError, invalidRequest, unauthorized, unavailable } from '../errors.ts';
 import { StreamSession } from './session.ts';
+import { selectProtocol, upgradeCredentials } from './subprotocol.ts';
 
 /** The WebSocket endpoint's path. */
 export const WS_PATH = '/v1/stream';
@@ -18,22 +20,31 @@ export interface WebSocketAdapter {
   close(timeoutMs?: number): Promise<void>;
 }
 
-function refuse(socket: Duplex, status: string, body: string): void {
+/** Answers an upgrade with an HTTP error in OpenAI's shape and closes the socket. */
+function refuse(socket: Duplex, err: ApiError): void {
+  const body = JSON.stringify(err.toJSON());
+  const headers = Object.entries(err.headers).map(([k, v]) => `${k}: ${v}\r\n`);
   socket.end(
-    `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status]}\r\nContent-Type: application/json\r\n${headers.join('')}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 
 /**
  * Serves `/v1/stream` on a Node HTTP server with `ws`: the same API key check as HTTP at the
- * upgrade, a heartbeat that closes connections whose pong is missing, a hard cap on frame size
+ * upgrade (from `Authorization`, or for browsers from a `reverie.bearer.<base64url key>`
+ * subprotocol offered beside `reverie.v1`, which the server then selects), a heartbeat that
+ * closes connections whose pong is missing, a hard cap on frame size
  * (twice the message limit; `ws` closes with 1009 beyond it, smaller oversize messages get an
  * `error`), and one {@link StreamSession} per socket.
  *
  * @example const ws = attachWebSocket(server, app.context);
  */
 export function attachWebSocket(server: Server, ctx: ApiContext): WebSocketAdapter {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * ctx.config.maxBodyBytes });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 2 * ctx.config.maxBodyBytes,
+    handleProtocols: selectProtocol,
+  });
   const authorized = makeKeyChecker(ctx.config.apiKeys);
   const sessions = new Map<WebSocket, StreamSession>();
   const alive = new WeakSet<WebSocket>();
@@ -44,22 +55,13 @@ export function attachWebSocket(server: Server, ctx: ApiContext): WebSocketAdapt
     if (path !== WS_PATH)
       return refuse(
         socket,
-        '404 Not Found',
-        '{"error":{"message":"No WebSocket endpoint here","type":"not_found_error","param":null,"code":"not_found"}}',
+        new ApiError(404, 'not_found_error', 'No WebSocket endpoint here', null, 'not_found'),
       );
-    if (!accepting)
-      return refuse(
-        socket,
-        '503 Service Unavailable',
-        '{"error":{"message":"The server is shutting down","type":"server_error","param":null,"code":"unavailable"}}',
-      );
-    if (!authorized(req.headers.authorization)) {
-      return refuse(
-        socket,
-        '401 Unauthorized',
-        '{"error":{"message":"Missing or invalid API key","type":"authentication_error","param":null,"code":"invalid_api_key"}}',
-      );
-    }
+    if (!accepting) return refuse(socket, unavailable('The server is shutting down'));
+    const credentials = upgradeCredentials(req.headers);
+    if (!credentials.ok)
+      return refuse(socket, invalidRequest(credentials.message, null, 'invalid_subprotocol'));
+    if (!authorized(credentials.authorization)) return refuse(socket, unauthorized());
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
   server.on('upgrade', onUpgrade);

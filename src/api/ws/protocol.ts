@@ -43,6 +43,17 @@ const errorObject = z.object({
   code: z.string().nullable(),
 });
 
+const ms = () => z.number().min(0);
+
+export const timingsSchema = z
+  .object({
+    queue_ms: ms().describe('waiting for admission'),
+    prefill_ms: ms().describe('prompt prefill (after the queue)'),
+    first_token_ms: ms().describe('from submission to the first generated token, thinking or answer'),
+    total_ms: ms().describe('from submission to the last token'),
+  })
+  .meta({ id: 'WsTimings', description: "The engine's timings of a request, in ms from its submission." });
+
 export const serverMessageSchema = z
   .discriminatedUnion('type', [
     z
@@ -98,6 +109,7 @@ export const serverMessageSchema = z
         id: z.string(),
         usage: usageSchema,
         finish_reasons: z.array(z.enum(['stop', 'length']).nullable()),
+        timings: timingsSchema,
       })
       .meta({ id: 'WsResponseCompleted' }),
     z.object({ type: z.literal('response.cancelled'), id: z.string() }).meta({ id: 'WsResponseCancelled' }),

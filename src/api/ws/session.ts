@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FinishReason } from '../../engine/types.ts';
 import { REVERIE } from '../../telemetry/names.ts';
 import { prepareChat } from '../chat-completions/service.ts';
@@ -7,6 +8,12 @@ import { failed, startGeneration } from '../common/generation.ts';
 import { chatLogprob } from '../common/tokens.ts';
 import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
 import { type ClientMessage, clientMessageSchema, type ServerMessage } from './protocol.ts';
+
+/** How often a request waiting for a slow socket checks its queue (`ws` has no public drain event). */
+const DRAIN_POLL_MS = 20;
+
+/** Milliseconds to the microsecond: the clock's noise is not worth sending. */
+const micros = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /** A message that cannot be handled, with the id it named (if any). */
 class MessageError {
@@ -27,7 +34,9 @@ export interface WsTransport {
  * One WebSocket connection's requests: parses client messages, runs chat requests concurrently
  * (at most `wsMaxConcurrent`), and turns their events into server messages. A bad message gets an
  * `error` and the connection stays usable. When the client reads too slowly and more than
- * `wsMaxBufferedBytes` are queued, the request being sent is cancelled: memory stays bounded.
+ * `wsMaxBufferedBytes` are queued, the requests stop taking events until the socket drains: their
+ * channels fill, and the engine's flow control pauses them, then cancels them past the stall
+ * timeout (`slow_reader`), as for a slow SSE reader.
  */
 export class StreamSession {
   readonly #ctx: ApiContext;
@@ -183,20 +192,6 @@ export class StreamSession {
       const tokenizer = prepared.model.tokenizer;
       for await (const ev of events) {
         if (abort.signal.aborted) break;
-        if (this.#transport.bufferedAmount() > this.#ctx.config.wsMaxBufferedBytes) {
-          abort.abort();
-          this.#error(
-            id,
-            new ApiError(
-              429,
-              'rate_limit_error',
-              `The client reads too slowly: more than ${this.#ctx.config.wsMaxBufferedBytes} bytes queued; request cancelled`,
-              null,
-              'slow_reader',
-            ),
-          );
-          return;
-        }
         if (ev.type === 'reasoning' && (ev.text || ev.trace)) {
           this.#send({
             type: 'response.reasoning.delta',
@@ -227,16 +222,36 @@ export class StreamSession {
         } else if (ev.type === 'finish') {
           finish[ev.choice] = ev.reason;
         } else if (ev.type === 'done') {
-          this.#send({ type: 'response.completed', id, usage: usageJson(ev.usage), finish_reasons: finish });
+          this.#send({
+            type: 'response.completed',
+            id,
+            usage: usageJson(ev.usage),
+            finish_reasons: finish,
+            timings: {
+              queue_ms: micros(ev.timings.queueMs),
+              prefill_ms: micros(ev.timings.prefillMs),
+              first_token_ms: micros(ev.timings.firstTokenMs),
+              total_ms: micros(ev.timings.totalMs),
+            },
+          });
           return;
         } else if (ev.type === 'error') {
           if (!abort.signal.aborted) this.#error(id, toApiError(ev.error));
           break;
         }
+        await this.#writable(abort.signal);
       }
       if (abort.signal.aborted && !this.#closed) this.#send({ type: 'response.cancelled', id });
     } catch (err) {
       this.#error(id, toApiError(err, this.#ctx.config.retryAfterSeconds));
+    }
+  }
+
+  /** Waits while more than `wsMaxBufferedBytes` are queued on the socket (or until the request ends). */
+  async #writable(signal: AbortSignal): Promise<void> {
+    const limit = this.#ctx.config.wsMaxBufferedBytes;
+    while (this.#transport.bufferedAmount() > limit && !signal.aborted && !this.#closed) {
+      await sleep(DRAIN_POLL_MS, undefined, { signal }).catch(() => {});
     }
   }
 

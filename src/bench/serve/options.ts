@@ -19,6 +19,8 @@ export interface ServeBenchOptions {
   mix: ModeMix;
   maxTokens: number;
   thinkingMaxTokens?: number;
+  /** Fields merged into every request body (vLLM's `--extra-body`), e.g. `{"skip_special_tokens": false}`. */
+  extraBody?: Record<string, unknown>;
   seed: number;
   prompts?: ChatMessage[][];
   slo?: Slo;
@@ -28,6 +30,12 @@ export interface ServeBenchOptions {
   cancelRate: number;
   /** Soak checks: server metrics before and after, lost/hung/KV verdict. */
   soak: boolean;
+  /** Soak: requests of the same profile and concurrency run first, to measure RSS from (0: none). */
+  warmupPrompts: number;
+  /** Soak: server RSS after the run may be at most this times its RSS after the warm-up. */
+  maxRssGrowth: number;
+  /** Every request gets its own prompt (generated from the built-in tasks), so the prefix cache fills. */
+  distinctPrompts: boolean;
   /** Soak: how long to wait for the server to go idle after the run. */
   settleTimeoutMs: number;
   progress?: Progress;
@@ -59,6 +67,12 @@ export function parsed<T>(parse: (s: string) => T) {
   };
 }
 
+/** A soak's warm-up: a tenth of the run, and at least two rounds of its concurrency. */
+export function defaultWarmup(numPrompts: number, maxConcurrency: number): number {
+  const rounds = Number.isFinite(maxConcurrency) ? 2 * maxConcurrency : 0;
+  return Math.max(rounds, Math.ceil(numPrompts / 10));
+}
+
 const count = z.coerce.number().int().positive();
 const positive = z.coerce.number().positive();
 
@@ -74,6 +88,11 @@ export const serveFlagsSchema = z
     mix: z.string().default('discrete=2,soft=1,superposed=1').transform(parsed(parseMix)),
     'max-tokens': count.default(64),
     'thinking-max-tokens': count.optional(),
+    'extra-body': z
+      .string()
+      .transform(parsed((text) => JSON.parse(text) as unknown))
+      .pipe(z.record(z.string(), z.unknown()))
+      .optional(),
     seed: z.coerce.number().int().default(0),
     prompts: z.string().transform(parsed(loadPrompts)).optional(),
     goodput: z.string().transform(parsed(parseSlo)).optional(),
@@ -84,6 +103,9 @@ export const serveFlagsSchema = z
       .pipe(z.array(z.number().gt(0).lt(100)).min(1)),
     'request-timeout': positive.default(60),
     'cancel-rate': z.coerce.number().min(0).max(1).optional(),
+    warmup: z.coerce.number().int().min(0).optional(),
+    'max-rss-growth': z.coerce.number().min(1).default(1.2),
+    'distinct-prompts': z.boolean().default(false),
     soak: z.boolean().default(false),
     profile: z.enum(['throughput', 'soak']).optional(),
     json: z.boolean().default(false),
@@ -92,18 +114,20 @@ export const serveFlagsSchema = z
   })
   .transform((f) => {
     const soak = f.soak || f.profile === 'soak';
+    // vLLM sends everything at once without a cap; here a run without a rate is capped at 8.
+    const maxConcurrency =
+      f['max-concurrency'] ?? (f['request-rate'] === undefined ? 8 : Number.POSITIVE_INFINITY);
     const options: ServeBenchOptions = {
       url: f.url.replace(/\/+$/, ''),
       model: f.model,
       apiKey: f['api-key'] ?? process.env.OPENAI_API_KEY,
       numPrompts: f['num-prompts'],
-      // vLLM sends everything at once without a cap; here a run without a rate is capped at 8.
-      maxConcurrency:
-        f['max-concurrency'] ?? (f['request-rate'] === undefined ? 8 : Number.POSITIVE_INFINITY),
+      maxConcurrency,
       requestRate: f['request-rate'] ?? Number.POSITIVE_INFINITY,
       mix: f.mix,
       maxTokens: f['max-tokens'],
       thinkingMaxTokens: f['thinking-max-tokens'],
+      extraBody: f['extra-body'],
       seed: f.seed,
       prompts: f.prompts,
       slo: f.goodput,
@@ -111,6 +135,9 @@ export const serveFlagsSchema = z
       requestTimeoutMs: f['request-timeout'] * 1000,
       cancelRate: f['cancel-rate'] ?? (soak ? 0.2 : 0),
       soak,
+      warmupPrompts: f.warmup ?? (soak ? defaultWarmup(f['num-prompts'], maxConcurrency) : 0),
+      maxRssGrowth: f['max-rss-growth'],
+      distinctPrompts: f['distinct-prompts'],
       settleTimeoutMs: 5_000,
     };
     return { options, json: f.json, jsonOut: f['json-out'], failOnError: f['fail-on-error'] };

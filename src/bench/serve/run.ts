@@ -1,10 +1,12 @@
+import { deriveSeed } from '../../decoding/rng.ts';
 import { nowMs } from '../stats.ts';
 import { dispatch } from './arrivals.ts';
 import { type RequestResult, streamChat } from './client.ts';
 import type { ServeBenchOptions } from './options.ts';
+import type { Progress } from './progress.ts';
 import { computeFigures, formatFigures, type ServeFigures } from './report.ts';
-import { waitForIdle } from './server-metrics.ts';
-import { planCancels, resolveCancel, type SoakFigures, soakFigures, warmUp } from './soak.ts';
+import { type ServerSnapshot, waitForIdle } from './server-metrics.ts';
+import { planCancels, resolveCancel, type SoakFigures, soakFigures } from './soak.ts';
 import { planRequests } from './workload.ts';
 
 /**
@@ -29,6 +31,7 @@ export interface ServeReport extends ServeFigures {
     seed: number;
     percentiles: number[];
     cancelRate: number;
+    distinctPrompts: boolean;
   };
   soak: SoakFigures | null;
 }
@@ -48,22 +51,14 @@ export async function firstModel(url: string, apiKey?: string): Promise<string> 
 
 const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
 
-/**
- * Runs the benchmark (or the soak) and returns its report.
- * @example const report = await benchServe({ ...options, url: 'http://127.0.0.1:8000' });
- */
-export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
-  const model = o.model ?? (await firstModel(o.url, o.apiKey));
-  const planned = planRequests({ ...o, model });
+/** Plans `o.numPrompts` requests (and their cancels) and sends them on the arrival schedule. */
+async function sendAll(
+  o: ServeBenchOptions & { model: string },
+  server: { url: string; apiKey?: string; timeoutMs: number },
+  progress?: Progress,
+): Promise<{ results: RequestResult[]; durationMs: number; cancelsPlanned: number }> {
+  const planned = planRequests(o);
   const cancels = o.cancelRate > 0 ? planCancels(o.numPrompts, o.cancelRate, o.maxTokens, o.seed) : [];
-  const server = {
-    url: o.url,
-    apiKey: o.apiKey,
-    timeoutMs: o.requestTimeoutMs,
-    settleTimeoutMs: o.settleTimeoutMs,
-  };
-  const before = o.soak ? await warmUp(planned, server) : null;
-
   const results: RequestResult[] = [];
   const runStartMs = nowMs();
   await dispatch(
@@ -80,18 +75,43 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
         cancel: resolveCancel(cancels[i], request.mode, results),
       });
       results.push(result);
-      o.progress?.ended(result.outcome);
+      progress?.ended(result.outcome);
     },
   );
-  const durationMs = nowMs() - runStartMs;
-  o.progress?.finish();
   results.sort((a, b) => a.index - b.index);
+  return { results, durationMs: nowMs() - runStartMs, cancelsPlanned: cancels.filter(Boolean).length };
+}
+
+/**
+ * Runs the benchmark (or the soak) and returns its report.
+ * @example const report = await benchServe({ ...options, url: 'http://127.0.0.1:8000' });
+ */
+export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
+  const model = o.model ?? (await firstModel(o.url, o.apiKey));
+  const server = {
+    url: o.url,
+    apiKey: o.apiKey,
+    timeoutMs: o.requestTimeoutMs,
+    settleTimeoutMs: o.settleTimeoutMs,
+  };
+  let before: ServerSnapshot | null = null;
+  if (o.soak) {
+    // Same profile and concurrency, other prompts (a derived seed): the RSS baseline of the run.
+    const seed = deriveSeed(o.seed, 0x3a);
+    await sendAll({ ...o, model, seed, numPrompts: o.warmupPrompts }, server);
+    before = (await waitForIdle(o.url, o.apiKey, o.settleTimeoutMs, Number.POSITIVE_INFINITY)).snapshot;
+  }
+
+  const { results, durationMs, cancelsPlanned } = await sendAll({ ...o, model }, server, o.progress);
+  o.progress?.finish();
 
   let soak: SoakFigures | null = null;
   if (before) {
     const idle = await waitForIdle(o.url, o.apiKey, o.settleTimeoutMs, 0);
-    const cancelsPlanned = cancels.filter(Boolean).length;
-    soak = soakFigures(results, o.numPrompts, cancelsPlanned, before, idle.snapshot, idle.waitedMs);
+    soak = soakFigures(results, o.numPrompts, cancelsPlanned, before, idle.snapshot, idle.waitedMs, {
+      warmupPrompts: o.warmupPrompts,
+      maxRssGrowth: o.maxRssGrowth,
+    });
   }
   return {
     bench: 'serve',
@@ -108,6 +128,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
       seed: o.seed,
       percentiles: o.percentiles,
       cancelRate: o.cancelRate,
+      distinctPrompts: o.distinctPrompts,
     },
     ...computeFigures(results, durationMs, { percentiles: o.percentiles, slo: o.slo }),
     soak,
@@ -140,9 +161,10 @@ export function formatReport(r: ServeReport): string {
         `after ${Math.round(s.settleMs)} ms: KV usage ${s.after.kvUsage} (before ${s.before.kvUsage}), ` +
         `running ${s.after.running}, ` +
         `waiting ${s.after.waiting}; ` +
-        (s.rssGrowthBytes === null
+        (s.rssRatio === null
           ? 'server RSS unavailable (no process_resident_memory_bytes)'
-          : `server RSS ${mib(s.before.rssBytes)} → ${mib(s.after.rssBytes)} (growth ${mib(s.rssGrowthBytes)})`),
+          : `server RSS after ${s.warmupPrompts} warm-up requests ${mib(s.before.rssBytes)} → after the run ` +
+            `${mib(s.after.rssBytes)} (×${s.rssRatio.toFixed(3)}, at most ×${s.maxRssGrowth})`),
       s.problems.length === 0 ? 'soak: PASS' : `soak: FAIL\n${s.problems.map((p) => `  - ${p}`).join('\n')}`,
     );
   }

@@ -1,7 +1,7 @@
 import { deriveSeed, Rng } from '../../decoding/rng.ts';
-import { type CancelPlan, type RequestResult, streamChat } from './client.ts';
-import { type ServerSnapshot, waitForIdle } from './server-metrics.ts';
-import type { Mode, PlannedRequest } from './workload.ts';
+import type { CancelPlan, RequestResult } from './client.ts';
+import type { ServerSnapshot } from './server-metrics.ts';
+import type { Mode } from './workload.ts';
 
 /**
  * The soak profile: a share of the requests cancelled by the client at a random point, then the
@@ -10,8 +10,9 @@ import type { Mode, PlannedRequest } from './workload.ts';
  * to KV usage 0 (`reverie_kv_cache_usage_perc` counts blocks held by requests; idle prefix-cache
  * blocks are reclaimable and reported apart).
  *
- * A warm-up sends each distinct prompt once first, so the RSS growth measured over the run
- * leaves out first-use allocations (graph buffers, JIT) and the prefix-cache entries it adds.
+ * A warm-up of the same profile and concurrency runs first (other prompts), so first-use
+ * allocations (graph buffers, JIT, the allocator's arenas at that concurrency) are in the baseline;
+ * the server's RSS after the run must stay within `maxRssGrowth` times its RSS after the warm-up.
  */
 
 export interface SoakFigures {
@@ -25,8 +26,13 @@ export interface SoakFigures {
   after: ServerSnapshot;
   /** How long the server took to go idle after the run (or the time given up after), ms. */
   settleMs: number;
+  /** Requests of the warm-up (the RSS baseline). */
+  warmupPrompts: number;
   /** null when the server does not expose `process_resident_memory_bytes`. */
   rssGrowthBytes: number | null;
+  /** RSS after the run / RSS after the warm-up; null without the gauge. */
+  rssRatio: number | null;
+  maxRssGrowth: number;
   /** Everything that failed the soak; empty when it passed. */
   problems: string[];
 }
@@ -70,41 +76,6 @@ export function resolveCancel(
   return { afterMs: Math.floor(cancel.atFraction * typical) };
 }
 
-/**
- * Sends each distinct prompt once (1 answer token, 1 thinking position), then waits until
- * nothing runs and returns the server's state: the baseline for RSS growth.
- */
-export async function warmUp(
-  planned: readonly PlannedRequest[],
-  server: { url: string; apiKey?: string; timeoutMs: number; settleTimeoutMs: number },
-): Promise<ServerSnapshot> {
-  const distinct = new Map<string, PlannedRequest>();
-  for (const p of planned) {
-    const thinking = p.body.thinking as { mode?: string } | undefined;
-    const key = JSON.stringify([p.body.messages, thinking?.mode === 'off']);
-    if (!distinct.has(key)) distinct.set(key, p);
-  }
-  for (const p of distinct.values()) {
-    const thinking = (p.body.thinking ?? { mode: 'off' }) as Record<string, unknown>;
-    const { superposition: _, ...body } = p.body;
-    await streamChat({
-      url: server.url,
-      apiKey: server.apiKey,
-      index: p.index,
-      mode: p.mode,
-      body: {
-        ...body,
-        max_tokens: 1,
-        thinking: thinking.mode === 'off' ? thinking : { ...thinking, max_tokens: 1 },
-      },
-      runStartMs: 0,
-      timeoutMs: server.timeoutMs,
-    });
-  }
-  return (await waitForIdle(server.url, server.apiKey, server.settleTimeoutMs, Number.POSITIVE_INFINITY))
-    .snapshot;
-}
-
 /** The soak's verdict from the results and the server's state before and after. */
 export function soakFigures(
   results: readonly RequestResult[],
@@ -113,6 +84,7 @@ export function soakFigures(
   before: ServerSnapshot,
   after: ServerSnapshot,
   settleMs: number,
+  limits: { warmupPrompts: number; maxRssGrowth: number },
 ): SoakFigures {
   const count = (outcome: RequestResult['outcome']) => results.filter((r) => r.outcome === outcome).length;
   const lost = count('lost') + (requested - results.length);
@@ -128,6 +100,16 @@ export function soakFigures(
         `running ${after.running}, waiting ${after.waiting}`,
     );
   }
+  const rss =
+    before.rssBytes !== null && after.rssBytes !== null
+      ? { before: before.rssBytes, after: after.rssBytes }
+      : null;
+  const rssRatio = rss ? rss.after / rss.before : null;
+  if (rssRatio !== null && rssRatio > limits.maxRssGrowth) {
+    problems.push(
+      `server RSS grew ×${rssRatio.toFixed(3)} over the run (after the warm-up ${rss!.before} B, after the run ${rss!.after} B), more than ×${limits.maxRssGrowth}`,
+    );
+  }
   return {
     cancelsPlanned,
     cancelled: count('cancelled'),
@@ -136,8 +118,10 @@ export function soakFigures(
     before,
     after,
     settleMs,
-    rssGrowthBytes:
-      before.rssBytes !== null && after.rssBytes !== null ? after.rssBytes - before.rssBytes : null,
+    warmupPrompts: limits.warmupPrompts,
+    rssGrowthBytes: rss ? rss.after - rss.before : null,
+    rssRatio,
+    maxRssGrowth: limits.maxRssGrowth,
     problems,
   };
 }

@@ -32,7 +32,11 @@ export interface WorkloadOptions {
   seed: number;
   /** Thinking budget for hard/soft/fuzzy/latent; the checkpoint's default when absent. */
   thinkingMaxTokens?: number;
+  /** Fields merged into every body, last (vLLM's `--extra-body`). */
+  extraBody?: Record<string, unknown>;
   prompts?: readonly ChatMessage[][];
+  /** Every request its own prompt ({@link distinctPrompts}); `prompts` is then ignored. */
+  distinctPrompts?: boolean;
 }
 
 /** Short reasoning-style questions, like the k6 scripts'. */
@@ -139,8 +143,40 @@ export function modeFields(mode: Mode, seed: number, thinkingMaxTokens?: number)
   }
 }
 
+/**
+ * `count` different prompts of the built-in kinds with random operands (arithmetic, primes,
+ * sorting, comparisons, reachability), reproducible from the seed: a run whose prompts never
+ * repeat, so every one adds prefix-cache entries.
+ */
+export function distinctPrompts(count: number, seed: number): ChatMessage[][] {
+  const rng = new Rng(deriveSeed(seed, 0xd1));
+  const int = (lo: number, hi: number) => lo + Math.floor(rng.next() * (hi - lo + 1));
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  const kinds = [
+    () => `Compute ${int(1000, 9999)}+${int(1000, 9999)}.`,
+    () => `What is ${int(10, 99)} times ${int(10, 99)}?`,
+    () => `Is ${int(10, 9999)} prime? Answer yes or no.`,
+    () => `Sort: ${Array.from({ length: int(4, 7) }, () => int(0, 99)).join(' ')}.`,
+    () => `Which is larger, 0.${int(1, 999)} or 0.${int(1, 999)}?`,
+    () => {
+      const [a, b, c, d, e] = Array.from({ length: 5 }, () => letters[int(0, 25)]);
+      return `Edges: ${a}>${b} ${b}>${c} ${d}>${e}. Root ${a}. Reachable: ${c} or ${e}?`;
+    },
+  ];
+  const seen = new Set<string>();
+  const out: ChatMessage[][] = [];
+  while (out.length < count) {
+    const text = kinds[out.length % kinds.length]!();
+    if (seen.has(text)) continue;
+    seen.add(text);
+    out.push([{ role: 'user', content: text }]);
+  }
+  return out;
+}
+
 /** Every request of a run, reproducible from the seed. */
 export function planRequests(options: WorkloadOptions): PlannedRequest[] {
+  const distinct = options.distinctPrompts ? distinctPrompts(options.numPrompts, options.seed) : null;
   const prompts = options.prompts ?? BUILTIN_PROMPTS.map((p) => [{ role: 'user' as const, content: p }]);
   const rng = new Rng(deriveSeed(options.seed, 0x70));
   return modeSequence(options.mix, options.numPrompts).map((mode, index) => ({
@@ -148,11 +184,12 @@ export function planRequests(options: WorkloadOptions): PlannedRequest[] {
     mode,
     body: {
       model: options.model,
-      messages: prompts[Math.floor(rng.next() * prompts.length)],
+      messages: distinct?.[index] ?? prompts[Math.floor(rng.next() * prompts.length)],
       max_tokens: options.maxTokens,
       stream: true,
       stream_options: { include_usage: true },
       ...modeFields(mode, deriveSeed(options.seed, index), options.thinkingMaxTokens),
+      ...options.extraBody,
     },
   }));
 }

@@ -1,7 +1,11 @@
+import { toHalfArray } from '../float-bits.ts';
 import type { ModelConfig } from '../hf-config.ts';
-import { ropeInvFreq } from '../hf-config.ts';
+import type { QuantSpec } from '../quantization.ts';
+import { ropeAttentionScaling, ropeInvFreq } from '../rope.ts';
 import type { Tensor } from '../safetensors.ts';
-import { GraphBuilder, toHalfArray } from './graph-builder.ts';
+import { GraphBuilder, type InitializerSink } from './graph-builder.ts';
+import { IO } from './io.ts';
+import { type QuantizedMatrix, QuantizedWeights, quantizedVocab } from './quant-graph.ts';
 
 /**
  * The reverie decoder graph: one contract for every decoding mode.
@@ -9,7 +13,11 @@ import { GraphBuilder, toHalfArray } from './graph-builder.ts';
  * Inputs (B rows, S new positions per row, right-padded; K bag entries; P past positions):
  * - `input_ids` int64 [B,S,K] and `input_weights` float [B,S,K]: embedding = Σ_k w·E[id]
  * - `inputs_embeds_add` float [B,S,D]: added to the bag embedding (noise, latent hidden state)
- * - `position_ids` int64 [B,S]: rotary positions (row's past length + offset)
+ * - `dense_weights` float [N,V] and `dense_index` int64 [N]: N positions (flat index b·S + s) whose
+ *   input is a whole-vocabulary mixture p; their embedding gets p·E added, one dense product
+ *   instead of a V-wide gather (N = 0 for most steps: then it costs nothing)
+ * - `position_ids` int64 [B,S]: rotary positions (row's past length + offset); cos/sin are computed
+ *   from them in the graph, so no table sized by the context length is stored
  * - `attention_mask` float [B,S,P+S]: additive (0 = attend, -1e9 = masked); covers past and new
  * - `past_key_{l}`, `past_value_{l}` float [B,KvH,P,hd]
  * - `output_index` int64 [M]: flat indices (b·S + s) of the positions whose logits/hidden to return
@@ -38,27 +46,22 @@ export type AttentionDesign = 'standard' | 'gqa';
 export interface DecoderGraphOptions {
   dtype: WeightDType;
   attention?: AttentionDesign;
+  /** Quantized weights (fp32 graphs only); see quant-graph.ts. */
+  quantization?: QuantSpec;
   /** Called after each layer is built, for progress output. */
   onProgress?: (done: number, total: number) => void;
+  /** Where large weights go as they are added (a ModelFile's sink), so the builder holds none. */
+  sink?: InitializerSink | null;
 }
 
-/** Graph I/O names, shared with the runner. */
-export const IO = {
-  inputIds: 'input_ids',
-  inputWeights: 'input_weights',
-  embedsAdd: 'inputs_embeds_add',
-  positionIds: 'position_ids',
-  attentionMask: 'attention_mask',
-  outputIndex: 'output_index',
-  pastKey: (l: number) => `past_key_${l}`,
-  pastValue: (l: number) => `past_value_${l}`,
-  presentKey: (l: number) => `present_key_${l}`,
-  presentValue: (l: number) => `present_value_${l}`,
-  logits: 'logits',
-  hidden: 'hidden',
-} as const;
+/** Graph I/O names, shared with the runner (in their own module: the runner does not load the builder). */
+export { IO };
 
-type Weights = Map<string, Tensor>;
+/** The checkpoint's tensors by Hugging Face name; read on demand (a Map, or a WeightSource). */
+export interface Weights {
+  get(name: string): Tensor | undefined;
+  has(name: string): boolean;
+}
 
 function need(weights: Weights, name: string): Tensor {
   const t = weights.get(name);
@@ -77,13 +80,13 @@ function transpose2d(t: Tensor): Float32Array {
   return out;
 }
 
-/** Builds the decoder graph for a Llama or Qwen2 checkpoint. */
+/** Builds the decoder graph for a Llama, Mistral, Qwen2 or Qwen3 checkpoint. */
 export function buildDecoderGraph(
   cfg: ModelConfig,
   weights: Weights,
   opts: DecoderGraphOptions,
 ): GraphBuilder {
-  const g = new GraphBuilder();
+  const g = new GraphBuilder(opts.sink ?? null);
   const half = opts.dtype === 'fp16';
   const ft = half ? 'float16' : 'float32';
   const D = cfg.hiddenSize;
@@ -91,6 +94,9 @@ export function buildDecoderGraph(
   const Hk = cfg.numKvHeads;
   const hd = cfg.headDim;
   const G = H / Hk;
+  if (opts.quantization && half)
+    throw new Error('quantized graphs are built with fp32 activations (--dtype fp32)');
+  const quant = opts.quantization ? new QuantizedWeights(g, opts.quantization) : null;
 
   const weight = (name: string, data: Float32Array, dims: number[]) =>
     half
@@ -101,17 +107,20 @@ export function buildDecoderGraph(
     if (w.shape[0] !== outDim || w.shape[1] !== inDim) {
       throw new Error(`weights: ${prefix}.weight has shape [${w.shape}], expected [${outDim}, ${inDim}]`);
     }
+    if (quant) return quant.linear(x, prefix, w, bias ? need(weights, `${prefix}.bias`) : undefined);
     let y = g.op1('MatMul', [x, weight(`${prefix}.weight_t`, transpose2d(w), [inDim, outDim])]);
     if (bias) y = g.op1('Add', [y, weight(`${prefix}.bias`, need(weights, `${prefix}.bias`).data, [outDim])]);
     return y;
   };
-  // RMSNorm in float32 whatever the weight type (small cost, avoids fp16 overflow in x²).
+  // RMSNorm over the last axis, in float32 whatever the weight type (small cost, avoids fp16
+  // overflow in x²). Also Qwen3's per-head q/k norm: the same op over [.., heads, head_dim].
   const rmsNorm = (x: string, name: string) => {
     const x32 = half ? g.op1('Cast', [x], { to: 1 }) : x;
     const ms = g.op1('ReduceMean', [g.op1('Mul', [x32, x32])], { axes: [-1], keepdims: 1 });
     const inv = g.op1('Reciprocal', [g.op1('Sqrt', [g.op1('Add', [ms, g.scalar(cfg.rmsNormEps)])])]);
     const normed = g.op1('Mul', [x32, inv]);
-    const w = g.initializer(name, 'float32', [D], need(weights, name).data);
+    const t = need(weights, name);
+    const w = g.initializer(name, 'float32', t.shape, t.data);
     const y = g.op1('Mul', [normed, w]);
     return half ? g.op1('Cast', [y], { to: 10 }) : y;
   };
@@ -126,41 +135,20 @@ export function buildDecoderGraph(
   const seqlensK = gqa ? g.input('seqlens_k', 'int32', ['batch']) : '';
   const totalLen = gqa ? g.input('total_sequence_length', 'int32', []) : '';
   const outIdx = g.input(IO.outputIndex, 'int64', ['outputs']);
+  const denseW = g.input(IO.denseWeights, 'float32', ['dense', cfg.vocabSize]);
+  const denseIdx = g.input(IO.denseIndex, 'int64', ['dense']);
 
-  // Embedding of the weighted bag: Σ_k w_k · E[id_k] (+ additive embedding). Kept in float32.
-  const embed = need(weights, 'model.embed_tokens.weight');
-  if (embed.shape[0] !== cfg.vocabSize || embed.shape[1] !== D) {
-    throw new Error(
-      `weights: model.embed_tokens.weight has shape [${embed.shape}], expected [${cfg.vocabSize}, ${D}]`,
-    );
-  }
-  const E = g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, D], embed.data);
-  const gathered = g.op1('Gather', [E, ids]); // [B,S,K,D]
+  // Embedding of the weighted bag: Σ_k w_k · E[id_k] (+ additive embedding), and the dense
+  // mixtures p·E, both read from one table. Kept in float32.
+  const vocab = vocabularyTables(g, cfg, weights, quant);
+  const gathered = vocab.table ? vocab.table.rows(ids) : g.op1('Gather', [vocab.E, ids]); // [B,S,K,D]
   const wExp = g.op1('Unsqueeze', [bagW, g.ints([3])]); // [B,S,K,1]
   const bag = g.op1('ReduceSum', [g.op1('Mul', [gathered, wExp]), g.ints([2])], { keepdims: 0 });
-  let x = g.op1('Add', [bag, add]);
+  const mixed = vocab.table ? vocab.table.mixture(denseW) : g.op1('MatMul', [denseW, vocab.E]); // [N,D]
+  let x = addDenseMixtures(g, g.op1('Add', [bag, add]), { mixed, denseIdx, D });
   if (half) x = g.op1('Cast', [x], { to: 10 });
 
-  // Rotary tables [maxPos, hd] in HF rotate_half layout (the half-dim frequencies repeated).
-  const invFreq = ropeInvFreq(cfg);
-  const maxPos = cfg.maxPositions;
-  const cosT = new Float32Array(maxPos * hd);
-  const sinT = new Float32Array(maxPos * hd);
-  for (let p = 0; p < maxPos; p++) {
-    for (let i = 0; i < hd / 2; i++) {
-      const a = p * invFreq[i]!;
-      cosT[p * hd + i] = cosT[p * hd + i + hd / 2] = Math.cos(a);
-      sinT[p * hd + i] = sinT[p * hd + i + hd / 2] = Math.sin(a);
-    }
-  }
-  const cos = g.op1('Unsqueeze', [
-    g.op1('Gather', [weight('rope.cos', cosT, [maxPos, hd]), pos]),
-    g.ints([2]),
-  ]);
-  const sin = g.op1('Unsqueeze', [
-    g.op1('Gather', [weight('rope.sin', sinT, [maxPos, hd]), pos]),
-    g.ints([2]),
-  ]);
+  const { cos, sin } = rotaryCosSin(g, cfg, pos, half);
   const rope = (t: string) => {
     const [a, b] = g.op('Split', [t, g.ints([hd / 2, hd / 2])], { axis: -1 }, { numOutputs: 2 }) as [
       string,
@@ -183,14 +171,18 @@ export function buildDecoderGraph(
   for (let l = 0; l < cfg.numLayers; l++) {
     const p = `model.layers.${l}`;
     const h = rmsNorm(x, `${p}.input_layernorm.weight`);
-    const q = g.op1('Reshape', [
+    let q = g.op1('Reshape', [
       linear(h, `${p}.self_attn.q_proj`, D, H * hd, cfg.qkvBias),
       g.ints([0, 0, H, hd]),
     ]);
-    const k = g.op1('Reshape', [
+    let k = g.op1('Reshape', [
       linear(h, `${p}.self_attn.k_proj`, D, Hk * hd, cfg.qkvBias),
       g.ints([0, 0, Hk, hd]),
     ]);
+    if (cfg.qkNorm) {
+      q = rmsNorm(q, `${p}.self_attn.q_norm.weight`);
+      k = rmsNorm(k, `${p}.self_attn.k_norm.weight`);
+    }
     const v = g.op1('Reshape', [
       linear(h, `${p}.self_attn.v_proj`, D, Hk * hd, cfg.qkvBias),
       g.ints([0, 0, Hk, hd]),
@@ -200,13 +192,13 @@ export function buildDecoderGraph(
     const merged = gqa
       ? gqaAttention(g, { q: rope(q), k: rope(k), v, pastK, pastV, seqlensK, totalLen, l, H, Hk, hd })
       : standardAttention(g, { q: rope(q), k: rope(k), v, pastK, pastV, maskG, scale, half, l, H, Hk, hd });
-    x = g.op1('Add', [x, linear(merged, `${p}.self_attn.o_proj`, H * hd, D, false)]);
+    x = g.op1('Add', [x, linear(merged, `${p}.self_attn.o_proj`, H * hd, D, cfg.oBias)]);
 
     const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`);
-    const gate = linear(h2, `${p}.mlp.gate_proj`, D, cfg.intermediateSize, false);
-    const up = linear(h2, `${p}.mlp.up_proj`, D, cfg.intermediateSize, false);
+    const gate = linear(h2, `${p}.mlp.gate_proj`, D, cfg.intermediateSize, cfg.mlpBias);
+    const up = linear(h2, `${p}.mlp.up_proj`, D, cfg.intermediateSize, cfg.mlpBias);
     const act = g.op1('Mul', [g.op1('Mul', [gate, g.op1('Sigmoid', [gate])]), up]);
-    x = g.op1('Add', [x, linear(act, `${p}.mlp.down_proj`, cfg.intermediateSize, D, false)]);
+    x = g.op1('Add', [x, linear(act, `${p}.mlp.down_proj`, cfg.intermediateSize, D, cfg.mlpBias)]);
     opts.onProgress?.(l + 1, cfg.numLayers);
   }
 
@@ -218,10 +210,12 @@ export function buildDecoderGraph(
   g.op1('Identity', [hidden32], {}, IO.hidden);
   g.output(IO.hidden, 'float32', ['outputs', D]);
   let logits: string;
-  if (cfg.tieEmbeddings || !weights.has('lm_head.weight')) {
+  if (vocab.head) {
+    logits = vocab.head(normed, IO.logits);
+  } else if (vocab.tied) {
     // Tied: Gemm with transB reads E in place, no transposed copy of the embedding.
     const lmIn = half ? g.op1('Cast', [normed], { to: 1 }) : normed;
-    logits = g.op1('Gemm', [lmIn, E], { transB: 1 }, IO.logits);
+    logits = g.op1('Gemm', [lmIn, vocab.E], { transB: 1 }, IO.logits);
   } else {
     const lm = need(weights, 'lm_head.weight');
     const lmW = weight('lm_head.weight', lm.data, [cfg.vocabSize, D]);
@@ -230,6 +224,76 @@ export function buildDecoderGraph(
   }
   g.output(logits, 'float32', ['outputs', cfg.vocabSize]);
   return g;
+}
+
+/**
+ * cos and sin [B,S,1,hd] of each position, computed from `position_ids` (HF rotate_half layout:
+ * the half-dim frequencies repeated), in float32 as HF and vLLM compute them, times YaRN's
+ * attention factor. Nothing is sized by the context length, so a 128k-position model's graph is
+ * as small as a 2k one's.
+ */
+function rotaryCosSin(g: GraphBuilder, cfg: ModelConfig, pos: string, half: boolean) {
+  const invFreq = g.initializer(
+    'rope.inv_freq',
+    'float32',
+    [cfg.headDim / 2],
+    Float32Array.from(ropeInvFreq(cfg)),
+  );
+  const posF = g.op1('Unsqueeze', [g.op1('Cast', [pos], { to: 1 }), g.ints([2])]); // [B,S,1]
+  const freqs = g.op1('Mul', [posF, invFreq]); // [B,S,hd/2]
+  const angles = g.op1('Concat', [freqs, freqs], { axis: -1 }); // [B,S,hd]
+  const scale = ropeAttentionScaling(cfg);
+  const finish = (t: string) => {
+    let y = scale === 1 ? t : g.op1('Mul', [t, g.scalar(scale)]);
+    y = g.op1('Unsqueeze', [y, g.ints([2])]); // [B,S,1,hd]: broadcast over heads
+    return half ? g.op1('Cast', [y], { to: 10 }) : y;
+  };
+  return { cos: finish(g.op1('Cos', [angles])), sin: finish(g.op1('Sin', [angles])) };
+}
+
+/**
+ * The input embedding's table: the float E, or a quantized one (`table`) whose dequantized rows
+ * both the bag's Gather and the dense p·E product read; and the LM head, when quantized. `E` is ''
+ * when no op reads the float table. The float tensor is read here and let go when this returns:
+ * the builder keeps no copy of it (a sink has it, or a quantized table).
+ */
+function vocabularyTables(
+  g: GraphBuilder,
+  cfg: ModelConfig,
+  weights: Weights,
+  quant: QuantizedWeights | null,
+): { E: string; tied: boolean; table?: QuantizedMatrix; head?: (x: string, output: string) => string } {
+  const embed = need(weights, 'model.embed_tokens.weight');
+  if (embed.shape[0] !== cfg.vocabSize || embed.shape[1] !== cfg.hiddenSize) {
+    throw new Error(
+      `weights: model.embed_tokens.weight has shape [${embed.shape}], expected [${cfg.vocabSize}, ${cfg.hiddenSize}]`,
+    );
+  }
+  const tied = cfg.tieEmbeddings || !weights.has('lm_head.weight');
+  const { table, head } = quant ? quantizedVocab(quant, weights, embed, tied) : {};
+  // The float table, unless quantized tables replace it on every side that reads it.
+  const E =
+    table && (head || !tied)
+      ? ''
+      : g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, cfg.hiddenSize], embed.data);
+  return { E, tied, ...(table && { table }), ...(head && { head }) };
+}
+
+/**
+ * Adds `mixed` (p·E [N,D]) to the positions `dense_index` names (flat b·S + s), p being their
+ * `dense_weights` rows: a whole-vocabulary mixture as one [N,V]×[V,D] product, with ScatterND's
+ * `add` reduction.
+ */
+function addDenseMixtures(
+  g: GraphBuilder,
+  x: string,
+  a: { mixed: string; denseIdx: string; D: number },
+): string {
+  const { mixed } = a;
+  const flat = g.op1('Reshape', [x, g.ints([-1, a.D])]);
+  const at = g.op1('Unsqueeze', [a.denseIdx, g.ints([1])]); // [N,1]
+  const scattered = g.op1('ScatterND', [flat, at, mixed], { reduction: 'add' });
+  return g.op1('Reshape', [scattered, g.op1('Shape', [x])]);
 }
 
 interface AttentionArgs {

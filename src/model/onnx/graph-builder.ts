@@ -1,15 +1,18 @@
 import onnxProto from 'onnx-proto';
+import { toHalf } from '../float-bits.ts';
 
 const { onnx } = onnxProto;
 
 /** Element types the decoder graph uses. */
-export type ElemType = 'float32' | 'float16' | 'int64' | 'int32';
+export type ElemType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8' | 'int8';
 
 export const ONNX_TYPE: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
+  uint8: onnx.TensorProto.DataType.UINT8,
+  int8: onnx.TensorProto.DataType.INT8,
 };
 
 /** A symbolic dimension (string) or a fixed size (number). */
@@ -22,12 +25,29 @@ export type AttrValue =
   | { float: number }
   | { tensor: onnxProto.onnx.ITensorProto };
 
-/** An initializer's bytes, kept aside so large weights can go to an external data file. */
+/** Where an initializer written to the external data file lies in it. */
+export interface ExternalLocation {
+  offset: number;
+  length: number;
+}
+
+/**
+ * An initializer: its bytes, kept until the model is written, or where a sink already wrote
+ * them (large weights stream to the external data file as the graph is built).
+ */
 export interface InitializerData {
   name: string;
   type: ElemType;
   dims: number[];
-  bytes: Uint8Array;
+  bytes: Uint8Array | null;
+  external: ExternalLocation | null;
+}
+
+/** Receives large initializers as they are added (see write-model.ts, `ModelFile`). */
+export interface InitializerSink {
+  /** Bytes at least this long go to the sink; smaller ones stay in the graph. */
+  readonly threshold: number;
+  write(bytes: Uint8Array): ExternalLocation;
 }
 
 /**
@@ -41,6 +61,12 @@ export class GraphBuilder {
   readonly initializers: InitializerData[] = [];
   #counter = 0;
   #constCache = new Map<string, string>();
+  readonly #sink: InitializerSink | null;
+
+  /** @param sink where large initializers go at once, so the builder never holds the weights */
+  constructor(sink: InitializerSink | null = null) {
+    this.#sink = sink;
+  }
 
   /** A fresh value name with a readable prefix. */
   name(prefix: string): string {
@@ -85,27 +111,28 @@ export class GraphBuilder {
     name: string,
     type: ElemType,
     dims: number[],
-    data: Float32Array | Uint16Array | BigInt64Array | Int32Array,
+    data: Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array | Int8Array,
   ): string {
-    this.initializers.push({
-      name,
-      type,
-      dims,
-      bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    });
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (this.#sink && bytes.byteLength >= this.#sink.threshold) {
+      this.initializers.push({ name, type, dims, bytes: null, external: this.#sink.write(bytes) });
+    } else {
+      this.initializers.push({ name, type, dims, bytes, external: null });
+    }
     return name;
   }
 
-  /** An int64 constant (deduplicated), e.g. for Reshape shapes and axes. */
-  ints(values: number[]): string {
-    const key = `i64:${values.join(',')}`;
+  /** An int64 constant (deduplicated), e.g. for Reshape shapes and axes; a number: a scalar. */
+  ints(values: number[] | number): string {
+    const list = typeof values === 'number' ? [values] : values;
+    const key = `i64:${typeof values === 'number' ? 'scalar:' : ''}${list.join(',')}`;
     let name = this.#constCache.get(key);
     if (!name) {
       name = this.initializer(
         this.name('const_i64'),
         'int64',
-        [values.length],
-        BigInt64Array.from(values.map(BigInt)),
+        typeof values === 'number' ? [] : [list.length],
+        BigInt64Array.from(list.map(BigInt)),
       );
       this.#constCache.set(key, name);
     }
@@ -144,40 +171,4 @@ function attribute(name: string, v: AttrValue): onnxProto.onnx.IAttributeProto {
   if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
   if ('float' in v) return { name, type: T.FLOAT, f: v.float };
   return { name, type: T.TENSOR, t: v.tensor };
-}
-
-/** float32 → IEEE half (round to nearest even), for fp16 weights. */
-export function toHalf(value: number): number {
-  const f32 = new Float32Array(1);
-  const u32 = new Uint32Array(f32.buffer);
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >> 13);
-  const rem = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent.
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-/** Converts a float32 array to half-precision bits. */
-export function toHalfArray(data: Float32Array): Uint16Array {
-  const out = new Uint16Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = toHalf(data[i]!);
-  return out;
 }

@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
-import { type GraphBuilder, ONNX_TYPE } from './graph-builder.ts';
+import {
+  type ExternalLocation,
+  type GraphBuilder,
+  type InitializerSink,
+  ONNX_TYPE,
+} from './graph-builder.ts';
 
 const { onnx } = onnxProto;
 
@@ -13,78 +18,122 @@ export const OPSET = 17;
 const EXTERNAL_THRESHOLD = 1024;
 
 /**
- * Writes the graph as `file` plus `file.data` holding the large initializers (ONNX external
- * data, 64-byte aligned so ORT can map them). Both are written to temporary names and renamed,
- * so an interrupted conversion never leaves a half-written model that looks complete. The
- * temporary names are unique: two processes (or engines) converting the same checkpoint at once
- * each write their own copy and the identical results replace each other atomically.
+ * A model being written: `file` plus `file.data` holding the large initializers (ONNX external
+ * data, 64-byte aligned so ORT can map them). Pass `sink` to the GraphBuilder and each large
+ * weight goes to the data file the moment it is added, so a multi-gigabyte model is never held
+ * in memory. Both files are written under temporary names and renamed by `commit`, so an
+ * interrupted conversion never leaves a half-written model that looks complete; the names are
+ * unique, so two processes converting the same checkpoint at once each write their own copy and
+ * the identical results replace each other atomically.
+ *
+ * @example
+ * const out = new ModelFile('model.onnx');
+ * try { out.commit(buildDecoderGraph(cfg, weights, { dtype, sink: out.sink }), 'doc'); }
+ * catch (err) { out.abort(); throw err; }
  */
-export function writeModel(g: GraphBuilder, file: string, docString: string): void {
-  const dataFile = `${file}.data`;
-  const unique = randomUUID();
-  const tmpData = `${dataFile}.${unique}.tmp`;
-  const tmpModel = `${file}.${unique}.tmp`;
-  try {
-    writeParts(g, dataFile, tmpData, tmpModel, docString);
-    renameSync(tmpData, dataFile);
-    renameSync(tmpModel, file);
-  } finally {
-    rmSync(tmpData, { force: true });
-    rmSync(tmpModel, { force: true });
+export class ModelFile {
+  readonly sink: InitializerSink;
+  readonly #file: string;
+  readonly #dataFile: string;
+  readonly #tmpData: string;
+  readonly #tmpModel: string;
+  #fd: number | null;
+  #offset = 0;
+  /**
+   * Where bytes already written lie, by the buffer they were views of: two initializers over the
+   * very same bytes (one quantized table read by two ops as two shapes) are stored once.
+   */
+  readonly #written = new WeakMap<ArrayBufferLike, Map<string, ExternalLocation>>();
+
+  /** Bytes written to the data file so far (progress). */
+  get bytesWritten(): number {
+    return this.#offset;
+  }
+
+  constructor(file: string) {
+    this.#file = file;
+    this.#dataFile = `${file}.data`;
+    const unique = randomUUID();
+    this.#tmpData = `${this.#dataFile}.${unique}.tmp`;
+    this.#tmpModel = `${file}.${unique}.tmp`;
+    this.#fd = openSync(this.#tmpData, 'w');
+    this.sink = { threshold: EXTERNAL_THRESHOLD, write: (bytes) => this.#append(bytes) };
+  }
+
+  #append(bytes: Uint8Array): ExternalLocation {
+    if (this.#fd === null) throw new Error('model file already committed or aborted');
+    const key = `${bytes.byteOffset}:${bytes.byteLength}`;
+    let seen = this.#written.get(bytes.buffer);
+    const known = seen?.get(key);
+    if (known) return known;
+    const pad = (64 - (this.#offset % 64)) % 64;
+    if (pad) writeSync(this.#fd, new Uint8Array(pad));
+    this.#offset += pad;
+    for (let done = 0; done < bytes.byteLength; ) {
+      done += writeSync(this.#fd, bytes, done, Math.min(bytes.byteLength - done, 1 << 30));
+    }
+    const at = { offset: this.#offset, length: bytes.byteLength };
+    this.#offset += bytes.byteLength;
+    if (!seen) this.#written.set(bytes.buffer, (seen = new Map()));
+    seen.set(key, at);
+    return at;
+  }
+
+  /** Writes the graph (initializers still held in memory go to the data file too) and renames both files. */
+  commit(g: GraphBuilder, docString: string): void {
+    try {
+      const location = basename(this.#dataFile);
+      const initializers = g.initializers.map((init): onnxProto.onnx.ITensorProto => {
+        const base = { name: init.name, dataType: ONNX_TYPE[init.type], dims: init.dims };
+        let at = init.external;
+        if (!at && init.bytes!.byteLength < EXTERNAL_THRESHOLD) return { ...base, rawData: init.bytes! };
+        at ??= this.#append(init.bytes!);
+        return {
+          ...base,
+          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+          externalData: [
+            { key: 'location', value: location },
+            { key: 'offset', value: String(at.offset) },
+            { key: 'length', value: String(at.length) },
+          ],
+        };
+      });
+      closeSync(this.#fd!);
+      this.#fd = null;
+      const model = onnx.ModelProto.create({
+        irVersion: 8,
+        producerName: 'reverie',
+        docString,
+        opsetImport: [
+          { domain: '', version: OPSET },
+          { domain: 'com.microsoft', version: 1 },
+        ],
+        graph: {
+          name: 'reverie_decoder',
+          node: g.nodes,
+          input: g.inputs,
+          output: g.outputs,
+          initializer: initializers,
+        },
+      });
+      writeFileSync(this.#tmpModel, onnx.ModelProto.encode(model).finish());
+      renameSync(this.#tmpData, this.#dataFile);
+      renameSync(this.#tmpModel, this.#file);
+    } finally {
+      this.abort();
+    }
+  }
+
+  /** Closes and removes whatever is left of the temporary files (a no-op after commit). */
+  abort(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+    rmSync(this.#tmpData, { force: true });
+    rmSync(this.#tmpModel, { force: true });
   }
 }
 
-function writeParts(
-  g: GraphBuilder,
-  dataFile: string,
-  tmpData: string,
-  tmpModel: string,
-  docString: string,
-): void {
-  const fd = openSync(tmpData, 'w');
-  let offset = 0;
-  const initializers: onnxProto.onnx.ITensorProto[] = [];
-  try {
-    for (const init of g.initializers) {
-      const base = { name: init.name, dataType: ONNX_TYPE[init.type], dims: init.dims };
-      if (init.bytes.byteLength < EXTERNAL_THRESHOLD) {
-        initializers.push({ ...base, rawData: init.bytes });
-        continue;
-      }
-      const pad = (64 - (offset % 64)) % 64;
-      if (pad) writeSync(fd, new Uint8Array(pad));
-      offset += pad;
-      writeSync(fd, init.bytes);
-      initializers.push({
-        ...base,
-        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-        externalData: [
-          { key: 'location', value: basename(dataFile) },
-          { key: 'offset', value: String(offset) },
-          { key: 'length', value: String(init.bytes.byteLength) },
-        ],
-      });
-      offset += init.bytes.byteLength;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'reverie',
-    docString,
-    opsetImport: [
-      { domain: '', version: OPSET },
-      { domain: 'com.microsoft', version: 1 },
-    ],
-    graph: {
-      name: 'reverie_decoder',
-      node: g.nodes,
-      input: g.inputs,
-      output: g.outputs,
-      initializer: initializers,
-    },
-  });
-  const bytes = onnx.ModelProto.encode(model).finish();
-  writeFileSync(tmpModel, bytes);
+/** Writes a graph built in memory (no sink) as `file` + `file.data`. */
+export function writeModel(g: GraphBuilder, file: string, docString: string): void {
+  new ModelFile(file).commit(g, docString);
 }
