@@ -38,8 +38,8 @@ from .tasks import TASKS, generate
 from .tokenizer import training_text
 
 FULL = dict(hidden=256, layers=4, heads=8, kv_heads=2, ffn=768,
-            sft_steps=3000, sft_batch=32, sft_lr=2e-3, sft_warmup=50, reach_share=0.6,
-            latent_steps=600, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=5,
+            sft_steps=2400, sft_batch=32, sft_lr=1e-3, sft_warmup=100, reach_share=0.6,
+            latent_steps=300, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=5,
             latent_other_share=0.3, latent_aux=0.5,
             rl_steps=120, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5,
             think_budget=64, answer_budget=10, val_n=150)
