@@ -97,7 +97,11 @@ function benchContext(runner: ModelRunner, ngram: NgramStore): DecodeContext {
     eosIds: [], // every run generates exactly its token budget
     thinkStartId: vocabSize - 2,
     thinkEndId: vocabSize - 1,
-    supportsLatent: false,
+    name: 'bench',
+    modes: ['discrete', 'hard', 'soft', 'fuzzy', 'superposed'],
+    hasNgram: true,
+    maxModelLen: runner.config.maxPositions,
+    defaults: {},
     tokenizer: STUB_TOKENIZER,
     ngram,
   };
@@ -134,7 +138,7 @@ async function run(
   opts: { startsInThinking?: boolean; fork?: number; maxSteps?: number; defaults?: DecodingDefaults } = {},
 ): Promise<RunTiming> {
   const fork = opts.fork ?? 1;
-  const resolved = resolveDecodingParams(params, ctx, opts.defaults);
+  const resolved = resolveDecodingParams(params, { ...ctx, defaults: opts.defaults ?? {} });
   const rows: Row[][] = prompts.map((p) =>
     Array.from({ length: fork }, (_, i) => ({
       seq: nextSeq++,

@@ -1,3 +1,4 @@
+import type { ModelFacts } from './model-facts.ts';
 import type { NgramStore } from './ngram-store.ts';
 
 /**
@@ -44,23 +45,18 @@ export interface DecodingTokenizer {
   addedToken?(id: number): string | undefined;
 }
 
-/** Per-checkpoint facts, built once by the engine and shared by every decoder. */
-export interface DecodeContext {
+/**
+ * Per-checkpoint facts, built once by the engine worker and shared by every decoder: the facts
+ * requests are resolved against, and what decoding needs besides.
+ */
+export interface DecodeContext extends ModelFacts {
   /** Logits length (the model's vocab, possibly padded). */
   vocabSize: number;
-  /** Ids ≥ this are padding rows of the embedding matrix and are never chosen. */
-  tokenizerVocabSize: number;
   hiddenSize: number;
   /** Root-mean-square of all entries of the input embedding matrix E (scales Gaussian noise). */
   embeddingRms: number;
   /** Tokens that end an answer. */
   eosIds: readonly number[];
-  /** `<think>` id, or null for a checkpoint that does not think. */
-  thinkStartId: number | null;
-  /** `</think>` id, or null for a checkpoint that does not think. */
-  thinkEndId: number | null;
-  /** Whether the checkpoint was trained to read its last hidden state as input (latent thinking). */
-  supportsLatent: boolean;
   tokenizer: DecodingTokenizer;
   /** N-gram store for superposed decoding; without one, α = 0. */
   ngram?: NgramStore | null;

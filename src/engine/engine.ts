@@ -2,9 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { ChatTemplate } from '../model/chat-template.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
 import { type EngineOptionsInput, parseEngineOptions } from './config.ts';
-import { decodeContext } from './decode-context.ts';
-import { resolveRequest } from './executor.ts';
 import { FlowControl } from './flow-control.ts';
+import { modelFacts } from './model-facts.ts';
 import {
   emptyWorkerStats,
   type FromWorker,
@@ -14,6 +13,7 @@ import {
   type WorkerStats,
 } from './protocol.ts';
 import type { RequestChannel } from './request-channel.ts';
+import { resolveRequest } from './resolve-request.ts';
 import {
   type Engine,
   EngineError,
@@ -50,17 +50,11 @@ const WORKER_ENTRY = new URL(
   import.meta.url,
 );
 
-interface ModelEntry {
-  info: ModelInfo;
-  loaded: LoadedModel;
-  ctx: ReturnType<typeof decodeContext>;
-}
-
 class WorkerEngine implements Engine {
   readonly models: ModelInfo[] = [];
   readonly #options;
   readonly #worker: Worker;
-  readonly #byName = new Map<string, ModelEntry>();
+  readonly #byName = new Map<string, ModelInfo>();
   readonly #channels = new Map<string, RequestChannel>();
   /** Requests submitted but not yet scheduled (the queue-limit count). */
   readonly #unscheduled = new Set<string>();
@@ -126,14 +120,16 @@ class WorkerEngine implements Engine {
    */
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent> {
     if (this.#state !== 'ready') throw new EngineError('unavailable', `the engine is ${this.#state}`);
-    const entry = this.#byName.get(request.model);
-    if (!entry) throw new EngineError('unknown_model', `the model ${request.model} does not exist`, 'model');
+    const model = this.#byName.get(request.model);
+    if (!model)
+      throw new EngineError('model_not_found', `the model ${request.model} does not exist`, 'model');
     if (this.#channels.has(request.id))
-      throw new EngineError('invalid_request', `duplicate request id ${request.id}`);
+      throw new EngineError('invalid_value', `duplicate request id ${request.id}`);
     if (this.#unscheduled.size >= this.#options.queueLimit) {
       throw new EngineError('overloaded', `the queue is full (${this.#options.queueLimit} requests waiting)`);
     }
-    resolveRequest(request, entry.ctx, entry.loaded.checkpoint.manifest.defaults, entry.loaded.maxModelLen);
+    // The one resolution of the request's parameters; the worker receives the result.
+    const resolved = resolveRequest(request, model.facts);
     const channel = this.#flow.channel(request.id);
     channel.onAbandon = () => this.cancel(request.id);
     this.#channels.set(request.id, channel);
@@ -142,7 +138,7 @@ class WorkerEngine implements Engine {
       if (signal.aborted) queueMicrotask(() => this.cancel(request.id));
       else signal.addEventListener('abort', () => this.cancel(request.id), { once: true });
     }
-    this.#send({ type: 'submit', request });
+    this.#send({ type: 'submit', request: resolved });
     return channel;
   }
 
@@ -211,6 +207,12 @@ class WorkerEngine implements Engine {
       const { checkpoint } = loaded;
       const tokenizer = new TextTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
       const info: ModelInfo = {
+        facts: modelFacts({
+          manifest: checkpoint.manifest,
+          tokenizer,
+          maxModelLen: loaded.maxModelLen,
+          vocabSize: checkpoint.config.vocabSize,
+        }),
         name: checkpoint.manifest.name,
         root: checkpoint.dir,
         manifest: checkpoint.manifest,
@@ -223,11 +225,7 @@ class WorkerEngine implements Engine {
         created: Math.floor(Date.now() / 1000),
       };
       this.models.push(info);
-      this.#byName.set(info.name, {
-        info,
-        loaded,
-        ctx: decodeContext(checkpoint, tokenizer, loaded.embeddingRms, { loadNgram: false }),
-      });
+      this.#byName.set(info.name, info);
     }
     if (this.#state === 'starting') this.#state = 'ready';
   }

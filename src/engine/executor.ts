@@ -1,20 +1,18 @@
 import { stopIds } from '../decoding/discrete-answer.ts';
 import type { ResolvedDecodingParams } from '../decoding/params.ts';
-import type { DecodingDefaults } from '../decoding/resolve-params.ts';
-import { DecodingParamsError, resolveDecodingParams } from '../decoding/resolve-params.ts';
 import { createDecoder } from '../decoding/sequence-decoder.ts';
 import type { StructuredOutputCompiler } from '../decoding/structured/grammar-compiler.ts';
 import { StructuredOutputError } from '../decoding/structured/spec.ts';
-import { thinkingReserve } from '../decoding/think-block.ts';
 import type { TokenConstraint } from '../decoding/token-constraint.ts';
 import type { BagInput, DecodeContext, DecodeEvent } from '../decoding/types.ts';
 import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
 import type { ModelRunner } from '../model/runner.ts';
 import { KV_BLOCK } from './config.ts';
 import { kvBytesPerPosition, PREFIX_CACHE_SHARE } from './kv-budget.ts';
+import type { ResolvedRequest } from './resolve-request.ts';
 import { type ScheduledBatch, type ScheduledRow, Scheduler } from './scheduler.ts';
 import { Sequence } from './sequence.ts';
-import { EngineError, type EngineEvent, type GenerateRequest, type StepSample } from './types.ts';
+import { EngineError, type EngineEvent, type StepSample } from './types.ts';
 
 /**
  * Runs one model inside the engine worker: the scheduler decides each step, the runner computes
@@ -42,7 +40,7 @@ export interface ExecutorServices {
 }
 
 interface RequestState {
-  req: GenerateRequest;
+  req: ResolvedRequest;
   params: ResolvedDecodingParams;
   /** Structured outputs: one compiled constraint per choice (empty without one). */
   constraints: TokenConstraint[];
@@ -66,49 +64,10 @@ interface RequestState {
 
 export type EmitFn = (requestId: string, events: EngineEvent[]) => void;
 
-/** Turns a decoding-parameter problem into the engine's coded error, naming the parameter. */
-export function invalidParams(err: DecodingParamsError): EngineError {
-  const param = /^([a-z_][a-z0-9_.]*)\b/i.exec(err.message)?.[1] ?? null;
-  return new EngineError('invalid_request', err.message, param);
-}
-
-/** Validates a request against a model; shared by the main thread (fail fast) and the worker. */
-export function resolveRequest(
-  req: GenerateRequest,
-  ctx: DecodeContext,
-  defaults: DecodingDefaults,
-  maxModelLen: number,
-): ResolvedDecodingParams {
-  let params: ResolvedDecodingParams;
-  try {
-    params = resolveDecodingParams(req.params, ctx, defaults);
-  } catch (err) {
-    if (err instanceof DecodingParamsError) throw invalidParams(err);
-    throw err;
-  }
-  if (req.prompt.length === 0) throw new EngineError('invalid_request', 'the prompt is empty', 'messages');
-  const thinking = thinkingReserve({
-    startsInThinking: req.startsInThinking,
-    mayOpen: ctx.thinkStartId !== null && ctx.thinkEndId !== null && !params.superposition,
-    mode: params.thinking.mode,
-    maxTokens: params.thinking.maxTokens,
-  });
-  const total = req.prompt.length + thinking + params.maxTokens;
-  if (total > maxModelLen) {
-    throw new EngineError(
-      'invalid_request',
-      `prompt (${req.prompt.length} tokens) + thinking budget (${thinking}) + max_tokens (${params.maxTokens}) = ${total} exceeds the model length ${maxModelLen}`,
-      'max_tokens',
-    );
-  }
-  return params;
-}
-
 export class ModelExecutor {
   readonly scheduler: Scheduler;
   readonly #runner: ModelRunner;
   readonly #ctx: DecodeContext;
-  readonly #defaults: DecodingDefaults;
   readonly #limits: ExecutorLimits;
   readonly #emit: EmitFn;
   readonly #requests = new Map<string, RequestState>();
@@ -132,7 +91,6 @@ export class ModelExecutor {
   constructor(
     runner: ModelRunner,
     ctx: DecodeContext,
-    defaults: DecodingDefaults,
     limits: ExecutorLimits,
     emit: EmitFn,
     services: ExecutorServices = {},
@@ -140,7 +98,6 @@ export class ModelExecutor {
     this.#services = services;
     this.#runner = runner;
     this.#ctx = ctx;
-    this.#defaults = defaults;
     this.#limits = limits;
     this.#emit = emit;
     const kvCapacityBlocks = Math.floor(
@@ -164,20 +121,15 @@ export class ModelExecutor {
     return this.scheduler.hasWork();
   }
 
-  submit(req: GenerateRequest, now: number): void {
+  /** Queues a request resolved on the main thread (its structured-output constraint compiles first). */
+  submit(req: ResolvedRequest, now: number): void {
     if (this.#requests.has(req.id) || this.#compiling.has(req.id)) {
       this.#emit(req.id, [
-        { type: 'error', error: new EngineError('invalid_request', `duplicate request id ${req.id}`) },
+        { type: 'error', error: new EngineError('invalid_value', `duplicate request id ${req.id}`) },
       ]);
       return;
     }
-    let params: ResolvedDecodingParams;
-    try {
-      params = resolveRequest(req, this.#ctx, this.#defaults, this.#limits.maxModelLen);
-    } catch (err) {
-      this.#emit(req.id, [{ type: 'error', error: toEngineError(err) }]);
-      return;
-    }
+    const params = req.params;
     const spec = params.structuredOutput;
     if (!spec) {
       this.#admit(req, params, [], now);
@@ -189,7 +141,7 @@ export class ModelExecutor {
         {
           type: 'error',
           error: new EngineError(
-            'invalid_request',
+            'invalid_value',
             'structured outputs are not available here',
             'structured_output',
           ),
@@ -222,7 +174,7 @@ export class ModelExecutor {
   }
 
   /** Queues a validated request (its constraints compiled, when it has any). */
-  #admit(req: GenerateRequest, params: ResolvedDecodingParams, constraints: TokenConstraint[], now: number) {
+  #admit(req: ResolvedRequest, params: ResolvedDecodingParams, constraints: TokenConstraint[], now: number) {
     const promptIds = Int32Array.from(req.prompt);
     const seq = new Sequence(
       this.#nextSeq++,
@@ -331,7 +283,7 @@ export class ModelExecutor {
         this.#fail(
           state,
           new EngineError(
-            'invalid_request',
+            'invalid_value',
             'the request needs more KV cache than the whole budget',
             'max_tokens',
           ),
@@ -372,7 +324,7 @@ export class ModelExecutor {
         });
       } catch (err) {
         // A failed forward fails the requests in it; the engine and everyone else carry on.
-        const error = new EngineError('internal', `forward pass failed: ${(err as Error).message}`);
+        const error = new EngineError('internal_error', `forward pass failed: ${(err as Error).message}`);
         for (const row of batch.rows) {
           const state = this.#requests.get(row.seq.requestId);
           if (state) this.#fail(state, error);
@@ -383,7 +335,7 @@ export class ModelExecutor {
 
   #decoder(
     params: ResolvedDecodingParams,
-    req: GenerateRequest,
+    req: ResolvedRequest,
     choiceIndex: number,
     constraints: TokenConstraint[],
   ) {
@@ -504,7 +456,7 @@ export class ModelExecutor {
     try {
       result = seq.decoder!.next(out);
     } catch (err) {
-      this.#fail(state, new EngineError('internal', `decoding failed: ${(err as Error).message}`));
+      this.#fail(state, new EngineError('internal_error', `decoding failed: ${(err as Error).message}`));
       return;
     }
     for (const ev of result.events) {
@@ -574,7 +526,6 @@ const ONE = Float32Array.of(1);
 
 function toEngineError(err: unknown): EngineError {
   if (err instanceof EngineError) return err;
-  if (err instanceof DecodingParamsError) return invalidParams(err);
-  if (err instanceof StructuredOutputError) return new EngineError('invalid_request', err.message, err.param);
-  return new EngineError('internal', (err as Error).message);
+  if (err instanceof StructuredOutputError) return new EngineError('invalid_value', err.message, err.param);
+  return new EngineError('internal_error', (err as Error).message);
 }

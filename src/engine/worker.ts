@@ -83,7 +83,7 @@ port.on('message', (msg: ToWorker) => {
       emit(msg.request.id, [
         {
           type: 'error',
-          error: new EngineError('unknown_model', `unknown model ${msg.request.model}`, 'model'),
+          error: new EngineError('model_not_found', `unknown model ${msg.request.model}`, 'model'),
         },
       ]);
     else ex.submit(msg.request, performance.now());
@@ -120,7 +120,10 @@ async function load(): Promise<void> {
       // Its runner is closed with the others as the worker exits.
       throw new Error(`${checkpoint.manifest.name}: ${(err as Error).message}`);
     }
-    const ctx = decodeContext(checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
+    const ctx = decodeContext(checkpoint, model.tokenizer, model.graph.embeddingRms, {
+      loadNgram: true,
+      maxModelLen,
+    });
     const budget = kvBudget({
       configured: options.kvBudgetBytes,
       maxNumSeqs: options.maxNumSeqs,
@@ -132,7 +135,6 @@ async function load(): Promise<void> {
     const executor = new ModelExecutor(
       model.runner,
       ctx,
-      checkpoint.manifest.defaults,
       {
         maxNumSeqs: options.maxNumSeqs,
         maxBatchedTokens: options.maxBatchedTokens,
@@ -157,7 +159,7 @@ async function load(): Promise<void> {
       },
     );
     executors.set(checkpoint.manifest.name, executor);
-    loaded.push({ checkpoint, maxModelLen, embeddingRms: model.graph.embeddingRms, kvBudget: budget });
+    loaded.push({ checkpoint, maxModelLen, kvBudget: budget });
   }
   post({ type: 'ready', models: loaded });
 }

@@ -1,4 +1,6 @@
 import { kvBudget } from '../../src/engine/kv-budget.ts';
+import { modelFacts } from '../../src/engine/model-facts.ts';
+import { resolveRequest } from '../../src/engine/resolve-request.ts';
 import {
   type Engine,
   EngineError,
@@ -34,19 +36,21 @@ export function modelInfo(
   maxModelLen = 1024,
 ): ModelInfo {
   const tokenizer = new TextTokenizer(tokenizerJson, tokenizerConfig);
+  const parsed = manifestSchema.parse({
+    format: 'reverie-checkpoint/1',
+    name,
+    description: 'fake',
+    architecture: 'LlamaForCausalLM',
+    files: {},
+    thinking: { start: '<think>', end: '</think>' },
+    modes: ['discrete', 'hard', 'soft', 'fuzzy', 'superposed'],
+    ...manifest,
+  });
   return {
     name,
     root: `/models/${name}`,
-    manifest: manifestSchema.parse({
-      format: 'reverie-checkpoint/1',
-      name,
-      description: 'fake',
-      architecture: 'LlamaForCausalLM',
-      files: {},
-      thinking: { start: '<think>', end: '</think>' },
-      modes: ['discrete', 'hard', 'soft', 'fuzzy', 'superposed'],
-      ...manifest,
-    }),
+    manifest: parsed,
+    facts: modelFacts({ manifest: parsed, tokenizer, maxModelLen }),
     maxModelLen,
     kvBudget: kvBudget({ maxNumSeqs: 4, maxModelLen, bytesPerPosition: 1024, models: 1, freeBytes: 2 ** 30 }),
     tokenizer,
@@ -167,6 +171,11 @@ export class FakeEngine implements Engine {
 
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent> {
     if (this.state !== 'ready') throw new EngineError('unavailable', `the engine is ${this.state}`);
+    const model = this.models.find((m) => m.name === request.model);
+    if (!model)
+      throw new EngineError('model_not_found', `the model ${request.model} does not exist`, 'model');
+    // Refuses what the real engine refuses, with the same resolution of the parameters.
+    resolveRequest(request, model.facts);
     this.admit(request);
     this.requests.push(request);
     const source = this.script(request, signal);

@@ -30,7 +30,10 @@ export interface TinyCheckpoint {
 export async function openTinyCheckpoint(seed = 1, tieEmbeddings = false): Promise<TinyCheckpoint> {
   const dir = await sharedCheckpoint({ latent: true, seed, tieEmbeddings });
   const model = await openModel(dir, { threads: 1 });
-  const ctx = decodeContext(model.checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
+  const ctx = decodeContext(model.checkpoint, model.tokenizer, model.graph.embeddingRms, {
+    loadNgram: true,
+    maxModelLen: model.checkpoint.config.maxPositions,
+  });
   return {
     model,
     ctx,

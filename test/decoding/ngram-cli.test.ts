@@ -78,7 +78,7 @@ describe('reverie ngram build', () => {
     assert.deepEqual(checkpoint.manifest.modes, before.manifest.modes);
     assert.equal(checkpoint.manifest.description, before.manifest.description);
     const tokenizer = new TextTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
-    const ctx = decodeContext(checkpoint, tokenizer, 1, { loadNgram: true });
+    const ctx = decodeContext(checkpoint, tokenizer, 1, { loadNgram: true, maxModelLen: 1024 });
     assert.equal(ctx.ngram?.countOf(tokenizer.encode('the cat ', { specialTokens: false }).slice(-3)), 2);
   });
 

@@ -22,11 +22,10 @@ describe('resolveDecodingParams', () => {
   });
 
   it('uses the checkpoint defaults when the request names none', () => {
-    const r = resolveDecodingParams({ max_tokens: 9 }, ctx, {
-      temperature: 0,
-      max_tokens: 99,
-      thinking_mode: 'soft',
-    });
+    const r = resolveDecodingParams(
+      { max_tokens: 9 },
+      { ...ctx, defaults: { temperature: 0, max_tokens: 99, thinking_mode: 'soft' } },
+    );
     assert.equal(r.sampling.temperature, 0);
     assert.equal(r.maxTokens, 9);
     assert.equal(r.thinking.mode, 'soft');
@@ -76,12 +75,11 @@ describe('resolveDecodingParams', () => {
       [{ thinking: { mode: 'hard', noise: { type: 'gaussian', scale: 0.3 } } }, /noise/],
       [{ thinking: { mode: 'latent' } }, /latent/],
     ];
-    const noLatent = makeContext({ supportsLatent: false });
+    const noLatent = makeContext({ modes: ['discrete', 'hard', 'soft', 'fuzzy', 'superposed'] });
     for (const [params, message] of bad) {
       assert.throws(
         () => resolveDecodingParams(params, noLatent),
-        (e: unknown) =>
-          e instanceof DecodingParamsError && e.code === 'invalid_decoding_params' && message.test(e.message),
+        (e: unknown) => e instanceof DecodingParamsError && e.param !== null && message.test(e.message),
         JSON.stringify(params),
       );
     }

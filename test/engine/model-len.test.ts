@@ -91,7 +91,7 @@ describe('max model length', () => {
             startsInThinking: false,
             params: { max_tokens: 9000 },
           }),
-        /exceeds the model length 8192/,
+        /of the model's 8192 positions/,
       );
     } finally {
       await engine.close();

@@ -2,7 +2,7 @@ import type { EngineEvent, GenerateRequest, ModelInfo } from '../../engine/types
 import { renderChatPrompt } from '../common/chat-prompt.ts';
 import { chunkBase, collectChoices, traceJson, usageJson } from '../common/collect.ts';
 import type { ApiContext } from '../common/context.ts';
-import { decodingParamsFor, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
+import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
 import { chatLogprob } from '../common/tokens.ts';
 import { invalidRequest, toApiError } from '../errors.ts';
@@ -45,15 +45,11 @@ export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): 
   const text = renderChatPrompt(model, body, mode, 'use /v1/completions');
   const prompt = model.tokenizer.encode(text, { specialTokens: true });
   const startsInThinking = promptOpensThinking(model, prompt);
-  const params = decodingParamsFor(
-    { ...body, max_tokens: body.max_completion_tokens ?? body.max_tokens },
-    model,
-    ctx.config,
-    mode,
-    prompt.length,
-    startsInThinking,
-    { logprobs: body.logprobs ?? false, top_logprobs: body.top_logprobs ?? 0 },
-  );
+  const params = decodingParams(body, ctx.config, mode, {
+    max_tokens: body.max_completion_tokens ?? body.max_tokens,
+    logprobs: body.logprobs ?? false,
+    top_logprobs: body.top_logprobs ?? 0,
+  });
   const superposed = params.superposition != null;
   return {
     body,

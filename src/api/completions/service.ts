@@ -1,7 +1,7 @@
 import type { EngineEvent, GenerateRequest, ModelInfo, TokenLogprob } from '../../engine/types.ts';
 import { chunkBase, collectChoices, traceJson, usageJson } from '../common/collect.ts';
 import type { ApiContext } from '../common/context.ts';
-import { decodingParamsFor, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
+import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
 import { tokenText } from '../common/tokens.ts';
 import { invalidRequest, toApiError, unsupportedParameter } from '../errors.ts';
@@ -56,10 +56,7 @@ export function prepareCompletion(raw: unknown, ctx: ApiContext, requestId?: str
   const { ids } = promptIds(body, model);
   const startsInThinking = promptOpensThinking(model, ids);
   const logprobs = body.logprobs != null;
-  const params = decodingParamsFor(body, model, ctx.config, mode, ids.length, startsInThinking, {
-    logprobs,
-    top_logprobs: body.logprobs ?? 0,
-  });
+  const params = decodingParams(body, ctx.config, mode, { logprobs, top_logprobs: body.logprobs ?? 0 });
   const superposed = params.superposition != null;
   return {
     body,

@@ -85,16 +85,7 @@ export class StreamSession {
     }
     const text = typeof data === 'string' ? data : data.toString('utf8');
     if (Buffer.byteLength(text) > limit) {
-      return new MessageError(
-        null,
-        new ApiError(
-          413,
-          'invalid_request_error',
-          `Message exceeds ${limit} bytes`,
-          null,
-          'message_too_large',
-        ),
-      );
+      return new MessageError(null, new ApiError('message_too_large', `Message exceeds ${limit} bytes`));
     }
     let raw: unknown;
     try {
@@ -123,13 +114,7 @@ export class StreamSession {
     }
     const max = this.#ctx.config.wsMaxConcurrent;
     if (this.#live.size >= max) {
-      return new ApiError(
-        429,
-        'rate_limit_error',
-        `At most ${max} concurrent requests per connection`,
-        null,
-        'too_many_requests',
-      );
+      return new ApiError('too_many_requests', `At most ${max} concurrent requests per connection`);
     }
     const abort = new AbortController();
     this.#live.set(msg.id, abort);
