@@ -16,7 +16,14 @@ import type { KvBudget } from './kv-budget.ts';
 /** Request-level decoding parameters: see src/decoding/params.ts (`DecodingParams`). */
 export type { DecodingParams } from '../decoding/params.ts';
 /** Per-choice events produced by the decoders: see src/decoding/types.ts (`DecodeEvent`). */
-export type { DecodeEvent, DraftSnapshot, FinishReason, StepTrace, TokenLogprob } from '../decoding/types.ts';
+export type {
+  ChoiceUsage,
+  DecodeEvent,
+  DraftSnapshot,
+  FinishReason,
+  StepTrace,
+  TokenLogprob,
+} from '../decoding/types.ts';
 
 import type { ModelFacts } from '../decoding/model-facts.ts';
 import type { DecodingParams } from '../decoding/params.ts';
