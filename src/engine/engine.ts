@@ -58,6 +58,10 @@ class WorkerEngine implements Engine {
   readonly #channels = new Map<string, RequestChannel>();
   /** Requests submitted but not yet scheduled (the queue-limit count). */
   readonly #unscheduled = new Set<string>();
+  /** Requests whose cancel went to the worker: a request is cancelled once, whatever asked. */
+  readonly #cancelled = new Set<string>();
+  /** Removes a live request's abort listener from its signal. */
+  readonly #unlisten = new Map<string, () => void>();
   #state: EngineStats['state'] = 'starting';
   #stats: WorkerStats = emptyWorkerStats();
   readonly #ready: Promise<void>;
@@ -135,8 +139,12 @@ class WorkerEngine implements Engine {
     this.#channels.set(request.id, channel);
     this.#unscheduled.add(request.id);
     if (signal) {
-      if (signal.aborted) queueMicrotask(() => this.cancel(request.id));
-      else signal.addEventListener('abort', () => this.cancel(request.id), { once: true });
+      const onAbort = () => this.cancel(request.id);
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#unlisten.set(request.id, () => signal.removeEventListener('abort', onAbort));
+      }
     }
     this.#send({ type: 'submit', request: resolved });
     return channel;
@@ -147,8 +155,14 @@ class WorkerEngine implements Engine {
     return () => this.#stepListeners.delete(listener);
   }
 
+  /**
+   * Cancels a live request, once: an abort of its signal, its reader leaving (iterator return,
+   * an abandoned channel) and a WebSocket `response.cancel` may all ask; the worker hears it once.
+   */
   cancel(id: string): void {
-    if (this.#channels.has(id)) this.#send({ type: 'cancel', id });
+    if (!this.#channels.has(id) || this.#cancelled.has(id)) return;
+    this.#cancelled.add(id);
+    this.#send({ type: 'cancel', id });
   }
 
   async close(timeoutMs = 30_000): Promise<void> {
@@ -263,6 +277,9 @@ class WorkerEngine implements Engine {
   }
 
   #end(id: string): void {
+    this.#unlisten.get(id)?.();
+    this.#unlisten.delete(id);
+    this.#cancelled.delete(id);
     this.#flow.forget(id);
     this.#channels.delete(id);
     this.#unscheduled.delete(id);

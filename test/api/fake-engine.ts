@@ -179,22 +179,32 @@ export class FakeEngine implements Engine {
     this.admit(request);
     this.requests.push(request);
     const source = this.script(request, signal);
-    const cancelled = this.cancelled;
+    // A live request is cancelled once, as by the real engine: by an abort or by its reader leaving.
+    let live = true;
+    const cancel = () => {
+      if (!live) return;
+      live = false;
+      this.cancel(request.id);
+    };
+    const end = () => {
+      live = false;
+      signal?.removeEventListener('abort', cancel);
+    };
+    signal?.addEventListener('abort', cancel, { once: true });
     return {
       async *[Symbol.asyncIterator]() {
-        let done = false;
         try {
           for await (const ev of source) {
             if (signal?.aborted) {
+              end();
               yield { type: 'error', error: new EngineError('cancelled', 'cancelled') };
-              done = true;
               return;
             }
+            if (ev.type === 'done' || ev.type === 'error') end();
             yield ev;
-            if (ev.type === 'done' || ev.type === 'error') done = true;
           }
         } finally {
-          if (!done) cancelled.push(request.id);
+          cancel();
         }
       },
     };
