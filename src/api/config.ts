@@ -93,6 +93,7 @@ export const ENGINE_ENV = {
   maxModelLen: 'REVERIE_MAX_MODEL_LEN',
   queueLimit: 'REVERIE_QUEUE_LIMIT',
   prefixCache: 'REVERIE_PREFIX_CACHE',
+  kvDtype: 'REVERIE_KV_DTYPE',
   maxBufferedEvents: 'REVERIE_MAX_BUFFERED_EVENTS',
   stallTimeoutMs: 'REVERIE_STALL_TIMEOUT_MS',
   threads: 'REVERIE_THREADS',
@@ -142,10 +143,11 @@ export function parseApiConfig(input: Partial<z.input<typeof apiConfigSchema>> =
   return Object.freeze(apiConfigSchema.parse(input));
 }
 
-/** The engine's schema takes typed values: numbers, and `true` / `false`; anything else fails there. */
-function knobValue(text: string): number | boolean {
+/** The engine's schema takes typed values: numbers, `true` / `false`, and words; a wrong kind fails there. */
+function knobValue(text: string): number | boolean | string {
   const lower = text.toLowerCase();
-  return lower === 'true' || lower === 'false' ? lower === 'true' : Number(text);
+  if (lower === 'true' || lower === 'false') return lower === 'true';
+  return /^[a-z]/i.test(text) ? text : Number(text);
 }
 
 /**

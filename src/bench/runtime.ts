@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGraph } from '../model/graph-cache.ts';
 import { parseModelConfig } from '../model/hf-config.ts';
-import { ModelRunner } from '../model/runner.ts';
+import { ModelRunner, type RunnerOptions } from '../model/runner.ts';
 import { QWEN05B_SHAPE, type TestModelOptions, TINY, writeRandomModel } from '../model/test-model.ts';
 import { median, nowMs, table } from './stats.ts';
 
 /**
  * `npm run bench:runtime`: median decode-step time at batch 1/8/32 and context 64/512, for the
- * tiny model and a random model of Qwen2.5-0.5B's shape, and the runner's overhead over a raw
- * `session.run` on the same feeds (measured interleaved, in one run).
+ * tiny model and a random model of Qwen2.5-0.5B's shape, and the runner's overhead over the
+ * `session.run` inside each step (the runner's own forward time, measured in the same steps).
  */
 
 export interface RuntimeRow {
@@ -32,7 +32,11 @@ function benchModelDir(name: string): string {
   return join(process.env.REVERIE_BENCH_DIR ?? join(tmpdir(), 'reverie-bench'), name);
 }
 
-export async function openBenchModel(name: string, log: (s: string) => void): Promise<ModelRunner> {
+export async function openBenchModel(
+  name: string,
+  log: (s: string) => void,
+  options: RunnerOptions = {},
+): Promise<ModelRunner> {
   const dir = benchModelDir(name);
   if (!existsSync(join(dir, 'model.safetensors'))) {
     log(`writing random ${name} weights to ${dir}`);
@@ -43,19 +47,12 @@ export async function openBenchModel(name: string, log: (s: string) => void): Pr
   const graph = await ensureGraph(dir, cfg, [join(dir, 'model.safetensors')], {
     onProgress: (m) => log(`  ${m}`),
   });
-  return ModelRunner.open(graph.modelPath, cfg);
+  return ModelRunner.open(graph.modelPath, cfg, options);
 }
 
-/** Fills `batch` sequences with `context` cached positions of random KV (values do not change timing). */
-function seedKv(runner: ModelRunner, batch: number, context: number): void {
-  const { numLayers, numKvHeads, headDim } = runner.config;
-  const n = numKvHeads * context * headDim;
-  const block = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5);
-  const layers = Array.from({ length: numLayers }, () => block);
-  for (let b = 0; b < batch; b++) {
-    runner.kv.free(b);
-    runner.kv.append(b, 0, context, context, layers, layers);
-  }
+/** Prompt ids of `length` positions (values do not change timing). */
+function filler(length: number, salt: number): Int32Array {
+  return Int32Array.from({ length }, (_, i) => (i * 31 + salt * 7) % 200);
 }
 
 export async function benchRuntime(opts: {
@@ -69,27 +66,33 @@ export async function benchRuntime(opts: {
     const steps = opts.steps ?? (name === 'tiny' ? 50 : 8);
     for (const context of [64, 512]) {
       for (const batch of [1, 8, 32]) {
-        seedKv(runner, batch, context);
-        const decode = Array.from({ length: batch }, (_, b) => ({
-          seq: b,
-          count: 1,
-          bagSize: 1,
-          ids: Int32Array.of(b % 200),
-        }));
+        // `batch` sequences of `context` positions, kept as they are: each timed step decodes on
+        // a copy of one (an untimed step makes the copies and frees the last ones).
+        const base = Array.from({ length: batch }, (_, b) => 1_000 + b);
+        for (const [b, seq] of base.entries())
+          await runner.step({ rows: [{ seq, count: context, bagSize: 1, ids: filler(context, b) }] });
+        const work = (i: number) => base.map((_, b) => 10_000 + (i & 1) * 1_000 + b);
         const stepTimes: number[] = [];
-        const rawTimes: number[] = [];
+        const runTimes: number[] = [];
         for (let i = -2; i < steps; i++) {
-          let t = nowMs();
-          await runner.step(decode);
+          await runner.step({
+            frees: work(i + 1),
+            copies: base.map((from, b) => ({ from, to: work(i)[b]!, length: context })),
+            rows: [],
+          });
+          const decode = work(i).map((seq, b) => ({
+            seq,
+            count: 1,
+            bagSize: 1,
+            ids: Int32Array.of(b % 200),
+          }));
+          const forward = runner.forwardMs;
+          const t = nowMs();
+          await runner.step({ rows: decode });
           const step = nowMs() - t;
-          for (let b = 0; b < batch; b++) runner.kv.truncate(b, context);
-          const feeds = runner.prepareFeeds(decode);
-          t = nowMs();
-          await runner.run(feeds);
-          const raw = nowMs() - t;
           if (i >= 0) {
             stepTimes.push(step);
-            rawTimes.push(raw);
+            runTimes.push(runner.forwardMs - forward);
           }
         }
         const row = {
@@ -97,16 +100,16 @@ export async function benchRuntime(opts: {
           batch,
           context,
           stepMs: median(stepTimes),
-          rawRunMs: median(rawTimes),
-          overhead: median(stepTimes) / median(rawTimes),
+          rawRunMs: median(runTimes),
+          overhead: median(stepTimes) / median(runTimes),
         };
         opts.log(
           `  ${name} batch ${batch} context ${context}: step ${row.stepMs.toFixed(2)} ms, run ${row.rawRunMs.toFixed(2)} ms`,
         );
         rows.push(row);
+        await runner.step({ frees: [...base, ...work(0), ...work(1)], rows: [] });
       }
     }
-    for (let b = 0; b < 32; b++) runner.kv.free(b);
     await runner.close();
   }
   return rows;

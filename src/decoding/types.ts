@@ -58,15 +58,12 @@ export interface DecodeContext extends ModelFacts {
   /** Tokens that end an answer. */
   eosIds: readonly number[];
   tokenizer: DecodingTokenizer;
-  /** N-gram store for superposed decoding; without one, α = 0. */
-  ngram?: NgramStore | null;
-  /**
-   * Benchmarks only (`bench decoding`): when set, superposed decoding adds to `ms` the time each
-   * step spends scoring its candidates (n-gram contexts, interpolation, token scores). Unset, the
-   * decoder reads no clock.
-   */
-  ngramTimer?: { ms: number } | null;
+  /** N-gram model for superposed decoding (the checkpoint's NgramStore); without one, α = 0. */
+  ngram?: NgramModel | null;
 }
+
+/** What superposed decoding asks of an n-gram store (a benchmark wraps it to time the calls). */
+export type NgramModel = Pick<NgramStore, 'interpolate'>;
 
 /** Why a choice ended: 'stop' = EOS or a stop string, 'length' = max_tokens. */
 export type FinishReason = 'stop' | 'length';

@@ -1,6 +1,7 @@
 import { ChatTemplate } from './chat-template.ts';
 import { type Checkpoint, loadCheckpoint, weightSha256s } from './checkpoint.ts';
 import { ensureGraph, type GraphInfo } from './graph-cache.ts';
+import type { KvDtype } from './kv-store.ts';
 import type { WeightDType } from './onnx/decoder-graph.ts';
 import { type Device, ModelRunner } from './runner.ts';
 import { TextTokenizer } from './tokenizer.ts';
@@ -19,6 +20,8 @@ export interface OpenModelOptions {
   /** Weights of the graph; default: what `convert` recorded in the manifest, else fp32. */
   dtype?: WeightDType;
   threads?: number;
+  /** KV storage precision (default float32). */
+  kvDtype?: KvDtype;
   onProgress?: (message: string) => void;
 }
 
@@ -41,6 +44,7 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
   const runner = await ModelRunner.open(graph.modelPath, checkpoint.config, {
     device: opts.device,
     threads: opts.threads,
+    kvDtype: opts.kvDtype,
   });
   return { checkpoint, graph, runner, tokenizer, chatTemplate };
 }

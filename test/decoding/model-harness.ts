@@ -114,7 +114,7 @@ export async function runRows(
   try {
     for (let n = 0; live.length > 0; n++) {
       if (n > maxSteps) throw new Error(`rows still running after ${maxSteps} steps`);
-      const result = await runner.step(step);
+      const result = await runner.step({ rows: step });
       const next: RowStep[] = [];
       const stillLive: number[] = [];
       live.forEach((row, b) => {
@@ -134,7 +134,7 @@ export async function runRows(
       live = stillLive;
     }
   } finally {
-    for (const seq of seqs) runner.kv.free(seq);
+    await runner.step({ frees: seqs, rows: [] });
   }
   return runs;
 }

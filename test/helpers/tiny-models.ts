@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { type ModelConfig, parseModelConfig } from '../../src/model/hf-config.ts';
-import { ModelRunner } from '../../src/model/runner.ts';
+import { ModelRunner, type RunnerOptions } from '../../src/model/runner.ts';
 import type { Tensor } from '../../src/model/safetensors.ts';
 import { type TestModelOptions, writeRandomModel } from '../../src/model/test-model.ts';
 import { readAllWeights } from '../../src/model/weight-source.ts';
@@ -19,14 +19,18 @@ export interface TinyModel {
 }
 
 /** Writes (deterministically) and converts a random model, then opens a runner on it. */
-export async function openTinyModel(name: string, options: TestModelOptions = {}): Promise<TinyModel> {
+export async function openTinyModel(
+  name: string,
+  options: TestModelOptions = {},
+  runnerOptions: RunnerOptions = {},
+): Promise<TinyModel> {
   const dir = join(TEST_MODELS_DIR, name);
   mkdirSync(dir, { recursive: true });
   writeRandomModel(dir, options);
   const cfg = parseModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
   const weightFiles = [join(dir, 'model.safetensors')];
   const graph = await ensureGraph(dir, cfg, weightFiles);
-  const runner = await ModelRunner.open(graph.modelPath, cfg, { threads: 1 });
+  const runner = await ModelRunner.open(graph.modelPath, cfg, { threads: 1, ...runnerOptions });
   return { dir, cfg, weights: readAllWeights(weightFiles), runner, embeddingRms: graph.embeddingRms };
 }
 
