@@ -2,6 +2,7 @@ import type { DecodingDefaults } from '../decoding/model-facts.ts';
 import { buildNgramStore } from '../decoding/ngram-build.ts';
 import type { NgramStore } from '../decoding/ngram-store.ts';
 import type { DecodingParams } from '../decoding/params.ts';
+import { Rng } from '../decoding/rng.ts';
 import type { DecodeContext, NgramModel } from '../decoding/types.ts';
 import { LocalEngine } from '../engine/local.ts';
 import type { Runner, StepPlan, StepResult } from '../model/batch.ts';
@@ -78,12 +79,8 @@ const STUB_TOKENIZER = {
 
 /** Seeded Zipf-like token stream over the first `spread` ids: a corpus whose n-grams repeat. */
 function syntheticCorpus(length: number, spread: number, seed: number): Int32Array {
-  let x = seed >>> 0;
-  const next = () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 4294967296;
-  };
-  return Int32Array.from({ length }, () => Math.floor(spread * next() ** 3));
+  const rng = new Rng(seed);
+  return Int32Array.from({ length }, () => Math.floor(spread * rng.next() ** 3));
 }
 
 function benchContext(runner: ModelRunner, ngram: NgramStore): DecodeContext {

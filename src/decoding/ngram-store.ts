@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { writeFileAtomic } from '../model/atomic-write.ts';
 import { contextKey } from './ngram-hash.ts';
 
 /**
@@ -155,8 +156,9 @@ export class NgramStore {
   }
 
   /** Writes `ngram.bin`. */
+  /** Writes the store atomically (a server may be loading the old one). */
   save(path: string): void {
-    writeFileSync(path, this.toBuffer());
+    writeFileAtomic(path, this.toBuffer());
   }
 
   /**

@@ -219,12 +219,10 @@ export class EngineLoop {
 
   async #step(now: () => number): Promise<void> {
     const batch = this.scheduler.schedule();
-    const tooBig = new EngineError(
-      'invalid_value',
-      'the request needs more KV cache than the whole budget',
-      'max_tokens',
-    );
-    for (const seq of batch.rejected) this.#failRequestOf(seq, tooBig);
+    for (const seq of batch.rejected) {
+      const tooBig = 'the request needs more KV cache than the whole budget';
+      this.#failRequestOf(seq, new EngineError('invalid_value', tooBig, 'max_tokens'));
+    }
     for (const seq of batch.preempted) {
       const state = this.#requests.get(seq.requestId);
       if (state) state.preemptions++;

@@ -1,5 +1,6 @@
 import { kvBudget } from '../../src/engine/kv-budget.ts';
 import { modelFacts } from '../../src/engine/model-facts.ts';
+import { emptyWorkerStats } from '../../src/engine/protocol.ts';
 import { resolveRequest } from '../../src/engine/resolve-request.ts';
 import {
   type Engine,
@@ -156,18 +157,11 @@ export class FakeEngine implements Engine {
 
   stats(): EngineStats {
     return {
+      ...emptyWorkerStats(),
       state: this.state,
-      running: 0,
-      waiting: 0,
       kvUsage: 0.25,
       prefixCacheUsage: 0.125,
       kvBytes: 1024,
-      preemptions: 0,
-      prefixCacheQueries: 0,
-      prefixCacheHits: 0,
-      promptTokensComputed: 0,
-      stepTimeMs: 0,
-      forwardTimeMs: 0,
       paused: 0,
       bufferedEvents: 0,
       pauses: 0,
