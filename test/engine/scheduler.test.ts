@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KvManager } from '../../src/engine/kv-manager.ts';
 import { PrefixCache } from '../../src/engine/prefix-cache.ts';
-import { Scheduler } from '../../src/engine/scheduler.ts';
+import { Scheduler, type SchedulerLimits } from '../../src/engine/scheduler.ts';
 import { Sequence } from '../../src/engine/sequence.ts';
 
 /** Positions per KV block, as the ONNX runner reports. */
 const KV_BLOCK = 16;
+
+/** A scheduler over blocks of KV_BLOCK positions. */
+const scheduler = (limits: Omit<SchedulerLimits, 'blockSize'>) =>
+  new Scheduler({ blockSize: KV_BLOCK, ...limits });
 
 /** Scheduler tests with a hand-made cache configuration and no model (vLLM's approach). */
 
@@ -28,13 +32,7 @@ function run(s: Scheduler) {
 
 describe('scheduler', () => {
   it('chunks prompts by the token budget and schedules decode rows first', () => {
-    const s = new Scheduler({
-      blockSize: KV_BLOCK,
-      maxNumSeqs: 8,
-      maxBatchedTokens: 10,
-      kvCapacityBlocks: 100,
-      prefixCache: false,
-    });
+    const s = scheduler({ maxNumSeqs: 8, maxBatchedTokens: 10, kvCapacityBlocks: 100, prefixCache: false });
     const a = seq(4);
     const b = seq(25);
     s.add(a);
@@ -59,13 +57,7 @@ describe('scheduler', () => {
   });
 
   it('respects max_num_seqs', () => {
-    const s = new Scheduler({
-      blockSize: KV_BLOCK,
-      maxNumSeqs: 2,
-      maxBatchedTokens: 100,
-      kvCapacityBlocks: 100,
-      prefixCache: false,
-    });
+    const s = scheduler({ maxNumSeqs: 2, maxBatchedTokens: 100, kvCapacityBlocks: 100, prefixCache: false });
     for (let i = 0; i < 3; i++) s.add(seq(3));
     const batch = run(s);
     assert.equal(batch.rows.length, 2);
@@ -74,13 +66,7 @@ describe('scheduler', () => {
 
   it('preempts the newest running sequence when KV runs out, and it recomputes from position 0', () => {
     // 3 blocks: two sequences of 16 positions each hold one block, growth needs more.
-    const s = new Scheduler({
-      blockSize: KV_BLOCK,
-      maxNumSeqs: 8,
-      maxBatchedTokens: 64,
-      kvCapacityBlocks: 3,
-      prefixCache: false,
-    });
+    const s = scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 3, prefixCache: false });
     const a = seq(KV_BLOCK - 1);
     const b = seq(KV_BLOCK - 1);
     s.add(a);
@@ -96,13 +82,7 @@ describe('scheduler', () => {
   });
 
   it('rejects a sequence that can never fit the budget', () => {
-    const s = new Scheduler({
-      blockSize: KV_BLOCK,
-      maxNumSeqs: 8,
-      maxBatchedTokens: 64,
-      kvCapacityBlocks: 1,
-      prefixCache: false,
-    });
+    const s = scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 1, prefixCache: false });
     const big = seq(40);
     s.add(big);
     const batch = s.schedule();
@@ -110,13 +90,7 @@ describe('scheduler', () => {
   });
 
   it('finishing frees the KV blocks', () => {
-    const s = new Scheduler({
-      blockSize: KV_BLOCK,
-      maxNumSeqs: 8,
-      maxBatchedTokens: 64,
-      kvCapacityBlocks: 10,
-      prefixCache: false,
-    });
+    const s = scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 10, prefixCache: false });
     const a = seq(20);
     s.add(a);
     run(s);
@@ -127,13 +101,7 @@ describe('scheduler', () => {
   });
 
   it('prefix cache: a repeated prompt reuses whole blocks, never the last position', () => {
-    const s = new Scheduler({
-      blockSize: KV_BLOCK,
-      maxNumSeqs: 8,
-      maxBatchedTokens: 256,
-      kvCapacityBlocks: 100,
-      prefixCache: true,
-    });
+    const s = scheduler({ maxNumSeqs: 8, maxBatchedTokens: 256, kvCapacityBlocks: 100, prefixCache: true });
     const a = seq(40, 3);
     s.add(a);
     run(s);
@@ -153,8 +121,7 @@ describe('scheduler', () => {
   });
 
   it('prefix cache: beyond its share of the budget it evicts its oldest entries', () => {
-    const s = new Scheduler({
-      blockSize: KV_BLOCK,
+    const s = scheduler({
       maxNumSeqs: 8,
       maxBatchedTokens: 256,
       kvCapacityBlocks: 100,
@@ -185,7 +152,7 @@ describe('scheduler: paused sequences (flow control)', () => {
   const limits = { maxNumSeqs: 8, maxBatchedTokens: 64, prefixCache: false };
 
   it('a paused sequence leaves the batches and the running set but keeps its KV; resume picks up where it was', () => {
-    const s = new Scheduler({ blockSize: KV_BLOCK, ...limits, kvCapacityBlocks: 10 });
+    const s = scheduler({ ...limits, kvCapacityBlocks: 10 });
     const a = seq(5);
     const b = seq(5);
     s.add(a);
@@ -218,7 +185,7 @@ describe('scheduler: paused sequences (flow control)', () => {
 
   it('a waiting sequence that needs the room takes a paused one’s KV; the paused one recomputes on resume', () => {
     // 2 blocks: a holds one, paused; c needs two.
-    const s = new Scheduler({ blockSize: KV_BLOCK, ...limits, kvCapacityBlocks: 2 });
+    const s = scheduler({ ...limits, kvCapacityBlocks: 2 });
     const a = seq(5);
     s.add(a);
     run(s);
@@ -245,7 +212,7 @@ describe('scheduler: paused sequences (flow control)', () => {
   });
 
   it('finishing a paused sequence frees it; pausing a finished one does nothing', () => {
-    const s = new Scheduler({ blockSize: KV_BLOCK, ...limits, kvCapacityBlocks: 10 });
+    const s = scheduler({ ...limits, kvCapacityBlocks: 10 });
     const a = seq(5);
     s.add(a);
     run(s);

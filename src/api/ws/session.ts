@@ -147,9 +147,9 @@ export class StreamSession {
       ) ?? null;
     try {
       const { stream: _stream, stream_options: _options, ...rest } = msg.request;
-      let prepared: ReturnType<typeof prepareChat>;
+      let prepared: Awaited<ReturnType<typeof prepareChat>>;
       try {
-        prepared = prepareChat(rest, this.#ctx);
+        prepared = await prepareChat(rest, this.#ctx);
       } catch (err) {
         throw failed(telemetry, err);
       }
