@@ -97,6 +97,7 @@ export const ENGINE_ENV = {
   maxBufferedEvents: 'REVERIE_MAX_BUFFERED_EVENTS',
   stallTimeoutMs: 'REVERIE_STALL_TIMEOUT_MS',
   threads: 'REVERIE_THREADS',
+  quantization: 'REVERIE_QUANTIZATION',
 } as const satisfies Record<keyof EngineKnobs, string>;
 
 /** A setting given on the command line, by its config key (`maxNumSeqs` is `--max-num-seqs`). */
@@ -143,11 +144,14 @@ export function parseApiConfig(input: Partial<z.input<typeof apiConfigSchema>> =
   return Object.freeze(apiConfigSchema.parse(input));
 }
 
-/** The engine's schema takes typed values: numbers, `true` / `false`, and words; a wrong kind fails there. */
+/**
+ * The engine's schema takes typed values: numbers, `true` / `false`, and words (`int8`); a value
+ * of the wrong kind fails there, naming the setting.
+ */
 function knobValue(text: string): number | boolean | string {
   const lower = text.toLowerCase();
   if (lower === 'true' || lower === 'false') return lower === 'true';
-  return /^[a-z]/i.test(text) ? text : Number(text);
+  return /^[a-z][a-z0-9-]*$/.test(lower) ? lower : Number(text);
 }
 
 /**

@@ -15,8 +15,9 @@ import { table } from './stats.ts';
 /**
  * `npm run bench:convert`: the memory and time `reverie convert` takes on a real-sized checkpoint.
  * It writes a random bf16 checkpoint of the chosen shape into a temp folder (tensor by tensor, never
- * committed), runs `reverie convert` on it in a child process under `/usr/bin/time -v`, reports the
- * peak resident memory and wall time, and deletes the folder.
+ * committed), runs `reverie convert` on it in a child process under `/usr/bin/time -v` once per
+ * weights asked for (`fp32`, `fp16`, `int8`, `int4`: `--dtype` or `--quant`, each quantized tensor
+ * as it is read), reports the peak resident memory and wall time of each, and deletes the folder.
  */
 
 export const CONVERT_SHAPES: Record<string, Required<Omit<TestModelOptions, 'seed'>>> = {
@@ -43,7 +44,16 @@ export interface ConvertBenchResult {
   graphBytes: number;
   peakRssMiB: number;
   wallSeconds: number;
-  dtype: string;
+  /** fp32, fp16, int8 or int4. */
+  weights: ConvertWeights;
+}
+
+/** What a conversion writes: float weights of a dtype, or quantized ones. */
+export type ConvertWeights = 'fp32' | 'fp16' | 'int8' | 'int4';
+
+/** convert's flags for `weights`. */
+function weightFlags(weights: ConvertWeights): string[] {
+  return weights === 'fp32' || weights === 'fp16' ? ['--dtype', weights] : ['--quant', weights];
 }
 
 /** The tensors of a shape with their Hugging Face names, values drawn when written. */
@@ -124,10 +134,11 @@ function parseTime(report: string): { rssKiB: number; seconds: number } {
 
 export async function benchConvert(opts: {
   shape: string;
-  dtype?: 'fp32' | 'fp16';
+  /** One conversion each, of the same checkpoint; default fp32. */
+  weights?: ConvertWeights[];
   keep?: boolean;
   log: (s: string) => void;
-}): Promise<ConvertBenchResult> {
+}): Promise<ConvertBenchResult[]> {
   if (!existsSync('/usr/bin/time'))
     throw new Error('bench convert needs GNU time (/usr/bin/time; Debian: apt-get install time)');
   const dir = mkdtempSync(join(tmpdir(), `reverie-bench-convert-${opts.shape}-`));
@@ -138,45 +149,49 @@ export async function benchConvert(opts: {
     opts.log(
       `  ${(parameters / 1e9).toFixed(2)}B parameters, ${(weightBytes / 1e9).toFixed(2)} GB; converting`,
     );
-    const dtype = opts.dtype ?? 'fp32';
-    const run = spawnSync(
-      '/usr/bin/time',
-      ['-v', process.execPath, '--import', 'tsx', CLI, 'convert', dir, '--dtype', dtype],
-      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-    );
-    for (const line of run.stderr.split('\n').filter((l) => /^ {2}(graph|architecture)|^wrote/.test(l)))
-      opts.log(line);
-    if (run.status !== 0) throw new Error(`convert failed:\n${run.stderr.slice(-4000)}`);
-    const { rssKiB, seconds } = parseTime(run.stderr);
-    const graphBytes = readdirSync(dir)
-      .filter((f) => f.startsWith('model') && f.includes('.onnx'))
-      .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
-    return {
-      shape: opts.shape,
-      parameters,
-      weightBytes,
-      graphBytes,
-      peakRssMiB: rssKiB / 1024,
-      wallSeconds: seconds,
-      dtype,
-    };
+    const results: ConvertBenchResult[] = [];
+    for (const weights of opts.weights ?? ['fp32']) {
+      const before = new Set(readdirSync(dir));
+      const run = spawnSync(
+        '/usr/bin/time',
+        ['-v', process.execPath, '--import', 'tsx', CLI, 'convert', dir, ...weightFlags(weights)],
+        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      );
+      for (const line of run.stderr.split('\n').filter((l) => /^ {2}(graph|architecture)|^wrote/.test(l)))
+        opts.log(line);
+      if (run.status !== 0) throw new Error(`convert failed:\n${run.stderr.slice(-4000)}`);
+      const { rssKiB, seconds } = parseTime(run.stderr);
+      // This conversion's graph: the model files it added (an earlier run's stay beside it).
+      const graphBytes = readdirSync(dir)
+        .filter((f) => f.startsWith('model') && f.includes('.onnx') && !before.has(f))
+        .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+      results.push({
+        shape: opts.shape,
+        parameters,
+        weightBytes,
+        graphBytes,
+        peakRssMiB: rssKiB / 1024,
+        wallSeconds: seconds,
+        weights,
+      });
+    }
+    return results;
   } finally {
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export function formatConvert(r: ConvertBenchResult): string {
+export function formatConvert(rows: ConvertBenchResult[]): string {
   return table(
-    ['shape', 'parameters', 'bf16 weights GB', `graph (${r.dtype}) GB`, 'peak RSS MiB', 'wall s'],
-    [
-      [
-        r.shape,
-        `${(r.parameters / 1e9).toFixed(2)}B`,
-        (r.weightBytes / 1e9).toFixed(2),
-        (r.graphBytes / 1e9).toFixed(2),
-        r.peakRssMiB.toFixed(0),
-        r.wallSeconds.toFixed(1),
-      ],
-    ],
+    ['shape', 'parameters', 'bf16 weights GB', 'graph', 'graph GB', 'peak RSS MiB', 'wall s'],
+    rows.map((r) => [
+      r.shape,
+      `${(r.parameters / 1e9).toFixed(2)}B`,
+      (r.weightBytes / 1e9).toFixed(2),
+      r.weights,
+      (r.graphBytes / 1e9).toFixed(2),
+      r.peakRssMiB.toFixed(0),
+      r.wallSeconds.toFixed(1),
+    ]),
   );
 }

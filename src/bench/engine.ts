@@ -27,13 +27,13 @@ export interface EngineBenchResult {
   peakKvBytes: Record<string, { discreteN3: number; superposedK3: number }>;
 }
 
-const MODELS = {
+export const MODELS = {
   tiny: { shape: TINY, tokens: 64 },
   'qwen2.5-0.5b-shape': { shape: QWEN05B_SHAPE, tokens: 12 },
 } as const;
 
 /** Greedy answers of a fixed length: EOS is banned so every request generates exactly `tokens`. */
-function params(tokens: number, extra: DecodingParams = {}): DecodingParams {
+export function params(tokens: number, extra: DecodingParams = {}): DecodingParams {
   return {
     temperature: 0,
     max_tokens: tokens,
@@ -43,22 +43,24 @@ function params(tokens: number, extra: DecodingParams = {}): DecodingParams {
   };
 }
 
-function prompt(i: number): number[] {
-  return Array.from({ length: 16 }, (_, j) => 32 + ((i * 7 + j * 13) % 90));
+/** Prompt `i` of the benchmarks: printable byte ids, 16 unless said otherwise. */
+export function prompt(i: number, length = 16): number[] {
+  return Array.from({ length }, (_, j) => 32 + ((i * 7 + j * 13) % 90));
 }
 
-async function run(
+export async function run(
   engine: Engine,
   id: string,
   i: number,
   p: DecodingParams,
   onEvent?: () => void,
+  promptLength = 16,
 ): Promise<number> {
   let tokens = 0;
   for await (const ev of engine.generate({
     id,
     model: engine.models[0]!.name,
-    prompt: prompt(i),
+    prompt: prompt(i, promptLength),
     startsInThinking: false,
     params: p,
   })) {
@@ -69,7 +71,7 @@ async function run(
   return tokens;
 }
 
-async function throughput(
+export async function throughput(
   engine: Engine,
   label: string,
   concurrency: number,
@@ -89,6 +91,18 @@ async function throughput(
   return median(rates);
 }
 
+/** The random checkpoint `engine-NAME` of the engine benchmarks, written when missing. */
+export async function benchCheckpoint(name: string, log: (s: string) => void): Promise<string> {
+  const spec = MODELS[name as keyof typeof MODELS];
+  if (!spec) throw new Error(`unknown model ${name}`);
+  const dir = join(process.env.REVERIE_BENCH_DIR ?? join(tmpdir(), 'reverie-bench'), `engine-${name}`);
+  if (!existsSync(join(dir, 'reverie.json'))) {
+    log(`writing ${name} checkpoint to ${dir}`);
+    await writeTestCheckpoint(dir, { ...spec.shape, seed: 1, name });
+  }
+  return dir;
+}
+
 export async function benchEngine(opts: {
   models: string[];
   log: (s: string) => void;
@@ -96,12 +110,7 @@ export async function benchEngine(opts: {
   const result: EngineBenchResult = { rows: [], overheadAtBatch32: {}, peakKvBytes: {} };
   for (const name of opts.models) {
     const spec = MODELS[name as keyof typeof MODELS];
-    if (!spec) throw new Error(`unknown model ${name}`);
-    const dir = join(process.env.REVERIE_BENCH_DIR ?? join(tmpdir(), 'reverie-bench'), `engine-${name}`);
-    if (!existsSync(join(dir, 'reverie.json'))) {
-      opts.log(`writing ${name} checkpoint to ${dir}`);
-      await writeTestCheckpoint(dir, { ...spec.shape, seed: 1, name });
-    }
+    const dir = await benchCheckpoint(name, opts.log);
     const engine = createEngine({
       checkpointDirs: [dir],
       maxNumSeqs: 64,

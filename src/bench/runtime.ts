@@ -1,8 +1,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureGraph } from '../model/graph-cache.ts';
+import type { RowStep, Runner } from '../model/batch.ts';
+import { ensureGraph, type GraphInfo } from '../model/graph-cache.ts';
 import { parseModelConfig } from '../model/hf-config.ts';
+import type { QuantSpec } from '../model/quantization.ts';
 import { ModelRunner, type RunnerOptions } from '../model/runner.ts';
 import { QWEN05B_SHAPE, type TestModelOptions, TINY, writeRandomModel } from '../model/test-model.ts';
 import { median, nowMs, table } from './stats.ts';
@@ -22,37 +24,91 @@ export interface RuntimeRow {
   overhead: number;
 }
 
-const SHAPES: Record<string, Required<Omit<TestModelOptions, 'seed'>>> = {
+export const SHAPES: Record<string, Required<Omit<TestModelOptions, 'seed'>>> = {
   tiny: TINY,
   'qwen2.5-0.5b-shape': QWEN05B_SHAPE,
 };
 
 /** Generated benchmark models live outside the repository; they are never committed. */
-function benchModelDir(name: string): string {
+export function benchModelDir(name: string): string {
   return join(process.env.REVERIE_BENCH_DIR ?? join(tmpdir(), 'reverie-bench'), name);
 }
 
-export async function openBenchModel(
+/** Writes the random model `name` if missing and converts it (with `quantization`, if given). */
+export async function benchGraph(
   name: string,
   log: (s: string) => void,
-  options: RunnerOptions = {},
-): Promise<ModelRunner> {
+  quantization: QuantSpec | null = null,
+): Promise<GraphInfo & { config: ReturnType<typeof parseModelConfig> }> {
   const dir = benchModelDir(name);
   if (!existsSync(join(dir, 'model.safetensors'))) {
     log(`writing random ${name} weights to ${dir}`);
     mkdirSync(dir, { recursive: true });
     writeRandomModel(dir, { ...SHAPES[name], seed: 1 });
   }
-  const cfg = parseModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
-  const graph = await ensureGraph(dir, cfg, [join(dir, 'model.safetensors')], {
+  const config = parseModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+  const graph = await ensureGraph(dir, config, [join(dir, 'model.safetensors')], {
+    quantization,
     onProgress: (m) => log(`  ${m}`),
   });
-  return ModelRunner.open(graph.modelPath, cfg, options);
+  return { ...graph, config };
 }
 
-/** Prompt ids of `length` positions (values do not change timing). */
-function filler(length: number, salt: number): Int32Array {
-  return Int32Array.from({ length }, (_, i) => (i * 31 + salt * 7) % 200);
+export async function openBenchModel(
+  name: string,
+  log: (s: string) => void,
+  quantization: QuantSpec | null = null,
+  options: RunnerOptions = {},
+): Promise<ModelRunner> {
+  const graph = await benchGraph(name, log, quantization);
+  return ModelRunner.open(graph.modelPath, graph.config, options);
+}
+
+/**
+ * Decode steps at a fixed context: `batch` sequences of `context` positions are prefilled once and
+ * kept as they are; each timed step decodes one position on fresh copies of them (made, and the
+ * previous copies freed, by an untimed step without rows), so every step sees the same context.
+ */
+export class FixedContext {
+  readonly #runner: Runner;
+  readonly #base: number[];
+  readonly #context: number;
+  #round = 0;
+
+  constructor(runner: Runner, batch: number, context: number) {
+    this.#runner = runner;
+    this.#base = Array.from({ length: batch }, (_, b) => 1_000 + b);
+    this.#context = context;
+  }
+
+  /** Prefills the kept sequences (values do not change timing). */
+  async seed(): Promise<void> {
+    for (const [b, seq] of this.#base.entries()) {
+      const ids = Int32Array.from({ length: this.#context }, (_, i) => (i * 31 + b * 7) % 200);
+      await this.#runner.step({ rows: [{ seq, count: this.#context, bagSize: 1, ids }] });
+    }
+  }
+
+  /** Makes the next step's copies (untimed); returns that step's decode rows. */
+  async next(): Promise<RowStep[]> {
+    const work = this.#copies(this.#round++);
+    await this.#runner.step({
+      frees: this.#copies(this.#round),
+      copies: this.#base.map((from, b) => ({ from, to: work[b]!, length: this.#context })),
+      rows: [],
+    });
+    return work.map((seq, b) => ({ seq, count: 1, bagSize: 1, ids: Int32Array.of(b % 200) }));
+  }
+
+  /** Frees every sequence it made. */
+  async free(): Promise<void> {
+    await this.#runner.step({ frees: [...this.#base, ...this.#copies(0), ...this.#copies(1)], rows: [] });
+  }
+
+  /** The copies of a round: two sets in turn, so the last round's are freed while this one's are made. */
+  #copies(round: number): number[] {
+    return this.#base.map((_, b) => 10_000 + (round % 2) * 1_000 + b);
+  }
 }
 
 export async function benchRuntime(opts: {
@@ -66,26 +122,12 @@ export async function benchRuntime(opts: {
     const steps = opts.steps ?? (name === 'tiny' ? 50 : 8);
     for (const context of [64, 512]) {
       for (const batch of [1, 8, 32]) {
-        // `batch` sequences of `context` positions, kept as they are: each timed step decodes on
-        // a copy of one (an untimed step makes the copies and frees the last ones).
-        const base = Array.from({ length: batch }, (_, b) => 1_000 + b);
-        for (const [b, seq] of base.entries())
-          await runner.step({ rows: [{ seq, count: context, bagSize: 1, ids: filler(context, b) }] });
-        const work = (i: number) => base.map((_, b) => 10_000 + (i & 1) * 1_000 + b);
+        const fixed = new FixedContext(runner, batch, context);
+        await fixed.seed();
         const stepTimes: number[] = [];
         const runTimes: number[] = [];
         for (let i = -2; i < steps; i++) {
-          await runner.step({
-            frees: work(i + 1),
-            copies: base.map((from, b) => ({ from, to: work(i)[b]!, length: context })),
-            rows: [],
-          });
-          const decode = work(i).map((seq, b) => ({
-            seq,
-            count: 1,
-            bagSize: 1,
-            ids: Int32Array.of(b % 200),
-          }));
+          const decode = await fixed.next();
           const forward = runner.forwardMs;
           const t = nowMs();
           await runner.step({ rows: decode });
@@ -95,6 +137,7 @@ export async function benchRuntime(opts: {
             runTimes.push(runner.forwardMs - forward);
           }
         }
+        await fixed.free();
         const row = {
           model: name,
           batch,
@@ -107,7 +150,6 @@ export async function benchRuntime(opts: {
           `  ${name} batch ${batch} context ${context}: step ${row.stepMs.toFixed(2)} ms, run ${row.rawRunMs.toFixed(2)} ms`,
         );
         rows.push(row);
-        await runner.step({ frees: [...base, ...work(0), ...work(1)], rows: [] });
       }
     }
     await runner.close();

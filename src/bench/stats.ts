@@ -37,3 +37,28 @@ export function percentile(xs: readonly number[], p: number): number {
   const hi = Math.min(lo + 1, s.length - 1);
   return s[lo]! + (s[hi]! - s[lo]!) * (rank - lo);
 }
+
+/** log-softmax of one row of logits, in float64. */
+export function logSoftmax(logits: Float32Array): Float64Array {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(logits, (v) => v - lse);
+}
+
+/**
+ * Mean over positions of KL(P ‖ Q) = Σ_v p_v (log p_v − log q_v), in nats, for two [T, V] blocks of
+ * logits (P from `p`: the reference distribution).
+ */
+export function meanKl(p: Float32Array, q: Float32Array, vocab: number): number {
+  const positions = p.length / vocab;
+  let total = 0;
+  for (let t = 0; t < positions; t++) {
+    const lp = logSoftmax(p.subarray(t * vocab, (t + 1) * vocab));
+    const lq = logSoftmax(q.subarray(t * vocab, (t + 1) * vocab));
+    for (let v = 0; v < vocab; v++) total += Math.exp(lp[v]!) * (lp[v]! - lq[v]!);
+  }
+  return total / positions;
+}

@@ -1,17 +1,35 @@
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchQuality, formatQuality } from '../bench/accuracy.ts';
 import { benchAttention, formatAttention } from '../bench/attention.ts';
-import { benchConvert, formatConvert } from '../bench/convert.ts';
+import { benchConvert, type ConvertWeights, formatConvert } from '../bench/convert.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
 import { benchMemory, formatMemory } from '../bench/memory.ts';
+import { benchQuantEngine, formatQuantEngine } from '../bench/quant-engine.ts';
+import { benchKernels, formatKernels, KERNEL_VARIANTS } from '../bench/quant-kernels.ts';
+import {
+  benchQuantRuntime,
+  formatQuantRuntime,
+  RUNTIME_WEIGHTS,
+  type WeightsLabel,
+} from '../bench/quant-runtime.ts';
 import { benchRuntime, formatRuntime } from '../bench/runtime.ts';
 import { benchStructured, formatStructured } from '../bench/structured.ts';
+import { defaultCheckpointDir } from '../model/model-dir.ts';
 import { benchServeCommand } from './bench-serve.ts';
 
 /**
- * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N] [--json]`,
+ * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N]
+ * [--quant fp32,int8,int4] [--quant-only] [--json]` (`--quant`: the weights runtime and engine compare;
+ * empty: none; `--quant-only`: runtime's quantization table alone),
+ * `reverie bench kernels [--layers 8] [--quant …]` (the Linear layers alone per integer kernel, every
+ * variant unless `--quant` names some; quant-kernels.ts),
+ * `reverie bench quality [--model DIR] [--testset FILE] [--quant …] [--thinking hard,soft]` (greedy
+ * accuracy of a checkpoint's test set per weights; default: the default checkpoint and its fixture),
  * `reverie bench memory [--checkpoint DIR] [--rounds N] [--concurrency C] [--json]`,
- * `reverie bench convert [--shape qwen2.5-1.5b|qwen3-0.6b] [--dtype fp32|fp16] [--keep] [--json]`,
+ * `reverie bench convert [--shape qwen2.5-1.5b|qwen3-0.6b] [--dtype fp32|fp16] [--quant fp32,int8,int4] [--keep] [--json]`
+ * (peak RSS and time of converting a random bf16 checkpoint, once per weights),
  * `reverie bench structured [--vocabs byte,qwen3,llama3] [--json]`,
  * or `reverie bench serve [options]` (a load client for a running server; see bench-serve.ts).
  */
@@ -24,6 +42,12 @@ export async function benchCommand(argv: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       models: { type: 'string', default: 'tiny,qwen2.5-0.5b-shape' },
       steps: { type: 'string' },
+      quant: { type: 'string' },
+      'quant-only': { type: 'boolean', default: false },
+      layers: { type: 'string' },
+      model: { type: 'string' },
+      testset: { type: 'string' },
+      thinking: { type: 'string', default: 'hard' },
       checkpoint: { type: 'string' },
       rounds: { type: 'string', default: '20' },
       concurrency: { type: 'string', default: '64' },
@@ -33,15 +57,55 @@ export async function benchCommand(argv: string[]): Promise<void> {
       vocabs: { type: 'string' },
     },
   });
+  // runtime, quality and kernels also compare the alternatives the defaults were chosen against.
+  const known =
+    which === 'runtime' || which === 'quality'
+      ? Object.keys(RUNTIME_WEIGHTS)
+      : which === 'kernels'
+        ? Object.keys(KERNEL_VARIANTS)
+        : ['fp32', 'int8', 'int4'];
+  // Default: the served three (kernels: every variant); an empty --quant: none.
+  const weights = (values.quant ?? (which === 'kernels' ? known.join(',') : 'fp32,int8,int4'))
+    .split(',')
+    .filter((w) => w !== '');
+  for (const w of weights)
+    if (!known.includes(w)) throw new Error(`--quant takes ${known.join(', ')}; not ${w}`);
   const log = (s: string) => process.stderr.write(`${s}\n`);
   if (which === 'runtime') {
-    const rows = await benchRuntime({
-      models: values.models!.split(','),
-      steps: values.steps ? Number(values.steps) : undefined,
+    const rows = values['quant-only']
+      ? []
+      : await benchRuntime({
+          models: values.models!.split(','),
+          steps: values.steps ? Number(values.steps) : undefined,
+          log,
+        });
+    if (rows.length) console.log(formatRuntime(rows));
+    const quantization = weights.length
+      ? await benchQuantRuntime({ models: values.models!.split(','), weights, log })
+      : [];
+    if (quantization.length) console.log(`\n${formatQuantRuntime(quantization)}`);
+    if (values.json) console.log(JSON.stringify({ bench: 'runtime', rows, quantization }));
+    return;
+  }
+  if (which === 'kernels') {
+    const rows = await benchKernels({
+      layers: values.layers ? Number(values.layers) : undefined,
+      variants: weights,
       log,
     });
-    console.log(formatRuntime(rows));
-    if (values.json) console.log(JSON.stringify({ bench: 'runtime', rows }));
+    console.log(formatKernels(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'kernels', rows }));
+    return;
+  }
+  if (which === 'quality') {
+    const dir = values.model ?? defaultCheckpointDir();
+    const testset =
+      values.testset ??
+      join(import.meta.dirname, '..', '..', 'test', 'fixtures', `${basename(dir)}-testset.jsonl`);
+    const thinking = values.thinking!.split(',') as ('hard' | 'soft' | 'fuzzy' | 'latent')[];
+    const rows = await benchQuality({ dir, testset, weights, thinking, log });
+    console.log(formatQuality(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'quality', model: dir, testset, rows }));
     return;
   }
   if (which === 'attention') {
@@ -53,7 +117,11 @@ export async function benchCommand(argv: string[]): Promise<void> {
   if (which === 'engine') {
     const result = await benchEngine({ models: values.models!.split(','), log });
     console.log(formatEngine(result));
-    if (values.json) console.log(JSON.stringify({ bench: 'engine', ...result }));
+    const quantization = weights.length
+      ? await benchQuantEngine({ models: values.models!.split(','), weights: weights as WeightsLabel[], log })
+      : [];
+    if (quantization.length) console.log(`\n${formatQuantEngine(quantization)}`);
+    if (values.json) console.log(JSON.stringify({ bench: 'engine', ...result, quantization }));
     return;
   }
   if (which === 'memory') {
@@ -69,9 +137,17 @@ export async function benchCommand(argv: string[]): Promise<void> {
   }
   if (which === 'convert') {
     if (values.dtype !== 'fp32' && values.dtype !== 'fp16') throw new Error('--dtype must be fp32 or fp16');
-    const result = await benchConvert({ shape: values.shape!, dtype: values.dtype, keep: values.keep, log });
-    console.log(formatConvert(result));
-    if (values.json) console.log(JSON.stringify({ bench: 'convert', ...result }));
+    // --dtype names the float conversion, --quant lists the conversions (default: the float one alone).
+    const kinds =
+      values.quant === undefined ? [values.dtype] : weights.map((w) => (w === 'fp32' ? values.dtype! : w));
+    const rows = await benchConvert({
+      shape: values.shape!,
+      weights: kinds as ConvertWeights[],
+      keep: values.keep,
+      log,
+    });
+    console.log(formatConvert(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'convert', rows }));
     return;
   }
   if (which === 'decoding') {
@@ -87,6 +163,6 @@ export async function benchCommand(argv: string[]): Promise<void> {
     return;
   }
   throw new Error(
-    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, memory, convert, structured, serve`,
+    `unknown benchmark ${which ?? '(none)'}; expected: runtime, attention, decoding, engine, quality, kernels, memory, convert, structured, serve`,
   );
 }

@@ -1,6 +1,7 @@
 import { ChatTemplate } from '../model/chat-template.ts';
 import type { Checkpoint } from '../model/checkpoint.ts';
 import type { ModelConfig } from '../model/hf-config.ts';
+import type { Manifest } from '../model/manifest.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
 
 /**
@@ -16,6 +17,17 @@ function rope(cfg: ModelConfig): string {
   if (!s) return base;
   const from = 'originalMaxPositions' in s ? ` from ${fmt(s.originalMaxPositions)}` : '';
   return `${base}, ${s.type} scaling × ${s.factor}${from}`;
+}
+
+/** The graph's weights as the manifest names them: float of a dtype, or a quantization. */
+function weightsText(m: Manifest): string {
+  const q = m.quantization;
+  if (!q) return `${m.dtype ?? 'fp32'} (float)`;
+  const body =
+    q.weights === 'int8'
+      ? 'int8, one scale per output channel'
+      : `int4 in blocks of ${q.block_size}${q.zero_points ? ' with zero points' : ', symmetric'}`;
+  return `${body}; head ${q.lm_head}, embedding ${q.embedding}; activations fp32`;
 }
 
 /** The summary lines (without indentation). */
@@ -77,5 +89,6 @@ export function convertSummary(checkpoint: Checkpoint): string[] {
     `defaults      ${sampling}, max_tokens ${d.max_tokens}, thinking budget ${d.thinking_max_tokens}`,
   );
   lines.push(`modes         ${m.modes.join(', ')}`);
+  lines.push(`weights       ${weightsText(m)}`);
   return lines;
 }

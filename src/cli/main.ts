@@ -18,7 +18,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   },
   convert: {
     run: convertCommand,
-    help: 'convert <hf-dir> [--out DIR] [--dtype fp32|fp16]   HF folder → reverie checkpoint',
+    help: 'convert <hf-dir> [--out DIR] [--dtype fp32|fp16] [--quant none|int8|int4 …]   HF folder → reverie checkpoint',
   },
   'make-test-model': {
     run: makeTestModelCommand,
@@ -31,7 +31,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   bench: {
     run: benchCommand,
     help:
-      'bench runtime|attention|decoding|engine|memory|convert|structured [--json]   benchmarks\n' +
+      'bench runtime|attention|decoding|engine|quality|kernels|memory|convert|structured [--quant fp32,int8,int4] [--json]   benchmarks\n' +
       '  bench serve [--url URL] [--num-prompts N] [--max-concurrency C | --request-rate R] [--mix MODE=W,...] ' +
       '[--soak] [--json]   load a running server (bench serve --help: every option)',
   },

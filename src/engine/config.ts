@@ -8,6 +8,11 @@ export const engineOptionsSchema = z.object({
   /** Checkpoint folders to serve; the first is the default model. */
   checkpointDirs: z.array(z.string()).min(1),
   device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  /**
+   * Weights to serve every checkpoint with, instead of what its manifest's `quantization` says:
+   * `none` (float), `int8` or `int4` (see docs/quantization.md). Default: the manifest's.
+   */
+  quantization: z.enum(['none', 'int8', 'int4']).optional(),
   /** Intra-op threads for ORT's CPU provider (default: all cores). */
   threads: z.number().int().positive().optional(),
   /** Most sequences (rows) in one step. */

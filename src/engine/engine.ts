@@ -231,6 +231,7 @@ class WorkerEngine implements Engine {
         root: checkpoint.dir,
         manifest: checkpoint.manifest,
         maxModelLen: loaded.maxModelLen,
+        quantization: loaded.quantization,
         kvBudget: loaded.kvBudget,
         tokenizer,
         chatTemplate: checkpoint.tokenizerConfig.chat_template

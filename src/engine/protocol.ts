@@ -29,6 +29,8 @@ export type ToWorker =
 export interface LoadedModel {
   checkpoint: Checkpoint;
   maxModelLen: number;
+  /** The weights the graph runs: `none` (float), `int8` or `int4`. */
+  quantization: 'none' | 'int8' | 'int4';
   kvBudget: KvBudget;
 }
 

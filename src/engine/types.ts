@@ -43,6 +43,8 @@ export interface ModelInfo {
   /** Tokenizer and chat template, for the API to render and count prompts. */
   tokenizer: TextTokenizer;
   chatTemplate: ChatTemplate | null;
+  /** The weights the server runs: `none` (float), `int8` or `int4` (manifest or `--quantization`). */
+  quantization: 'none' | 'int8' | 'int4';
   /** Unix seconds when the model was loaded (OpenAI's `created`). */
   created: number;
   /** What resolving a request against this model needs (vocabulary, modes, markers, length, defaults). */

@@ -110,6 +110,7 @@ async function load(): Promise<void> {
       device: options.device,
       threads: options.threads,
       kvDtype: options.kvDtype,
+      quantization: options.quantization,
     });
     const { runner, checkpoint } = model;
     runners.push(runner);
@@ -163,7 +164,12 @@ async function load(): Promise<void> {
       },
     );
     loops.set(checkpoint.manifest.name, engineLoop);
-    loaded.push({ checkpoint, maxModelLen, kvBudget: budget });
+    loaded.push({
+      checkpoint,
+      maxModelLen,
+      quantization: model.graph.quantization?.weights ?? 'none',
+      kvBudget: budget,
+    });
   }
   post({ type: 'ready', models: loaded });
 }

@@ -5,7 +5,10 @@ import { basename, join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.ts';
 import { sha256File } from './checkpoint.ts';
 import type { ModelConfig } from './hf-config.ts';
+import { u8s8MaySaturate } from './onnx/cpu-int8.ts';
 import type { WeightDType, Weights } from './onnx/decoder-graph.ts';
+import { QUANTIZER_VERSION, type QuantSpec, quantTag } from './quantization.ts';
+import type { Tensor } from './safetensors.ts';
 import { WeightSource } from './weight-source.ts';
 
 /**
@@ -23,6 +26,10 @@ export const BUILDER_VERSION = 2;
 export interface GraphStamp {
   builder: number;
   dtype: WeightDType;
+  /** The weight quantization the graph was built with; null for float weights. */
+  quantization: QuantSpec | null;
+  /** QUANTIZER_VERSION of a quantized graph (absent for float ones). */
+  quantizer?: number;
   weightsSha256: string;
   /** sha256 of the parsed model configuration (shapes, RoPE scaling, ...): the graph bakes it in. */
   configSha256: string;
@@ -37,6 +44,8 @@ export interface GraphInfo extends GraphStamp {
 
 export interface EnsureGraphOptions {
   dtype?: WeightDType;
+  /** Quantized weights (see quant-graph.ts); each spec gets its own file beside the float graph. */
+  quantization?: QuantSpec | null;
   /** Where to write the graph (default: the checkpoint folder, else ~/.cache/reverie). */
   outDir?: string;
   force?: boolean;
@@ -68,13 +77,36 @@ function writable(dir: string): boolean {
   }
 }
 
+const EMBEDDING = 'model.embed_tokens.weight';
+
 /** Root-mean-square of the input embedding's entries (soft-thinking noise is scaled by it). */
 export function embeddingRms(weights: Weights): number {
-  const e = weights.get('model.embed_tokens.weight');
-  if (!e) throw new Error('weights: missing model.embed_tokens.weight');
+  const e = weights.get(EMBEDDING);
+  if (!e) throw new Error(`weights: missing ${EMBEDDING}`);
+  return rootMeanSquare(e);
+}
+
+function rootMeanSquare(t: Tensor): number {
   let s = 0;
-  for (let i = 0; i < e.data.length; i++) s += e.data[i]! * e.data[i]!;
-  return Math.sqrt(s / e.data.length);
+  for (let i = 0; i < t.data.length; i++) s += t.data[i]! * t.data[i]!;
+  return Math.sqrt(s / t.data.length);
+}
+
+/**
+ * `source` as the builder reads it, taking the embedding's RMS from the builder's own read: a
+ * second read would hold a second float copy of the largest tensor at the conversion's peak.
+ */
+function measuringEmbedding(source: Weights): { weights: Weights; rms: () => number } {
+  let rms: number | null = null;
+  const weights: Weights = {
+    has: (name) => source.has(name),
+    get: (name) => {
+      const t = source.get(name);
+      if (t && name === EMBEDDING) rms ??= rootMeanSquare(t);
+      return t;
+    },
+  };
+  return { weights, rms: () => rms ?? embeddingRms(source) };
 }
 
 /** Returns a graph for these weights, building it if none is cached or the cached one is stale. */
@@ -91,7 +123,12 @@ export async function ensureGraph(
     opts.outDir ??
     (writable(checkpointDir) ? checkpointDir : join(homedir(), '.cache', 'reverie', sha.slice(0, 16)));
   mkdirSync(dir, { recursive: true });
-  const modelPath = join(dir, dtype === 'fp32' ? 'model.onnx' : `model.${dtype}.onnx`);
+  // int8 weights take the layout this CPU multiplies correctly at full speed (cpu-int8.ts).
+  const quantization = opts.quantization
+    ? { ...opts.quantization, unsignedInt8: opts.quantization.unsignedInt8 || u8s8MaySaturate() }
+    : null;
+  const tags = [...(dtype === 'fp32' ? [] : [dtype]), ...(quantization ? [quantTag(quantization)] : [])];
+  const modelPath = join(dir, ['model', ...tags, 'onnx'].join('.'));
   const stampPath = `${modelPath}.json`;
   if (!opts.force && existsSync(modelPath) && existsSync(stampPath)) {
     try {
@@ -99,6 +136,8 @@ export async function ensureGraph(
       if (
         stamp.builder === BUILDER_VERSION &&
         stamp.dtype === dtype &&
+        JSON.stringify(stamp.quantization ?? null) === JSON.stringify(quantization) &&
+        (!quantization || stamp.quantizer === QUANTIZER_VERSION) &&
         stamp.weightsSha256 === sha &&
         stamp.configSha256 === configSha
       ) {
@@ -118,13 +157,14 @@ export async function ensureGraph(
     import('./onnx/decoder-graph.ts'),
     import('./onnx/write-model.ts'),
   ]);
-  const weights = WeightSource.open(weightFiles, checkpointDir);
+  const source = WeightSource.open(weightFiles, checkpointDir);
+  const { weights, rms: measuredRms } = measuringEmbedding(source);
   const out = new ModelFile(modelPath);
   let rms: number;
   try {
-    rms = embeddingRms(weights);
     const graph = buildDecoderGraph(cfg, weights, {
       dtype,
+      ...(quantization ? { quantization } : {}),
       sink: out.sink,
       onProgress: (done, total) => {
         const gb = (out.bytesWritten / 1e9).toFixed(2);
@@ -133,16 +173,20 @@ export async function ensureGraph(
       },
     });
     progress(`writing ${basename(modelPath)}`);
-    out.commit(graph, `reverie decoder (${cfg.architecture}, ${dtype}), weights sha256 ${sha}`);
+    const kind = [dtype, ...(quantization ? [quantTag(quantization)] : [])].join(', ');
+    out.commit(graph, `reverie decoder (${cfg.architecture}, ${kind}), weights sha256 ${sha}`);
+    rms = measuredRms();
   } catch (err) {
     out.abort();
     throw err;
   } finally {
-    weights.close();
+    source.close();
   }
   const stamp: GraphStamp = {
     builder: BUILDER_VERSION,
     dtype,
+    quantization,
+    ...(quantization ? { quantizer: QUANTIZER_VERSION } : {}),
     weightsSha256: sha,
     configSha256: configSha,
     embeddingRms: rms,

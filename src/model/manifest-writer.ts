@@ -26,7 +26,7 @@ import {
   weightIndexSchema,
 } from './checkpoint.ts';
 import { CheckpointError } from './checkpoint-error.ts';
-import type { DecodingMode, Manifest, SoftThinkingDefaults } from './manifest.ts';
+import type { DecodingMode, Manifest, ManifestQuantization, SoftThinkingDefaults } from './manifest.ts';
 import { MANIFEST_FILE, manifestSchema } from './manifest.ts';
 
 /**
@@ -65,6 +65,8 @@ export interface WriteManifestOptions {
   softThinking?: SoftThinkingDefaults | null;
   /** Weight type of the graph `convert` builds (recorded so `serve` opens the same one). */
   dtype?: 'fp32' | 'fp16';
+  /** Weights to serve (null: float); default: what an earlier manifest said, else float. */
+  quantization?: ManifestQuantization | null;
 }
 
 /**
@@ -303,6 +305,7 @@ export async function writeManifest(
     ...(options.name !== undefined && { name: options.name }),
     ...(options.description !== undefined && { description: options.description }),
     ...(options.thinking !== undefined && { thinking: options.thinking }),
+    ...(options.quantization !== undefined && { quantization: options.quantization }),
     ...(options.dtype !== undefined && { dtype: options.dtype === 'fp32' ? undefined : options.dtype }),
     ...(options.latent !== undefined && {
       modes: withLatent(previous?.modes ?? fresh.modes, options.latent),

@@ -3,6 +3,7 @@ import { type Checkpoint, loadCheckpoint, weightSha256s } from './checkpoint.ts'
 import { ensureGraph, type GraphInfo } from './graph-cache.ts';
 import type { KvDtype } from './kv-store.ts';
 import type { WeightDType } from './onnx/decoder-graph.ts';
+import { type QuantizationChoice, servedGraph } from './quantization.ts';
 import { type Device, ModelRunner } from './runner.ts';
 import { TextTokenizer } from './tokenizer.ts';
 
@@ -17,8 +18,10 @@ export interface OpenModel {
 
 export interface OpenModelOptions {
   device?: Device;
-  /** Weights of the graph; default: what `convert` recorded in the manifest, else fp32. */
+  /** Weights of a float graph; default: what `convert` recorded in the manifest, else fp32 (see servedGraph). */
   dtype?: WeightDType;
+  /** Serve other weights than the manifest's `quantization` names (see servedGraph). */
+  quantization?: QuantizationChoice;
   threads?: number;
   /** KV storage precision (default float32). */
   kvDtype?: KvDtype;
@@ -37,7 +40,7 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
     ? ChatTemplate.fromTokenizerConfig(checkpoint.tokenizerConfig)
     : null;
   const graph = await ensureGraph(checkpoint.dir, checkpoint.config, checkpoint.weightFiles, {
-    dtype: opts.dtype ?? checkpoint.manifest.dtype,
+    ...servedGraph(checkpoint.manifest, opts),
     knownSha256: weightSha256s(checkpoint),
     onProgress: opts.onProgress,
   });

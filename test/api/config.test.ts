@@ -47,6 +47,7 @@ const ENGINE_CASES: Record<keyof typeof ENGINE_ENV, [string, unknown]> = {
   maxBufferedEvents: ['64', 64],
   stallTimeoutMs: ['5000', 5000],
   threads: ['2', 2],
+  quantization: ['INT4', 'int4'],
 };
 
 /** Values each variable must refuse (a number where text is fine is not among them). */
@@ -77,6 +78,7 @@ const BAD: Record<string, string[]> = {
   REVERIE_MAX_BUFFERED_EVENTS: ['1', 'many'],
   REVERIE_STALL_TIMEOUT_MS: ['0', '30s'],
   REVERIE_THREADS: ['all'],
+  REVERIE_QUANTIZATION: ['int3', 'fp8', '4'],
 };
 
 describe('server configuration from flags and REVERIE_* variables', () => {

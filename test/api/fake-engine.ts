@@ -53,6 +53,7 @@ export function modelInfo(
     manifest: parsed,
     facts: modelFacts({ manifest: parsed, tokenizer, maxModelLen }),
     maxModelLen,
+    quantization: 'none',
     kvBudget: kvBudget({
       maxNumSeqs: 4,
       maxModelLen,

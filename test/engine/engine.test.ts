@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createEngine } from '../../src/engine/engine.ts';
 import type { DecodingParams, Engine, EngineError } from '../../src/engine/types.ts';
-import { assertSameEvents, collect, MIXED, promptFor, tinyCheckpoint } from '../helpers/engine-fixtures.ts';
+import {
+  assertEveryModeFinished,
+  assertSameEvents,
+  collect,
+  MIXED,
+  promptFor,
+  tinyCheckpoint,
+} from '../helpers/engine-fixtures.ts';
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -42,18 +49,7 @@ describe('engine (worker thread, real tiny model)', () => {
   });
 
   it('every mode produces output and finishes', () => {
-    for (const [name, events] of alone) {
-      const last = events[events.length - 1] as { type: string };
-      assert.equal(last.type, 'done', `${name} ended with ${JSON.stringify(last)}`);
-      assert.ok(
-        events.some((e) => (e as { type: string }).type === 'finish'),
-        name,
-      );
-    }
-    const superposed = alone.get('superposed')!.filter((e) => (e as { type: string }).type === 'finish');
-    assert.equal(superposed.length, 3, 'k = 3 superposed drafts are 3 choices');
-    const n2 = alone.get('sampled-n2')!.filter((e) => (e as { type: string }).type === 'finish');
-    assert.equal(n2.length, 2, 'n = 2 gives 2 choices');
+    assertEveryModeFinished(alone);
   });
 
   it('many concurrent requests of mixed modes give the same outputs as one at a time', async () => {

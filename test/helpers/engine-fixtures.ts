@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { promptOpensThinking } from '../../src/api/common/decoding.ts';
 import type { DecodingParams } from '../../src/decoding/params.ts';
 import type { Engine, EngineEvent, ModelInfo } from '../../src/engine/types.ts';
@@ -106,6 +107,20 @@ export const MIXED: [string, string, DecodingParams][] = [
     },
   ],
 ];
+
+/** Each MIXED request (events by name, as `collect` returns them) finished with its choices. */
+export function assertEveryModeFinished(alone: ReadonlyMap<string, unknown[]>): void {
+  assert.deepEqual([...alone.keys()].sort(), MIXED.map(([name]) => name).sort());
+  const finishes = (name: string) =>
+    alone.get(name)!.filter((e) => (e as { type: string }).type === 'finish');
+  for (const [name, events] of alone) {
+    const last = events[events.length - 1] as { type: string };
+    assert.equal(last.type, 'done', `${name} ended with ${JSON.stringify(last)}`);
+    assert.ok(finishes(name).length > 0, name);
+  }
+  assert.equal(finishes('superposed').length, 3, 'k = 3 superposed drafts are 3 choices');
+  assert.equal(finishes('sampled-n2').length, 2, 'n = 2 gives 2 choices');
+}
 
 /**
  * Deep equality where numbers may differ by a relative 1e-4: a row's logits move in the last

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { type ModelConfig, parseModelConfig } from '../../src/model/hf-config.ts';
+import type { QuantSpec } from '../../src/model/quantization.ts';
 import { ModelRunner, type RunnerOptions } from '../../src/model/runner.ts';
 import type { Tensor } from '../../src/model/safetensors.ts';
 import { type TestModelOptions, writeRandomModel } from '../../src/model/test-model.ts';
@@ -16,12 +17,15 @@ export interface TinyModel {
   weights: Map<string, Tensor>;
   runner: ModelRunner;
   embeddingRms: number;
+  /** The converted graph the runner opened. */
+  modelPath: string;
 }
 
 /** Writes (deterministically) and converts a random model, then opens a runner on it. */
 export async function openTinyModel(
   name: string,
   options: TestModelOptions = {},
+  quantization: QuantSpec | null = null,
   runnerOptions: RunnerOptions = {},
 ): Promise<TinyModel> {
   const dir = join(TEST_MODELS_DIR, name);
@@ -29,9 +33,16 @@ export async function openTinyModel(
   writeRandomModel(dir, options);
   const cfg = parseModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
   const weightFiles = [join(dir, 'model.safetensors')];
-  const graph = await ensureGraph(dir, cfg, weightFiles);
+  const graph = await ensureGraph(dir, cfg, weightFiles, { quantization });
   const runner = await ModelRunner.open(graph.modelPath, cfg, { threads: 1, ...runnerOptions });
-  return { dir, cfg, weights: readAllWeights(weightFiles), runner, embeddingRms: graph.embeddingRms };
+  return {
+    dir,
+    cfg,
+    weights: readAllWeights(weightFiles),
+    runner,
+    embeddingRms: graph.embeddingRms,
+    modelPath: graph.modelPath,
+  };
 }
 
 /** Largest absolute difference between two equally long arrays. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { answerQuestions, loadTestset } from '../../src/bench/accuracy.ts';
 import { createEngine } from '../../src/engine/engine.ts';
 import type { Engine } from '../../src/engine/types.ts';
 import { rowLogits } from '../../src/model/batch.ts';
@@ -16,13 +17,6 @@ const DIR = join(ROOT, 'models', NAME);
 interface LogitsFixture {
   tolerance: number;
   cases: { text: string; input_ids: number[]; logits: number[][] }[];
-}
-
-interface TestQuestion {
-  task: string;
-  messages: { role: string; content: string }[];
-  answer: string;
-  prompt_ids: number[];
 }
 
 describe(`default checkpoint ${NAME}`, () => {
@@ -69,37 +63,14 @@ describe(`default checkpoint ${NAME}`, () => {
     });
 
     it('match the accuracy in the manifest within sampling error', async (t) => {
-      const questions = readFileSync(join(ROOT, 'test', 'fixtures', `${NAME}-testset.jsonl`), 'utf8')
-        .split('\n')
-        .filter((l) => l.trim())
-        .map((l) => JSON.parse(l) as TestQuestion);
+      const questions = loadTestset(join(ROOT, 'test', 'fixtures', `${NAME}-testset.jsonl`));
       const info = engine.models[0]!;
       const manifest = info.manifest;
       const variant = (manifest.training as { default_variant?: string }).default_variant;
-      const thinkEnd = manifest.thinking!.end;
-      const results = await Promise.all(
-        questions.map(async (q, i) => {
-          const rendered = info.chatTemplate!.render(q.messages, { addGenerationPrompt: true });
-          const prompt = info.tokenizer.encode(rendered, { specialTokens: true });
-          assert.deepEqual(prompt, q.prompt_ids, 'the chat template renders as in training');
-          let text = '';
-          for await (const ev of engine.generate({
-            id: `q${i}`,
-            model: info.name,
-            prompt,
-            startsInThinking: true,
-            params: {
-              temperature: 0,
-              max_tokens: 10,
-              thinking: { mode: 'hard', temperature: 0, max_tokens: 64 },
-            },
-          })) {
-            if (ev.type === 'content') text += ev.text;
-            if (ev.type === 'error') throw ev.error;
-          }
-          return { task: q.task, ok: text.replace(thinkEnd, '').trim() === q.answer };
-        }),
-      );
+      const results = await answerQuestions(engine, questions, 'hard');
+      results.forEach((r, i) => {
+        assert.deepEqual(r.prompt, questions[i]!.prompt_ids, 'the chat template renders as in training');
+      });
       for (const task of new Set(questions.map((q) => q.task))) {
         const mine = results.filter((r) => r.task === task);
         const acc = mine.filter((r) => r.ok).length / mine.length;

@@ -2,17 +2,22 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { parseModelConfig } from '../../src/model/hf-config.ts';
+import { u8s8MaySaturate } from '../../src/model/onnx/cpu-int8.ts';
+import { openModel } from '../../src/model/open-model.ts';
+import { QUANT_DEFAULTS } from '../../src/model/quantization.ts';
 import { ModelRunner } from '../../src/model/runner.ts';
 import { writeRandomModel } from '../../src/model/test-model.ts';
+import { copyOfSharedCheckpoint } from '../helpers/shared-checkpoint.ts';
 
 const run = promisify(execFile);
 const graphCache = new URL('../../src/model/graph-cache.ts', import.meta.url).href;
 const hfConfig = new URL('../../src/model/hf-config.ts', import.meta.url).href;
+const openModelUrl = new URL('../../src/model/open-model.ts', import.meta.url).href;
 
 describe('graph cache', () => {
   it('several processes converting one checkpoint at once all get a complete graph', async () => {
@@ -46,6 +51,24 @@ describe('graph cache', () => {
     await runner.close();
   });
 
+  it('opening a model whose (quantized) graph is current loads no graph builder', async () => {
+    const dir = await copyOfSharedCheckpoint(
+      join(mkdtempSync(join(tmpdir(), 'reverie-graph-lazy-')), 'tiny'),
+    );
+    const built = await openModel(dir, { quantization: 'int8', threads: 1 });
+    await built.runner.close();
+    // The builder's protobuf library is CommonJS: loaded, it would sit in require's cache.
+    const script = `
+      import { createRequire } from 'node:module';
+      import { openModel } from '${openModelUrl}';
+      const m = await openModel(${JSON.stringify(dir)}, { quantization: 'int8', threads: 1 });
+      await m.runner.close();
+      const cache = createRequire(${JSON.stringify(`${dir}/`)}).cache;
+      console.log(JSON.stringify({ rebuilt: m.graph.rebuilt, loaded: Object.keys(cache).filter((k) => /onnx-proto|protobufjs/.test(k)) }));`;
+    const out = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
+    assert.deepEqual(JSON.parse(out.stdout.trim().split('\n').at(-1)!), { rebuilt: false, loaded: [] });
+  });
+
   it('rebuilds the graph when the weights or the configuration change, and only then', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'reverie-graph-stale-'));
     writeRandomModel(dir, { seed: 4 });
@@ -64,6 +87,43 @@ describe('graph cache', () => {
     const reconfigured = await ensureGraph(dir, config(), files);
     assert.equal(reconfigured.rebuilt, true, 'new configuration');
     assert.equal(reconfigured.weightsSha256, reweighted.weightsSha256);
+  });
+
+  it('quantized graphs are cached beside the float one, one file per spec, rebuilt when the spec changes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reverie-graph-quant-'));
+    writeRandomModel(dir, { seed: 6 });
+    const cfg = parseModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+    const files = [join(dir, 'model.safetensors')];
+    const int4 = { ...QUANT_DEFAULTS, weights: 'int4' as const };
+    const f32 = await ensureGraph(dir, cfg, files);
+    const q4 = await ensureGraph(dir, cfg, files, { quantization: int4 });
+    const q8 = await ensureGraph(dir, cfg, files, { quantization: { ...int4, weights: 'int8' } });
+    const sym = await ensureGraph(dir, cfg, files, { quantization: { ...int4, zeroPoints: false } });
+    // int8 weights take the layout of this CPU (cpu-int8.ts), which the name and the stamp say.
+    const u8 = u8s8MaySaturate() ? '-u8u8' : '';
+    assert.deepEqual(
+      [f32, q4, q8, sym].map((g) => basename(g.modelPath)),
+      ['model.onnx', `model.int4${u8}.onnx`, `model.int8${u8}.onnx`, `model.int4-sym${u8}.onnx`],
+    );
+    assert.deepEqual(
+      q4.quantization,
+      { ...int4, unsignedInt8: u8s8MaySaturate() },
+      'the stamp records the spec',
+    );
+    assert.equal(f32.quantization, null);
+    for (const [g, q] of [
+      [f32, null],
+      [q4, int4],
+    ] as const) {
+      assert.equal((await ensureGraph(dir, cfg, files, { quantization: q })).rebuilt, false, g.modelPath);
+    }
+    // A stamp of another spec at the same path (a graph written by an older build) is rebuilt.
+    const stamp = JSON.parse(readFileSync(`${q4.modelPath}.json`, 'utf8'));
+    writeFileSync(
+      `${q4.modelPath}.json`,
+      JSON.stringify({ ...stamp, quantization: { ...int4, blockSize: 64 } }),
+    );
+    assert.equal((await ensureGraph(dir, cfg, files, { quantization: int4 })).rebuilt, true);
   });
 
   it('an fp16 graph runs on CPU and follows the fp32 logits through prefill and KV decode', async () => {

@@ -11,7 +11,7 @@ runnerConformance('ONNX runner, float32 KV', async () => {
 });
 
 runnerConformance('ONNX runner, float16 KV', async () => {
-  const m = await openTinyModel('runner', {}, { kvDtype: 'float16' });
+  const m = await openTinyModel('runner', {}, null, { kvDtype: 'float16' });
   return { ...m, kvBytesPerPosition: kvBytesPerPosition(m.cfg) / 2, tolerance: 2e-2, selfTolerance: 2e-2 };
 });
 

@@ -20,6 +20,9 @@ export const modelObjectSchema = z
       .describe('think markers; null for a model that does not think'),
     defaults: z.record(z.string(), z.unknown()).describe('decoding used when a request names none'),
     ngram: z.boolean().describe('whether the checkpoint ships an n-gram store for superposed decoding'),
+    quantization: z
+      .enum(['none', 'int8', 'int4'])
+      .describe('weights the server runs: none (float), int8 or int4 (see docs/quantization.md)'),
   })
   .meta({ id: 'Model' });
 

@@ -20,5 +20,6 @@ export function modelObject(model: ModelInfo): z.infer<typeof modelObjectSchema>
     thinking: m.thinking,
     defaults: { ...m.defaults },
     ngram: m.ngram !== null,
+    quantization: model.quantization,
   };
 }

@@ -1,9 +1,11 @@
 import { toHalfArray } from '../float-bits.ts';
 import type { ModelConfig } from '../hf-config.ts';
+import type { QuantSpec } from '../quantization.ts';
 import { ropeAttentionScaling, ropeInvFreq } from '../rope.ts';
 import type { Tensor } from '../safetensors.ts';
 import { GraphBuilder, type InitializerSink } from './graph-builder.ts';
 import { IO } from './io.ts';
+import { type QuantizedMatrix, QuantizedWeights, quantizedVocab } from './quant-graph.ts';
 
 /**
  * The reverie decoder graph: one contract for every decoding mode.
@@ -44,6 +46,8 @@ export type AttentionDesign = 'standard' | 'gqa';
 export interface DecoderGraphOptions {
   dtype: WeightDType;
   attention?: AttentionDesign;
+  /** Quantized weights (fp32 graphs only); see quant-graph.ts. */
+  quantization?: QuantSpec;
   /** Called after each layer is built, for progress output. */
   onProgress?: (done: number, total: number) => void;
   /** Where large weights go as they are added (a ModelFile's sink), so the builder holds none. */
@@ -90,6 +94,9 @@ export function buildDecoderGraph(
   const Hk = cfg.numKvHeads;
   const hd = cfg.headDim;
   const G = H / Hk;
+  if (opts.quantization && half)
+    throw new Error('quantized graphs are built with fp32 activations (--dtype fp32)');
+  const quant = opts.quantization ? new QuantizedWeights(g, opts.quantization) : null;
 
   const weight = (name: string, data: Float32Array, dims: number[]) =>
     half
@@ -100,6 +107,7 @@ export function buildDecoderGraph(
     if (w.shape[0] !== outDim || w.shape[1] !== inDim) {
       throw new Error(`weights: ${prefix}.weight has shape [${w.shape}], expected [${outDim}, ${inDim}]`);
     }
+    if (quant) return quant.linear(x, prefix, w, bias ? need(weights, `${prefix}.bias`) : undefined);
     let y = g.op1('MatMul', [x, weight(`${prefix}.weight_t`, transpose2d(w), [inDim, outDim])]);
     if (bias) y = g.op1('Add', [y, weight(`${prefix}.bias`, need(weights, `${prefix}.bias`).data, [outDim])]);
     return y;
@@ -130,18 +138,14 @@ export function buildDecoderGraph(
   const denseW = g.input(IO.denseWeights, 'float32', ['dense', cfg.vocabSize]);
   const denseIdx = g.input(IO.denseIndex, 'int64', ['dense']);
 
-  // Embedding of the weighted bag: Σ_k w_k · E[id_k] (+ additive embedding). Kept in float32.
-  const embed = need(weights, 'model.embed_tokens.weight');
-  if (embed.shape[0] !== cfg.vocabSize || embed.shape[1] !== D) {
-    throw new Error(
-      `weights: model.embed_tokens.weight has shape [${embed.shape}], expected [${cfg.vocabSize}, ${D}]`,
-    );
-  }
-  const E = g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, D], embed.data);
-  const gathered = g.op1('Gather', [E, ids]); // [B,S,K,D]
+  // Embedding of the weighted bag: Σ_k w_k · E[id_k] (+ additive embedding), and the dense
+  // mixtures p·E, both read from one table. Kept in float32.
+  const vocab = vocabularyTables(g, cfg, weights, quant);
+  const gathered = vocab.table ? vocab.table.rows(ids) : g.op1('Gather', [vocab.E, ids]); // [B,S,K,D]
   const wExp = g.op1('Unsqueeze', [bagW, g.ints([3])]); // [B,S,K,1]
   const bag = g.op1('ReduceSum', [g.op1('Mul', [gathered, wExp]), g.ints([2])], { keepdims: 0 });
-  let x = addDenseMixtures(g, g.op1('Add', [bag, add]), { E, denseW, denseIdx, D });
+  const mixed = vocab.table ? vocab.table.mixture(denseW) : g.op1('MatMul', [denseW, vocab.E]); // [N,D]
+  let x = addDenseMixtures(g, g.op1('Add', [bag, add]), { mixed, denseIdx, D });
   if (half) x = g.op1('Cast', [x], { to: 10 });
 
   const { cos, sin } = rotaryCosSin(g, cfg, pos, half);
@@ -206,10 +210,12 @@ export function buildDecoderGraph(
   g.op1('Identity', [hidden32], {}, IO.hidden);
   g.output(IO.hidden, 'float32', ['outputs', D]);
   let logits: string;
-  if (cfg.tieEmbeddings || !weights.has('lm_head.weight')) {
+  if (vocab.head) {
+    logits = vocab.head(normed, IO.logits);
+  } else if (vocab.tied) {
     // Tied: Gemm with transB reads E in place, no transposed copy of the embedding.
     const lmIn = half ? g.op1('Cast', [normed], { to: 1 }) : normed;
-    logits = g.op1('Gemm', [lmIn, E], { transB: 1 }, IO.logits);
+    logits = g.op1('Gemm', [lmIn, vocab.E], { transB: 1 }, IO.logits);
   } else {
     const lm = need(weights, 'lm_head.weight');
     const lmW = weight('lm_head.weight', lm.data, [cfg.vocabSize, D]);
@@ -246,15 +252,44 @@ function rotaryCosSin(g: GraphBuilder, cfg: ModelConfig, pos: string, half: bool
 }
 
 /**
- * Adds p·E to the positions `dense_index` names (flat b·S + s), p being their `dense_weights`
- * rows: a whole-vocabulary mixture as one [N,V]×[V,D] product, with ScatterND's `add` reduction.
+ * The input embedding's table: the float E, or a quantized one (`table`) whose dequantized rows
+ * both the bag's Gather and the dense p·E product read; and the LM head, when quantized. `E` is ''
+ * when no op reads the float table. The float tensor is read here and let go when this returns:
+ * the builder keeps no copy of it (a sink has it, or a quantized table).
+ */
+function vocabularyTables(
+  g: GraphBuilder,
+  cfg: ModelConfig,
+  weights: Weights,
+  quant: QuantizedWeights | null,
+): { E: string; tied: boolean; table?: QuantizedMatrix; head?: (x: string, output: string) => string } {
+  const embed = need(weights, 'model.embed_tokens.weight');
+  if (embed.shape[0] !== cfg.vocabSize || embed.shape[1] !== cfg.hiddenSize) {
+    throw new Error(
+      `weights: model.embed_tokens.weight has shape [${embed.shape}], expected [${cfg.vocabSize}, ${cfg.hiddenSize}]`,
+    );
+  }
+  const tied = cfg.tieEmbeddings || !weights.has('lm_head.weight');
+  const { table, head } = quant ? quantizedVocab(quant, weights, embed, tied) : {};
+  // The float table, unless quantized tables replace it on every side that reads it.
+  const E =
+    table && (head || !tied)
+      ? ''
+      : g.initializer('model.embed_tokens.weight', 'float32', [cfg.vocabSize, cfg.hiddenSize], embed.data);
+  return { E, tied, ...(table && { table }), ...(head && { head }) };
+}
+
+/**
+ * Adds `mixed` (p·E [N,D]) to the positions `dense_index` names (flat b·S + s), p being their
+ * `dense_weights` rows: a whole-vocabulary mixture as one [N,V]×[V,D] product, with ScatterND's
+ * `add` reduction.
  */
 function addDenseMixtures(
   g: GraphBuilder,
   x: string,
-  a: { E: string; denseW: string; denseIdx: string; D: number },
+  a: { mixed: string; denseIdx: string; D: number },
 ): string {
-  const mixed = g.op1('MatMul', [a.denseW, a.E]); // [N,D]
+  const { mixed } = a;
   const flat = g.op1('Reshape', [x, g.ints([-1, a.D])]);
   const at = g.op1('Unsqueeze', [a.denseIdx, g.ints([1])]); // [N,1]
   const scattered = g.op1('ScatterND', [flat, at, mixed], { reduction: 'add' });

@@ -4,13 +4,15 @@ import { toHalf } from '../float-bits.ts';
 const { onnx } = onnxProto;
 
 /** Element types the decoder graph uses. */
-export type ElemType = 'float32' | 'float16' | 'int64' | 'int32';
+export type ElemType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8' | 'int8';
 
 export const ONNX_TYPE: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
+  uint8: onnx.TensorProto.DataType.UINT8,
+  int8: onnx.TensorProto.DataType.INT8,
 };
 
 /** A symbolic dimension (string) or a fixed size (number). */
@@ -109,7 +111,7 @@ export class GraphBuilder {
     name: string,
     type: ElemType,
     dims: number[],
-    data: Float32Array | Uint16Array | BigInt64Array | Int32Array,
+    data: Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array | Int8Array,
   ): string {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (this.#sink && bytes.byteLength >= this.#sink.threshold) {
@@ -120,16 +122,17 @@ export class GraphBuilder {
     return name;
   }
 
-  /** An int64 constant (deduplicated), e.g. for Reshape shapes and axes. */
-  ints(values: number[]): string {
-    const key = `i64:${values.join(',')}`;
+  /** An int64 constant (deduplicated), e.g. for Reshape shapes and axes; a number: a scalar. */
+  ints(values: number[] | number): string {
+    const list = typeof values === 'number' ? [values] : values;
+    const key = `i64:${typeof values === 'number' ? 'scalar:' : ''}${list.join(',')}`;
     let name = this.#constCache.get(key);
     if (!name) {
       name = this.initializer(
         this.name('const_i64'),
         'int64',
-        [values.length],
-        BigInt64Array.from(values.map(BigInt)),
+        typeof values === 'number' ? [] : [list.length],
+        BigInt64Array.from(list.map(BigInt)),
       );
       this.#constCache.set(key, name);
     }

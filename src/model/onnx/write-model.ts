@@ -40,6 +40,11 @@ export class ModelFile {
   readonly #tmpModel: string;
   #fd: number | null;
   #offset = 0;
+  /**
+   * Where bytes already written lie, by the buffer they were views of: two initializers over the
+   * very same bytes (one quantized table read by two ops as two shapes) are stored once.
+   */
+  readonly #written = new WeakMap<ArrayBufferLike, Map<string, ExternalLocation>>();
 
   /** Bytes written to the data file so far (progress). */
   get bytesWritten(): number {
@@ -58,6 +63,10 @@ export class ModelFile {
 
   #append(bytes: Uint8Array): ExternalLocation {
     if (this.#fd === null) throw new Error('model file already committed or aborted');
+    const key = `${bytes.byteOffset}:${bytes.byteLength}`;
+    let seen = this.#written.get(bytes.buffer);
+    const known = seen?.get(key);
+    if (known) return known;
     const pad = (64 - (this.#offset % 64)) % 64;
     if (pad) writeSync(this.#fd, new Uint8Array(pad));
     this.#offset += pad;
@@ -66,6 +75,8 @@ export class ModelFile {
     }
     const at = { offset: this.#offset, length: bytes.byteLength };
     this.#offset += bytes.byteLength;
+    if (!seen) this.#written.set(bytes.buffer, (seen = new Map()));
+    seen.set(key, at);
     return at;
   }
 
