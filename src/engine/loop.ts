@@ -128,34 +128,24 @@ export class EngineLoop {
     }
     // The request waits, unscheduled, while its constraint compiles; a cancel meanwhile drops it.
     this.#compiling.add(req.id);
-    const settle = (admit: () => void) => {
-      try {
-        admit();
-      } catch (err) {
-        this.#requests.refuse(req.id, toEngineError(err));
-      }
-      this.#services.onWork?.();
-    };
     compiler.constraints(spec, req.params.n, [...stopIds(this.#ctx, req.params).stops]).then(
       (constraints) => {
         if (!this.#compiling.delete(req.id)) {
           disposeAll(constraints);
           return;
         }
-        settle(() => {
-          try {
-            this.#admit(req, constraints, now);
-          } catch (err) {
-            disposeAll(constraints);
-            throw err;
-          }
-        });
+        try {
+          this.#admit(req, constraints, now);
+        } catch (err) {
+          disposeAll(constraints);
+          this.#requests.refuse(req.id, toEngineError(err));
+        }
+        this.#services.onWork?.();
       },
       (err: unknown) => {
         if (!this.#compiling.delete(req.id)) return;
-        settle(() => {
-          throw err;
-        });
+        this.#requests.refuse(req.id, toEngineError(err));
+        this.#services.onWork?.();
       },
     );
   }

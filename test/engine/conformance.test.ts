@@ -18,6 +18,15 @@ Worker.prototype.postMessage = function (this: Worker, message: unknown, ...rest
 engineConformance('worker engine (tiny model)', {
   start: async () => createEngine({ checkpointDirs: [await tinyCheckpoint()], threads: 1 }),
   cancelsOf: (id) => workerCancels.get(id) ?? 0,
+  // K and V × 2 layers × 2 KV heads × 16 dims × 4 bytes.
+  kvBytesPerPosition: 512,
+});
+
+engineConformance('worker engine (tiny model, float16 KV)', {
+  start: async () =>
+    createEngine({ checkpointDirs: [await tinyCheckpoint()], threads: 1, kvDtype: 'float16' }),
+  cancelsOf: (id) => workerCancels.get(id) ?? 0,
+  kvBytesPerPosition: 256,
 });
 
 let fake: FakeEngine;

@@ -13,6 +13,8 @@ export interface EngineHarness {
   start(): Promise<Engine>;
   /** How many cancels of request `id` reached the engine's core (the worker, the script). */
   cancelsOf(id: string): number;
+  /** The KV bytes per position its budget must be derived from, when known. */
+  kvBytesPerPosition?: number;
 }
 
 const LONG: DecodingParams = { temperature: 0, max_tokens: 200, ignore_eos: true, thinking: { mode: 'off' } };
@@ -49,6 +51,8 @@ export function engineConformance(name: string, harness: EngineHarness): void {
       assert.equal(model.facts.name, model.name);
       assert.equal(model.facts.maxModelLen, model.maxModelLen);
       assert.ok(model.facts.tokenizerVocabSize <= model.tokenizer.vocabSize);
+      if (harness.kvBytesPerPosition !== undefined)
+        assert.equal(model.kvBudget.bytesPerPosition, harness.kvBytesPerPosition);
     });
 
     it('refuses at submission, synchronously, with a coded error naming the parameter', () => {
