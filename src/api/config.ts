@@ -93,6 +93,7 @@ export const ENGINE_ENV = {
   maxModelLen: 'REVERIE_MAX_MODEL_LEN',
   queueLimit: 'REVERIE_QUEUE_LIMIT',
   prefixCache: 'REVERIE_PREFIX_CACHE',
+  kvDtype: 'REVERIE_KV_DTYPE',
   maxBufferedEvents: 'REVERIE_MAX_BUFFERED_EVENTS',
   stallTimeoutMs: 'REVERIE_STALL_TIMEOUT_MS',
   threads: 'REVERIE_THREADS',

@@ -115,9 +115,10 @@ async function promptLogits(
   for (const q of questions) {
     const ids = Int32Array.from(q.prompt_ids);
     out.push(
-      (await runner.step([{ seq: 0, count: ids.length, bagSize: 1, ids, allPositions: true }])).logits,
+      (await runner.step({ rows: [{ seq: 0, count: ids.length, bagSize: 1, ids, allPositions: true }] }))
+        .logits,
     );
-    runner.kv.free(0);
+    await runner.step({ frees: [0], rows: [] });
   }
   await runner.close();
   return out;

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Rng } from '../decoding/rng.ts';
 import { writeByteTokenizerFiles } from '../model/byte-tokenizer.ts';
 import {
   type SafetensorsDType,
@@ -57,14 +58,11 @@ function weightFlags(weights: ConvertWeights): string[] {
 
 /** The tensors of a shape with their Hugging Face names, values drawn when written. */
 function randomTensors(o: Required<Omit<TestModelOptions, 'seed'>>): Map<string, TensorToWrite> {
-  let state = 0x9e3779b9;
+  const rng = new Rng(0x9e3779b9);
   // Uniform in [−a, a]: values do not matter for timing, only their count and type.
   const values = (shape: number[], a: number) => () => {
     const out = new Float32Array(shape.reduce((x, y) => x * y, 1));
-    for (let i = 0; i < out.length; i++) {
-      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-      out[i] = (state / 4294967296 - 0.5) * 2 * a;
-    }
+    for (let i = 0; i < out.length; i++) out[i] = (rng.next() - 0.5) * 2 * a;
     return out;
   };
   const t = (shape: number[], a = 0.02): TensorToWrite => ({ shape, values: values(shape, a) });

@@ -1,10 +1,11 @@
+import type { DecodingDefaults } from '../decoding/model-facts.ts';
 import { buildNgramStore } from '../decoding/ngram-build.ts';
 import type { NgramStore } from '../decoding/ngram-store.ts';
 import type { DecodingParams } from '../decoding/params.ts';
-import { type DecodingDefaults, resolveDecodingParams } from '../decoding/resolve-params.ts';
-import { createDecoder } from '../decoding/sequence-decoder.ts';
-import type { DecodeContext, SequenceDecoder, StepOutput } from '../decoding/types.ts';
-import { type RowStep, rowHidden, rowLogits } from '../model/batch.ts';
+import { Rng } from '../decoding/rng.ts';
+import type { DecodeContext, NgramModel } from '../decoding/types.ts';
+import { LocalEngine } from '../engine/local.ts';
+import type { Runner, StepPlan, StepResult } from '../model/batch.ts';
 import { PRETRAINED_SOFT_THINKING } from '../model/manifest-writer.ts';
 import type { ModelRunner } from '../model/runner.ts';
 import { openBenchModel } from './runtime.ts';
@@ -19,14 +20,14 @@ import { median, nowMs, table } from './stats.ts';
  *   pretrained model, and a forced whole-vocabulary mixture of every id, which the runner feeds
  *   through the graph's dense p·E input);
  * - superposed decoding (k = 3, α = 0.54 with an n-gram store) for T tokens against (a) three
- *   sequential discrete generations and (b) n = 3 samples batched after one prefill whose KV they
- *   share (`kv.share`, as the engine's n > 1 does);
- * - the share of superposed decode time spent scoring candidates with the n-gram store, timed
- *   inline in the decoder (`DecodeContext.ngramTimer`).
+ *   sequential discrete generations and (b) one n = 3 request, whose samples share the prompt's
+ *   KV after one prefill;
+ * - the share of superposed decode time spent in the n-gram store's interpolations, timed by a
+ *   wrapper around the store (`timedNgram`).
  *
  * Every figure is a median over repetitions; the modes are interleaved within each repetition.
- * The decoders run as the engine runs them (decoder.next, then one runner.step for all rows),
- * without the scheduler and the worker thread.
+ * Requests run through the engine's own loop on this thread (LocalEngine: scheduler, batch
+ * builder, runner, decoders), without the worker thread.
  */
 
 export interface DecodingBenchRow {
@@ -56,9 +57,8 @@ export interface DecodingBenchRow {
   vsSequential: number;
   vsBatchedN3: number;
   /**
-   * Median over runs of: time the superposed decoders spent scoring candidates (n-gram contexts,
-   * interpolation, token scores) / the run's decode time (every decoder.next and runner.step
-   * after the prefill).
+   * Median over runs of: time the superposed decoders spent in n-gram interpolation (contexts and
+   * counts) / the run's decode time (every step after the prefill).
    */
   ngramShare: number;
 }
@@ -79,12 +79,8 @@ const STUB_TOKENIZER = {
 
 /** Seeded Zipf-like token stream over the first `spread` ids: a corpus whose n-grams repeat. */
 function syntheticCorpus(length: number, spread: number, seed: number): Int32Array {
-  let x = seed >>> 0;
-  const next = () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 4294967296;
-  };
-  return Int32Array.from({ length }, () => Math.floor(spread * next() ** 3));
+  const rng = new Rng(seed);
+  return Int32Array.from({ length }, () => Math.floor(spread * rng.next() ** 3));
 }
 
 function benchContext(runner: ModelRunner, ngram: NgramStore): DecodeContext {
@@ -97,102 +93,114 @@ function benchContext(runner: ModelRunner, ngram: NgramStore): DecodeContext {
     eosIds: [], // every run generates exactly its token budget
     thinkStartId: vocabSize - 2,
     thinkEndId: vocabSize - 1,
-    supportsLatent: false,
+    name: 'bench',
+    modes: ['discrete', 'hard', 'soft', 'fuzzy', 'superposed'],
+    hasNgram: true,
+    maxModelLen: runner.config.maxPositions,
+    defaults: {},
     tokenizer: STUB_TOKENIZER,
     ngram,
   };
 }
 
-interface Row {
-  seq: number;
-  decoder: SequenceDecoder;
-}
-
 interface RunTiming {
   /** Whole run, prefill included. */
   totalMs: number;
-  /** Each decode step: every live decoder's next() and one runner.step. */
+  /** Each decode step: the engine loop's step (scheduler, batch, runner.step, every decoder). */
   stepMs: number[];
-  /** Everything after the prefill: every decoder.next, the last ones included, and runner.step. */
+  /** Everything after the prefill step. */
   decodeMs: number;
-  /** Mean ids per input fed. */
+  /** Mean ids per input fed (decode rows' bags). */
   bagSize: number;
 }
 
-let nextSeq = 10_000;
+/** A bench-only wrapper: the n-gram model, with the time its interpolations take. */
+export function timedNgram(model: NgramModel): NgramModel & { ms: number } {
+  const timed = {
+    ms: 0,
+    interpolate(...args: Parameters<NgramModel['interpolate']>): void {
+      const t = nowMs();
+      model.interpolate(...args);
+      timed.ms += nowMs() - t;
+    },
+  };
+  return timed;
+}
+
+/** A bench-only wrapper: the runner, counting the ids of the decode rows' bags. */
+class BagCounter implements Runner {
+  ids = 0;
+  bags = 0;
+  readonly kvBlockSize: number;
+  readonly kvBytesPerPosition: number;
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+
+  constructor(readonly runner: Runner) {
+    ({ kvBlockSize: this.kvBlockSize, kvBytesPerPosition: this.kvBytesPerPosition } = runner);
+    ({ vocabSize: this.vocabSize, hiddenSize: this.hiddenSize } = runner);
+  }
+
+  get forwardMs(): number {
+    return this.runner.forwardMs;
+  }
+
+  step(plan: StepPlan): Promise<StepResult> {
+    for (const row of plan.rows) {
+      if (row.count !== 1) continue;
+      this.ids += row.weights ? row.weights.filter((w) => w !== 0).length : row.bagSize;
+      this.bags++;
+    }
+    return this.runner.step(plan);
+  }
+
+  kvLength(holder: number): number {
+    return this.runner.kvLength(holder);
+  }
+
+  kvBytes(): number {
+    return this.runner.kvBytes();
+  }
+
+  close(): Promise<void> {
+    return this.runner.close();
+  }
+}
+
+let nextRequest = 0;
 
 /**
- * Prefills `prompts` in one step, then steps every live row until all finish. With `fork` > 1,
- * fork − 1 more rows per prompt start from its KV after the prefill, sharing it without a copy
- * (`kv.share`), as the engine starts n > 1 samples.
+ * Runs one request per prompt (n samples each) through the engine's loop on this thread, to
+ * their end: one prefill step, then one step per token, every row in every step.
  */
 async function run(
-  runner: ModelRunner,
+  runner: Runner,
   ctx: DecodeContext,
   prompts: Int32Array[],
   params: DecodingParams,
-  opts: { startsInThinking?: boolean; fork?: number; maxSteps?: number; defaults?: DecodingDefaults } = {},
+  opts: { startsInThinking?: boolean; defaults?: DecodingDefaults } = {},
 ): Promise<RunTiming> {
-  const fork = opts.fork ?? 1;
-  const resolved = resolveDecodingParams(params, ctx, opts.defaults);
-  const rows: Row[][] = prompts.map((p) =>
-    Array.from({ length: fork }, (_, i) => ({
-      seq: nextSeq++,
-      decoder: createDecoder(resolved, ctx, {
-        startsInThinking: opts.startsInThinking ?? false,
-        choiceIndex: i,
-        promptIds: p,
-      }),
-    })),
-  );
-  const stepMs: number[] = [];
-  let bagIds = 0;
-  let bags = 0;
-  const started = nowMs();
-  const prefill = await runner.step(
-    prompts.map((p, b) => ({ seq: rows[b][0].seq, count: p.length, bagSize: 1, ids: p })),
-  );
-  const decodeStarted = nowMs();
-  let live: { row: Row; out: StepOutput }[] = [];
-  prompts.forEach((p, b) => {
-    const out = { logits: rowLogits(prefill, b), hidden: rowHidden(prefill, b) };
-    for (const [i, row] of rows[b].entries()) {
-      if (i > 0) runner.kv.share(rows[b][0].seq, row.seq, p.length);
-      live.push({ row, out });
-    }
-  });
-  for (let step = 0; live.length > 0 && step < (opts.maxSteps ?? 1_000); step++) {
-    const t = nowMs();
-    const next: RowStep[] = [];
-    const stillLive: Row[] = [];
-    for (const { row, out } of live) {
-      const r = row.decoder.next(out);
-      if (r.finished || !r.input) continue;
-      const bagSize = Math.max(1, r.input.ids.length);
-      const ids = new Int32Array(bagSize);
-      const weights = new Float32Array(bagSize);
-      ids.set(r.input.ids);
-      weights.set(r.input.weights);
-      bagIds += r.input.ids.length;
-      bags++;
-      next.push({ seq: row.seq, count: 1, bagSize, ids, weights, add: r.input.add });
-      stillLive.push(row);
-    }
-    if (next.length === 0) break;
-    const result = await runner.step(next);
-    live = stillLive.map((row, b) => ({
-      row,
-      out: { logits: rowLogits(result, result.offsets[b]), hidden: rowHidden(result, result.offsets[b]) },
-    }));
-    stepMs.push(nowMs() - t);
+  const counter = new BagCounter(runner);
+  const local = new LocalEngine(counter, { ...ctx, defaults: opts.defaults ?? {} });
+  for (const p of prompts) {
+    local.submit({
+      id: `bench-${nextRequest++}`,
+      model: ctx.name,
+      prompt: Array.from(p),
+      startsInThinking: opts.startsInThinking ?? false,
+      params,
+    });
   }
-  const finished = nowMs();
-  for (const r of rows.flat()) runner.kv.free(r.seq);
+  const stepMs: number[] = [];
+  const started = nowMs();
+  await local.run((ms) => stepMs.push(ms));
+  const totalMs = nowMs() - started;
+  const [prefill = 0, ...decode] = stepMs;
   return {
-    totalMs: finished - started,
-    stepMs,
-    decodeMs: finished - decodeStarted,
-    bagSize: bags ? bagIds / bags : 0,
+    totalMs,
+    stepMs: decode,
+    decodeMs: totalMs - prefill,
+    bagSize: counter.bags ? counter.ids / counter.bags : 0,
   };
 }
 
@@ -237,27 +245,25 @@ async function benchBatch(
   let wideBag = 0;
   let defaultsBag = 0;
   let wholeBag = 0;
-  // Superposed runs time their n-gram scoring inline: two clock reads per row and step.
-  const ngramTimer = { ms: 0 };
-  const timedCtx: DecodeContext = { ...ctx, ngramTimer };
+  // Superposed runs time their n-gram store's interpolations (a wrapper: two clock reads a call).
+  const ngramTimer = timedNgram(ctx.ngram!);
+  const timedCtx: DecodeContext = { ...ctx, ngram: ngramTimer };
   await run(runner, ctx, prompts, discrete); // warm-up
   for (let rep = 0; rep < reps; rep++) {
     times.discrete.push(...(await run(runner, ctx, prompts, discrete)).stepMs);
-    const s = await run(runner, ctx, thinkingPrompts, soft(), { startsInThinking: true, maxSteps: STEPS });
+    const s = await run(runner, ctx, thinkingPrompts, soft(), { startsInThinking: true });
     times.soft.push(...s.stepMs);
     softBag = s.bagSize;
-    const k = await run(runner, ctx, thinkingPrompts, soft(30), { startsInThinking: true, maxSteps: STEPS });
+    const k = await run(runner, ctx, thinkingPrompts, soft(30), { startsInThinking: true });
     times.softTopK.push(...k.stepMs);
     // A wide mixture, which random weights never give at τ = 0.5: 1000 ids at a flattening τ.
     const w = await run(runner, ctx, thinkingPrompts, soft(WIDE_BAG, 100), {
       startsInThinking: true,
-      maxSteps: STEPS,
     });
     times.softWide.push(...w.stepMs);
     wideBag = w.bagSize;
     const d = await run(runner, ctx, thinkingPrompts, soft(), {
       startsInThinking: true,
-      maxSteps: STEPS,
       defaults: { soft_thinking: PRETRAINED_SOFT_THINKING },
     });
     times.softDefaults.push(...d.stepMs);
@@ -265,7 +271,6 @@ async function benchBatch(
     // τ = 100 flattens random logits: the bag keeps every id (all but 1e-6 of the mass).
     const v = await run(runner, ctx, thinkingPrompts, soft(undefined, 100), {
       startsInThinking: true,
-      maxSteps: STEPS,
     });
     times.wholeVocab.push(...v.stepMs);
     wholeBag = v.bagSize;
@@ -277,7 +282,7 @@ async function benchBatch(
     for (let g = 0; g < 3; g++)
       sequential += (await run(runner, ctx, prompts, { ...sample, seed: g })).totalMs;
     times.sequential.push(sequential);
-    times.batched.push((await run(runner, ctx, prompts, { ...sample, n: 3 }, { fork: 3 })).totalMs);
+    times.batched.push((await run(runner, ctx, prompts, { ...sample, n: 3 })).totalMs);
   }
   const m = (xs: number[]) => median(xs);
   const row: DecodingBenchRow = {

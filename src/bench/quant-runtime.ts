@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { QuantSpec } from '../model/quantization.ts';
 import { defaultSpec } from '../model/quantization.ts';
 import { ModelRunner } from '../model/runner.ts';
-import { benchGraph, seedKv } from './runtime.ts';
+import { benchGraph, FixedContext } from './runtime.ts';
 import { meanKl, median, nowMs, table } from './stats.ts';
 
 /**
@@ -66,24 +66,18 @@ function rotation(n: number, round: number): number[] {
 
 async function stepTimes(runners: ModelRunner[], batch: number, reps: number): Promise<number[]> {
   const times: number[][] = runners.map(() => []);
-  for (const r of runners) seedKv(r, batch, CONTEXT);
-  const rows = Array.from({ length: batch }, (_, b) => ({
-    seq: b,
-    count: 1,
-    bagSize: 1,
-    ids: Int32Array.of(b % 200),
-  }));
+  const fixed = runners.map((r) => new FixedContext(r, batch, CONTEXT));
+  for (const f of fixed) await f.seed();
   for (let i = -1; i < reps; i++) {
     // A different graph goes first each round, so none always follows the same neighbour.
     for (const j of rotation(runners.length, i)) {
-      const r = runners[j]!;
+      const rows = await fixed[j]!.next();
       const t = nowMs();
-      await r.step(rows);
+      await runners[j]!.step({ rows });
       if (i >= 0) times[j]!.push(nowMs() - t);
-      for (let b = 0; b < batch; b++) r.kv.truncate(b, CONTEXT);
     }
   }
-  for (const r of runners) for (let b = 0; b < batch; b++) r.kv.free(b);
+  for (const f of fixed) await f.free();
   return times.map(median);
 }
 
@@ -95,9 +89,9 @@ async function prefillTimes(runners: ModelRunner[], reps: number): Promise<numbe
     for (const j of rotation(runners.length, i)) {
       const r = runners[j]!;
       const t = nowMs();
-      await r.step([{ seq: 100, count: ids.length, bagSize: 1, ids }]);
+      await r.step({ rows: [{ seq: 100, count: ids.length, bagSize: 1, ids }] });
       times[j]!.push(nowMs() - t);
-      r.kv.free(100);
+      await r.step({ frees: [100], rows: [] });
     }
   }
   return times.map(median);
@@ -114,9 +108,9 @@ async function meanKls(runners: ModelRunner[], ref: number): Promise<number[]> {
   const logits: Float32Array[] = [];
   for (const r of runners) {
     logits.push(
-      (await r.step([{ seq: 200, count: ids.length, bagSize: 1, ids, allPositions: true }])).logits,
+      (await r.step({ rows: [{ seq: 200, count: ids.length, bagSize: 1, ids, allPositions: true }] })).logits,
     );
-    r.kv.free(200);
+    await r.step({ frees: [200], rows: [] });
   }
   return logits.map((q) => (ref < 0 ? Number.NaN : meanKl(logits[ref]!, q, V)));
 }

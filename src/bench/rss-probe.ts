@@ -12,8 +12,9 @@ if (!modelPath || !configPath) throw new Error('usage: rss-probe.ts MODEL.onnx c
 const cfg = parseModelConfig(JSON.parse(readFileSync(configPath, 'utf8')));
 const runner = await ModelRunner.open(modelPath, cfg);
 const prompt = Int32Array.from({ length: 512 }, (_, i) => (i * 7919) % cfg.vocabSize);
-await runner.step([{ seq: 0, count: prompt.length, bagSize: 1, ids: prompt }]);
-for (let i = 0; i < 16; i++) await runner.step([{ seq: 0, count: 1, bagSize: 1, ids: Int32Array.of(i) }]);
+await runner.step({ rows: [{ seq: 0, count: prompt.length, bagSize: 1, ids: prompt }] });
+for (let i = 0; i < 16; i++)
+  await runner.step({ rows: [{ seq: 0, count: 1, bagSize: 1, ids: Int32Array.of(i) }] });
 await runner.close();
 // VmHWM, not getrusage's maxRSS: Linux carries ru_maxrss over from the parent across fork and
 // exec, so a probe spawned by a large bench process would report the parent's peak.

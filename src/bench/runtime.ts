@@ -1,17 +1,18 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RowStep, Runner } from '../model/batch.ts';
 import { ensureGraph, type GraphInfo } from '../model/graph-cache.ts';
 import { parseModelConfig } from '../model/hf-config.ts';
 import type { QuantSpec } from '../model/quantization.ts';
-import { ModelRunner } from '../model/runner.ts';
+import { ModelRunner, type RunnerOptions } from '../model/runner.ts';
 import { QWEN05B_SHAPE, type TestModelOptions, TINY, writeRandomModel } from '../model/test-model.ts';
 import { median, nowMs, table } from './stats.ts';
 
 /**
  * `npm run bench:runtime`: median decode-step time at batch 1/8/32 and context 64/512, for the
- * tiny model and a random model of Qwen2.5-0.5B's shape, and the runner's overhead over a raw
- * `session.run` on the same feeds (measured interleaved, in one run).
+ * tiny model and a random model of Qwen2.5-0.5B's shape, and the runner's overhead over the
+ * `session.run` inside each step (the runner's own forward time, measured in the same steps).
  */
 
 export interface RuntimeRow {
@@ -57,20 +58,56 @@ export async function openBenchModel(
   name: string,
   log: (s: string) => void,
   quantization: QuantSpec | null = null,
+  options: RunnerOptions = {},
 ): Promise<ModelRunner> {
   const graph = await benchGraph(name, log, quantization);
-  return ModelRunner.open(graph.modelPath, graph.config);
+  return ModelRunner.open(graph.modelPath, graph.config, options);
 }
 
-/** Fills `batch` sequences with `context` cached positions of random KV (values do not change timing). */
-export function seedKv(runner: ModelRunner, batch: number, context: number): void {
-  const { numLayers, numKvHeads, headDim } = runner.config;
-  const n = numKvHeads * context * headDim;
-  const block = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5);
-  const layers = Array.from({ length: numLayers }, () => block);
-  for (let b = 0; b < batch; b++) {
-    runner.kv.free(b);
-    runner.kv.append(b, 0, context, context, layers, layers);
+/**
+ * Decode steps at a fixed context: `batch` sequences of `context` positions are prefilled once and
+ * kept as they are; each timed step decodes one position on fresh copies of them (made, and the
+ * previous copies freed, by an untimed step without rows), so every step sees the same context.
+ */
+export class FixedContext {
+  readonly #runner: Runner;
+  readonly #base: number[];
+  readonly #context: number;
+  #round = 0;
+
+  constructor(runner: Runner, batch: number, context: number) {
+    this.#runner = runner;
+    this.#base = Array.from({ length: batch }, (_, b) => 1_000 + b);
+    this.#context = context;
+  }
+
+  /** Prefills the kept sequences (values do not change timing). */
+  async seed(): Promise<void> {
+    for (const [b, seq] of this.#base.entries()) {
+      const ids = Int32Array.from({ length: this.#context }, (_, i) => (i * 31 + b * 7) % 200);
+      await this.#runner.step({ rows: [{ seq, count: this.#context, bagSize: 1, ids }] });
+    }
+  }
+
+  /** Makes the next step's copies (untimed); returns that step's decode rows. */
+  async next(): Promise<RowStep[]> {
+    const work = this.#copies(this.#round++);
+    await this.#runner.step({
+      frees: this.#copies(this.#round),
+      copies: this.#base.map((from, b) => ({ from, to: work[b]!, length: this.#context })),
+      rows: [],
+    });
+    return work.map((seq, b) => ({ seq, count: 1, bagSize: 1, ids: Int32Array.of(b % 200) }));
+  }
+
+  /** Frees every sequence it made. */
+  async free(): Promise<void> {
+    await this.#runner.step({ frees: [...this.#base, ...this.#copies(0), ...this.#copies(1)], rows: [] });
+  }
+
+  /** The copies of a round: two sets in turn, so the last round's are freed while this one's are made. */
+  #copies(round: number): number[] {
+    return this.#base.map((_, b) => 10_000 + (round % 2) * 1_000 + b);
   }
 }
 
@@ -85,36 +122,29 @@ export async function benchRuntime(opts: {
     const steps = opts.steps ?? (name === 'tiny' ? 50 : 8);
     for (const context of [64, 512]) {
       for (const batch of [1, 8, 32]) {
-        seedKv(runner, batch, context);
-        const decode = Array.from({ length: batch }, (_, b) => ({
-          seq: b,
-          count: 1,
-          bagSize: 1,
-          ids: Int32Array.of(b % 200),
-        }));
+        const fixed = new FixedContext(runner, batch, context);
+        await fixed.seed();
         const stepTimes: number[] = [];
-        const rawTimes: number[] = [];
+        const runTimes: number[] = [];
         for (let i = -2; i < steps; i++) {
-          let t = nowMs();
-          await runner.step(decode);
+          const decode = await fixed.next();
+          const forward = runner.forwardMs;
+          const t = nowMs();
+          await runner.step({ rows: decode });
           const step = nowMs() - t;
-          for (let b = 0; b < batch; b++) runner.kv.truncate(b, context);
-          const feeds = runner.prepareFeeds(decode);
-          t = nowMs();
-          await runner.run(feeds);
-          const raw = nowMs() - t;
           if (i >= 0) {
             stepTimes.push(step);
-            rawTimes.push(raw);
+            runTimes.push(runner.forwardMs - forward);
           }
         }
+        await fixed.free();
         const row = {
           model: name,
           batch,
           context,
           stepMs: median(stepTimes),
-          rawRunMs: median(rawTimes),
-          overhead: median(stepTimes) / median(rawTimes),
+          rawRunMs: median(runTimes),
+          overhead: median(stepTimes) / median(runTimes),
         };
         opts.log(
           `  ${name} batch ${batch} context ${context}: step ${row.stepMs.toFixed(2)} ms, run ${row.rawRunMs.toFixed(2)} ms`,
@@ -122,7 +152,6 @@ export async function benchRuntime(opts: {
         rows.push(row);
       }
     }
-    for (let b = 0; b < 32; b++) runner.kv.free(b);
     await runner.close();
   }
   return rows;

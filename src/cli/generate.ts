@@ -1,20 +1,14 @@
 import { parseArgs } from 'node:util';
-import { rowLogits } from '../model/batch.ts';
+import { decodeContext } from '../engine/decode-context.ts';
+import { LocalEngine } from '../engine/local.ts';
 import { checkSlidingWindow } from '../model/hf-config.ts';
 import { defaultCheckpointDir } from '../model/model-dir.ts';
 import { openModel } from '../model/open-model.ts';
 import type { Device } from '../model/runner.ts';
 
-/** Argmax over the tokenizer's ids (padded vocabulary rows are never real tokens). */
-function argmax(logits: Float32Array, limit: number): number {
-  let best = 0;
-  for (let i = 1; i < limit; i++) if (logits[i]! > logits[best]!) best = i;
-  return best;
-}
-
 /**
  * `reverie generate --prompt TEXT [--model DIR] [--max-tokens N] [--raw] [--no-thinking]`:
- * one greedy generation straight on the runner, streamed to stdout.
+ * one greedy generation through the engine's loop on this thread (no server), streamed to stdout.
  */
 export async function generateCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -49,21 +43,38 @@ export async function generateCommand(argv: string[]): Promise<void> {
   const prompt = tokenizer.encode(text, { specialTokens: true });
   const maxTokens = Number(values['max-tokens']);
   checkSlidingWindow(checkpoint.config, prompt.length + maxTokens);
-  const eos = new Set(checkpoint.generation.eosTokenIds);
-  const limit = Math.min(tokenizer.vocabSize, checkpoint.config.vocabSize);
-  const stream = tokenizer.createStreamDecoder();
+  const ctx = decodeContext(checkpoint, tokenizer, model.graph.embeddingRms, {
+    loadNgram: false,
+    maxModelLen: checkpoint.config.maxPositions,
+  });
+  // Raw greedy decoding: think markers are tokens like any other (no thinking phase), every
+  // token is printed as the tokenizer decodes it, and no checkpoint default (repetition penalty)
+  // changes the argmax.
+  const local = new LocalEngine(runner, { ...ctx, thinkStartId: null, thinkEndId: null });
   process.stderr.write(`model ${checkpoint.manifest.name}, prompt ${prompt.length} tokens\n`);
   const started = performance.now();
-  let out = await runner.step([{ seq: 0, count: prompt.length, bagSize: 1, ids: Int32Array.from(prompt) }]);
   let generated = 0;
-  while (generated < maxTokens) {
-    const next = argmax(rowLogits(out, 0), limit);
-    generated++;
-    if (eos.has(next)) break;
-    process.stdout.write(stream.push(next));
-    out = await runner.step([{ seq: 0, count: 1, bagSize: 1, ids: Int32Array.of(next) }]);
-  }
-  process.stdout.write(`${stream.flush()}\n`);
+  local.submit(
+    {
+      id: 'generate',
+      model: checkpoint.manifest.name,
+      prompt,
+      startsInThinking: false,
+      params: { temperature: 0, repetition_penalty: 1, max_tokens: maxTokens, skip_special_tokens: false },
+    },
+    (events) => {
+      for (const ev of events) {
+        if (ev.type === 'content') {
+          generated += ev.tokenIds.length;
+          process.stdout.write(ev.text);
+        } else if (ev.type === 'finish' && ev.reason === 'stop')
+          generated++; // the EOS
+        else if (ev.type === 'error') throw ev.error;
+      }
+    },
+  );
+  await local.run();
+  process.stdout.write('\n');
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(
     `${generated} tokens in ${seconds.toFixed(2)} s (${(generated / seconds).toFixed(1)} tokens/s)\n`,

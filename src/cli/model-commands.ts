@@ -5,7 +5,12 @@ import { SUPPORTED_ARCHITECTURES } from '../model/hf-config.ts';
 import { type ManifestQuantization, quantizationSchema } from '../model/manifest.ts';
 import { writeManifest } from '../model/manifest-writer.ts';
 import { quantSpec, quantTag } from '../model/quantization.ts';
-import { writeTestCheckpoint } from '../model/test-model.ts';
+import {
+  QWEN05B_SHAPE,
+  QWEN15B_SHAPE,
+  type TestModelOptions,
+  writeTestCheckpoint,
+} from '../model/test-model.ts';
 import { convertSummary } from './convert-summary.ts';
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -129,13 +134,21 @@ export async function convertCommand(argv: string[]): Promise<void> {
   );
 }
 
-/** `reverie make-test-model --out DIR [--arch llama|mistral|qwen2|qwen3] [--seed N]`: a tiny random checkpoint for tests. */
+const MAKE_TEST_MODEL_USAGE =
+  'usage: reverie make-test-model --out DIR [--arch llama|mistral|qwen2|qwen3] [--shape tiny|qwen2.5-0.5b|qwen2.5-1.5b] [--seed N]';
+
+/**
+ * `reverie make-test-model --out DIR [--arch ...] [--shape ...] [--seed N]`: a random checkpoint
+ * with the byte tokenizer: tiny for tests, or a real model's shape (Qwen2.5-0.5B, 1.5B) for
+ * benchmarks and the GPU check (scripts/gpu-check.sh), where only the shape matters.
+ */
 export async function makeTestModelCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
       out: { type: 'string' },
-      arch: { type: 'string', default: 'llama' },
+      arch: { type: 'string' },
+      shape: { type: 'string', default: 'tiny' },
       seed: { type: 'string', default: '1' },
     },
   });
@@ -145,9 +158,15 @@ export async function makeTestModelCommand(argv: string[]): Promise<void> {
     qwen2: 'Qwen2ForCausalLM',
     qwen3: 'Qwen3ForCausalLM',
   } as const;
-  const architecture = archs[values.arch as keyof typeof archs];
-  if (!values.out || !architecture)
-    throw new Error('usage: reverie make-test-model --out DIR [--arch llama|mistral|qwen2|qwen3] [--seed N]');
-  await writeTestCheckpoint(values.out, { architecture, seed: Number(values.seed) });
-  log(`wrote test checkpoint ${values.out}`);
+  const shapes: Record<string, TestModelOptions> = {
+    tiny: {},
+    'qwen2.5-0.5b': QWEN05B_SHAPE,
+    'qwen2.5-1.5b': QWEN15B_SHAPE,
+  };
+  const shape = shapes[values.shape!];
+  const architecture =
+    archs[(values.arch ?? (values.shape === 'tiny' ? 'llama' : 'qwen2')) as keyof typeof archs];
+  if (!values.out || !architecture || !shape) throw new Error(MAKE_TEST_MODEL_USAGE);
+  await writeTestCheckpoint(values.out, { ...shape, architecture, seed: Number(values.seed) });
+  log(`wrote test checkpoint ${values.out} (${values.shape}, ${architecture})`);
 }

@@ -2,10 +2,17 @@ import type { TextOptions } from './params.ts';
 import type { DecodingTokenizer } from './types.ts';
 
 /**
- * Streams text from token ids. Byte-level tokens can split a character, and some tokenizers
- * only know a token's leading space in context, so each delta is the difference between decoding
- * a short window with and without the new tokens; text ending in an incomplete character
- * (U+FFFD) waits for the next token. Each push decodes a few tokens, not the whole sequence.
+ * A UTF-8 character has at most 4 bytes and a byte-level token carries at least one, so text
+ * still incomplete after this many pending ids is invalid output: it is emitted as it is.
+ */
+const MAX_HELD_IDS = 8;
+
+/**
+ * Streams text from token ids: the one incremental detokenizer (decoders, `reverie generate`).
+ * Byte-level tokens can split a character, and some tokenizers only know a token's leading space
+ * in context, so each delta is the difference between decoding a short window with and without
+ * the new tokens; text ending in an incomplete character (U+FFFD) waits for the next token, up to
+ * MAX_HELD_IDS tokens. Each push decodes a few tokens, not the whole sequence.
  *
  * Options as vLLM's fast detokenizer applies them: `skipSpecialTokens` leaves special tokens out;
  * with it off and `spacesBetweenSpecialTokens` off, an added token right after another added
@@ -59,7 +66,8 @@ export class IncrementalDetokenizer {
     this.#ids.push(id);
     const before = this.#decode(this.#ids.slice(this.#prefix, this.#read));
     const after = this.#decode(this.#ids.slice(this.#prefix));
-    if (after.length <= before.length || after.endsWith('\uFFFD')) return '';
+    const held = this.#ids.length - this.#read;
+    if (after.length <= before.length || (after.endsWith('\uFFFD') && held < MAX_HELD_IDS)) return '';
     this.#prefix = this.#read;
     this.#read = this.#ids.length;
     return after.slice(before.length);

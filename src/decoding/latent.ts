@@ -4,7 +4,7 @@ import type { StepOutput } from './types.ts';
 
 /**
  * Latent thinking (Coconut): the next input is the last hidden state itself, fed as the additive
- * part of an empty bag. Only for checkpoints trained to read it (`DecodeContext.supportsLatent`).
+ * part of an empty bag. Only for checkpoints trained to read it (`latent` among the manifest's modes).
  */
 export class LatentThought implements ThoughtStrategy {
   readonly #vocab: number;

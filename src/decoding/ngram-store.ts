@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { writeFileAtomic } from '../model/atomic-write.ts';
 import { contextKey } from './ngram-hash.ts';
 
 /**
@@ -96,6 +97,34 @@ export class NgramStore {
   }
 
   /** Count of one complete n-gram (its order is its length). */
+  /**
+   * Superposed Decoding's n-gram estimate for each candidate v after `context`:
+   *
+   *     ng(v) = Σ_{n=2..6} λ_n · count(ctx_{n−1} → v) / count(ctx_{n−1})
+   *
+   * plain count ratios, no smoothing; an unseen (or too short) context adds 0; the λ are used as
+   * given (they sum to 0.5 by default and are not renormalised). Orders the store lacks add 0.
+   * Writes ng(candidates[j]) to out[j].
+   */
+  interpolate(
+    context: ArrayLike<number>,
+    candidates: ArrayLike<number>,
+    count: number,
+    lambdas: readonly number[],
+    out: Float64Array,
+  ): void {
+    out.fill(0, 0, count);
+    for (let i = 0; i < lambdas.length; i++) {
+      const n = i + 2;
+      if (lambdas[i] === 0 || n < this.minOrder || n > this.maxOrder) continue;
+      const ctx = this.findContext(n, context, context.length);
+      const total = this.contextTotal(n, ctx);
+      if (total === 0) continue;
+      const w = lambdas[i]! / total;
+      for (let j = 0; j < count; j++) out[j] += w * this.countNext(n, ctx, candidates[j]!);
+    }
+  }
+
   countOf(ngram: ArrayLike<number>): number {
     const n = ngram.length;
     return this.countNext(n, this.findContext(n, ngram, n - 1), ngram[n - 1]);
@@ -127,8 +156,9 @@ export class NgramStore {
   }
 
   /** Writes `ngram.bin`. */
+  /** Writes the store atomically (a server may be loading the old one). */
   save(path: string): void {
-    writeFileSync(path, this.toBuffer());
+    writeFileAtomic(path, this.toBuffer());
   }
 
   /**

@@ -1,130 +1,22 @@
+import type { ThinkingMode } from '../model/manifest.ts';
 import type { StructuredOutput } from './structured/spec.ts';
 
 /**
- * Request-level decoding parameters (OpenAI names where OpenAI has one) and their resolved,
- * validated form. `resolveDecodingParams` (resolve-params.ts) turns the first into the second.
+ * The resolved form of a request's decoding parameters: validated against the model, every
+ * default filled in, plain structured-clonable data (it travels from the main thread to the engine
+ * worker). `resolveDecodingParams` (resolve-params.ts) makes it from `DecodingParams`, whose
+ * schema is params-schema.ts.
  */
 
 /** How the thinking phase feeds the model (docs/reference: soft-thinking.md). */
-export type ThinkingMode = 'off' | 'hard' | 'soft' | 'fuzzy' | 'latent';
-
-/** Exploration noise for soft/fuzzy thinking. */
-export interface NoiseParams {
-  type: 'gaussian' | 'dirichlet' | 'gumbel';
-  /** gaussian: γ, per-coordinate std = γ·RMS(E) added to the input embedding. Default 0 (off). */
-  scale?: number;
-  /** dirichlet: concentration α in p' ~ Dir(α·p). Default 1. */
-  alpha?: number;
-  /** gumbel: τ_g in p' = softmax((log p + g) / τ_g). Default 1. */
-  temperature?: number;
-}
-
-/** Cold Stop: end thinking after `patience` consecutive steps whose entropy is below `entropy_below`. */
-export interface ColdStopParams {
-  /** Threshold in nats on the model's next-token entropy at temperature 1 (paper: 0.01). */
-  entropy_below: number;
-  /** Consecutive low-entropy steps (paper: 256). */
-  patience: number;
-}
-
-/**
- * The thinking phase: it starts when the prompt ends inside an open think block, or when the model
- * emits the start marker itself.
- */
-export interface ThinkingParams {
-  /** Default: the checkpoint's default thinking mode, else 'hard'. */
-  mode?: ThinkingMode;
-  /** Thinking budget in positions; at the budget `</think>` is forced. Default 512. */
-  max_tokens?: number;
-  /**
-   * Thinking τ. hard and latent: the request's temperature (so temperature 0 is greedy from the
-   * first token to the last). soft: the checkpoint's soft default, else 0.5; fuzzy: 1e-4.
-   */
-  temperature?: number;
-  /**
-   * Truncation of the thinking distribution. Default: the request's own value; for soft and
-   * fuzzy a value the request does not set comes from the checkpoint's soft-thinking defaults,
-   * else none (the whole vocabulary, as in the paper).
-   */
-  top_k?: number;
-  top_p?: number;
-  min_p?: number;
-  /** soft/fuzzy only. Default none. */
-  noise?: NoiseParams | null;
-  /** Default: none; soft and fuzzy: the checkpoint's soft-thinking default. null turns it off. */
-  cold_stop?: ColdStopParams | null;
-  /** Report each step's shadow token, top tokens and entropy. Default false. */
-  trace?: boolean;
-  /** Tokens per traced step. Default 5. */
-  trace_top_k?: number;
-}
-
-/** Superposed decoding (superposed-decoding.md): k drafts from one sequence and one KV row. */
-export interface SuperpositionParams {
-  /** k, the number of drafts and of returned choices. */
-  drafts: number;
-  /** N-gram interpolation weight α. Default per k (0.54 for k = 3); 0 without an n-gram store. */
-  alpha?: number;
-  /** τ of the model distribution. Default 0.06 (0.12 for k ≥ 10). */
-  temperature?: number;
-  /** Tokens kept from the model distribution. Default 3k. */
-  candidates?: number;
-  /** Use the checkpoint's n-gram store. Default true. */
-  ngram?: boolean;
-  /** λ for n = 2..6, not renormalised. Default 0.01, 0.04, 0.15, 0.18, 0.12. */
-  lambdas?: number[];
-  /** Subtracted when no candidate of a draft has an n-gram continuation. Default 200. */
-  penalty?: number;
-}
-
-/** A request's decoding parameters as the API receives them; every field optional. */
-export interface DecodingParams {
-  /** Default 1 (OpenAI); 0 = greedy. */
-  temperature?: number;
-  /** Default 1 (off). */
-  top_p?: number;
-  /** Default 0 (off); −1 also means off. */
-  top_k?: number;
-  /** Default 0 (off). */
-  min_p?: number;
-  /** OpenAI semantics over the answer tokens; range [−2, 2]. Default 0. */
-  presence_penalty?: number;
-  frequency_penalty?: number;
-  /** HF/vLLM semantics over prompt + answer tokens; > 0. Default 1 (off). */
-  repetition_penalty?: number;
-  /** token id (as a string key, OpenAI style) → bias added to its logit, in [−100, 100]. */
-  logit_bias?: Record<string, number>;
-  /** Per-request RNG seed; drawn at random when absent. Thinking and answer draw from it. */
-  seed?: number;
-  /** Up to any number of non-empty strings; never emitted (unless include_stop_str_in_output), also when spanning tokens. */
-  stop?: string | string[] | null;
-  /** Token ids that end the answer besides EOS (vLLM); their text is not emitted unless include_stop_str_in_output. */
-  stop_token_ids?: number[] | null;
-  /** Keep the stop string (or the stop token's text) at the end of the output. Default false. */
-  include_stop_str_in_output?: boolean;
-  /** Answer tokens before EOS, a stop token or a stop string may end it (EOS and stop ids are banned until then). Default 0. */
-  min_tokens?: number;
-  /** Do not stop on the model's EOS ids (stop_token_ids and stop strings still stop). Default false. */
-  ignore_eos?: boolean;
-  /** Leave special tokens out of the text. Default true (vLLM). */
-  skip_special_tokens?: boolean;
-  /** With skip_special_tokens false: let the tokenizer put spaces between adjacent added tokens. Default true (vLLM). */
-  spaces_between_special_tokens?: boolean;
-  /** Answer tokens per choice (thinking has its own budget). Default 256. */
-  max_tokens?: number;
-  logprobs?: boolean;
-  /** 0..20; needs logprobs. Default 0. */
-  top_logprobs?: number;
-  /** Parallel samples sharing the prompt. Default 1. */
-  n?: number;
-  thinking?: ThinkingParams;
-  superposition?: SuperpositionParams | null;
-  /**
-   * Constrains the answer (after thinking) to a JSON schema, regex, choice or grammar; the API
-   * builds it from `response_format` / `structured_outputs`. Not with superposition.
-   */
-  structured_output?: StructuredOutput | null;
-}
+export type { ThinkingMode } from '../model/manifest.ts';
+export type {
+  ColdStopParams,
+  DecodingParams,
+  NoiseParams,
+  SuperpositionParams,
+  ThinkingParams,
+} from './params-schema.ts';
 
 /** Temperature and truncation of one distribution. `topK` 0 = off. */
 export interface SamplingConfig {

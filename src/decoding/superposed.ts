@@ -1,7 +1,6 @@
 import { bagOf } from './bag.ts';
 import { stopIds } from './discrete-answer.ts';
 import { truncatedDistribution } from './distribution.ts';
-import { interpolateNgrams } from './ngram-interpolate.ts';
 import type { ResolvedDecodingParams, ResolvedSuperposition } from './params.ts';
 import type { Scratch } from './scratch.ts';
 import { truncateAtStop } from './stop-strings.ts';
@@ -70,17 +69,14 @@ export class SuperposedAnswer {
       { temperature: this.#sp.temperature, topK: this.#sp.candidates, topP: 1, minP: 0 },
       this.#scratch,
     );
-    const timer = this.#ctx.ngramTimer;
-    const scoringStarted = timer ? performance.now() : 0;
     const store = this.#sp.alpha > 0 ? (this.#ctx.ngram ?? null) : null;
     const ng = store ? new Float64Array(c.count) : null;
     const scores = this.#live.map((d) => {
-      if (store && ng) interpolateNgrams(store, this.#ngramContext(d), c.ids, c.count, this.#sp.lambdas, ng);
+      if (store && ng) store.interpolate(this.#ngramContext(d), c.ids, c.count, this.#sp.lambdas, ng);
       const s = new Float64Array(c.count);
       tokenScores(c.probs, ng, c.count, this.#sp.alpha, this.#sp.penalty, s);
       return s;
     });
-    if (timer) timer.ms += performance.now() - scoringStarted;
 
     const live: Draft[] = [];
     bestPairs(this.#live, c.ids, scores, c.count, 2 * k).forEach((p, rank) => {

@@ -1,3 +1,4 @@
+import type { ModelFacts } from './model-facts.ts';
 import type { NgramStore } from './ngram-store.ts';
 
 /**
@@ -44,33 +45,25 @@ export interface DecodingTokenizer {
   addedToken?(id: number): string | undefined;
 }
 
-/** Per-checkpoint facts, built once by the engine and shared by every decoder. */
-export interface DecodeContext {
+/**
+ * Per-checkpoint facts, built once by the engine worker and shared by every decoder: the facts
+ * requests are resolved against, and what decoding needs besides.
+ */
+export interface DecodeContext extends ModelFacts {
   /** Logits length (the model's vocab, possibly padded). */
   vocabSize: number;
-  /** Ids ≥ this are padding rows of the embedding matrix and are never chosen. */
-  tokenizerVocabSize: number;
   hiddenSize: number;
   /** Root-mean-square of all entries of the input embedding matrix E (scales Gaussian noise). */
   embeddingRms: number;
   /** Tokens that end an answer. */
   eosIds: readonly number[];
-  /** `<think>` id, or null for a checkpoint that does not think. */
-  thinkStartId: number | null;
-  /** `</think>` id, or null for a checkpoint that does not think. */
-  thinkEndId: number | null;
-  /** Whether the checkpoint was trained to read its last hidden state as input (latent thinking). */
-  supportsLatent: boolean;
   tokenizer: DecodingTokenizer;
-  /** N-gram store for superposed decoding; without one, α = 0. */
-  ngram?: NgramStore | null;
-  /**
-   * Benchmarks only (`bench decoding`): when set, superposed decoding adds to `ms` the time each
-   * step spends scoring its candidates (n-gram contexts, interpolation, token scores). Unset, the
-   * decoder reads no clock.
-   */
-  ngramTimer?: { ms: number } | null;
+  /** N-gram model for superposed decoding (the checkpoint's NgramStore); without one, α = 0. */
+  ngram?: NgramModel | null;
 }
+
+/** What superposed decoding asks of an n-gram store (a benchmark wraps it to time the calls). */
+export type NgramModel = Pick<NgramStore, 'interpolate'>;
 
 /** Why a choice ended: 'stop' = EOS or a stop string, 'length' = max_tokens. */
 export type FinishReason = 'stop' | 'length';

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { GROWTH_POSITIONS } from '../model/kv-store.ts';
 
 /**
  * Engine knobs, parsed once with zod into a frozen object. Defaults follow vLLM where it has one
@@ -29,6 +28,11 @@ export const engineOptionsSchema = z.object({
   maxModelLen: z.number().int().positive().optional(),
   /** Requests waiting for admission before new ones are refused as overloaded. */
   queueLimit: z.number().int().nonnegative().default(256),
+  /**
+   * KV storage precision of the runner: float16 halves the bytes per position (so the derived
+   * budget holds twice the positions) at the cost of converting on every step.
+   */
+  kvDtype: z.enum(['float32', 'float16']).default('float32'),
   /** Reuse KV of repeated prompt prefixes. */
   prefixCache: z.boolean().default(true),
   /**
@@ -46,6 +50,3 @@ export type EngineOptions = Readonly<z.output<typeof engineOptionsSchema>>;
 export function parseEngineOptions(input: EngineOptionsInput): EngineOptions {
   return Object.freeze(engineOptionsSchema.parse(input));
 }
-
-/** KV is accounted in blocks of this many positions (admission, preemption, prefix-cache keys). */
-export const KV_BLOCK = GROWTH_POSITIONS;

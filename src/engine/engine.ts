@@ -2,9 +2,8 @@ import { Worker } from 'node:worker_threads';
 import { ChatTemplate } from '../model/chat-template.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
 import { type EngineOptionsInput, parseEngineOptions } from './config.ts';
-import { decodeContext } from './decode-context.ts';
-import { resolveRequest } from './executor.ts';
 import { FlowControl } from './flow-control.ts';
+import { modelFacts } from './model-facts.ts';
 import {
   emptyWorkerStats,
   type FromWorker,
@@ -14,6 +13,7 @@ import {
   type WorkerStats,
 } from './protocol.ts';
 import type { RequestChannel } from './request-channel.ts';
+import { resolveRequest } from './resolve-request.ts';
 import {
   type Engine,
   EngineError,
@@ -50,20 +50,18 @@ const WORKER_ENTRY = new URL(
   import.meta.url,
 );
 
-interface ModelEntry {
-  info: ModelInfo;
-  loaded: LoadedModel;
-  ctx: ReturnType<typeof decodeContext>;
-}
-
 class WorkerEngine implements Engine {
   readonly models: ModelInfo[] = [];
   readonly #options;
   readonly #worker: Worker;
-  readonly #byName = new Map<string, ModelEntry>();
+  readonly #byName = new Map<string, ModelInfo>();
   readonly #channels = new Map<string, RequestChannel>();
   /** Requests submitted but not yet scheduled (the queue-limit count). */
   readonly #unscheduled = new Set<string>();
+  /** Requests whose cancel went to the worker: a request is cancelled once, whatever asked. */
+  readonly #cancelled = new Set<string>();
+  /** Removes a live request's abort listener from its signal. */
+  readonly #unlisten = new Map<string, () => void>();
   #state: EngineStats['state'] = 'starting';
   #stats: WorkerStats = emptyWorkerStats();
   readonly #ready: Promise<void>;
@@ -126,23 +124,29 @@ class WorkerEngine implements Engine {
    */
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent> {
     if (this.#state !== 'ready') throw new EngineError('unavailable', `the engine is ${this.#state}`);
-    const entry = this.#byName.get(request.model);
-    if (!entry) throw new EngineError('unknown_model', `the model ${request.model} does not exist`, 'model');
+    const model = this.#byName.get(request.model);
+    if (!model)
+      throw new EngineError('model_not_found', `the model ${request.model} does not exist`, 'model');
     if (this.#channels.has(request.id))
-      throw new EngineError('invalid_request', `duplicate request id ${request.id}`);
+      throw new EngineError('invalid_value', `duplicate request id ${request.id}`);
     if (this.#unscheduled.size >= this.#options.queueLimit) {
       throw new EngineError('overloaded', `the queue is full (${this.#options.queueLimit} requests waiting)`);
     }
-    resolveRequest(request, entry.ctx, entry.loaded.checkpoint.manifest.defaults, entry.loaded.maxModelLen);
+    // The one resolution of the request's parameters; the worker receives the result.
+    const resolved = resolveRequest(request, model.facts);
     const channel = this.#flow.channel(request.id);
     channel.onAbandon = () => this.cancel(request.id);
     this.#channels.set(request.id, channel);
     this.#unscheduled.add(request.id);
     if (signal) {
-      if (signal.aborted) queueMicrotask(() => this.cancel(request.id));
-      else signal.addEventListener('abort', () => this.cancel(request.id), { once: true });
+      const onAbort = () => this.cancel(request.id);
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#unlisten.set(request.id, () => signal.removeEventListener('abort', onAbort));
+      }
     }
-    this.#send({ type: 'submit', request });
+    this.#send({ type: 'submit', request: resolved });
     return channel;
   }
 
@@ -151,8 +155,14 @@ class WorkerEngine implements Engine {
     return () => this.#stepListeners.delete(listener);
   }
 
+  /**
+   * Cancels a live request, once: an abort of its signal, its reader leaving (iterator return,
+   * an abandoned channel) and a WebSocket `response.cancel` may all ask; the worker hears it once.
+   */
   cancel(id: string): void {
-    if (this.#channels.has(id)) this.#send({ type: 'cancel', id });
+    if (!this.#channels.has(id) || this.#cancelled.has(id)) return;
+    this.#cancelled.add(id);
+    this.#send({ type: 'cancel', id });
   }
 
   async close(timeoutMs = 30_000): Promise<void> {
@@ -211,6 +221,12 @@ class WorkerEngine implements Engine {
       const { checkpoint } = loaded;
       const tokenizer = new TextTokenizer(checkpoint.tokenizerJson, checkpoint.tokenizerConfig);
       const info: ModelInfo = {
+        facts: modelFacts({
+          manifest: checkpoint.manifest,
+          tokenizer,
+          maxModelLen: loaded.maxModelLen,
+          vocabSize: checkpoint.config.vocabSize,
+        }),
         name: checkpoint.manifest.name,
         root: checkpoint.dir,
         manifest: checkpoint.manifest,
@@ -224,11 +240,7 @@ class WorkerEngine implements Engine {
         created: Math.floor(Date.now() / 1000),
       };
       this.models.push(info);
-      this.#byName.set(info.name, {
-        info,
-        loaded,
-        ctx: decodeContext(checkpoint, tokenizer, loaded.embeddingRms, { loadNgram: false }),
-      });
+      this.#byName.set(info.name, info);
     }
     if (this.#state === 'starting') this.#state = 'ready';
   }
@@ -266,6 +278,9 @@ class WorkerEngine implements Engine {
   }
 
   #end(id: string): void {
+    this.#unlisten.get(id)?.();
+    this.#unlisten.delete(id);
+    this.#cancelled.delete(id);
     this.#flow.forget(id);
     this.#channels.delete(id);
     this.#unscheduled.delete(id);

@@ -1,6 +1,4 @@
 import { freemem } from 'node:os';
-import type { ModelConfig } from '../model/hf-config.ts';
-import { KV_BLOCK } from './config.ts';
 
 /**
  * The KV cache budget of one model. Unless configured, it is what the configuration can use:
@@ -19,7 +17,7 @@ export interface KvBudget {
   bytes: number;
   /** true: derived from the configuration; false: REVERIE_KV_BUDGET_BYTES. */
   derived: boolean;
-  /** KV bytes of one position (keys and values of every layer, fp32). */
+  /** KV bytes of one position (keys and values of every layer, at the runner's KV precision). */
   bytesPerPosition: number;
   /** max_num_seqs sequences of max_model_len positions. */
   sequencesBytes: number;
@@ -27,11 +25,6 @@ export interface KvBudget {
   freeBytes: number;
   /** The derived budget was cut to FREE_MEMORY_SHARE of the free memory. */
   capped: boolean;
-}
-
-/** KV bytes per position: keys and values of every layer, fp32 (the runner's KvStore). */
-export function kvBytesPerPosition(cfg: ModelConfig): number {
-  return 2 * cfg.numLayers * cfg.numKvHeads * cfg.headDim * 4;
 }
 
 /**
@@ -51,22 +44,25 @@ export interface KvBudgetInput {
   configured?: number;
   maxNumSeqs: number;
   maxModelLen: number;
+  /** The runner's KV geometry (`Runner.kvBytesPerPosition`, `Runner.kvBlockSize`). */
   bytesPerPosition: number;
+  blockSize: number;
   /** Models served by this engine: they share the free memory. */
   models: number;
   freeBytes: number;
 }
 
 export function kvBudget(input: KvBudgetInput): KvBudget {
-  const blocksPerSequence = Math.ceil(input.maxModelLen / KV_BLOCK);
-  const sequencesBytes = input.maxNumSeqs * blocksPerSequence * KV_BLOCK * input.bytesPerPosition;
+  const block = input.blockSize;
+  const blocksPerSequence = Math.ceil(input.maxModelLen / block);
+  const sequencesBytes = input.maxNumSeqs * blocksPerSequence * block * input.bytesPerPosition;
   const facts = { bytesPerPosition: input.bytesPerPosition, sequencesBytes, freeBytes: input.freeBytes };
   if (input.configured !== undefined) {
     return { ...facts, bytes: input.configured, derived: false, capped: false };
   }
   const wanted = Math.ceil(sequencesBytes / (1 - PREFIX_CACHE_SHARE));
   const cap = Math.floor((FREE_MEMORY_SHARE * input.freeBytes) / input.models);
-  const blockBytes = KV_BLOCK * input.bytesPerPosition;
+  const blockBytes = block * input.bytesPerPosition;
   // Whole blocks, and at least one sequence at full length.
   const bytes = Math.max(
     blocksPerSequence * blockBytes,

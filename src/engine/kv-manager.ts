@@ -1,7 +1,5 @@
-import { KV_BLOCK } from './config.ts';
-
 /**
- * Pure bookkeeping of the KV budget, in blocks of KV_BLOCK positions. It never touches tensors:
+ * Pure bookkeeping of the KV budget, in blocks of the runner's `kvBlockSize` positions. It never touches tensors:
  * the scheduler asks it whether a sequence may grow, and the runner's store holds the bytes.
  * Holders are sequences (ids ≥ 0) and prefix-cache entries (negative ids).
  */
@@ -12,12 +10,17 @@ export class KvManager {
   #cached = 0;
   readonly #held = new Map<number, number>();
 
-  constructor(capacityBlocks: number) {
+  constructor(
+    capacityBlocks: number,
+    /** Positions per block. */
+    readonly blockSize: number,
+  ) {
     this.capacityBlocks = capacityBlocks;
   }
 
-  static blocksFor(positions: number): number {
-    return Math.ceil(positions / KV_BLOCK);
+  /** Blocks that hold `positions`. */
+  blocksFor(positions: number): number {
+    return Math.ceil(positions / this.blockSize);
   }
 
   get usedBlocks(): number {
@@ -39,7 +42,7 @@ export class KvManager {
 
   /** Blocks `holder` must add to hold `positions`. */
   missing(holder: number, positions: number): number {
-    return Math.max(0, KvManager.blocksFor(positions) - this.blocksOf(holder));
+    return Math.max(0, this.blocksFor(positions) - this.blocksOf(holder));
   }
 
   /** Grows `holder` to cover `positions` if the budget allows; false (and no change) otherwise. */

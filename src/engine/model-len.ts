@@ -1,9 +1,7 @@
 import { checkSlidingWindow, type ModelConfig } from '../model/hf-config.ts';
-import { KV_BLOCK } from './config.ts';
-import { kvBytesPerPosition } from './kv-budget.ts';
 
 /**
- * The most positions one sequence may use. Asked for (`--max-model-len`): that, capped at the
+ * The most positions one sequence may use (`kv`: the runner's KV geometry). Asked for (`--max-model-len`): that, capped at the
  * model's positions. Not asked for: the model's positions, capped at what the KV cache can hold
  * for one sequence — the configured budget, else the most a derived budget may take
  * (`budgetCapBytes`, a share of the free memory) — so a 128k-context model is served with a
@@ -12,11 +10,13 @@ import { kvBytesPerPosition } from './kv-budget.ts';
  */
 export function resolveMaxModelLen(
   cfg: ModelConfig,
+  kv: { bytesPerPosition: number; blockSize: number },
   options: { maxModelLen?: number; kvBudgetBytes?: number; budgetCapBytes: number },
 ): number {
   const budget = options.kvBudgetBytes ?? options.budgetCapBytes;
-  const fits = Math.floor(budget / (kvBytesPerPosition(cfg) * KV_BLOCK)) * KV_BLOCK;
-  const len = Math.min(options.maxModelLen ?? Math.max(fits, KV_BLOCK), cfg.maxPositions);
+  const block = kv.blockSize;
+  const fits = Math.floor(budget / (kv.bytesPerPosition * block)) * block;
+  const len = Math.min(options.maxModelLen ?? Math.max(fits, block), cfg.maxPositions);
   checkSlidingWindow(cfg, len);
   return len;
 }

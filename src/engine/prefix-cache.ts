@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { KV_BLOCK } from './config.ts';
 
 /**
  * Which prompt prefixes have cached KV. Keys are chains of block hashes over token ids (a block's
@@ -11,23 +10,23 @@ import { KV_BLOCK } from './config.ts';
 export interface PrefixEntry {
   /** KV holder id of the entry (negative, distinct from sequence ids). */
   id: number;
-  /** Positions the entry covers, or (from lookup) the matched positions to copy: a multiple of KV_BLOCK. */
+  /** Positions the entry covers, or (from lookup) the matched positions to copy: whole blocks. */
   length: number;
 }
 
 /** sha256 of the parent key and a block's ids: a key names the whole prefix up to its block. */
-function blockHash(parent: string, ids: ArrayLike<number>, start: number): string {
-  const block = new Int32Array(KV_BLOCK);
-  for (let i = 0; i < KV_BLOCK; i++) block[i] = ids[start + i]!;
+function blockHash(parent: string, ids: ArrayLike<number>, start: number, blockSize: number): string {
+  const block = new Int32Array(blockSize);
+  for (let i = 0; i < blockSize; i++) block[i] = ids[start + i]!;
   return createHash('sha256').update(parent).update(new Uint8Array(block.buffer)).digest('base64');
 }
 
 /** Chain keys of every full block of `ids[0..length)`. */
-export function prefixKeys(ids: ArrayLike<number>, length: number): string[] {
+export function prefixKeys(ids: ArrayLike<number>, length: number, blockSize: number): string[] {
   const keys: string[] = [];
   let parent = '';
-  for (let start = 0; start + KV_BLOCK <= length; start += KV_BLOCK) {
-    parent = blockHash(parent, ids, start);
+  for (let start = 0; start + blockSize <= length; start += blockSize) {
+    parent = blockHash(parent, ids, start, blockSize);
     keys.push(parent);
   }
   return keys;
@@ -45,6 +44,9 @@ export class PrefixCache {
   queries = 0;
   hits = 0;
 
+  /** @param blockSize positions per block (the runner's KV block) */
+  constructor(readonly blockSize: number) {}
+
   get size(): number {
     return this.#entries.size;
   }
@@ -56,7 +58,7 @@ export class PrefixCache {
    */
   lookup(ids: ArrayLike<number>, limit: number): PrefixEntry | null {
     this.queries++;
-    const keys = prefixKeys(ids, Math.min(ids.length, limit));
+    const keys = prefixKeys(ids, Math.min(ids.length, limit), this.blockSize);
     for (let i = keys.length - 1; i >= 0; i--) {
       const entry = this.#keys.get(keys[i]!);
       if (!entry) continue;
@@ -64,22 +66,22 @@ export class PrefixCache {
       this.#entries.delete(entry.id);
       this.#entries.set(entry.id, held);
       this.hits++;
-      return { id: entry.id, length: (i + 1) * KV_BLOCK };
+      return { id: entry.id, length: (i + 1) * this.blockSize };
     }
     return null;
   }
 
   /** Whether the first `length` positions (whole blocks) of `ids` are already cached. */
   has(ids: ArrayLike<number>, length: number): boolean {
-    const keys = prefixKeys(ids, length);
+    const keys = prefixKeys(ids, length, this.blockSize);
     return keys.length > 0 && this.#keys.has(keys[keys.length - 1]!);
   }
 
   /** Registers an entry for the first `length` positions (rounded down to blocks); returns it, or null. */
   insert(ids: ArrayLike<number>, length: number): PrefixEntry | null {
-    const keys = prefixKeys(ids, length);
+    const keys = prefixKeys(ids, length, this.blockSize);
     if (keys.length === 0 || this.#keys.has(keys[keys.length - 1]!)) return null;
-    const entry = { id: this.#nextId--, length: keys.length * KV_BLOCK };
+    const entry = { id: this.#nextId--, length: keys.length * this.blockSize };
     const own = keys.filter((k) => !this.#keys.has(k));
     for (const k of own) this.#keys.set(k, entry);
     this.#entries.set(entry.id, { entry, keys: own });

@@ -1,13 +1,13 @@
 import type { Checkpoint } from '../model/checkpoint.ts';
 import type { EngineOptions } from './config.ts';
 import type { KvBudget } from './kv-budget.ts';
+import type { ResolvedRequest } from './resolve-request.ts';
 import {
   EngineError,
   type EngineErrorCode,
   type EngineEvent,
   type EngineStats,
   type FlowStats,
-  type GenerateRequest,
   type StepSample,
 } from './types.ts';
 
@@ -18,7 +18,8 @@ export interface WorkerData {
 }
 
 export type ToWorker =
-  | { type: 'submit'; request: GenerateRequest }
+  /** A request resolved on the main thread (resolve-request.ts). */
+  | { type: 'submit'; request: ResolvedRequest }
   | { type: 'cancel'; id: string }
   /** Flow control: the request's reader took `events` more; the worker may send that many more. */
   | { type: 'credit'; id: string; events: number }
@@ -28,7 +29,6 @@ export type ToWorker =
 export interface LoadedModel {
   checkpoint: Checkpoint;
   maxModelLen: number;
-  embeddingRms: number;
   /** The weights the graph runs: `none` (float), `int8` or `int4`. */
   quantization: 'none' | 'int8' | 'int4';
   kvBudget: KvBudget;

@@ -1,4 +1,3 @@
-import { KV_BLOCK } from './config.ts';
 import { KvManager } from './kv-manager.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import type { Sequence } from './sequence.ts';
@@ -13,6 +12,8 @@ import type { Sequence } from './sequence.ts';
  */
 
 export interface SchedulerLimits {
+  /** Positions per KV block (the runner's `kvBlockSize`): the unit of the budget and of prefix keys. */
+  blockSize: number;
   maxNumSeqs: number;
   maxBatchedTokens: number;
   kvCapacityBlocks: number;
@@ -45,7 +46,7 @@ export interface ScheduledBatch {
 
 export class Scheduler {
   readonly kv: KvManager;
-  readonly prefix = new PrefixCache();
+  readonly prefix: PrefixCache;
   readonly waiting: Sequence[] = [];
   readonly running: Sequence[] = [];
   /**
@@ -61,7 +62,8 @@ export class Scheduler {
 
   constructor(limits: SchedulerLimits) {
     this.#limits = limits;
-    this.kv = new KvManager(limits.kvCapacityBlocks);
+    this.kv = new KvManager(limits.kvCapacityBlocks, limits.blockSize);
+    this.prefix = new PrefixCache(limits.blockSize);
   }
 
   hasWork(): boolean {
@@ -116,7 +118,12 @@ export class Scheduler {
     }
   }
 
-  /** Holders released since the last step (finished, cancelled, evicted), for the runner to free now. */
+  /** Whether holders were released since the last step (the next step's message frees their KV). */
+  hasFrees(): boolean {
+    return this.#frees.length > 0;
+  }
+
+  /** Holders released since the last step (finished, cancelled, evicted), for the runner to free. */
   takeFrees(): number[] {
     const frees = this.#frees;
     this.#frees = [];
@@ -125,13 +132,13 @@ export class Scheduler {
 
   /**
    * Offers a sequence's prompt to the prefix cache once the prompt's KV is computed. Returns the
-   * copy the runner must make now (the sequence may finish before the next step), or null.
+   * copy the runner must make (in the next step's message, before it frees anything), or null.
    */
   cachePrompt(seq: Sequence): { from: number; to: number; length: number } | null {
     const share = this.#limits.prefixCacheBlocks ?? this.#limits.kvCapacityBlocks;
     const length = seq.promptIds.length;
     // An entry covers whole blocks; one larger than the cache's whole share is not worth evicting for.
-    if (!this.#limits.prefixCache || Math.floor(length / KV_BLOCK) > share) return null;
+    if (!this.#limits.prefixCache || Math.floor(length / this.#limits.blockSize) > share) return null;
     const entry = this.prefix.has(seq.promptIds, length) ? null : this.prefix.insert(seq.promptIds, length);
     if (!entry) return null;
     // No room even after evicting older entries: the entry is dropped rather than preempt work for it.
@@ -179,7 +186,7 @@ export class Scheduler {
       const seq = this.waiting[0]!;
       // A sequence preempted for room in this very step waits at least one step.
       if (batch.preempted.includes(seq)) break;
-      if (KvManager.blocksFor(seq.length + 1) > this.kv.capacityBlocks) {
+      if (this.kv.blocksFor(seq.length + 1) > this.kv.capacityBlocks) {
         this.waiting.shift();
         batch.rejected.push(seq);
         continue;

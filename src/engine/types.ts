@@ -1,3 +1,4 @@
+import { CodedError, type ErrorCode } from '../errors.ts';
 import type { ChatTemplate } from '../model/chat-template.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
@@ -15,8 +16,16 @@ import type { KvBudget } from './kv-budget.ts';
 /** Request-level decoding parameters: see src/decoding/params.ts (`DecodingParams`). */
 export type { DecodingParams } from '../decoding/params.ts';
 /** Per-choice events produced by the decoders: see src/decoding/types.ts (`DecodeEvent`). */
-export type { DecodeEvent, DraftSnapshot, FinishReason, StepTrace, TokenLogprob } from '../decoding/types.ts';
+export type {
+  ChoiceUsage,
+  DecodeEvent,
+  DraftSnapshot,
+  FinishReason,
+  StepTrace,
+  TokenLogprob,
+} from '../decoding/types.ts';
 
+import type { ModelFacts } from '../decoding/model-facts.ts';
 import type { DecodingParams } from '../decoding/params.ts';
 import type { DecodeEvent } from '../decoding/types.ts';
 
@@ -38,6 +47,8 @@ export interface ModelInfo {
   quantization: 'none' | 'int8' | 'int4';
   /** Unix seconds when the model was loaded (OpenAI's `created`). */
   created: number;
+  /** What resolving a request against this model needs (vocabulary, modes, markers, length, defaults). */
+  facts: ModelFacts;
 }
 
 /** What the API submits. */
@@ -82,29 +93,33 @@ export type EngineEvent =
   /** The request failed; the last event of a failed request. */
   | { type: 'error'; error: EngineError };
 
-export type EngineErrorCode =
+/** The codes of the error catalogue (src/errors.ts) the engine uses. */
+export type EngineErrorCode = Extract<
+  ErrorCode,
+  /** The request cannot be served as asked (a parameter, or a duplicate id). */
+  | 'invalid_value'
+  | 'unknown_parameter'
+  /** Prompt, thinking budget and max_tokens exceed the model length. */
+  | 'context_length_exceeded'
+  /** A thinking mode or superposition the checkpoint cannot run. */
+  | 'unsupported_mode'
+  | 'model_not_found'
   /** The queue is full: retry later (HTTP 429 with Retry-After). */
   | 'overloaded'
-  /** The request cannot be served as asked (e.g. prompt + max_tokens beyond the model length). */
-  | 'invalid_request'
-  | 'unknown_model'
-  /** The client cancelled it. */
+  /** Cancelled (the client went away, or the server shut down). */
   | 'cancelled'
   /** The client stopped reading its events for longer than the stall timeout (flow control). */
   | 'slow_reader'
   /** The engine is not running (starting, closed or dead). */
   | 'unavailable'
-  | 'internal';
+  | 'internal_error'
+>;
 
-/** A coded engine error; the API maps codes to HTTP statuses in one place. */
-export class EngineError extends Error {
-  constructor(
-    readonly code: EngineErrorCode,
-    message: string,
-    /** The request parameter at fault, when there is one (OpenAI's `param`). */
-    readonly param: string | null = null,
-  ) {
-    super(message);
+/** A coded engine error; the API maps codes to HTTP statuses through the one catalogue. */
+export class EngineError extends CodedError {
+  declare readonly code: EngineErrorCode;
+  constructor(code: EngineErrorCode, message: string, param: string | null = null) {
+    super(code, message, param);
     this.name = 'EngineError';
   }
 }

@@ -3,8 +3,8 @@ import { StructuredOutputCompiler } from '../decoding/structured/grammar-compile
 import { grammarVocabulary } from '../decoding/structured/vocabulary.ts';
 import { openModel } from '../model/open-model.ts';
 import { decodeContext } from './decode-context.ts';
-import { ModelExecutor } from './executor.ts';
-import { FREE_MEMORY_SHARE, freeMemory, kvBudget, kvBytesPerPosition } from './kv-budget.ts';
+import { FREE_MEMORY_SHARE, freeMemory, kvBudget } from './kv-budget.ts';
+import { EngineLoop } from './loop.ts';
 import { resolveMaxModelLen } from './model-len.ts';
 import {
   emptyWorkerStats,
@@ -26,7 +26,7 @@ import { EngineError } from './types.ts';
 
 const port = parentPort!;
 const { options } = workerData as WorkerData;
-const executors = new Map<string, ModelExecutor>();
+const loops = new Map<string, EngineLoop>();
 /** Every opened model's runner, closed (ORT sessions released) before the worker exits. */
 const runners: { close(): Promise<void> }[] = [];
 let outbox: [string, WireEvent[]][] = [];
@@ -42,7 +42,7 @@ function stats(): WorkerStats {
   let used = 0;
   let cached = 0;
   let capacity = 0;
-  for (const ex of executors.values()) {
+  for (const ex of loops.values()) {
     const sch = ex.scheduler;
     s.running += sch.running.length;
     s.waiting += sch.waiting.length;
@@ -64,7 +64,7 @@ function stats(): WorkerStats {
 
 function flush(): void {
   const steps = [];
-  for (const ex of executors.values()) {
+  for (const ex of loops.values()) {
     steps.push(...ex.steps);
     ex.steps = [];
   }
@@ -78,22 +78,22 @@ function emit(id: string, events: import('./types.ts').EngineEvent[]): void {
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'submit') {
-    const ex = executors.get(msg.request.model);
+    const ex = loops.get(msg.request.model);
     if (!ex)
       emit(msg.request.id, [
         {
           type: 'error',
-          error: new EngineError('unknown_model', `unknown model ${msg.request.model}`, 'model'),
+          error: new EngineError('model_not_found', `unknown model ${msg.request.model}`, 'model'),
         },
       ]);
     else ex.submit(msg.request, performance.now());
   } else if (msg.type === 'cancel') {
-    for (const ex of executors.values()) ex.cancel(msg.id);
+    for (const ex of loops.values()) ex.cancel(msg.id);
   } else if (msg.type === 'credit') {
-    for (const ex of executors.values()) ex.credit(msg.id, msg.events);
+    for (const ex of loops.values()) ex.credit(msg.id, msg.events);
   } else if (msg.type === 'shutdown') {
     shuttingDown = true;
-    for (const ex of executors.values())
+    for (const ex of loops.values())
       ex.failAll(new EngineError('unavailable', 'the engine is shutting down'));
   }
   // Every message changes what the stats say (queue, KV): report after each one.
@@ -109,13 +109,15 @@ async function load(): Promise<void> {
     const model = await openModel(dir, {
       device: options.device,
       threads: options.threads,
+      kvDtype: options.kvDtype,
       quantization: options.quantization,
     });
-    runners.push(model.runner);
-    const { checkpoint } = model;
+    const { runner, checkpoint } = model;
+    runners.push(runner);
+    const kv = { bytesPerPosition: runner.kvBytesPerPosition, blockSize: runner.kvBlockSize };
     let maxModelLen: number;
     try {
-      maxModelLen = resolveMaxModelLen(checkpoint.config, {
+      maxModelLen = resolveMaxModelLen(checkpoint.config, kv, {
         maxModelLen: options.maxModelLen,
         kvBudgetBytes: options.kvBudgetBytes,
         budgetCapBytes: Math.floor((FREE_MEMORY_SHARE * freeBytes) / options.checkpointDirs.length),
@@ -124,24 +126,25 @@ async function load(): Promise<void> {
       // Its runner is closed with the others as the worker exits.
       throw new Error(`${checkpoint.manifest.name}: ${(err as Error).message}`);
     }
-    const ctx = decodeContext(checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
+    const ctx = decodeContext(checkpoint, model.tokenizer, model.graph.embeddingRms, {
+      loadNgram: true,
+      maxModelLen,
+    });
     const budget = kvBudget({
       configured: options.kvBudgetBytes,
       maxNumSeqs: options.maxNumSeqs,
       maxModelLen,
-      bytesPerPosition: kvBytesPerPosition(checkpoint.config),
+      ...kv,
       models: options.checkpointDirs.length,
       freeBytes,
     });
-    const executor = new ModelExecutor(
-      model.runner,
+    const engineLoop = new EngineLoop(
+      runner,
       ctx,
-      checkpoint.manifest.defaults,
       {
         maxNumSeqs: options.maxNumSeqs,
         maxBatchedTokens: options.maxBatchedTokens,
         kvBudgetBytes: budget.bytes,
-        maxModelLen,
         prefixCache: options.prefixCache,
         maxBufferedEvents: options.maxBufferedEvents,
       },
@@ -160,11 +163,10 @@ async function load(): Promise<void> {
         onWork: () => wake?.(),
       },
     );
-    executors.set(checkpoint.manifest.name, executor);
+    loops.set(checkpoint.manifest.name, engineLoop);
     loaded.push({
       checkpoint,
       maxModelLen,
-      embeddingRms: model.graph.embeddingRms,
       quantization: model.graph.quantization?.weights ?? 'none',
       kvBudget: budget,
     });
@@ -176,7 +178,7 @@ async function loop(): Promise<void> {
   const now = () => performance.now();
   while (!shuttingDown) {
     let worked = false;
-    for (const ex of executors.values()) {
+    for (const ex of loops.values()) {
       if (!ex.hasWork()) continue;
       await ex.step(now);
       worked = true;

@@ -1,4 +1,5 @@
 import { Template } from '@huggingface/jinja';
+import { CodedError } from '../errors.ts';
 
 /**
  * The model's chat template (`chat_template` of tokenizer_config.json) rendered with
@@ -16,15 +17,15 @@ export type ChatTemplateErrorCode =
   /** Rendering failed otherwise (e.g. a message field the template needs is missing). */
   | 'template_error';
 
-/** A chat-template failure; `template_rejected` and `template_error` are the client's fault (HTTP 400). */
-export class ChatTemplateError extends Error {
+/**
+ * A chat-template failure; `template_rejected` and `template_error` are the client's fault (HTTP
+ * 400 naming `messages`), the others the checkpoint's (the error catalogue, src/errors.ts).
+ */
+export class ChatTemplateError extends CodedError {
   override readonly name = 'ChatTemplateError';
-  constructor(
-    readonly code: ChatTemplateErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  declare readonly code: ChatTemplateErrorCode;
+  constructor(code: ChatTemplateErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, undefined, options);
   }
 }
 

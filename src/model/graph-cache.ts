@@ -1,15 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
+import { writeFileAtomic } from './atomic-write.ts';
 import { sha256File } from './checkpoint.ts';
 import type { ModelConfig } from './hf-config.ts';
 import { u8s8MaySaturate } from './onnx/cpu-int8.ts';
@@ -199,8 +192,6 @@ export async function ensureGraph(
     embeddingRms: rms,
   };
   // Atomic too: a concurrent reader sees the old stamp or the new one, never half of one.
-  const tmpStamp = `${stampPath}.${randomUUID()}.tmp`;
-  writeFileSync(tmpStamp, `${JSON.stringify(stamp, null, 2)}\n`);
-  renameSync(tmpStamp, stampPath);
+  writeFileAtomic(stampPath, `${JSON.stringify(stamp, null, 2)}\n`);
   return { ...stamp, modelPath, rebuilt: true };
 }

@@ -1,6 +1,9 @@
+import { halfToFloatTable, toHalf } from './float-bits.ts';
+
 /**
  * Per-sequence key/value storage owned by the runner: for each layer, keys and values of one
- * sequence live in a Float32Array laid out [kvHeads, capacity, headDim] that grows one block of
+ * sequence live in an array laid out [kvHeads, capacity, headDim] (float32, or float16 bits: see
+ * KvDtype) that grows one block of
  * GROWTH_POSITIONS at a time: the engine charges its KV budget in blocks of the same size, so the
  * bytes held never exceed what the budget admitted (doubling could hold twice as much). The copy a
  * growth costs is 1/16 of the gather every step already does.
@@ -18,10 +21,52 @@ export interface KvShape {
   headDim: number;
 }
 
+/**
+ * How KV values are stored: `float32` as the graph computes them, or `float16` (IEEE half bits),
+ * half the bytes per position at the cost of a conversion on every append and gather.
+ */
+export type KvDtype = 'float32' | 'float16';
+
+type KvArray = Float32Array | Uint16Array;
+
+/** Reads and writes one storage precision; the graph's tensors are always float32. */
+interface KvCodec {
+  bytesPerValue: number;
+  alloc(n: number): KvArray;
+  /** dst[to..to+n) = src[from..from+n), decoded. */
+  read(src: KvArray, from: number, n: number, dst: Float32Array, to: number): void;
+  /** dst[to..to+n) = src[from..from+n), encoded. */
+  write(src: Float32Array, from: number, n: number, dst: KvArray, to: number): void;
+}
+
+const FLOAT32: KvCodec = {
+  bytesPerValue: 4,
+  alloc: (n) => new Float32Array(n),
+  read: (src, from, n, dst, to) => dst.set((src as Float32Array).subarray(from, from + n), to),
+  write: (src, from, n, dst, to) => (dst as Float32Array).set(src.subarray(from, from + n), to),
+};
+
+const FLOAT16: KvCodec = {
+  bytesPerValue: 2,
+  alloc: (n) => new Uint16Array(n),
+  read: (src, from, n, dst, to) => {
+    const table = halfToFloatTable();
+    for (let i = 0; i < n; i++) dst[to + i] = table[src[from + i]!]!;
+  },
+  write: (src, from, n, dst, to) => {
+    for (let i = 0; i < n; i++) dst[to + i] = toHalf(src[from + i]!);
+  },
+};
+
+/** KV bytes of one position: keys and values of every layer at `dtype`. */
+export function kvBytesPerPosition(shape: KvShape, dtype: KvDtype = 'float32'): number {
+  return 2 * shape.numLayers * shape.numKvHeads * shape.headDim * (dtype === 'float16' ? 2 : 4);
+}
+
 interface Buffers {
   capacity: number;
-  keys: Float32Array[];
-  values: Float32Array[];
+  keys: KvArray[];
+  values: KvArray[];
 }
 
 interface SequenceKv {
@@ -42,10 +87,12 @@ const MIN_CAPACITY = GROWTH_POSITIONS;
 
 export class KvStore {
   readonly #shape: KvShape;
+  readonly #codec: KvCodec;
   readonly #seqs = new Map<number, SequenceKv>();
 
-  constructor(shape: KvShape) {
+  constructor(shape: KvShape, dtype: KvDtype = 'float32') {
     this.#shape = shape;
+    this.#codec = dtype === 'float16' ? FLOAT16 : FLOAT32;
   }
 
   /** Number of cached positions of `seq` (0 when unknown). */
@@ -62,7 +109,8 @@ export class KvStore {
       if (s.prefix) seen.add(s.prefix);
     }
     let total = 0;
-    for (const b of seen) total += 2 * numLayers * numKvHeads * b.capacity * headDim * 4;
+    for (const b of seen)
+      total += 2 * numLayers * numKvHeads * b.capacity * headDim * this.#codec.bytesPerValue;
     return total;
   }
 
@@ -125,19 +173,20 @@ export class KvStore {
     const s = this.#seqs.get(seq);
     if (!s || s.length === 0) return;
     const { numLayers, numKvHeads, headDim } = this.#shape;
+    const { read } = this.#codec;
     const pre = s.prefix ? s.prefixLength : 0;
     for (let l = 0; l < numLayers; l++) {
       for (let h = 0; h < numKvHeads; h++) {
         const to = (row * numKvHeads + h) * pastLen * headDim;
         if (s.prefix) {
           const from = h * s.prefix.capacity * headDim;
-          keys[l]!.set(s.prefix.keys[l]!.subarray(from, from + pre * headDim), to);
-          values[l]!.set(s.prefix.values[l]!.subarray(from, from + pre * headDim), to);
+          read(s.prefix.keys[l]!, from, pre * headDim, keys[l]!, to);
+          read(s.prefix.values[l]!, from, pre * headDim, values[l]!, to);
         }
         const from = h * s.own.capacity * headDim;
         const n = (s.length - pre) * headDim;
-        keys[l]!.set(s.own.keys[l]!.subarray(from, from + n), to + pre * headDim);
-        values[l]!.set(s.own.values[l]!.subarray(from, from + n), to + pre * headDim);
+        read(s.own.keys[l]!, from, n, keys[l]!, to + pre * headDim);
+        read(s.own.values[l]!, from, n, values[l]!, to + pre * headDim);
       }
     }
   }
@@ -165,12 +214,13 @@ export class KvStore {
     const pre = s.prefix ? s.prefixLength : 0;
     this.#ensure(s, s.length - pre + count);
     const { numLayers, numKvHeads, headDim } = this.#shape;
+    const { write } = this.#codec;
     for (let l = 0; l < numLayers; l++) {
       for (let h = 0; h < numKvHeads; h++) {
         const from = (row * numKvHeads + h) * stepLen * headDim;
         const to = (h * s.own.capacity + s.length - pre) * headDim;
-        s.own.keys[l]!.set(keys[l]!.subarray(from, from + count * headDim), to);
-        s.own.values[l]!.set(values[l]!.subarray(from, from + count * headDim), to);
+        write(keys[l]!, from, count * headDim, s.own.keys[l]!, to);
+        write(values[l]!, from, count * headDim, s.own.values[l]!, to);
       }
     }
     s.length += count;
@@ -179,7 +229,7 @@ export class KvStore {
   #alloc(capacity: number): Buffers {
     const { numLayers, numKvHeads, headDim } = this.#shape;
     const make = () =>
-      Array.from({ length: numLayers }, () => new Float32Array(numKvHeads * capacity * headDim));
+      Array.from({ length: numLayers }, () => this.#codec.alloc(numKvHeads * capacity * headDim));
     return { capacity, keys: make(), values: make() };
   }
 

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { copyFile, mkdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { writeFileAtomicAsync } from './atomic-write.ts';
 import type { GenerationConfigJson, ResolveOptions, TokenizerConfig, TokenizerJson } from './checkpoint.ts';
 import {
   CONFIG_FILE,
@@ -178,17 +178,6 @@ async function exists(root: string, name: string, options: ResolveOptions = {}):
   }
 }
 
-/** Writes via a temporary file and a rename, so a reader never sees half a file. */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${randomUUID()}.tmp`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, path);
-  } finally {
-    await rm(tmp, { force: true });
-  }
-}
-
 /** The manifest already in the output (or source) folder, to keep what people wrote in it. */
 async function existingManifest(outRoot: string, srcRoot: string): Promise<Manifest | null> {
   for (const root of [outRoot, srcRoot]) {
@@ -288,7 +277,10 @@ export async function writeManifest(
   for (const name of OPTIONAL_FILES) if (await exists(srcRoot, name, read)) names.add(name);
   if (!src.generationFound) {
     names.delete(GENERATION_CONFIG_FILE);
-    await writeAtomic(join(outRoot, GENERATION_CONFIG_FILE), `${JSON.stringify(src.generation, null, 2)}\n`);
+    await writeFileAtomicAsync(
+      join(outRoot, GENERATION_CONFIG_FILE),
+      `${JSON.stringify(src.generation, null, 2)}\n`,
+    );
   }
   for (const name of copying ? names : []) {
     // A file an earlier manifest of the output folder lists may live only there (added by hand).
@@ -323,6 +315,6 @@ export async function writeManifest(
   const ngram = previous?.ngram ?? fresh.ngram;
   const merged = { ...fresh, ...previous, ...explicit, ngram, architecture: src.architecture, files };
   const manifest = parseFile(manifestSchema, merged, MANIFEST_FILE, outRoot);
-  await writeAtomic(join(outRoot, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFileAtomicAsync(join(outRoot, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

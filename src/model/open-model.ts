@@ -1,6 +1,7 @@
 import { ChatTemplate } from './chat-template.ts';
 import { type Checkpoint, loadCheckpoint, weightSha256s } from './checkpoint.ts';
 import { ensureGraph, type GraphInfo } from './graph-cache.ts';
+import type { KvDtype } from './kv-store.ts';
 import type { WeightDType } from './onnx/decoder-graph.ts';
 import { type QuantizationChoice, servedGraph } from './quantization.ts';
 import { type Device, ModelRunner } from './runner.ts';
@@ -22,6 +23,8 @@ export interface OpenModelOptions {
   /** Serve other weights than the manifest's `quantization` names (see servedGraph). */
   quantization?: QuantizationChoice;
   threads?: number;
+  /** KV storage precision (default float32). */
+  kvDtype?: KvDtype;
   onProgress?: (message: string) => void;
 }
 
@@ -44,6 +47,7 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
   const runner = await ModelRunner.open(graph.modelPath, checkpoint.config, {
     device: opts.device,
     threads: opts.threads,
+    kvDtype: opts.kvDtype,
   });
   return { checkpoint, graph, runner, tokenizer, chatTemplate };
 }

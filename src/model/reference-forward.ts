@@ -2,8 +2,10 @@ import type { ModelConfig } from './hf-config.ts';
 import type { Tensor } from './safetensors.ts';
 
 /**
- * A plain TypeScript Llama/Mistral/Qwen2/Qwen3 forward in float64 loops, written independently of the ONNX
- * builder so the two can check each other. Slow; for tests on tiny models only.
+ * A plain TypeScript Llama/Mistral/Qwen2/Qwen3 forward in float64 loops, written independently of
+ * the ONNX builder so the two can check each other: one position at a time on a KV cache (the
+ * reference runner, reference-runner.ts, serves it behind the engine's `Runner` interface). Slow;
+ * for tests on tiny models only.
  */
 
 /** One position's input: a weighted bag of ids plus an optional additive embedding. */
@@ -107,79 +109,103 @@ function applyRope(
   }
 }
 
-/** Full-recompute forward of one sequence (causal attention over all its positions). */
-export function referenceForward(
-  cfg: ModelConfig,
-  weights: Map<string, Tensor>,
-  inputs: ReferenceInput[],
-): ReferenceOutput {
-  const w = (name: string) => {
-    const t = weights.get(name);
+/** One layer's keys and values, one [kvHeads × headDim] array per cached position. */
+export interface ReferenceLayerCache {
+  keys: Float64Array[];
+  values: Float64Array[];
+}
+
+/** A sequence's KV cache: one entry per layer. Position arrays are never written after they are cached. */
+export type ReferenceCache = ReferenceLayerCache[];
+
+/** The model's weights and shape, computing one position at a time on top of a KV cache. */
+export class ReferenceModel {
+  readonly #cfg: ModelConfig;
+  readonly #weights: Map<string, Tensor>;
+  readonly #rope: { invFreq: number[]; scale: number };
+
+  constructor(cfg: ModelConfig, weights: Map<string, Tensor>) {
+    this.#cfg = cfg;
+    this.#weights = weights;
+    this.#rope = rotary(cfg);
+  }
+
+  get config(): ModelConfig {
+    return this.#cfg;
+  }
+
+  /** An empty cache for a new sequence. */
+  emptyCache(): ReferenceCache {
+    return Array.from({ length: this.#cfg.numLayers }, () => ({ keys: [], values: [] }));
+  }
+
+  #w(name: string): Tensor {
+    const t = this.#weights.get(name);
     if (!t) throw new Error(`reference: missing ${name}`);
     return t;
-  };
-  const { hiddenSize: D, numHeads: H, numKvHeads: Hk, headDim: hd } = cfg;
-  const group = H / Hk;
-  const rope = rotary(cfg);
-  const E = w('model.embed_tokens.weight');
-  const T = inputs.length;
+  }
 
-  let xs: Float64Array[] = inputs.map((inp) => {
-    const e = new Float64Array(D);
-    inp.ids.forEach((id, j) => {
-      for (let d = 0; d < D; d++) e[d] += inp.weights[j]! * E.data[id * D + d]!;
+  /**
+   * The next position of a sequence: appends its keys and values to `cache` and returns its last
+   * hidden state (after the final norm) and logits. Attention is causal over the cache.
+   */
+  position(input: ReferenceInput, cache: ReferenceCache): { hidden: Float64Array; logits: Float64Array } {
+    const cfg = this.#cfg;
+    const w = (name: string) => this.#w(name);
+    const { hiddenSize: D, numHeads: H, numKvHeads: Hk, headDim: hd } = cfg;
+    const group = H / Hk;
+    const E = w('model.embed_tokens.weight');
+    const pos = cache[0]?.keys.length ?? 0;
+    let x = new Float64Array(D);
+    input.ids.forEach((id, j) => {
+      for (let d = 0; d < D; d++) x[d] += input.weights[j]! * E.data[id * D + d]!;
     });
-    if (inp.add) for (let d = 0; d < D; d++) e[d] += inp.add[d]!;
-    return e;
-  });
+    if (input.add) for (let d = 0; d < D; d++) x[d] += input.add[d]!;
 
-  for (let l = 0; l < cfg.numLayers; l++) {
-    const p = `model.layers.${l}`;
-    const bias = (n: string) => (cfg.qkvBias ? w(`${p}.self_attn.${n}.bias`) : undefined);
-    const mlpBias = (n: string) => (cfg.mlpBias ? w(`${p}.mlp.${n}.bias`) : undefined);
-    // Qwen3: each head of q and k is RMS-normalised (its own [head_dim] weight) before the rotary.
-    const headNorm = (v: Float64Array, heads: number, name: string) => {
-      if (!cfg.qkNorm) return v;
-      const out = new Float64Array(v.length);
-      for (let h = 0; h < heads; h++) {
-        out.set(
-          rmsNorm(v.subarray(h * hd, (h + 1) * hd), w(`${p}.self_attn.${name}.weight`).data, cfg.rmsNormEps),
-          h * hd,
-        );
-      }
-      return out;
-    };
-    const qs: Float64Array[] = [];
-    const ks: Float64Array[] = [];
-    const vs: Float64Array[] = [];
-    for (let t = 0; t < T; t++) {
-      const h = rmsNorm(xs[t]!, w(`${p}.input_layernorm.weight`).data, cfg.rmsNormEps);
+    for (let l = 0; l < cfg.numLayers; l++) {
+      const p = `model.layers.${l}`;
+      const bias = (n: string) => (cfg.qkvBias ? w(`${p}.self_attn.${n}.bias`) : undefined);
+      const mlpBias = (n: string) => (cfg.mlpBias ? w(`${p}.mlp.${n}.bias`) : undefined);
+      // Qwen3: each head of q and k is RMS-normalised (its own [head_dim] weight) before the rotary.
+      const headNorm = (v: Float64Array, heads: number, name: string) => {
+        if (!cfg.qkNorm) return v;
+        const out = new Float64Array(v.length);
+        for (let h = 0; h < heads; h++) {
+          out.set(
+            rmsNorm(
+              v.subarray(h * hd, (h + 1) * hd),
+              w(`${p}.self_attn.${name}.weight`).data,
+              cfg.rmsNormEps,
+            ),
+            h * hd,
+          );
+        }
+        return out;
+      };
+      const h = rmsNorm(x, w(`${p}.input_layernorm.weight`).data, cfg.rmsNormEps);
       const q = headNorm(linear(h, w(`${p}.self_attn.q_proj.weight`), bias('q_proj')), H, 'q_norm');
       const k = headNorm(linear(h, w(`${p}.self_attn.k_proj.weight`), bias('k_proj')), Hk, 'k_norm');
-      applyRope(q, H, hd, t, rope);
-      applyRope(k, Hk, hd, t, rope);
-      qs.push(q);
-      ks.push(k);
-      vs.push(linear(h, w(`${p}.self_attn.v_proj.weight`), bias('v_proj')));
-    }
-    const next: Float64Array[] = [];
-    for (let t = 0; t < T; t++) {
+      applyRope(q, H, hd, pos, this.#rope);
+      applyRope(k, Hk, hd, pos, this.#rope);
+      const layer = cache[l]!;
+      layer.keys.push(k);
+      layer.values.push(linear(h, w(`${p}.self_attn.v_proj.weight`), bias('v_proj')));
       const ctx = new Float64Array(H * hd);
-      for (let h = 0; h < H; h++) {
-        const kvh = Math.floor(h / group);
-        const scores = new Float64Array(t + 1);
+      for (let head = 0; head < H; head++) {
+        const kvh = Math.floor(head / group);
+        const scores = new Float64Array(pos + 1);
         let max = Number.NEGATIVE_INFINITY;
-        for (let j = 0; j <= t; j++) {
-          let s = 0;
-          for (let d = 0; d < hd; d++) s += qs[t]![h * hd + d]! * ks[j]![kvh * hd + d]!;
-          scores[j] = s / Math.sqrt(hd);
+        for (let j = 0; j <= pos; j++) {
+          let sc = 0;
+          for (let d = 0; d < hd; d++) sc += q[head * hd + d]! * layer.keys[j]![kvh * hd + d]!;
+          scores[j] = sc / Math.sqrt(hd);
           max = Math.max(max, scores[j]!);
         }
         let sum = 0;
-        for (let j = 0; j <= t; j++) sum += scores[j] = Math.exp(scores[j]! - max);
-        for (let j = 0; j <= t; j++) {
+        for (let j = 0; j <= pos; j++) sum += scores[j] = Math.exp(scores[j]! - max);
+        for (let j = 0; j <= pos; j++) {
           const a = scores[j]! / sum;
-          for (let d = 0; d < hd; d++) ctx[h * hd + d] += a * vs[j]![kvh * hd + d]!;
+          for (let d = 0; d < hd; d++) ctx[head * hd + d] += a * layer.values[j]![kvh * hd + d]!;
         }
       }
       const attnOut = linear(
@@ -187,17 +213,33 @@ export function referenceForward(
         w(`${p}.self_attn.o_proj.weight`),
         cfg.oBias ? w(`${p}.self_attn.o_proj.bias`) : undefined,
       );
-      const x1 = xs[t]!.map((v, i) => v + attnOut[i]!);
+      const x1 = x.map((v, i) => v + attnOut[i]!);
       const h2 = rmsNorm(x1, w(`${p}.post_attention_layernorm.weight`).data, cfg.rmsNormEps);
       const gate = linear(h2, w(`${p}.mlp.gate_proj.weight`), mlpBias('gate_proj'));
       const up = linear(h2, w(`${p}.mlp.up_proj.weight`), mlpBias('up_proj'));
       const act = gate.map((gv, i) => (gv / (1 + Math.exp(-gv))) * up[i]!);
       const down = linear(act, w(`${p}.mlp.down_proj.weight`), mlpBias('down_proj'));
-      next.push(x1.map((v, i) => v + down[i]!));
+      x = x1.map((v, i) => v + down[i]!);
     }
-    xs = next;
+    const head = cfg.tieEmbeddings ? E : (this.#weights.get('lm_head.weight') ?? E);
+    const hidden = rmsNorm(x, w('model.norm.weight').data, cfg.rmsNormEps);
+    return { hidden, logits: linear(hidden, head) };
   }
-  const head = cfg.tieEmbeddings ? E : (weights.get('lm_head.weight') ?? E);
-  const hidden = xs.map((x) => rmsNorm(x, w('model.norm.weight').data, cfg.rmsNormEps));
-  return { hidden, logits: hidden.map((h) => linear(h, head)) };
+}
+
+/** Forward of one whole sequence from scratch (causal attention over all its positions). */
+export function referenceForward(
+  cfg: ModelConfig,
+  weights: Map<string, Tensor>,
+  inputs: ReferenceInput[],
+): ReferenceOutput {
+  const model = new ReferenceModel(cfg, weights);
+  const cache = model.emptyCache();
+  const out: ReferenceOutput = { logits: [], hidden: [] };
+  for (const input of inputs) {
+    const { hidden, logits } = model.position(input, cache);
+    out.hidden.push(hidden);
+    out.logits.push(logits);
+  }
+  return out;
 }

@@ -1,7 +1,14 @@
 import * as ort from 'onnxruntime-node';
-import type { RowStep, StepResult } from './batch.ts';
+import {
+  applyKvChanges,
+  emptyResult,
+  type RowStep,
+  type Runner,
+  type StepPlan,
+  type StepResult,
+} from './batch.ts';
 import type { ModelConfig } from './hf-config.ts';
-import { KvStore } from './kv-store.ts';
+import { GROWTH_POSITIONS, type KvDtype, KvStore, kvBytesPerPosition } from './kv-store.ts';
 import { IO } from './onnx/io.ts';
 import { type CostModel, isDense, planRuns } from './run-groups.ts';
 
@@ -17,6 +24,8 @@ export interface RunnerOptions {
    * than a gather; default: where the cost model says a gather costs more (see run-groups.ts).
    */
   denseFrom?: number;
+  /** KV storage precision (default float32; float16 halves the bytes per position). */
+  kvDtype?: KvDtype;
 }
 
 /**
@@ -44,12 +53,17 @@ class Scratch<T extends Float32Array | BigInt64Array> {
 }
 
 /**
- * Runs one batched forward per call: rows at different positions (prompt chunks and single-token
- * decode steps together), each carrying its own weighted-bag inputs. Owns the ORT session and
- * every tensor; callers exchange plain `RowStep`s and `StepResult`s.
+ * The ONNX Runtime runner: one batched forward per step, rows at different positions (prompt
+ * chunks and single-token decode steps together), each carrying its own weighted-bag inputs. Owns
+ * the ORT session, the KV store and every tensor; the engine exchanges plain `StepPlan`s and
+ * `StepResult`s with it (the `Runner` interface, batch.ts).
  */
-export class ModelRunner {
-  readonly kv: KvStore;
+export class ModelRunner implements Runner {
+  readonly kvBlockSize = GROWTH_POSITIONS;
+  readonly kvBytesPerPosition: number;
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  readonly #kv: KvStore;
   readonly #session: ort.InferenceSession;
   readonly #cfg: ModelConfig;
   readonly #ids = new Scratch((n) => new BigInt64Array(n));
@@ -63,16 +77,18 @@ export class ModelRunner {
   readonly #pastK: Scratch<Float32Array>[];
   readonly #pastV: Scratch<Float32Array>[];
   readonly #fetches: string[];
-  /** Cumulative milliseconds inside `session.run` (engine overhead = step time / this). */
-  runMs = 0;
-  /** `session.run` calls so far (a step may take more than one: see run-groups.ts). */
-  runs = 0;
+  #forwardMs = 0;
+  #runs = 0;
   readonly #costs: CostModel;
 
-  private constructor(session: ort.InferenceSession, cfg: ModelConfig, denseFrom?: number) {
+  private constructor(session: ort.InferenceSession, cfg: ModelConfig, opts: RunnerOptions) {
     this.#session = session;
     this.#cfg = cfg;
-    this.kv = new KvStore({ numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim });
+    this.vocabSize = cfg.vocabSize;
+    this.hiddenSize = cfg.hiddenSize;
+    this.#kv = new KvStore(cfg, opts.kvDtype);
+    this.kvBytesPerPosition = kvBytesPerPosition(cfg, opts.kvDtype);
+    const denseFrom = opts.denseFrom;
     const f32 = (n: number) => new Float32Array(n);
     this.#pastK = Array.from({ length: cfg.numLayers }, () => new Scratch(f32));
     this.#pastV = Array.from({ length: cfg.numLayers }, () => new Scratch(f32));
@@ -104,15 +120,33 @@ export class ModelRunner {
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
       logSeverityLevel: 3,
     });
-    return new ModelRunner(session, cfg, opts.denseFrom);
+    return new ModelRunner(session, cfg, opts);
   }
 
   get config(): ModelConfig {
     return this.#cfg;
   }
 
-  /** Builds the ORT feeds for a step (exposed so benchmarks can time `session.run` alone). */
-  prepareFeeds(rows: RowStep[]): Record<string, ort.Tensor> {
+  /** Cumulative milliseconds inside `session.run` (engine overhead = step time / this). */
+  get forwardMs(): number {
+    return this.#forwardMs;
+  }
+
+  /** `session.run` calls so far (a step may take more than one: see run-groups.ts). */
+  get runs(): number {
+    return this.#runs;
+  }
+
+  kvLength(holder: number): number {
+    return this.#kv.length(holder);
+  }
+
+  kvBytes(): number {
+    return this.#kv.bytes();
+  }
+
+  /** The ORT feeds of a step's rows. */
+  #prepareFeeds(rows: readonly RowStep[]): Record<string, ort.Tensor> {
     const { hiddenSize: D, numKvHeads: Hk, headDim: hd, numLayers } = this.#cfg;
     const B = rows.length;
     const V = this.#cfg.vocabSize;
@@ -127,7 +161,7 @@ export class ModelRunner {
       S = Math.max(S, r.count);
       if (isDense(r, this.#costs)) N += r.count;
       else K = Math.max(K, r.bagSize);
-      P = Math.max(P, this.kv.length(r.seq));
+      P = Math.max(P, this.#kv.length(r.seq));
       M += r.allPositions ? r.count : 1;
     }
     const T = P + S;
@@ -144,7 +178,7 @@ export class ModelRunner {
     let m = 0;
     let n = 0;
     rows.forEach((r, b) => {
-      const past = this.kv.length(r.seq);
+      const past = this.#kv.length(r.seq);
       const toDense = isDense(r, this.#costs);
       for (let s = 0; s < r.count; s++) {
         const src = s * r.bagSize;
@@ -191,7 +225,7 @@ export class ModelRunner {
       values.push(this.#pastV[l]!.view(B * Hk * P * hd));
     }
     if (P > 0) {
-      for (let b = 0; b < B; b++) this.kv.gather(rows[b]!.seq, b, P, keys, values);
+      for (let b = 0; b < B; b++) this.#kv.gather(rows[b]!.seq, b, P, keys, values);
     }
     for (let l = 0; l < numLayers; l++) {
       feeds[IO.pastKey(l)] = new ort.Tensor('float32', keys[l]!, [B, Hk, P, hd]);
@@ -200,17 +234,16 @@ export class ModelRunner {
     return feeds;
   }
 
-  /** Raw `session.run` on prepared feeds. */
-  run(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
-    return this.#session.run(feeds, this.#fetches);
-  }
-
   /**
-   * One batched forward: appends each row's new positions to its KV cache and returns logits and
-   * hidden states. Rows whose shapes would pad each other wastefully run in separate
-   * `session.run` calls (run-groups.ts); the result is the same as one run.
+   * One step: the plan's KV changes, then one batched forward that appends each row's new
+   * positions to its KV cache and returns logits and hidden states. Rows whose shapes would pad
+   * each other wastefully run in separate `session.run` calls (run-groups.ts); the result is the
+   * same as one run.
    */
-  async step(rows: RowStep[]): Promise<StepResult> {
+  async step(plan: StepPlan): Promise<StepResult> {
+    applyKvChanges(plan, this.#kv);
+    const rows = plan.rows;
+    if (rows.length === 0) return emptyResult(this.vocabSize, this.hiddenSize);
     const groups = planRuns(rows, this.#costs);
     if (groups.length === 1) return this.#run(rows);
     const parts: StepResult[] = [];
@@ -219,7 +252,7 @@ export class ModelRunner {
   }
 
   /** Puts the outputs of several runs back in the order of `rows`. */
-  #merge(rows: RowStep[], groups: number[][], parts: StepResult[]): StepResult {
+  #merge(rows: readonly RowStep[], groups: number[][], parts: StepResult[]): StepResult {
     const { vocabSize: V, hiddenSize: D } = this.#cfg;
     const outputs = (r: RowStep) => (r.allPositions ? r.count : 1);
     const total = rows.reduce((n, r) => n + outputs(r), 0);
@@ -244,13 +277,13 @@ export class ModelRunner {
     return { logits, hidden, offsets, vocabSize: V, hiddenSize: D };
   }
 
-  async #run(rows: RowStep[]): Promise<StepResult> {
-    const feeds = this.prepareFeeds(rows);
+  async #run(rows: readonly RowStep[]): Promise<StepResult> {
+    const feeds = this.#prepareFeeds(rows);
     const S = feeds[IO.inputIds]!.dims[1]!;
     const t = performance.now();
-    const out = await this.run(feeds);
-    this.runMs += performance.now() - t;
-    this.runs++;
+    const out = await this.#session.run(feeds, this.#fetches);
+    this.#forwardMs += performance.now() - t;
+    this.#runs++;
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     for (let l = 0; l < this.#cfg.numLayers; l++) {
@@ -260,7 +293,7 @@ export class ModelRunner {
     const offsets = new Int32Array(rows.length);
     let m = 0;
     rows.forEach((r, b) => {
-      this.kv.append(r.seq, b, S, r.count, keys, values);
+      this.#kv.append(r.seq, b, S, r.count, keys, values);
       offsets[b] = m;
       m += r.allPositions ? r.count : 1;
     });

@@ -28,21 +28,6 @@ export interface DecodeOptions {
   skipSpecialTokens?: boolean;
 }
 
-/** Turns ids into text as they arrive; see {@link TextTokenizer.createStreamDecoder}. */
-export interface StreamDecoder {
-  /** Adds one id and returns the text it completes: '' while a character is still incomplete. */
-  push(id: number): string;
-  /** Returns whatever is held back (incomplete bytes become U+FFFD), at the end of a sequence. */
-  flush(): string;
-}
-
-const REPLACEMENT = '\uFFFD';
-/**
- * A UTF-8 character has at most 4 bytes and a byte-level token carries at least one, so text
- * still incomplete after this many pending ids is invalid output: it is emitted as it is.
- */
-const MAX_HELD_IDS = 8;
-
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -137,39 +122,6 @@ export class TextTokenizer {
   /** The content of an added token (special or not, e.g. `<think>`), or undefined. */
   addedToken(id: number): string | undefined {
     return this.#added.get(id);
-  }
-
-  /**
-   * An incremental detokenizer for one sequence. It re-decodes a short window (the ids not yet
-   * emitted plus the ones just before them, for decoders that look at context) and emits only
-   * what is new, holding text back while it ends in U+FFFD: byte-level tokens can split a
-   * multi-byte character, and emitting the replacement character would corrupt the stream.
-   */
-  createStreamDecoder(options: DecodeOptions = {}): StreamDecoder {
-    /** `window[0, read)` was emitted already (context); `window[read, ...)` is pending. */
-    const window: number[] = [];
-    let read = 0;
-    const advance = (force: boolean): string => {
-      const prefix = this.decode(window.slice(0, read), options);
-      const text = this.decode(window, options);
-      const pending = window.length - read;
-      if (
-        !force &&
-        (text.length <= prefix.length || (text.endsWith(REPLACEMENT) && pending < MAX_HELD_IDS))
-      ) {
-        return '';
-      }
-      window.splice(0, read);
-      read = window.length;
-      return text.slice(prefix.length);
-    };
-    return {
-      push: (id) => {
-        window.push(id);
-        return advance(false);
-      },
-      flush: () => advance(true),
-    };
   }
 
   #encodeMatched(text: string): number[] {

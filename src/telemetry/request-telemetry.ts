@@ -33,10 +33,12 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-interface Choice {
-  reason: string;
-  outputs: number;
-  thinkingSteps: number;
+/** What telemetry reads of a request's output (the API's one accumulator, src/api/common/output.ts). */
+export interface ObservedOutput {
+  readonly choices: readonly {
+    finishReason: string | null;
+    usage: { completionTokens: number; thinkingSteps: number } | null;
+  }[];
 }
 
 export class RequestTelemetry {
@@ -50,7 +52,6 @@ export class RequestTelemetry {
   #firstTokenAt: number | null = null;
   #firstAnswerAt: number | null = null;
   #lastTokenAt: number | null = null;
-  readonly #choices = new Map<number, Choice>();
   #ended = false;
 
   constructor(
@@ -111,8 +112,11 @@ export class RequestTelemetry {
     span.setAttributes(attributes);
   }
 
-  /** Every engine event of the request, in order, as the API receives it. */
-  event(ev: EngineEvent, at = nowMs()): void {
+  /**
+   * Every engine event of the request, in order, as the API receives it, with the request's
+   * output after it (per-choice finish reasons and usage are read from there).
+   */
+  event(ev: EngineEvent, output: ObservedOutput, at = nowMs()): void {
     if (this.#ended) return;
     switch (ev.type) {
       case 'scheduled':
@@ -131,15 +135,8 @@ export class RequestTelemetry {
         if (ev.type !== 'reasoning' && this.#firstAnswerAt === null) this.#firstAnswerAt = at;
         return;
       }
-      case 'finish':
-        this.#choices.set(ev.choice, {
-          reason: ev.reason,
-          outputs: ev.usage.completionTokens,
-          thinkingSteps: ev.usage.thinkingSteps,
-        });
-        return;
       case 'done':
-        this.#done(ev, at);
+        this.#done(ev, output, at);
         return;
       case 'error':
         this.fail(ev.error.code, ev.error.message, at);
@@ -178,10 +175,20 @@ export class RequestTelemetry {
     };
   }
 
-  #done(ev: Extract<EngineEvent, { type: 'done' }>, at: number): void {
+  #done(ev: Extract<EngineEvent, { type: 'done' }>, output: ObservedOutput, at: number): void {
     this.#ended = true;
     const request = this.#request!;
-    const choices = [...this.#choices.values()];
+    const choices = output.choices.flatMap((c) =>
+      c.finishReason && c.usage
+        ? [
+            {
+              reason: c.finishReason,
+              outputs: c.usage.completionTokens,
+              thinkingSteps: c.usage.thinkingSteps,
+            },
+          ]
+        : [],
+    );
     const drafts = request.params.superposition?.drafts ?? 0;
     // Superposed drafts share one sequence: its positions are counted once, not once per draft.
     const perSequence = choices.map((c) => c.outputs);
@@ -233,7 +240,7 @@ export class RequestTelemetry {
         [REVERIE.timeToFirstTokenMs]: ttftS * 1000,
       });
     }
-    this.#phases(ev.timings, at);
+    this.#phases(ev.timings, choices, at);
     span.end(at);
   }
 
@@ -241,7 +248,11 @@ export class RequestTelemetry {
    * Child spans for the phases. The engine's timings are durations from its own submission clock
    * (a worker thread's), so they are laid out from the time the API submitted the request.
    */
-  #phases(t: Extract<EngineEvent, { type: 'done' }>['timings'], end: number): void {
+  #phases(
+    t: Extract<EngineEvent, { type: 'done' }>['timings'],
+    choices: readonly { thinkingSteps: number }[],
+    end: number,
+  ): void {
     const tracer = this.#tracer!;
     const parent = this.#span!;
     const ctx = trace.setSpan(ROOT_CONTEXT, parent);
@@ -253,7 +264,7 @@ export class RequestTelemetry {
     child('queue', this.#submittedAt, queuedUntil);
     child('prefill', queuedUntil, prefilledUntil);
     const answerFrom = this.#firstAnswerAt ?? end;
-    const thought = this.#choices.size > 0 && [...this.#choices.values()].some((c) => c.thinkingSteps > 0);
+    const thought = choices.some((c) => c.thinkingSteps > 0);
     if (thought) child('thinking', prefilledUntil, Math.max(prefilledUntil, answerFrom));
     child('answer', thought ? Math.max(prefilledUntil, answerFrom) : prefilledUntil, end);
   }

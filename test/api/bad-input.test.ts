@@ -609,9 +609,11 @@ const CASES: Case[] = [
 ];
 
 /**
- * Every case is refused by the API layer before the engine sees it, so the table runs on
- * `app.request()` with a scripted engine. These few run on a live server too: a real socket, the
- * real engine's model facts (length, modes), and the server still answering afterwards.
+ * Every case is refused before a generation starts: by the API layer, or at the engine's
+ * admission, where the scripted engine resolves parameters with the real engine's resolver
+ * (src/engine/resolve-request.ts), so the table runs on `app.request()`. These few run on a live
+ * server too: a real socket, the real engine's model facts (length, modes), and the server still
+ * answering afterwards.
  */
 const LIVE_CASES = new Set([
   'invalid JSON',

@@ -1,4 +1,7 @@
 import { kvBudget } from '../../src/engine/kv-budget.ts';
+import { modelFacts } from '../../src/engine/model-facts.ts';
+import { emptyWorkerStats } from '../../src/engine/protocol.ts';
+import { resolveRequest } from '../../src/engine/resolve-request.ts';
 import {
   type Engine,
   EngineError,
@@ -34,22 +37,31 @@ export function modelInfo(
   maxModelLen = 1024,
 ): ModelInfo {
   const tokenizer = new TextTokenizer(tokenizerJson, tokenizerConfig);
+  const parsed = manifestSchema.parse({
+    format: 'reverie-checkpoint/1',
+    name,
+    description: 'fake',
+    architecture: 'LlamaForCausalLM',
+    files: {},
+    thinking: { start: '<think>', end: '</think>' },
+    modes: ['discrete', 'hard', 'soft', 'fuzzy', 'superposed'],
+    ...manifest,
+  });
   return {
     name,
     root: `/models/${name}`,
-    manifest: manifestSchema.parse({
-      format: 'reverie-checkpoint/1',
-      name,
-      description: 'fake',
-      architecture: 'LlamaForCausalLM',
-      files: {},
-      thinking: { start: '<think>', end: '</think>' },
-      modes: ['discrete', 'hard', 'soft', 'fuzzy', 'superposed'],
-      ...manifest,
-    }),
+    manifest: parsed,
+    facts: modelFacts({ manifest: parsed, tokenizer, maxModelLen }),
     maxModelLen,
     quantization: 'none',
-    kvBudget: kvBudget({ maxNumSeqs: 4, maxModelLen, bytesPerPosition: 1024, models: 1, freeBytes: 2 ** 30 }),
+    kvBudget: kvBudget({
+      maxNumSeqs: 4,
+      maxModelLen,
+      bytesPerPosition: 1024,
+      blockSize: 16,
+      models: 1,
+      freeBytes: 2 ** 30,
+    }),
     tokenizer,
     chatTemplate: ChatTemplate.fromTokenizerConfig(tokenizerConfig),
     created: 1_700_000_000,
@@ -146,18 +158,11 @@ export class FakeEngine implements Engine {
 
   stats(): EngineStats {
     return {
+      ...emptyWorkerStats(),
       state: this.state,
-      running: 0,
-      waiting: 0,
       kvUsage: 0.25,
       prefixCacheUsage: 0.125,
       kvBytes: 1024,
-      preemptions: 0,
-      prefixCacheQueries: 0,
-      prefixCacheHits: 0,
-      promptTokensComputed: 0,
-      stepTimeMs: 0,
-      forwardTimeMs: 0,
       paused: 0,
       bufferedEvents: 0,
       pauses: 0,
@@ -168,25 +173,40 @@ export class FakeEngine implements Engine {
 
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<EngineEvent> {
     if (this.state !== 'ready') throw new EngineError('unavailable', `the engine is ${this.state}`);
+    const model = this.models.find((m) => m.name === request.model);
+    if (!model)
+      throw new EngineError('model_not_found', `the model ${request.model} does not exist`, 'model');
+    // Refuses what the real engine refuses, with the same resolution of the parameters.
+    resolveRequest(request, model.facts);
     this.admit(request);
     this.requests.push(request);
     const source = this.script(request, signal);
-    const cancelled = this.cancelled;
+    // A live request is cancelled once, as by the real engine: by an abort or by its reader leaving.
+    let live = true;
+    const cancel = () => {
+      if (!live) return;
+      live = false;
+      this.cancel(request.id);
+    };
+    const end = () => {
+      live = false;
+      signal?.removeEventListener('abort', cancel);
+    };
+    signal?.addEventListener('abort', cancel, { once: true });
     return {
       async *[Symbol.asyncIterator]() {
-        let done = false;
         try {
           for await (const ev of source) {
             if (signal?.aborted) {
+              end();
               yield { type: 'error', error: new EngineError('cancelled', 'cancelled') };
-              done = true;
               return;
             }
+            if (ev.type === 'done' || ev.type === 'error') end();
             yield ev;
-            if (ev.type === 'done' || ev.type === 'error') done = true;
           }
         } finally {
-          if (!done) cancelled.push(request.id);
+          cancel();
         }
       },
     };

@@ -46,7 +46,7 @@ describe('HTTP layer on a scripted engine', () => {
     assert.equal(((await res.json()) as { error: { type: string } }).error.type, 'rate_limit_error');
 
     engine.admit = () => {
-      throw new EngineError('invalid_request', 'too long', 'max_tokens');
+      throw new EngineError('invalid_value', 'too long', 'max_tokens');
     };
     res = await post(app, chatBody());
     assert.equal(res.status, 400);
@@ -64,7 +64,7 @@ describe('HTTP layer on a scripted engine', () => {
       script: async function* () {
         yield { type: 'scheduled' };
         yield { type: 'content', choice: 0, text: 'Hel', tokenIds: [72, 101, 108] };
-        yield { type: 'error', error: new EngineError('internal', 'the runner failed') };
+        yield { type: 'error', error: new EngineError('internal_error', 'the runner failed') };
       },
     });
     const app = createApp({ engine });
@@ -83,7 +83,7 @@ describe('HTTP layer on a scripted engine', () => {
   it('a failure before any output on a JSON request is an HTTP error', async () => {
     const engine = new FakeEngine({
       script: async function* () {
-        yield { type: 'error', error: new EngineError('internal', 'boom') };
+        yield { type: 'error', error: new EngineError('internal_error', 'boom') };
       },
     });
     const res = await post(createApp({ engine }), chatBody());

@@ -13,6 +13,7 @@ import {
   toolCallParser,
   toolChoiceSchema,
 } from '../../src/api/tool-calls/index.ts';
+import { IncrementalDetokenizer } from '../../src/decoding/detokenizer.ts';
 import { buildGrammar } from '../../src/decoding/structured/build-grammar.ts';
 import { XgrammarRuntime } from '../../src/decoding/structured/xgrammar-runtime.ts';
 import { BYTE_CHAT_TEMPLATE } from '../../src/model/byte-tokenizer.ts';
@@ -30,7 +31,7 @@ const qwen = new TextTokenizer(JSON.parse(readFileSync(join(qwenDir, 'tokenizer.
 
 /** The text as the model streams it: one detokenized piece per token. */
 function tokenPieces(text: string): string[] {
-  const decoder = qwen.createStreamDecoder();
+  const decoder = new IncrementalDetokenizer(qwen);
   const pieces = qwen.encode(text, { specialTokens: true }).map((id) => decoder.push(id));
   pieces.push(decoder.flush());
   assert.equal(pieces.join(''), text);

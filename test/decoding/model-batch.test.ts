@@ -104,7 +104,7 @@ describe('a mixed batch on the tiny model', () => {
   before(async () => {
     t = await openTinyCheckpoint();
     const ngram = buildNgramStore(CORPUS.map(bytes), t.ctx.tokenizerVocabSize);
-    ctx = { ...t.ctx, ngram };
+    ctx = { ...t.ctx, ngram, hasNgram: true };
   });
   after(async () => {
     await t.close();

@@ -30,7 +30,10 @@ export interface TinyCheckpoint {
 export async function openTinyCheckpoint(seed = 1, tieEmbeddings = false): Promise<TinyCheckpoint> {
   const dir = await sharedCheckpoint({ latent: true, seed, tieEmbeddings });
   const model = await openModel(dir, { threads: 1 });
-  const ctx = decodeContext(model.checkpoint, model.tokenizer, model.graph.embeddingRms, { loadNgram: true });
+  const ctx = decodeContext(model.checkpoint, model.tokenizer, model.graph.embeddingRms, {
+    loadNgram: true,
+    maxModelLen: model.checkpoint.config.maxPositions,
+  });
   return {
     model,
     ctx,
@@ -111,7 +114,7 @@ export async function runRows(
   try {
     for (let n = 0; live.length > 0; n++) {
       if (n > maxSteps) throw new Error(`rows still running after ${maxSteps} steps`);
-      const result = await runner.step(step);
+      const result = await runner.step({ rows: step });
       const next: RowStep[] = [];
       const stillLive: number[] = [];
       live.forEach((row, b) => {
@@ -131,7 +134,7 @@ export async function runRows(
       live = stillLive;
     }
   } finally {
-    for (const seq of seqs) runner.kv.free(seq);
+    await runner.step({ frees: seqs, rows: [] });
   }
   return runs;
 }

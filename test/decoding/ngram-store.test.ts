@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildNgramStore } from '../../src/decoding/ngram-build.ts';
-import { interpolateNgrams } from '../../src/decoding/ngram-interpolate.ts';
 import { NgramStore } from '../../src/decoding/ngram-store.ts';
 
 function randomDocs(seed: number, lengths: number[], vocab: number): number[][] {
@@ -99,12 +98,12 @@ describe('NgramStore', () => {
   });
 });
 
-describe('interpolateNgrams', () => {
+describe('NgramStore.interpolate', () => {
   it('matches a hand-computed example', () => {
     // a b c a b d a b c  →  ids 1 2 3 1 2 4 1 2 3
     const store = buildNgramStore([[1, 2, 3, 1, 2, 4, 1, 2, 3]], 10);
     const out = new Float64Array(3);
-    interpolateNgrams(store, [4, 1, 2], [3, 4, 7], 3, [0.01, 0.04, 0.15, 0.18, 0.12], out);
+    store.interpolate([4, 1, 2], [3, 4, 7], 3, [0.01, 0.04, 0.15, 0.18, 0.12], out);
     // n=2, ctx [2]: 3 ×2, 4 ×1 of 3.  n=3, ctx [1 2]: 3 ×2, 4 ×1 of 3.  n=4, ctx [4 1 2]: 3 ×1 of 1.
     // n=5, 6: the context is too short and adds 0.
     const expected = [0.01 * (2 / 3) + 0.04 * (2 / 3) + 0.15 * 1, 0.01 * (1 / 3) + 0.04 * (1 / 3), 0];

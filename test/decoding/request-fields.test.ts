@@ -198,10 +198,16 @@ describe('thinking inherits the request sampling', () => {
     assert.deepEqual(p.thinking.sampling, { temperature: 0, topK: 7, topP: 0.8, minP: 0.1 });
     const own = resolveDecodingParams({ temperature: 0, thinking: { mode: 'hard', temperature: 0.7 } }, ctx);
     assert.equal(own.thinking.sampling.temperature, 0.7);
-    const byDefault = resolveDecodingParams({ thinking: { mode: 'latent' } }, ctx, {
-      temperature: 0.6,
-      top_k: 20,
-    });
+    const byDefault = resolveDecodingParams(
+      { thinking: { mode: 'latent' } },
+      {
+        ...ctx,
+        defaults: {
+          temperature: 0.6,
+          top_k: 20,
+        },
+      },
+    );
     assert.deepEqual(byDefault.thinking.sampling, { temperature: 0.6, topK: 20, topP: 1, minP: 0 });
   });
 
@@ -213,15 +219,27 @@ describe('thinking inherits the request sampling', () => {
       min_p: 0.001,
       cold_stop: { entropy_below: 0.01, patience: 256 },
     };
-    const p = resolveDecodingParams({ temperature: 0, thinking: { mode: 'soft' } }, ctx, {
-      top_p: 0.9,
-      soft_thinking: soft,
-    });
+    const p = resolveDecodingParams(
+      { temperature: 0, thinking: { mode: 'soft' } },
+      {
+        ...ctx,
+        defaults: {
+          top_p: 0.9,
+          soft_thinking: soft,
+        },
+      },
+    );
     assert.deepEqual(p.thinking.sampling, { temperature: 0.6, topK: 10, topP: 0.95, minP: 0.001 });
     assert.deepEqual(p.thinking.coldStop, { entropyBelow: 0.01, patience: 256 });
-    const mine = resolveDecodingParams({ top_k: 3, thinking: { mode: 'fuzzy', cold_stop: null } }, ctx, {
-      soft_thinking: soft,
-    });
+    const mine = resolveDecodingParams(
+      { top_k: 3, thinking: { mode: 'fuzzy', cold_stop: null } },
+      {
+        ...ctx,
+        defaults: {
+          soft_thinking: soft,
+        },
+      },
+    );
     assert.deepEqual(mine.thinking.sampling, { temperature: 1e-4, topK: 3, topP: 0.95, minP: 0.001 });
     assert.equal(mine.thinking.coldStop, null, 'null turns the default Cold Stop off');
     // reverie's own checkpoints have no soft defaults: the paper's whole-vocabulary mixture.

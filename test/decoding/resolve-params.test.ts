@@ -22,11 +22,10 @@ describe('resolveDecodingParams', () => {
   });
 
   it('uses the checkpoint defaults when the request names none', () => {
-    const r = resolveDecodingParams({ max_tokens: 9 }, ctx, {
-      temperature: 0,
-      max_tokens: 99,
-      thinking_mode: 'soft',
-    });
+    const r = resolveDecodingParams(
+      { max_tokens: 9 },
+      { ...ctx, defaults: { temperature: 0, max_tokens: 99, thinking_mode: 'soft' } },
+    );
     assert.equal(r.sampling.temperature, 0);
     assert.equal(r.maxTokens, 9);
     assert.equal(r.thinking.mode, 'soft');
@@ -64,27 +63,49 @@ describe('resolveDecodingParams', () => {
   });
 
   it('rejects invalid values with a coded error naming the field', () => {
-    const bad: [object, RegExp][] = [
-      [{ temperature: -1 }, /temperature/],
-      [{ top_p: 0 }, /top_p/],
-      [{ logit_bias: { 999: 1 } }, /logit_bias/],
-      [{ logit_bias: { 5: 101 } }, /logit_bias/],
-      [{ top_logprobs: 3 }, /needs logprobs/],
-      [{ stop: [''] }, /stop/],
-      [{ n: 2, superposition: { drafts: 3 } }, /n must be 1/],
-      [{ superposition: { drafts: 3, candidates: 2 } }, /candidates/],
-      [{ thinking: { mode: 'hard', noise: { type: 'gaussian', scale: 0.3 } } }, /noise/],
-      [{ thinking: { mode: 'latent' } }, /latent/],
+    const bad: [object, RegExp, string][] = [
+      [{ temperature: -1 }, /temperature/, 'temperature'],
+      // One schema for the API and the engine: the API's ranges (temperature ≤ 2, OpenAI's).
+      [{ temperature: 3 }, /temperature/, 'temperature'],
+      [{ repetition_penalty: 0 }, /repetition_penalty/, 'repetition_penalty'],
+      [{ top_p: 0 }, /top_p/, 'top_p'],
+      [{ logit_bias: { 999: 1 } }, /logit_bias/, 'logit_bias'],
+      [{ logit_bias: { 5: 101 } }, /logit_bias/, 'logit_bias.5'],
+      [{ top_logprobs: 3 }, /needs logprobs/, 'top_logprobs'],
+      [{ stop: [''] }, /stop/, 'stop[0]'],
+      [{ n: 2, superposition: { drafts: 3 } }, /n must be 1/, 'n'],
+      [{ superposition: { drafts: 3, candidates: 2 } }, /candidates/, 'superposition.candidates'],
+      [{ thinking: { mode: 'hard', noise: { type: 'gaussian', scale: 0.3 } } }, /noise/, 'thinking.noise'],
+      [{ thinking: { mode: 'latent' } }, /latent/, 'thinking.mode'],
+      [{ thinking: { cold_stop: { entropy_below: 1 } } }, /patience/, 'thinking.cold_stop.patience'],
+      [{ structured_output: { type: 'regex', pattern: '' } }, /pattern/, 'structured_output.pattern'],
+      [{ depth: 3 }, /depth/, 'depth'],
     ];
-    const noLatent = makeContext({ supportsLatent: false });
-    for (const [params, message] of bad) {
+    const noLatent = makeContext({ modes: ['discrete', 'hard', 'soft', 'fuzzy', 'superposed'] });
+    for (const [params, message, param] of bad) {
       assert.throws(
         () => resolveDecodingParams(params, noLatent),
-        (e: unknown) =>
-          e instanceof DecodingParamsError && e.code === 'invalid_decoding_params' && message.test(e.message),
+        (e: unknown) => e instanceof DecodingParamsError && e.param === param && message.test(e.message),
         JSON.stringify(params),
       );
     }
+  });
+
+  it('fits max_tokens beside the prompt and the thinking budget, naming what does not fit', () => {
+    const small = makeContext({ maxModelLen: 64, defaults: { max_tokens: 256, thinking_max_tokens: 16 } });
+    const prompt = { length: 20, startsInThinking: true };
+    // No max_tokens: the default, cut to the room left (64 − 20 − 16 − 1 marker).
+    assert.equal(resolveDecodingParams({}, small, prompt).maxTokens, 27);
+    const tooMany = () => resolveDecodingParams({ max_tokens: 28 }, small, prompt);
+    assert.throws(tooMany, (e: unknown) => e instanceof DecodingParamsError && e.param === 'max_tokens');
+    const noRoom = () => resolveDecodingParams({ thinking: { max_tokens: 60 } }, small, prompt);
+    assert.throws(
+      noRoom,
+      (e: unknown) =>
+        e instanceof DecodingParamsError &&
+        e.param === 'thinking.max_tokens' &&
+        e.code === 'context_length_exceeded',
+    );
   });
 
   it('refuses to think on a checkpoint without think markers', () => {

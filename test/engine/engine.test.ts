@@ -125,15 +125,15 @@ describe('engine (worker thread, real tiny model)', () => {
     const base = { id: 'bad', model: model.name, prompt: [1, 2, 3], startsInThinking: false };
     assert.throws(
       () => engine.generate({ ...base, model: 'nope', params: {} }),
-      (e: EngineError) => e.code === 'unknown_model',
+      (e: EngineError) => e.code === 'model_not_found',
     );
     assert.throws(
       () => engine.generate({ ...base, params: { temperature: -1 } }),
-      (e: EngineError) => e.code === 'invalid_request' && e.param === 'temperature',
+      (e: EngineError) => e.code === 'invalid_value' && e.param === 'temperature',
     );
     assert.throws(
       () => engine.generate({ ...base, params: { max_tokens: model.maxModelLen } }),
-      (e: EngineError) => e.code === 'invalid_request' && e.param === 'max_tokens',
+      (e: EngineError) => e.code === 'invalid_value' && e.param === 'max_tokens',
     );
   });
 });

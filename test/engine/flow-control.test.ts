@@ -68,7 +68,7 @@ describe('flow control', () => {
   it('the last event needs no credit, and a reader that leaves drops what it left unread', async () => {
     const { channel, flow } = setup(2);
     channel.push(token(0));
-    channel.push({ type: 'error', error: new EngineError('internal', 'x') });
+    channel.push({ type: 'error', error: new EngineError('internal_error', 'x') });
     assert.equal(flow.stats().paused, 0);
     assert.equal(flow.stats().bufferedEvents, 2);
     await channel[Symbol.asyncIterator]().return?.();

@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KV_BLOCK } from '../../src/engine/config.ts';
 import { describeKvBudget, freeMemory, kvBudget } from '../../src/engine/kv-budget.ts';
 
 /** The default KV budget: what max_num_seqs × max_model_len can use, plus the prefix cache's share. */
 
 const MiB = 2 ** 20;
-const base = { maxNumSeqs: 64, maxModelLen: 512, bytesPerPosition: 2048, models: 1, freeBytes: 16 * 2 ** 30 };
+const BLOCK = 16;
+const base = {
+  maxNumSeqs: 64,
+  maxModelLen: 512,
+  bytesPerPosition: 2048,
+  blockSize: BLOCK,
+  models: 1,
+  freeBytes: 16 * 2 ** 30,
+};
 
 describe('KV budget', () => {
   it('derives sequences at full length plus the prefix cache share (the default checkpoint: 64 MiB + 16 MiB)', () => {
@@ -20,9 +27,18 @@ describe('KV budget', () => {
     );
   });
 
-  it('counts whole blocks per sequence', () => {
-    const b = kvBudget({ ...base, maxNumSeqs: 1, maxModelLen: KV_BLOCK + 1 });
-    assert.equal(b.sequencesBytes, 2 * KV_BLOCK * 2048);
+  it('counts whole blocks per sequence, of the runner’s block size', () => {
+    const b = kvBudget({ ...base, maxNumSeqs: 1, maxModelLen: BLOCK + 1 });
+    assert.equal(b.sequencesBytes, 2 * BLOCK * 2048);
+    const big = kvBudget({ ...base, maxNumSeqs: 1, maxModelLen: BLOCK + 1, blockSize: 4 * BLOCK });
+    assert.equal(big.sequencesBytes, 4 * BLOCK * 2048);
+  });
+
+  it('takes the runner’s bytes per position: float16 KV holds twice the positions in the same cap', () => {
+    const fp32 = kvBudget({ ...base, freeBytes: 40 * MiB });
+    const fp16 = kvBudget({ ...base, freeBytes: 40 * MiB, bytesPerPosition: 1024 });
+    assert.equal(fp16.sequencesBytes * 2, fp32.sequencesBytes);
+    assert.equal(fp16.bytes / 1024, (2 * fp32.bytes) / 2048);
   });
 
   it('is capped by half the free memory, shared by the models, and never below one full sequence', () => {

@@ -4,14 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createEngine } from '../../src/engine/engine.ts';
-import { kvBytesPerPosition } from '../../src/engine/kv-budget.ts';
 import { resolveMaxModelLen } from '../../src/engine/model-len.ts';
 import { parseModelConfig } from '../../src/model/hf-config.ts';
+import { kvBytesPerPosition } from '../../src/model/kv-store.ts';
 import { writeManifest } from '../../src/model/manifest-writer.ts';
 import { hfConfig, QWEN15B_SHAPE, TINY } from '../../src/model/test-model.ts';
 import { writeHfModel } from '../helpers/hf-models.ts';
 
 /** Long-context models (32k–128k positions) and sliding windows: what max_model_len becomes. */
+
+/** The ONNX runner's KV geometry at float32. */
+const kvOf = (cfg: Parameters<typeof kvBytesPerPosition>[0]) => ({
+  bytesPerPosition: kvBytesPerPosition(cfg),
+  blockSize: 16,
+});
 
 describe('max model length', () => {
   const root = mkdtempSync(join(tmpdir(), 'reverie-model-len-'));
@@ -24,20 +30,23 @@ describe('max model length', () => {
     assert.equal(kvBytesPerPosition(cfg), 57_344);
     const twoGiB = 2 * 1024 ** 3;
     assert.equal(
-      resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB, budgetCapBytes: 0 }),
+      resolveMaxModelLen(cfg, kvOf(cfg), { kvBudgetBytes: twoGiB, budgetCapBytes: 0 }),
       37_440,
       'a 2 GiB budget holds 37,449 positions',
     );
-    assert.equal(resolveMaxModelLen(cfg, { kvBudgetBytes: 16 * twoGiB, budgetCapBytes: 0 }), 131_072);
-    // No budget configured: the most a derived budget may take (a share of free memory) caps it.
-    assert.equal(resolveMaxModelLen(cfg, { budgetCapBytes: twoGiB }), 37_440);
-    assert.equal(resolveMaxModelLen(cfg, { budgetCapBytes: 16 * twoGiB }), 131_072);
     assert.equal(
-      resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB, budgetCapBytes: 0, maxModelLen: 4096 }),
+      resolveMaxModelLen(cfg, kvOf(cfg), { kvBudgetBytes: 16 * twoGiB, budgetCapBytes: 0 }),
+      131_072,
+    );
+    // No budget configured: the most a derived budget may take (a share of free memory) caps it.
+    assert.equal(resolveMaxModelLen(cfg, kvOf(cfg), { budgetCapBytes: twoGiB }), 37_440);
+    assert.equal(resolveMaxModelLen(cfg, kvOf(cfg), { budgetCapBytes: 16 * twoGiB }), 131_072);
+    assert.equal(
+      resolveMaxModelLen(cfg, kvOf(cfg), { kvBudgetBytes: twoGiB, budgetCapBytes: 0, maxModelLen: 4096 }),
       4096,
     );
     assert.equal(
-      resolveMaxModelLen(cfg, { kvBudgetBytes: twoGiB, budgetCapBytes: 0, maxModelLen: 200_000 }),
+      resolveMaxModelLen(cfg, kvOf(cfg), { kvBudgetBytes: twoGiB, budgetCapBytes: 0, maxModelLen: 200_000 }),
       131_072,
     );
   });
@@ -47,11 +56,11 @@ describe('max model length', () => {
       hfConfig({ ...TINY, architecture: 'MistralForCausalLM', slidingWindow: 256, maxPositions: 4096 }),
     );
     assert.throws(
-      () => resolveMaxModelLen(cfg, { kvBudgetBytes: 2 ** 30, budgetCapBytes: 0 }),
+      () => resolveMaxModelLen(cfg, kvOf(cfg), { kvBudgetBytes: 2 ** 30, budgetCapBytes: 0 }),
       /sliding_window 256.*--max-model-len 256/,
     );
     assert.equal(
-      resolveMaxModelLen(cfg, { kvBudgetBytes: 2 ** 30, budgetCapBytes: 0, maxModelLen: 256 }),
+      resolveMaxModelLen(cfg, kvOf(cfg), { kvBudgetBytes: 2 ** 30, budgetCapBytes: 0, maxModelLen: 256 }),
       256,
     );
     // Qwen configs name a window that is off unless use_sliding_window is true.
@@ -91,7 +100,7 @@ describe('max model length', () => {
             startsInThinking: false,
             params: { max_tokens: 9000 },
           }),
-        /exceeds the model length 8192/,
+        /of the model's 8192 positions/,
       );
     } finally {
       await engine.close();

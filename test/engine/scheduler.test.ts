@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KV_BLOCK } from '../../src/engine/config.ts';
 import { KvManager } from '../../src/engine/kv-manager.ts';
 import { PrefixCache } from '../../src/engine/prefix-cache.ts';
-import { Scheduler } from '../../src/engine/scheduler.ts';
+import { Scheduler, type SchedulerLimits } from '../../src/engine/scheduler.ts';
 import { Sequence } from '../../src/engine/sequence.ts';
+
+/** Positions per KV block, as the ONNX runner reports. */
+const KV_BLOCK = 16;
+
+/** A scheduler over blocks of KV_BLOCK positions. */
+const scheduler = (limits: Omit<SchedulerLimits, 'blockSize'>) =>
+  new Scheduler({ blockSize: KV_BLOCK, ...limits });
 
 /** Scheduler tests with a hand-made cache configuration and no model (vLLM's approach). */
 
@@ -26,12 +32,7 @@ function run(s: Scheduler) {
 
 describe('scheduler', () => {
   it('chunks prompts by the token budget and schedules decode rows first', () => {
-    const s = new Scheduler({
-      maxNumSeqs: 8,
-      maxBatchedTokens: 10,
-      kvCapacityBlocks: 100,
-      prefixCache: false,
-    });
+    const s = scheduler({ maxNumSeqs: 8, maxBatchedTokens: 10, kvCapacityBlocks: 100, prefixCache: false });
     const a = seq(4);
     const b = seq(25);
     s.add(a);
@@ -56,12 +57,7 @@ describe('scheduler', () => {
   });
 
   it('respects max_num_seqs', () => {
-    const s = new Scheduler({
-      maxNumSeqs: 2,
-      maxBatchedTokens: 100,
-      kvCapacityBlocks: 100,
-      prefixCache: false,
-    });
+    const s = scheduler({ maxNumSeqs: 2, maxBatchedTokens: 100, kvCapacityBlocks: 100, prefixCache: false });
     for (let i = 0; i < 3; i++) s.add(seq(3));
     const batch = run(s);
     assert.equal(batch.rows.length, 2);
@@ -70,7 +66,7 @@ describe('scheduler', () => {
 
   it('preempts the newest running sequence when KV runs out, and it recomputes from position 0', () => {
     // 3 blocks: two sequences of 16 positions each hold one block, growth needs more.
-    const s = new Scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 3, prefixCache: false });
+    const s = scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 3, prefixCache: false });
     const a = seq(KV_BLOCK - 1);
     const b = seq(KV_BLOCK - 1);
     s.add(a);
@@ -86,7 +82,7 @@ describe('scheduler', () => {
   });
 
   it('rejects a sequence that can never fit the budget', () => {
-    const s = new Scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 1, prefixCache: false });
+    const s = scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 1, prefixCache: false });
     const big = seq(40);
     s.add(big);
     const batch = s.schedule();
@@ -94,12 +90,7 @@ describe('scheduler', () => {
   });
 
   it('finishing frees the KV blocks', () => {
-    const s = new Scheduler({
-      maxNumSeqs: 8,
-      maxBatchedTokens: 64,
-      kvCapacityBlocks: 10,
-      prefixCache: false,
-    });
+    const s = scheduler({ maxNumSeqs: 8, maxBatchedTokens: 64, kvCapacityBlocks: 10, prefixCache: false });
     const a = seq(20);
     s.add(a);
     run(s);
@@ -110,12 +101,7 @@ describe('scheduler', () => {
   });
 
   it('prefix cache: a repeated prompt reuses whole blocks, never the last position', () => {
-    const s = new Scheduler({
-      maxNumSeqs: 8,
-      maxBatchedTokens: 256,
-      kvCapacityBlocks: 100,
-      prefixCache: true,
-    });
+    const s = scheduler({ maxNumSeqs: 8, maxBatchedTokens: 256, kvCapacityBlocks: 100, prefixCache: true });
     const a = seq(40, 3);
     s.add(a);
     run(s);
@@ -135,7 +121,7 @@ describe('scheduler', () => {
   });
 
   it('prefix cache: beyond its share of the budget it evicts its oldest entries', () => {
-    const s = new Scheduler({
+    const s = scheduler({
       maxNumSeqs: 8,
       maxBatchedTokens: 256,
       kvCapacityBlocks: 100,
@@ -166,7 +152,7 @@ describe('scheduler: paused sequences (flow control)', () => {
   const limits = { maxNumSeqs: 8, maxBatchedTokens: 64, prefixCache: false };
 
   it('a paused sequence leaves the batches and the running set but keeps its KV; resume picks up where it was', () => {
-    const s = new Scheduler({ ...limits, kvCapacityBlocks: 10 });
+    const s = scheduler({ ...limits, kvCapacityBlocks: 10 });
     const a = seq(5);
     const b = seq(5);
     s.add(a);
@@ -199,7 +185,7 @@ describe('scheduler: paused sequences (flow control)', () => {
 
   it('a waiting sequence that needs the room takes a paused one’s KV; the paused one recomputes on resume', () => {
     // 2 blocks: a holds one, paused; c needs two.
-    const s = new Scheduler({ ...limits, kvCapacityBlocks: 2 });
+    const s = scheduler({ ...limits, kvCapacityBlocks: 2 });
     const a = seq(5);
     s.add(a);
     run(s);
@@ -226,7 +212,7 @@ describe('scheduler: paused sequences (flow control)', () => {
   });
 
   it('finishing a paused sequence frees it; pausing a finished one does nothing', () => {
-    const s = new Scheduler({ ...limits, kvCapacityBlocks: 10 });
+    const s = scheduler({ ...limits, kvCapacityBlocks: 10 });
     const a = seq(5);
     s.add(a);
     run(s);
@@ -243,7 +229,7 @@ describe('scheduler: paused sequences (flow control)', () => {
 
 describe('KV manager and prefix cache', () => {
   it('reserves all-or-nothing within the budget', () => {
-    const kv = new KvManager(4);
+    const kv = new KvManager(4, KV_BLOCK);
     assert.ok(kv.reserve(1, 40)); // 3 blocks
     assert.ok(!kv.reserve(2, 20)); // needs 2, 1 free
     assert.equal(kv.blocksOf(2), 0);
@@ -253,7 +239,7 @@ describe('KV manager and prefix cache', () => {
   });
 
   it('keys depend on every earlier token and evict least recently used first', () => {
-    const cache = new PrefixCache();
+    const cache = new PrefixCache(KV_BLOCK);
     const p1 = Int32Array.from({ length: 32 }, (_, i) => i);
     const p2 = Int32Array.from(p1);
     p2[0] = 99; // differs only in the first block: the second block's key must differ too

@@ -249,7 +249,7 @@ describe('structured outputs (engine, tiny random model)', () => {
         thinking: { mode: 'off' },
         structured_output: spec as StructuredOutput,
       });
-      assert.equal(error?.code, 'invalid_request', JSON.stringify(error));
+      assert.equal(error?.code, 'invalid_value', JSON.stringify(error));
       assert.equal(error?.param, 'structured_output');
       assert.match(error!.message, /^invalid (regex|grammar|json_schema): /);
     }

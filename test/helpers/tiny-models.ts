@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ensureGraph } from '../../src/model/graph-cache.ts';
 import { type ModelConfig, parseModelConfig } from '../../src/model/hf-config.ts';
 import type { QuantSpec } from '../../src/model/quantization.ts';
-import { ModelRunner } from '../../src/model/runner.ts';
+import { ModelRunner, type RunnerOptions } from '../../src/model/runner.ts';
 import type { Tensor } from '../../src/model/safetensors.ts';
 import { type TestModelOptions, writeRandomModel } from '../../src/model/test-model.ts';
 import { readAllWeights } from '../../src/model/weight-source.ts';
@@ -26,6 +26,7 @@ export async function openTinyModel(
   name: string,
   options: TestModelOptions = {},
   quantization: QuantSpec | null = null,
+  runnerOptions: RunnerOptions = {},
 ): Promise<TinyModel> {
   const dir = join(TEST_MODELS_DIR, name);
   mkdirSync(dir, { recursive: true });
@@ -33,7 +34,7 @@ export async function openTinyModel(
   const cfg = parseModelConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
   const weightFiles = [join(dir, 'model.safetensors')];
   const graph = await ensureGraph(dir, cfg, weightFiles, { quantization });
-  const runner = await ModelRunner.open(graph.modelPath, cfg, { threads: 1 });
+  const runner = await ModelRunner.open(graph.modelPath, cfg, { threads: 1, ...runnerOptions });
   return {
     dir,
     cfg,

@@ -53,36 +53,42 @@ describe('architectures: converted graph vs float64 reference', () => {
         const prefill = 11;
         let worst = 0;
         for (const runner of [sparse, dense]) {
-          const first = await runner.step([
-            {
-              seq: 1,
-              count: prefill,
-              bagSize: 1,
-              ids: Int32Array.from(TOKENS.slice(0, prefill)),
-              allPositions: true,
-            },
-          ]);
+          const first = await runner.step({
+            rows: [
+              {
+                seq: 1,
+                count: prefill,
+                bagSize: 1,
+                ids: Int32Array.from(TOKENS.slice(0, prefill)),
+                allPositions: true,
+              },
+            ],
+          });
           for (let t = 0; t < prefill; t++)
             worst = Math.max(worst, maxAbsDiff(rowLogits(first, t), ref.logits[t]!));
           for (let t = prefill; t < TOKENS.length; t++) {
-            const r = await runner.step([{ seq: 1, count: 1, bagSize: 1, ids: Int32Array.of(TOKENS[t]!) }]);
+            const r = await runner.step({
+              rows: [{ seq: 1, count: 1, bagSize: 1, ids: Int32Array.of(TOKENS[t]!) }],
+            });
             worst = Math.max(worst, maxAbsDiff(rowLogits(r, 0), ref.logits[t]!));
           }
-          const last = await runner.step([
-            {
-              seq: 1,
-              count: 1,
-              bagSize: bag.ids.length,
-              ids: Int32Array.from(bag.ids),
-              weights: Float32Array.from(bag.weights),
-            },
-          ]);
+          const last = await runner.step({
+            rows: [
+              {
+                seq: 1,
+                count: 1,
+                bagSize: bag.ids.length,
+                ids: Int32Array.from(bag.ids),
+                weights: Float32Array.from(bag.weights),
+              },
+            ],
+          });
           worst = Math.max(worst, maxAbsDiff(rowLogits(last, 0), ref.logits[TOKENS.length]!));
           assert.ok(
             maxAbsDiff(last.hidden, ref.hidden[TOKENS.length]!) < 1e-4,
             'hidden state of the bag position',
           );
-          runner.kv.free(1);
+          await runner.step({ frees: [1], rows: [] });
         }
         assert.ok(worst < 1e-4, `max |logit diff| ${worst}`);
         assert.equal(cp.config.vocabSize, ref.logits[0]!.length);

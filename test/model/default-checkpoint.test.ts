@@ -38,15 +38,17 @@ describe(`default checkpoint ${NAME}`, () => {
         c.input_ids,
         'our tokenizer agrees',
       );
-      const r = await model.runner.step([
-        {
-          seq: i,
-          count: c.input_ids.length,
-          bagSize: 1,
-          ids: Int32Array.from(c.input_ids),
-          allPositions: true,
-        },
-      ]);
+      const r = await model.runner.step({
+        rows: [
+          {
+            seq: i,
+            count: c.input_ids.length,
+            bagSize: 1,
+            ids: Int32Array.from(c.input_ids),
+            allPositions: true,
+          },
+        ],
+      });
       c.logits.forEach((row, t) => {
         const got = rowLogits(r, t);
         for (let v = 0; v < row.length; v++) worst = Math.max(worst, Math.abs(got[v]! - row[v]!));

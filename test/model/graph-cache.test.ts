@@ -143,8 +143,8 @@ describe('graph cache', () => {
         { seq: 1, count: 1, bagSize: 1, ids: Int32Array.from([9]) },
       ];
       for (const row of steps) {
-        const a = (await r32.step([row])).logits;
-        const b = (await r16.step([row])).logits;
+        const a = (await r32.step({ rows: [row] })).logits;
+        const b = (await r16.step({ rows: [row] })).logits;
         let diff = 0;
         let scale = 0;
         for (let i = 0; i < a.length; i++) {

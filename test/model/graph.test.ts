@@ -70,27 +70,31 @@ describe('ONNX decoder graph vs float64 reference', () => {
         tokens.map((id) => ({ ids: [id], weights: [1] })),
       );
       const prefill = 11;
-      const first = await m.runner.step([
-        {
-          seq: 1,
-          count: prefill,
-          bagSize: 1,
-          ids: Int32Array.from(tokens.slice(0, prefill)),
-          allPositions: true,
-        },
-      ]);
+      const first = await m.runner.step({
+        rows: [
+          {
+            seq: 1,
+            count: prefill,
+            bagSize: 1,
+            ids: Int32Array.from(tokens.slice(0, prefill)),
+            allPositions: true,
+          },
+        ],
+      });
       let worst = 0;
       for (let t = 0; t < prefill; t++)
         worst = Math.max(worst, maxAbsDiff(rowLogits(first, t), ref.logits[t]!));
       for (let t = prefill; t < tokens.length; t++) {
-        const r = await m.runner.step([{ seq: 1, count: 1, bagSize: 1, ids: Int32Array.of(tokens[t]!) }]);
+        const r = await m.runner.step({
+          rows: [{ seq: 1, count: 1, bagSize: 1, ids: Int32Array.of(tokens[t]!) }],
+        });
         worst = Math.max(worst, maxAbsDiff(rowLogits(r, 0), ref.logits[t]!));
         if (t === tokens.length - 1) {
           assert.ok(maxAbsDiff(r.hidden, ref.hidden[t]!) < 1e-4, 'hidden state of the last position');
         }
       }
       assert.ok(worst < 1e-4, `max |logit diff| ${worst}`);
-      m.runner.kv.free(1);
+      await m.runner.step({ frees: [1], rows: [] });
     });
   }
 });

@@ -147,24 +147,26 @@ interface Errors {
 /** The logits of `steps` through `runner`: the plain tokens in one chunk, then each bag one step. */
 async function run(runner: ModelRunner, steps: ReferenceInput[]): Promise<Float32Array[]> {
   const got: Float32Array[] = [];
-  const prefill = await runner.step([
-    { seq: 1, count: TOKENS.length, bagSize: 1, ids: Int32Array.from(TOKENS), allPositions: true },
-  ]);
+  const prefill = await runner.step({
+    rows: [{ seq: 1, count: TOKENS.length, bagSize: 1, ids: Int32Array.from(TOKENS), allPositions: true }],
+  });
   for (let t = 0; t < TOKENS.length; t++) got.push(rowLogits(prefill, t));
   for (const inp of steps.slice(TOKENS.length)) {
-    const r = await runner.step([
-      {
-        seq: 1,
-        count: 1,
-        bagSize: inp.ids.length,
-        ids: Int32Array.from(inp.ids),
-        weights: Float32Array.from(inp.weights),
-        ...(inp.add ? { add: Float32Array.from(inp.add) } : {}),
-      },
-    ]);
+    const r = await runner.step({
+      rows: [
+        {
+          seq: 1,
+          count: 1,
+          bagSize: inp.ids.length,
+          ids: Int32Array.from(inp.ids),
+          weights: Float32Array.from(inp.weights),
+          ...(inp.add ? { add: Float32Array.from(inp.add) } : {}),
+        },
+      ],
+    });
     got.push(rowLogits(r, 0));
   }
-  runner.kv.free(1);
+  await runner.step({ frees: [1], rows: [] });
   return got;
 }
 
@@ -340,13 +342,13 @@ describe('quantized activations: a row does not depend on the rest of its batch'
       allPositions: true,
       ...(add ? { add } : {}),
     });
-    const alone = await m.runner.step([row(1)]);
+    const alone = await m.runner.step({ rows: [row(1)] });
     // One huge entry per position: after every norm it stands out √D times over the others.
     const loud = Float32Array.from({ length: TOKENS.length * m.cfg.hiddenSize }, (_, i) =>
       i % m.cfg.hiddenSize === 7 ? 1000 : 0,
     );
-    const batched = await m.runner.step([row(2), row(3, loud)]);
-    for (const seq of [1, 2, 3]) m.runner.kv.free(seq);
+    const batched = await m.runner.step({ rows: [row(2), row(3, loud)] });
+    await m.runner.step({ frees: [1, 2, 3], rows: [] });
     let worst = 0;
     let scale = 0;
     for (let t = 0; t < TOKENS.length; t++) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { IncrementalDetokenizer } from '../../src/decoding/detokenizer.ts';
 import {
   BYTE_SPECIAL_TOKENS,
   BYTE_VOCAB_SIZE,
@@ -36,7 +37,7 @@ function fixtureTokenizer(): TextTokenizer {
 
 /** Feeds ids one by one and checks that no delta carries a replacement character. */
 function streamed(tok: TextTokenizer, ids: number[]): { deltas: string[]; text: string } {
-  const decoder = tok.createStreamDecoder();
+  const decoder = new IncrementalDetokenizer(tok);
   const deltas = ids.map((id) => decoder.push(id));
   for (const delta of deltas)
     assert.ok(!delta.includes('\uFFFD'), `broken UTF-8 in delta ${JSON.stringify(delta)}`);
@@ -105,7 +106,7 @@ describe('TextTokenizer with the byte tokenizer', () => {
   });
 
   it('does not hold invalid bytes back forever', () => {
-    const decoder = tok.createStreamDecoder();
+    const decoder = new IncrementalDetokenizer(tok);
     const deltas = Array.from({ length: 12 }, () => decoder.push(0xff));
     assert.ok(deltas.slice(0, 7).every((d) => d === ''));
     assert.ok(deltas.some((d) => d.length > 0));
@@ -113,7 +114,7 @@ describe('TextTokenizer with the byte tokenizer', () => {
   });
 
   it('flushes an incomplete trailing character as a replacement', () => {
-    const decoder = tok.createStreamDecoder();
+    const decoder = new IncrementalDetokenizer(tok);
     assert.equal(decoder.push(0xe4), '');
     assert.equal(decoder.flush(), '\uFFFD');
   });

@@ -1,11 +1,13 @@
 import type { Engine, EngineEvent, GenerateRequest } from '../../engine/types.ts';
 import type { RequestTelemetry } from '../../telemetry/request-telemetry.ts';
 import { type ApiError, toApiError } from '../errors.ts';
+import { OutputAccumulator, type OutputDelta, type OutputOptions } from './output.ts';
 
 /**
- * Submits a request. The engine refuses at submission (queue full, invalid for the model, engine
- * not running) by throwing, before the caller commits to a response, so those become a proper
- * HTTP status; later failures arrive as an `error` event.
+ * Submits a request and reads its events once, into the request's one output accumulator and its
+ * telemetry. The engine refuses at submission (queue full, invalid for the model, engine not
+ * running) by throwing, before the caller commits to a response, so those become a proper HTTP
+ * status; later failures arrive as an `error` event, thrown from {@link Generation.deltas}.
  */
 
 export interface StartOptions {
@@ -17,6 +19,7 @@ export interface StartOptions {
   signal: AbortSignal;
   /** `gen_ai.request.stream`. */
   stream: boolean;
+  output: OutputOptions;
 }
 
 /**
@@ -33,14 +36,70 @@ export function failed(
   return e;
 }
 
+/** A submitted request: its output so far, and its changes as they come. */
+export class Generation {
+  readonly output: OutputAccumulator;
+  readonly #iterator: AsyncIterator<EngineEvent>;
+  readonly #telemetry: RequestTelemetry | null;
+  #started = false;
+
+  constructor(
+    iterator: AsyncIterator<EngineEvent>,
+    telemetry: RequestTelemetry | null,
+    output: OutputAccumulator,
+  ) {
+    this.#iterator = iterator;
+    this.#telemetry = telemetry;
+    this.output = output;
+  }
+
+  /**
+   * The output's changes in order, ending with `done`. Read once. Ending the loop early (client
+   * gone, slow reader) cancels the engine side.
+   * @throws ApiError when the request fails
+   */
+  async *deltas(): AsyncGenerator<OutputDelta, void, undefined> {
+    if (this.#started) throw new Error('a generation is read once');
+    this.#started = true;
+    let ended = false;
+    try {
+      for (let next = await this.#iterator.next(); !next.done; next = await this.#iterator.next()) {
+        const ev = next.value;
+        const deltas = this.output.push(ev);
+        this.#telemetry?.event(ev, this.output);
+        if (ev.type === 'error') {
+          ended = true;
+          throw toApiError(ev.error);
+        }
+        if (ev.type === 'done') ended = true;
+        yield* deltas;
+        if (ended) return;
+      }
+      ended = true;
+      throw failed(this.#telemetry, new Error('the engine ended the request without a result'));
+    } finally {
+      if (!ended) {
+        this.#telemetry?.cancelled();
+        await this.#iterator.return?.();
+      }
+    }
+  }
+
+  /**
+   * Reads the request to its end.
+   * @throws ApiError when it fails
+   */
+  async collect(): Promise<OutputAccumulator> {
+    for await (const _ of this.deltas());
+    return this.output;
+  }
+}
+
 /**
- * @returns the request's events, observed by its telemetry; an `error` event is yielded, not thrown
+ * @returns the submitted request's generation
  * @throws ApiError when the engine refuses the request
  */
-export function startGeneration(
-  request: GenerateRequest,
-  options: StartOptions,
-): AsyncGenerator<EngineEvent, void, undefined> {
+export function startGeneration(request: GenerateRequest, options: StartOptions): Generation {
   const telemetry = options.telemetry;
   telemetry?.submitted(request, options.stream);
   let iterator: AsyncIterator<EngineEvent>;
@@ -49,29 +108,5 @@ export function startGeneration(
   } catch (err) {
     throw failed(telemetry, err, options.retryAfterSeconds);
   }
-  return observed(iterator, telemetry);
-}
-
-async function* observed(
-  iterator: AsyncIterator<EngineEvent>,
-  telemetry: RequestTelemetry | null,
-): AsyncGenerator<EngineEvent, void, undefined> {
-  let ended = false;
-  try {
-    let next = await iterator.next();
-    while (!next.done) {
-      const ev = next.value;
-      telemetry?.event(ev);
-      if (ev.type === 'done' || ev.type === 'error') ended = true;
-      yield ev;
-      if (ended) return;
-      next = await iterator.next();
-    }
-  } finally {
-    // The consumer stopped early (client gone, slow reader): cancel the engine side too.
-    if (!ended) {
-      telemetry?.cancelled();
-      await iterator.return?.();
-    }
-  }
+  return new Generation(iterator, telemetry, new OutputAccumulator(options.output));
 }

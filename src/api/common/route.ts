@@ -1,28 +1,35 @@
 import type { Handler } from 'hono';
-import type { EngineEvent, GenerateRequest } from '../../engine/types.ts';
+import type { GenerateRequest } from '../../engine/types.ts';
 import type { GenAiOperation } from '../../telemetry/request-telemetry.ts';
 import { REQUEST_ID } from '../request-id.ts';
 import { linkedAbort, readJsonBody } from './body.ts';
 import type { ApiContext } from './context.ts';
-import { failed, startGeneration } from './generation.ts';
+import { failed, type Generation, startGeneration } from './generation.ts';
 import { sseResponse } from './sse.ts';
 
 /** What an endpoint's service prepares from a raw body. */
 export interface PreparedGeneration {
   body: { stream?: boolean | null };
   request: GenerateRequest;
+  /** Choices the response holds (n, or the superposed drafts). */
+  choices: number;
+  /** Superposed drafts share one thinking phase. */
+  superposed: boolean;
 }
 
 /** The three steps of a generating endpoint; the route wires them to HTTP. */
 export interface GenerationService<P extends PreparedGeneration> {
   /** `gen_ai.operation.name` of the endpoint. */
   operation: GenAiOperation;
-  /** @param requestId the HTTP request's id (X-Request-Id), the suffix of the generation's id */
-  prepare(raw: unknown, ctx: ApiContext, requestId?: string): P;
+  /**
+   * Validates and renders the request (may wait, e.g. to validate a grammar off the worker).
+   * @param requestId the HTTP request's id (X-Request-Id), the suffix of the generation's id
+   */
+  prepare(raw: unknown, ctx: ApiContext, requestId?: string): P | Promise<P>;
   /** The whole JSON response once every choice finished. */
-  respond(prepared: P, events: AsyncIterable<EngineEvent>): Promise<unknown>;
+  respond(prepared: P, generation: Generation): Promise<unknown>;
   /** SSE chunks. */
-  chunks(prepared: P, events: AsyncIterable<EngineEvent>): AsyncGenerator<unknown, void, undefined>;
+  chunks(prepared: P, generation: Generation): AsyncGenerator<unknown, void, undefined>;
 }
 
 /**
@@ -38,7 +45,7 @@ export function generationHandler<P extends PreparedGeneration>(
     const telemetry = ctx.telemetry?.request(service.operation, c.req.raw.headers) ?? null;
     let prepared: P;
     try {
-      prepared = service.prepare(
+      prepared = await service.prepare(
         await readJsonBody(c.req.raw, ctx.config.maxBodyBytes),
         ctx,
         c.get(REQUEST_ID),
@@ -47,16 +54,17 @@ export function generationHandler<P extends PreparedGeneration>(
       throw failed(telemetry, err);
     }
     const abort = linkedAbort(c.req.raw.signal);
-    const events = startGeneration(prepared.request, {
+    const generation = startGeneration(prepared.request, {
       engine: ctx.engine,
       telemetry,
       retryAfterSeconds: ctx.config.retryAfterSeconds,
       signal: abort.signal,
       stream: prepared.body.stream === true,
+      output: { choices: prepared.choices, shareReasoning: prepared.superposed },
     });
-    if (prepared.body.stream) return sseResponse(service.chunks(prepared, events), () => abort.abort());
+    if (prepared.body.stream) return sseResponse(service.chunks(prepared, generation), () => abort.abort());
     try {
-      return c.json((await service.respond(prepared, events)) as object);
+      return c.json((await service.respond(prepared, generation)) as object);
     } finally {
       abort.abort();
     }

@@ -20,7 +20,7 @@ export const SSE_HEADERS = {
 } as const;
 
 /**
- * @example return sseResponse(chatChunks(prepared, events), () => abort.abort());
+ * @example return sseResponse(chatChunks(prepared, generation), () => abort.abort());
  */
 export function sseResponse(
   chunks: AsyncGenerator<unknown, void, undefined>,

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { makeKeyChecker } from '../auth.ts';
 import type { ApiContext } from '../common/context.ts';
-import { ApiError, invalidRequest, unauthorized, unavailable } from '../errors.ts';
+import { ApiError, errorResponse, invalidRequest, unauthorized, unavailable } from '../errors.ts';
 import { StreamSession } from './session.ts';
 import { selectProtocol, upgradeCredentials } from './subprotocol.ts';
 
@@ -20,13 +20,18 @@ export interface WebSocketAdapter {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Answers an upgrade with an HTTP error in OpenAI's shape and closes the socket. */
+/**
+ * Answers an upgrade with the response HTTP gives for the same error (`errorResponse`: status,
+ * headers, OpenAI's body) and closes the socket.
+ */
 function refuse(socket: Duplex, err: ApiError): void {
-  const body = JSON.stringify(err.toJSON());
-  const headers = Object.entries(err.headers).map(([k, v]) => `${k}: ${v}\r\n`);
-  socket.end(
-    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status]}\r\nContent-Type: application/json\r\n${headers.join('')}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  const res = errorResponse(err);
+  void res.arrayBuffer().then((body) => {
+    const head = [`HTTP/1.1 ${res.status} ${STATUS_CODES[res.status]}`];
+    for (const [name, value] of res.headers) head.push(`${name}: ${value}`);
+    head.push(`content-length: ${body.byteLength}`, 'connection: close');
+    socket.end(Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), Buffer.from(body)]));
+  });
 }
 
 /**
@@ -52,11 +57,7 @@ export function attachWebSocket(server: Server, ctx: ApiContext): WebSocketAdapt
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== WS_PATH)
-      return refuse(
-        socket,
-        new ApiError(404, 'not_found_error', 'No WebSocket endpoint here', null, 'not_found'),
-      );
+    if (path !== WS_PATH) return refuse(socket, new ApiError('not_found', 'No WebSocket endpoint here'));
     if (!accepting) return refuse(socket, unavailable('The server is shutting down'));
     const credentials = upgradeCredentials(req.headers);
     if (!credentials.ok)

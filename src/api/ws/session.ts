@@ -1,19 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FinishReason } from '../../engine/types.ts';
 import { REVERIE } from '../../telemetry/names.ts';
 import { prepareChat } from '../chat-completions/service.ts';
-import { traceJson, usageJson } from '../common/collect.ts';
+import { mapChunks } from '../common/chunk-mapper.ts';
 import type { ApiContext } from '../common/context.ts';
 import { failed, startGeneration } from '../common/generation.ts';
-import { chatLogprob } from '../common/tokens.ts';
 import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
+import { wsMessageMapper } from './messages.ts';
 import { type ClientMessage, clientMessageSchema, type ServerMessage } from './protocol.ts';
 
 /** How often a request waiting for a slow socket checks its queue (`ws` has no public drain event). */
 const DRAIN_POLL_MS = 20;
-
-/** Milliseconds to the microsecond: the clock's noise is not worth sending. */
-const micros = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /** A message that cannot be handled, with the id it named (if any). */
 class MessageError {
@@ -85,16 +81,7 @@ export class StreamSession {
     }
     const text = typeof data === 'string' ? data : data.toString('utf8');
     if (Buffer.byteLength(text) > limit) {
-      return new MessageError(
-        null,
-        new ApiError(
-          413,
-          'invalid_request_error',
-          `Message exceeds ${limit} bytes`,
-          null,
-          'message_too_large',
-        ),
-      );
+      return new MessageError(null, new ApiError('message_too_large', `Message exceeds ${limit} bytes`));
     }
     let raw: unknown;
     try {
@@ -123,13 +110,7 @@ export class StreamSession {
     }
     const max = this.#ctx.config.wsMaxConcurrent;
     if (this.#live.size >= max) {
-      return new ApiError(
-        429,
-        'rate_limit_error',
-        `At most ${max} concurrent requests per connection`,
-        null,
-        'too_many_requests',
-      );
+      return new ApiError('too_many_requests', `At most ${max} concurrent requests per connection`);
     }
     const abort = new AbortController();
     this.#live.set(msg.id, abort);
@@ -166,18 +147,19 @@ export class StreamSession {
       ) ?? null;
     try {
       const { stream: _stream, stream_options: _options, ...rest } = msg.request;
-      let prepared: ReturnType<typeof prepareChat>;
+      let prepared: Awaited<ReturnType<typeof prepareChat>>;
       try {
-        prepared = prepareChat(rest, this.#ctx);
+        prepared = await prepareChat(rest, this.#ctx);
       } catch (err) {
         throw failed(telemetry, err);
       }
-      const events = startGeneration(prepared.request, {
+      const generation = startGeneration(prepared.request, {
         engine: this.#ctx.engine,
         telemetry,
         retryAfterSeconds: this.#ctx.config.retryAfterSeconds,
         signal: abort.signal,
         stream: true,
+        output: { choices: prepared.choices, shareReasoning: prepared.superposed },
       });
       this.#send({
         type: 'response.created',
@@ -187,59 +169,16 @@ export class StreamSession {
         created: prepared.created,
         choices: prepared.choices,
       });
-      const finish: (FinishReason | null)[] = Array.from({ length: prepared.choices }, () => null);
-      let draftSteps = 0;
-      const tokenizer = prepared.model.tokenizer;
-      for await (const ev of events) {
-        if (abort.signal.aborted) break;
-        if (ev.type === 'reasoning' && (ev.text || ev.trace)) {
-          this.#send({
-            type: 'response.reasoning.delta',
-            id,
-            index: ev.choice,
-            delta: ev.text,
-            ...(ev.trace && { trace: traceJson(ev.trace) }),
-          });
-        } else if (ev.type === 'content' && (ev.text || ev.logprobs?.length)) {
-          this.#send({
-            type: 'response.output_text.delta',
-            id,
-            index: ev.choice,
-            delta: ev.text,
-            ...(prepared.body.logprobs &&
-              ev.logprobs && { logprobs: ev.logprobs.map((lp) => chatLogprob(tokenizer, lp)) }),
-          });
-        } else if (ev.type === 'drafts') {
-          draftSteps++;
-          if (msg.stream_drafts) {
-            this.#send({
-              type: 'response.drafts',
-              id,
-              step: draftSteps,
-              drafts: ev.drafts.map((d) => ({ text: d.text, score: d.score, finished: d.finished })),
-            });
-          }
-        } else if (ev.type === 'finish') {
-          finish[ev.choice] = ev.reason;
-        } else if (ev.type === 'done') {
-          this.#send({
-            type: 'response.completed',
-            id,
-            usage: usageJson(ev.usage),
-            finish_reasons: finish,
-            timings: {
-              queue_ms: micros(ev.timings.queueMs),
-              prefill_ms: micros(ev.timings.prefillMs),
-              first_token_ms: micros(ev.timings.firstTokenMs),
-              total_ms: micros(ev.timings.totalMs),
-            },
-          });
-          return;
-        } else if (ev.type === 'error') {
-          if (!abort.signal.aborted) this.#error(id, toApiError(ev.error));
-          break;
+      const mapper = wsMessageMapper(id, prepared, msg.stream_drafts === true);
+      try {
+        for await (const message of mapChunks(generation, mapper)) {
+          if (abort.signal.aborted) break;
+          this.#send(message);
+          if (message.type === 'response.completed') return;
+          await this.#writable(abort.signal);
         }
-        await this.#writable(abort.signal);
+      } catch (err) {
+        if (!abort.signal.aborted) this.#error(id, toApiError(err));
       }
       if (abort.signal.aborted && !this.#closed) this.#send({ type: 'response.cancelled', id });
     } catch (err) {

@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { CodedError } from '../../errors.ts';
+
 /**
  * What a request constrains its answer to: one plain, structured-clonable value that travels in
  * the request's decoding parameters (`structured_output`) from the API to the engine worker. The
@@ -6,81 +9,76 @@
  * distinct value (grammar-compiler.ts).
  */
 
+const nonEmpty = (what: string) => z.string(what).min(1, what);
+const whitespace = z.boolean('anyWhitespace must be a boolean').optional();
+const jsonObject = (what: string) => z.record(z.string(), z.unknown(), what);
+
+/** The shapes a constraint may take; the type is derived from it. */
+export const structuredOutputSchema = z.discriminatedUnion(
+  'type',
+  [
+    /**
+     * JSON matching a schema (XGrammar's strict mode: no properties or items beyond the schema's).
+     * `anyWhitespace: false` (vLLM's `disable_any_whitespace`) allows no whitespace between tokens
+     * but the separators `", "` and `": "`: small models otherwise tend to loop on whitespace.
+     */
+    z.object({
+      type: z.literal('json_schema'),
+      schema: z.union(
+        [jsonObject('schema must be a JSON Schema object or a boolean'), z.boolean()],
+        'schema must be a JSON Schema object or a boolean',
+      ),
+      anyWhitespace: whitespace,
+    }),
+    /** Any JSON object (OpenAI's JSON mode; vLLM compiles the schema `{"type": "object"}`). */
+    z.object({ type: z.literal('json_object'), anyWhitespace: whitespace }),
+    /** Text matching a regular expression in full (XGrammar's regex dialect, close to ECMAScript). */
+    z.object({
+      type: z.literal('regex'),
+      pattern: nonEmpty('pattern must be a non-empty string').refine(
+        (p) => !p.includes('\0'),
+        'pattern must not contain a NUL character',
+      ),
+    }),
+    /** Exactly one of these strings. */
+    z.object({
+      type: z.literal('choice'),
+      choices: z
+        .array(nonEmpty('choices must be non-empty strings'), 'choices must be a non-empty list')
+        .min(1, 'choices must be a non-empty list'),
+    }),
+    /** Text of an EBNF grammar (XGrammar's dialect, GBNF-like; `root` is the start rule). */
+    z.object({
+      type: z.literal('grammar'),
+      grammar: z
+        .string('grammar must be a non-empty string')
+        .refine((g) => g.trim().length > 0, 'grammar must be a non-empty string'),
+    }),
+    /** An XGrammar structural tag (`{"format": …}`, or the older `{"structures", "triggers"}`). */
+    z.object({ type: z.literal('structural_tag'), tag: jsonObject('tag must be an object') }),
+  ],
+  'type must be one of json_schema, json_object, regex, choice, grammar, structural_tag',
+);
+
 /** A JSON Schema document (`true` accepts any JSON value). */
 export type JsonSchema = Record<string, unknown> | boolean;
 
-export type StructuredOutput =
-  /**
-   * JSON matching a schema (XGrammar's strict mode: no properties or items beyond the schema's).
-   * `anyWhitespace: false` (vLLM's `disable_any_whitespace`) allows no whitespace between tokens
-   * but the separators `", "` and `": "`: small models otherwise tend to loop on whitespace.
-   */
-  | { type: 'json_schema'; schema: JsonSchema; anyWhitespace?: boolean }
-  /** Any JSON object (OpenAI's JSON mode; vLLM compiles the schema `{"type": "object"}`). */
-  | { type: 'json_object'; anyWhitespace?: boolean }
-  /** Text matching a regular expression in full (XGrammar's regex dialect, close to ECMAScript). */
-  | { type: 'regex'; pattern: string }
-  /** Exactly one of these strings. */
-  | { type: 'choice'; choices: string[] }
-  /** Text of an EBNF grammar (XGrammar's dialect, GBNF-like; `root` is the start rule). */
-  | { type: 'grammar'; grammar: string }
-  /** An XGrammar structural tag (`{"format": …}`, or the older `{"structures", "triggers"}`). */
-  | { type: 'structural_tag'; tag: Record<string, unknown> };
+export type StructuredOutput = z.infer<typeof structuredOutputSchema>;
 
 /** A constraint that cannot be compiled; `param` names the request field at fault. */
-export class StructuredOutputError extends Error {
+export class StructuredOutputError extends CodedError {
   override readonly name = 'StructuredOutputError';
-  constructor(
-    message: string,
-    readonly param = 'structured_output',
-  ) {
-    super(message);
+  declare readonly param: string;
+  constructor(message: string, param = 'structured_output') {
+    super('invalid_value', message, param);
   }
 }
 
 /** Checks the shape of a value that came over a wire (types, empty strings and lists). */
 export function checkStructuredOutput(value: unknown): StructuredOutput {
-  const fail = (why: string): never => {
-    throw new StructuredOutputError(`structured_output ${why}`);
-  };
-  if (!value || typeof value !== 'object') return fail('must be an object');
-  const s = value as Record<string, unknown>;
-  const whitespace = () => {
-    if (s.anyWhitespace !== undefined && typeof s.anyWhitespace !== 'boolean')
-      fail('anyWhitespace must be a boolean');
-  };
-  switch (s.type) {
-    case 'json_schema':
-      if (
-        typeof s.schema !== 'boolean' &&
-        (!s.schema || typeof s.schema !== 'object' || Array.isArray(s.schema))
-      )
-        fail('schema must be a JSON Schema object or a boolean');
-      whitespace();
-      break;
-    case 'json_object':
-      whitespace();
-      break;
-    case 'regex':
-      if (typeof s.pattern !== 'string' || s.pattern.length === 0) fail('pattern must be a non-empty string');
-      if ((s.pattern as string).includes('\0')) fail('pattern must not contain a NUL character');
-      break;
-    case 'choice':
-      if (!Array.isArray(s.choices) || s.choices.length === 0) fail('choices must be a non-empty list');
-      for (const c of s.choices as unknown[])
-        if (typeof c !== 'string' || c.length === 0) fail('choices must be non-empty strings');
-      break;
-    case 'grammar':
-      if (typeof s.grammar !== 'string' || s.grammar.trim().length === 0)
-        fail('grammar must be a non-empty string');
-      break;
-    case 'structural_tag':
-      if (!s.tag || typeof s.tag !== 'object' || Array.isArray(s.tag)) fail('tag must be an object');
-      break;
-    default:
-      fail(`type must be one of json_schema, json_object, regex, choice, grammar, structural_tag`);
-  }
-  return s as StructuredOutput;
+  const parsed = structuredOutputSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new StructuredOutputError(`structured_output ${parsed.error.issues[0]!.message}`);
 }
 
 /** JSON with object keys sorted, so equal constraints share one cache entry whatever their key order. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
+import { tempPathFor } from '../atomic-write.ts';
 import {
   type ExternalLocation,
   type GraphBuilder,
@@ -54,8 +55,8 @@ export class ModelFile {
     this.#file = file;
     this.#dataFile = `${file}.data`;
     const unique = randomUUID();
-    this.#tmpData = `${this.#dataFile}.${unique}.tmp`;
-    this.#tmpModel = `${file}.${unique}.tmp`;
+    this.#tmpData = tempPathFor(this.#dataFile, unique);
+    this.#tmpModel = tempPathFor(file, unique);
     this.#fd = openSync(this.#tmpData, 'w');
     this.sink = { threshold: EXTERNAL_THRESHOLD, write: (bytes) => this.#append(bytes) };
   }

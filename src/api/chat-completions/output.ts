@@ -1,0 +1,78 @@
+import type { ChunkMapper } from '../common/chunk-mapper.ts';
+import type { OutputAccumulator, OutputDelta } from '../common/output.ts';
+import { chunkBase, responseHead, traceJson, usageJson } from '../common/shapes.ts';
+import { chatLogprob } from '../common/tokens.ts';
+import type { PreparedChat } from './service.ts';
+
+/** The chat completion's response shapes from the request's output: the JSON and the chunks. */
+
+/** The whole `chat.completion` once every choice has finished. */
+export function chatCompletionJson(prepared: PreparedChat, output: OutputAccumulator) {
+  const tokenizer = prepared.model.tokenizer;
+  const traced = prepared.body.thinking?.trace === true;
+  return {
+    ...responseHead(prepared, 'chat.completion'),
+    choices: output.choices.map((c) => ({
+      index: c.index,
+      message: {
+        role: 'assistant' as const,
+        content: c.content,
+        reasoning_content: c.reasoning || null,
+      },
+      logprobs: prepared.body.logprobs
+        ? { content: c.logprobs.map((lp) => chatLogprob(tokenizer, lp)) }
+        : null,
+      finish_reason: c.finishReason,
+      ...(traced && { reasoning_trace: c.trace.map(traceJson) }),
+    })),
+    usage: usageJson(output.usage!),
+  };
+}
+
+/**
+ * A change's fields in a chat delta: `content` or `reasoning_content`, with the choice's logprobs
+ * and reasoning trace (shared by the SSE chunks and the WebSocket's messages). Null for a change
+ * a chat delta does not carry.
+ */
+export function chatDeltaOf(
+  prepared: PreparedChat,
+  d: OutputDelta,
+): { delta: Record<string, string>; trace?: ReturnType<typeof traceJson>; logprobs?: unknown[] } | null {
+  if (d.type === 'reasoning') {
+    return { delta: { reasoning_content: d.text }, trace: d.trace ? traceJson(d.trace) : undefined };
+  }
+  if (d.type !== 'content') return null;
+  const logprobs =
+    prepared.body.logprobs === true && d.logprobs
+      ? d.logprobs.map((lp) => chatLogprob(prepared.model.tokenizer, lp))
+      : undefined;
+  return { delta: { content: d.text }, logprobs };
+}
+
+/** `chat.completion.chunk`s: a role chunk per choice, the deltas, the finishes, and usage when asked. */
+export function chatChunkMapper(prepared: PreparedChat): ChunkMapper<object> {
+  const base = chunkBase(prepared, 'chat.completion.chunk');
+  const chunk = (index: number, delta: Record<string, string>, extra: Record<string, unknown> = {}) => ({
+    ...base,
+    choices: [{ index, delta, logprobs: null, finish_reason: null, ...extra }],
+  });
+  return {
+    start: () =>
+      Array.from({ length: prepared.choices }, (_, i) => chunk(i, { role: 'assistant', content: '' })),
+    map(d) {
+      if (d.type === 'finish') return [chunk(d.choice, {}, { finish_reason: d.reason })];
+      if (d.type === 'done')
+        return prepared.body.stream_options?.include_usage
+          ? [{ ...base, choices: [], usage: usageJson(d.usage) }]
+          : [];
+      const fields = chatDeltaOf(prepared, d);
+      if (!fields) return [];
+      return [
+        chunk(d.choice, fields.delta, {
+          ...(fields.logprobs && { logprobs: { content: fields.logprobs } }),
+          ...(fields.trace && { reasoning_trace: [fields.trace] }),
+        }),
+      ];
+    },
+  };
+}
