@@ -65,16 +65,16 @@ describe(`default checkpoint ${NAME}`, () => {
     const model = await openModel(DIR, { threads: 1 });
     let worst = 0;
     for (const [i, c] of fixture.cases.entries()) {
-      let r = await model.runner.step([
-        { seq: i, count: c.input_ids.length, bagSize: 1, ids: Int32Array.from(c.input_ids) },
-      ]);
+      let r = await model.runner.step({
+        rows: [{ seq: i, count: c.input_ids.length, bagSize: 1, ids: Int32Array.from(c.input_ids) }],
+      });
       for (const expected of c.latent_logits) {
         // What the engine feeds for a latent thought: an empty bag (one id at weight 0) plus the
         // hidden state the runner returned for the position before.
         const add = Float32Array.from(rowHidden(r, 0));
-        r = await model.runner.step([
-          { seq: i, count: 1, bagSize: 1, ids: Int32Array.of(0), weights: Float32Array.of(0), add },
-        ]);
+        r = await model.runner.step({
+          rows: [{ seq: i, count: 1, bagSize: 1, ids: Int32Array.of(0), weights: Float32Array.of(0), add }],
+        });
         const got = rowLogits(r, 0);
         for (let v = 0; v < expected.length; v++) worst = Math.max(worst, Math.abs(got[v]! - expected[v]!));
       }
