@@ -41,7 +41,7 @@ def test_sft_targets_are_the_assistant_side_only():
 def test_short_sft_run_lowers_the_loss_late_in_the_chain_of_thought_too():
     """Every predicted token must be learned, not only the first ones: a loss weighting that let the
     late tokens of a chain of thought wait (a position curriculum, removed) stalled SFT at the
-    full size (loss 4+ after 800 steps where the plain mean reaches 1.3 in 200)."""
+    full size (loss 1.8-4.9 after 700-800 steps; the plain mean at lr 1e-3 reached 1.38 by step 200)."""
     torch.manual_seed(0)
     m = LlamaForCausalLM(CFG)
     pool = mixed_pool("train", 200, seed=0)
