@@ -10,19 +10,21 @@ import type { EvalReport } from '../../src/eval/report.ts';
 import { type LiveServer, startLiveServer } from '../api/live-server.ts';
 
 /**
- * `reverie eval` end to end against a live server on the tiny test model: the answers the server
- * really gives are verified, counted and summarised (the tiny model's greedy answer to the first
- * question is made that question's expected answer, the second expects something it never says).
+ * `reverie eval` end to end against a live server on the default checkpoint (the random tiny model
+ * greedily answers only `</think>`, which leaves no text to verify): the answers the server really
+ * gives are verified, counted and summarised (the greedy answer to the first question is made that
+ * question's expected answer, the second expects something the model never says).
  */
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const MODEL = 'reverie-reason-3m';
 
 async function greedyAnswer(url: string, question: string): Promise<string> {
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
-      model: 'tiny',
+      model: MODEL,
       messages: [{ role: 'user', content: question }],
       max_tokens: 6,
       temperature: 0,
@@ -38,14 +40,14 @@ describe('reverie eval against a live server', () => {
   let dir: string;
   let file: string;
   before(async () => {
-    live = await startLiveServer({ latent: true });
+    live = await startLiveServer({ checkpointDirs: [join(ROOT, 'models', MODEL)] });
     dir = mkdtempSync(join(tmpdir(), 'reverie-eval-'));
     file = join(dir, 'qs.jsonl');
-    const right = await greedyAnswer(live.url, 'What is 2+2?');
-    assert.ok(right.trim().length > 0, 'the tiny model says something');
+    const right = await greedyAnswer(live.url, 'Compute 345+278.');
+    assert.ok(right.trim().length > 0, 'the model says something');
     const lines = [
-      { question: 'What is 2+2?', answer: right, group: 'a' },
-      { question: 'Name a colour.', answer: 'never-said-by-a-tiny-model', group: 'b' },
+      { question: 'Compute 345+278.', answer: right, group: 'a' },
+      { question: 'Name a colour.', answer: 'never-said-by-a-small-model', group: 'b' },
     ];
     writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
   });
@@ -55,12 +57,12 @@ describe('reverie eval against a live server', () => {
   });
 
   it('verifies the served answers and reports pass@k, budgets, groups, tokens and latency', async () => {
-    assert.deepEqual(await servedThinkingModes(live.url, 'tiny'), ['hard', 'soft', 'fuzzy', 'latent']);
+    assert.deepEqual(await servedThinkingModes(live.url, MODEL), ['hard', 'soft', 'fuzzy', 'latent']);
     let ended = 0;
     const report = await evaluate(
       {
         url: live.url,
-        model: 'tiny',
+        model: MODEL,
         task: file,
         modes: ['hard', 'soft', 'latent'],
         ks: [1, 2, 4],
@@ -143,7 +145,7 @@ describe('reverie eval against a live server', () => {
       { cwd: ROOT },
     );
     const report = JSON.parse(stdout) as EvalReport;
-    assert.equal(report.model, 'tiny');
+    assert.equal(report.model, MODEL);
     assert.equal(report.modes.length, 1);
     const plot = readFileSync(svg, 'utf8');
     assert.match(plot, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
