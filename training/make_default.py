@@ -18,6 +18,8 @@ import json
 import os
 import platform
 import random
+import shlex
+import sys
 import time
 
 # One BLAS thread unless asked otherwise: with OpenBLAS's own threads the "1 thread" run used more
@@ -108,6 +110,7 @@ def main(argv=None):
     ap.add_argument("--work", default=None, help="scratch folder for the SFT and latent weights (default training/runs/NAME)")
     ap.add_argument("--reuse", action="store_true", help="reuse saved SFT / latent weights of the same seed and hp")
     ap.add_argument("--set", action="append", default=[], help="override a hyper-parameter, e.g. --set rl_steps=40")
+    argv = sys.argv[1:] if argv is None else argv
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     hp = dict(SMOKE if args.smoke else FULL)
@@ -183,7 +186,7 @@ def main(argv=None):
     def training_info(variant):
         return {
             "method": {"sft": "sft", "latent": "sft+coconut"}.get(variant, f"sft+coconut+rloo-{variant[3:]}"),
-            "command": "python3 -m training.make_default --out " + args.out + (" --smoke" if args.smoke else ""),
+            "command": " ".join(["python3 -m training.make_default", *map(shlex.quote, argv)]),
             "variant": variant, "default_variant": best, "seed": args.seed, "hyperparameters": hp,
             "latent": {"curriculum": "Coconut: stage k replaces the first k BFS levels by k continuous thoughts; "
                                      f"stages 1..{hp['latent_stages']}, the last twice as long",
