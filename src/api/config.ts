@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { engineOptionsSchema } from '../engine/config.ts';
+import { TOOL_CALL_PARSERS } from './tool-calls/index.ts';
 
 /**
  * Server configuration, parsed once from the environment and the command line into a frozen
@@ -42,6 +43,14 @@ export const apiConfigSchema = z.object({
   allowCredentials: bool.default(false),
   /** `/metrics` needs the API key too (default: open, as vLLM serves it, so Prometheus scrapes). */
   metricsRequireKey: bool.default(false),
+  /**
+   * vLLM's `--tool-call-parser`: how `tool_choice: "auto"` reads calls from the answer. `auto`
+   * (default) picks each model's from its chat template (`<tool_call>` → hermes, Llama 3.1's JSON
+   * → llama3_json); `none` turns auto tool choice off.
+   */
+  toolCallParser: z
+    .enum(['auto', 'none', ...Object.keys(TOOL_CALL_PARSERS)] as [string, ...string[]])
+    .default('auto'),
 });
 export type ApiConfig = Readonly<z.infer<typeof apiConfigSchema>>;
 
@@ -82,6 +91,7 @@ export const SERVER_ENV = {
   allowedHeaders: 'REVERIE_ALLOWED_HEADERS',
   allowCredentials: 'REVERIE_ALLOW_CREDENTIALS',
   metricsRequireKey: 'REVERIE_METRICS_REQUIRE_KEY',
+  toolCallParser: 'REVERIE_TOOL_CALL_PARSER',
   shutdownTimeoutMs: 'REVERIE_SHUTDOWN_TIMEOUT_MS',
 } as const satisfies Record<Exclude<keyof ServerConfig, 'engine'>, string>;
 

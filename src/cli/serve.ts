@@ -20,6 +20,7 @@ const FLAGS = [
   'allowedOrigins',
   'allowedMethods',
   'allowedHeaders',
+  'toolCallParser',
   ...Object.keys(ENGINE_ENV),
 ] as (keyof ServerFlags)[];
 /** Switches: `--allow-credentials` (as vLLM's) and `--metrics-require-key` mean true. */
@@ -27,7 +28,7 @@ const SWITCHES = ['allowCredentials', 'metricsRequireKey'] as (keyof ServerFlags
 
 /**
  * `reverie serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda] [--allowed-origins JSON|LIST]
- * [--allow-credentials] [--metrics-require-key] [--max-num-seqs N …]`:
+ * [--tool-call-parser auto|none|hermes|llama3_json] [--allow-credentials] [--metrics-require-key] [--max-num-seqs N …]`:
  * serves every checkpoint of the models folder (the default one first) over the OpenAI-compatible
  * API, with the API limits and engine knobs of the environment ({@link parseServerConfig}).
  * `/health` answers 503 until the models are loaded. SIGTERM or SIGINT: stop accepting, finish

@@ -34,6 +34,7 @@ const SERVER_CASES: Record<keyof typeof SERVER_ENV, [string, unknown]> = {
   allowedHeaders: ['authorization', ['authorization']],
   allowCredentials: ['true', true],
   metricsRequireKey: ['true', true],
+  toolCallParser: ['llama3_json', 'llama3_json'],
   shutdownTimeoutMs: ['1000', 1000],
 };
 const ENGINE_CASES: Record<keyof typeof ENGINE_ENV, [string, unknown]> = {

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import type { JsonSchema, StructuredOutput } from '../../decoding/structured/spec.ts';
+import {
+  type JsonSchema,
+  type StructuredOutput,
+  StructuredOutputError,
+} from '../../decoding/structured/spec.ts';
+import { validateStructuredOutput } from '../../decoding/structured/validate.ts';
 import { invalidRequest, unsupportedParameter } from '../errors.ts';
 
 /**
@@ -106,12 +111,52 @@ export function withoutAdditionalProperties(schema: JsonSchema): JsonSchema {
   return walk(schema) as JsonSchema;
 }
 
+/** A request's constraint and the field that asked for it (the `param` of its 400s). */
+export interface RequestedStructuredOutput {
+  spec: StructuredOutput;
+  param: string;
+}
+
 /**
  * The request's constraint, or null when it asks for none.
  * @throws ApiError 400 for two kinds at once, unsupported options, or malformed values
  * @example structuredOutputFromRequest({ response_format: { type: 'json_object' } }) // { type: 'json_object' }
  */
 export function structuredOutputFromRequest(body: StructuredOutputFields): StructuredOutput | null {
+  return requestedStructuredOutput(body)?.spec ?? null;
+}
+
+/**
+ * The request's constraint, validated by XGrammar on this thread (see validate.ts): what an
+ * endpoint's `prepare` awaits before submitting. `extra` is a constraint the endpoint adds itself
+ * (a forcing `tool_choice`), which may not be combined with one the request asks for.
+ * @throws ApiError 400 naming the field: two constraints, a malformed one, or one XGrammar refuses
+ */
+export async function resolveStructuredOutput(
+  body: StructuredOutputFields,
+  extra: RequestedStructuredOutput | null = null,
+): Promise<StructuredOutput | null> {
+  const asked = requestedStructuredOutput(body);
+  if (asked && extra) {
+    throw invalidRequest(
+      `${extra.param} constrains the answer already: it cannot be combined with ${asked.param}`,
+      asked.param,
+      'conflicting_parameters',
+    );
+  }
+  const found = asked ?? extra;
+  if (!found) return null;
+  try {
+    await validateStructuredOutput(found.spec);
+  } catch (err) {
+    if (!(err instanceof StructuredOutputError)) throw err;
+    throw invalidRequest(`${found.param}: ${err.message}`, found.param);
+  }
+  return found.spec;
+}
+
+/** {@link structuredOutputFromRequest} with the field it came from. */
+function requestedStructuredOutput(body: StructuredOutputFields): RequestedStructuredOutput | null {
   const found: [string, StructuredOutput][] = [];
   const so = body.structured_outputs ?? null;
   const anyWhitespace = so?.disable_any_whitespace ? false : undefined;
@@ -189,5 +234,5 @@ export function structuredOutputFromRequest(body: StructuredOutputFields): Struc
       'conflicting_parameters',
     );
   }
-  return found[0]?.[1] ?? null;
+  return found[0] ? { param: found[0][0], spec: found[0][1] } : null;
 }
