@@ -136,7 +136,7 @@ export async function resolveStructuredOutput(
   body: StructuredOutputFields,
   extra: RequestedStructuredOutput | null = null,
 ): Promise<StructuredOutput | null> {
-  const asked = requestedStructuredOutput(body);
+  const asked = requestedStructuredOutput(body, extra !== null);
   if (asked && extra) {
     throw invalidRequest(
       `${extra.param} constrains the answer already: it cannot be combined with ${asked.param}`,
@@ -144,7 +144,7 @@ export async function resolveStructuredOutput(
       'conflicting_parameters',
     );
   }
-  const found = asked ?? extra;
+  const found = asked ?? withOptions(extra, body.structured_outputs);
   if (!found) return null;
   try {
     await validateStructuredOutput(found.spec);
@@ -155,8 +155,25 @@ export async function resolveStructuredOutput(
   return found.spec;
 }
 
+/** A constraint the endpoint made, with the request's structured_outputs options applied. */
+function withOptions(
+  extra: RequestedStructuredOutput | null,
+  so: StructuredOutputFields['structured_outputs'],
+): RequestedStructuredOutput | null {
+  if (!extra || extra.spec.type !== 'json_schema' || !so) return extra;
+  let schema = extra.spec.schema;
+  if (so.disable_additional_properties) schema = withoutAdditionalProperties(schema);
+  return {
+    param: extra.param,
+    spec: { ...extra.spec, schema, ...(so.disable_any_whitespace && { anyWhitespace: false }) },
+  };
+}
+
 /** {@link structuredOutputFromRequest} with the field it came from. */
-function requestedStructuredOutput(body: StructuredOutputFields): RequestedStructuredOutput | null {
+function requestedStructuredOutput(
+  body: StructuredOutputFields,
+  hasOptionsTarget = false,
+): RequestedStructuredOutput | null {
   const found: [string, StructuredOutput][] = [];
   const so = body.structured_outputs ?? null;
   const anyWhitespace = so?.disable_any_whitespace ? false : undefined;
@@ -207,11 +224,6 @@ function requestedStructuredOutput(body: StructuredOutputFields): RequestedStruc
         'structured_outputs.structural_tag',
         tag(so.structural_tag, 'structured_outputs.structural_tag'),
       ]);
-    if (!found.some(([p]) => p.startsWith('structured_outputs')))
-      throw invalidRequest(
-        'structured_outputs names no constraint: give one of json, regex, choice, grammar, json_object, structural_tag',
-        'structured_outputs',
-      );
   }
   if (body.guided_whitespace_pattern != null)
     throw unsupportedParameter(
@@ -227,6 +239,13 @@ function requestedStructuredOutput(body: StructuredOutputFields): RequestedStruc
   if (body.guided_grammar != null)
     found.push(['guided_grammar', { type: 'grammar', grammar: body.guided_grammar }]);
 
+  // structured_outputs may carry only options (disable_any_whitespace, …) for a constraint that
+  // response_format or guided_* names, as vLLM merges them; with nothing to apply them to, a 400.
+  if (so && found.length === 0 && !hasOptionsTarget)
+    throw invalidRequest(
+      'structured_outputs names no constraint: give one of json, regex, choice, grammar, json_object, structural_tag',
+      'structured_outputs',
+    );
   if (found.length > 1) {
     throw invalidRequest(
       `only one kind of structured output per request; got ${found.map(([p]) => p).join(' and ')}`,
