@@ -68,6 +68,7 @@ const BAD: Record<string, string[]> = {
   REVERIE_ALLOWED_HEADERS: ['[null]'],
   REVERIE_ALLOW_CREDENTIALS: ['yes'],
   REVERIE_METRICS_REQUIRE_KEY: ['1'],
+  REVERIE_TOOL_CALL_PARSER: ['pythonic', 'hermes,llama3_json'],
   REVERIE_SHUTDOWN_TIMEOUT_MS: ['soon'],
   REVERIE_MAX_NUM_SEQS: ['abc', '0', 'true'],
   REVERIE_MAX_BATCHED_TOKENS: ['2.5'],

@@ -1,9 +1,9 @@
 import type { FinishReason } from '../../engine/types.ts';
 import type { ChunkMapper } from '../common/chunk-mapper.ts';
 import type { ChoiceOutput, OutputAccumulator, OutputDelta } from '../common/output.ts';
-import type { DeltaToolCall, ToolCall } from '../tool-calls/types.ts';
 import { chunkBase, responseHead, traceJson, usageJson } from '../common/shapes.ts';
 import { chatLogprob } from '../common/tokens.ts';
+import type { DeltaToolCall, ToolCall } from '../tool-calls/types.ts';
 import type { PreparedChat } from './service.ts';
 
 /** The chat completion's response shapes from the request's output: the JSON and the chunks. */
@@ -87,7 +87,9 @@ export function chatChunkMapper(prepared: PreparedChat): ChunkMapper<object> {
       Array.from({ length: prepared.choices }, (_, i) => chunk(i, { role: 'assistant', content: '' })),
     map(d, output) {
       if (d.type === 'finish')
-        return [chunk(d.choice, {}, { finish_reason: chatFinishReason(output.choices[d.choice]!, d.reason) })];
+        return [
+          chunk(d.choice, {}, { finish_reason: chatFinishReason(output.choices[d.choice]!, d.reason) }),
+        ];
       if (d.type === 'done')
         return prepared.body.stream_options?.include_usage
           ? [{ ...base, choices: [], usage: usageJson(d.usage) }]

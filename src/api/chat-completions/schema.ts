@@ -43,7 +43,7 @@ export const chatPromptFields = {
   tools: z
     .array(functionToolSchema)
     .nullish()
-    .describe("functions the model may call; passed to the chat template as `tools` (as vLLM)"),
+    .describe('functions the model may call; passed to the chat template as `tools` (as vLLM)'),
   chat_template_kwargs: z
     .record(z.string(), z.unknown())
     .nullish()

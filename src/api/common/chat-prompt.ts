@@ -58,7 +58,10 @@ function toolFieldsOf(m: ChatMessageInput, i: number): Record<string, unknown> {
         type: call.type,
         function: {
           name: call.function.name,
-          arguments: callArguments(call.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`),
+          arguments: callArguments(
+            call.function.arguments,
+            `messages[${i}].tool_calls[${j}].function.arguments`,
+          ),
         },
       })),
     }),

@@ -102,7 +102,10 @@ export function modelToolParser(model: ModelInfo, configured: string): ToolCallP
 function firstCallOnly(stream: ToolCallStream): ContentStream {
   const keep = (delta: ReturnType<ToolCallStream['push']>) => {
     const toolCalls = delta.toolCalls?.filter((c) => c.index === 0);
-    return { ...(delta.content !== undefined && { content: delta.content }), ...(toolCalls?.length && { toolCalls }) };
+    return {
+      ...(delta.content !== undefined && { content: delta.content }),
+      ...(toolCalls?.length && { toolCalls }),
+    };
   };
   return { push: (text) => keep(stream.push(text)), finish: () => keep(stream.finish()) };
 }
@@ -137,7 +140,10 @@ export function planTools(body: ToolRequest, model: ModelInfo, configuredParser:
         'tool_choice',
       );
     }
-    return { constraint: null, contentStream: () => (single ? firstCallOnly(parser.stream()) : parser.stream()) };
+    return {
+      constraint: null,
+      contentStream: () => (single ? firstCallOnly(parser.stream()) : parser.stream()),
+    };
   }
   const schema = toolChoiceSchema(tools, choice) as Record<string, unknown>;
   if (choice === 'required' && single) schema.maxItems = 1;
