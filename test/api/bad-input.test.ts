@@ -394,7 +394,12 @@ const CASES: Case[] = [
   },
   {
     name: 'a tool message without tool_call_id',
-    body: chat({ messages: [{ role: 'user', content: 'x' }, { role: 'tool', content: '1' }] }),
+    body: chat({
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'tool', content: '1' },
+      ],
+    }),
     status: 400,
     type: 'invalid_request_error',
     param: 'messages[1].tool_call_id',
@@ -460,7 +465,9 @@ const CASES: Case[] = [
   },
   {
     name: 'a JSON schema XGrammar refuses',
-    body: chat({ structured_outputs: { json: { type: 'object', properties: { a: { $ref: '#/$defs/missing' } } } } }),
+    body: chat({
+      structured_outputs: { json: { type: 'object', properties: { a: { $ref: '#/$defs/missing' } } } },
+    }),
     status: 400,
     type: 'invalid_request_error',
     param: 'structured_outputs.json',

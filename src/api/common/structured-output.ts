@@ -160,7 +160,7 @@ function withOptions(
   extra: RequestedStructuredOutput | null,
   so: StructuredOutputFields['structured_outputs'],
 ): RequestedStructuredOutput | null {
-  if (!extra || extra.spec.type !== 'json_schema' || !so) return extra;
+  if (extra?.spec.type !== 'json_schema' || !so) return extra;
   let schema = extra.spec.schema;
   if (so.disable_additional_properties) schema = withoutAdditionalProperties(schema);
   return {
