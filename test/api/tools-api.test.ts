@@ -5,8 +5,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { zodFunction } from 'openai/helpers/zod';
+import type { ParsedFunctionToolCall } from 'openai/resources/chat/completions';
 import { z } from 'zod';
+import { createApp } from '../../src/api/app.ts';
+import { joinToolCalls } from '../../src/api/chat-completions/output.ts';
+import { parseApiConfig } from '../../src/api/config.ts';
+import type { ServerMessage } from '../../src/api/ws/protocol.ts';
+import { StreamSession } from '../../src/api/ws/session.ts';
+import type { EngineEvent, GenerateRequest } from '../../src/engine/types.ts';
+import { byteTokenizerConfigJson, byteTokenizerJson } from '../../src/model/byte-tokenizer.ts';
 import { QWEN3_TEMPLATE, tinyWithTemplate } from '../helpers/template-checkpoint.ts';
+import { FakeEngine, modelInfo } from './fake-engine.ts';
 import { type LiveServer, startLiveServer } from './live-server.ts';
 
 /**
@@ -91,7 +100,7 @@ describe('tool calling through the openai client (real engine, tiny model with Q
       tools: [weather],
       tool_choice: forced,
     } as never);
-    const call = r.choices[0]!.message.tool_calls[0]! as OpenAI.ParsedFunctionToolCall;
+    const call = r.choices[0]!.message.tool_calls![0]! as ParsedFunctionToolCall;
     assert.deepEqual(call.function.parsed_arguments, Weather.parse(JSON.parse(call.function.arguments)));
   });
 
@@ -239,5 +248,134 @@ describe('tool calling through the openai client (real engine, tiny model with Q
     );
     const ok = await create({ ...base, tools: [weather], tool_choice: forced, max_tokens: 4 });
     assert.equal(ok.object, 'chat.completion', 'the server still answers');
+  });
+});
+
+/**
+ * `tool_choice: "auto"`: the answer's text goes through the model family's parser. A random model
+ * never writes a call, so here the engine is scripted to answer a given text (the HTTP layer,
+ * the parsers, the accumulator and the mappers are the real ones).
+ */
+describe('auto tool choice: calls parsed from the answer (scripted engine)', () => {
+  const qwenLike = modelInfo(
+    'qwen',
+    JSON.parse(byteTokenizerJson()),
+    {
+      ...JSON.parse(byteTokenizerConfigJson()),
+      chat_template: QWEN3_TEMPLATE,
+    },
+    {},
+    8192,
+  );
+  const engine = new FakeEngine({ models: [qwenLike] });
+  const answering = (text: string) => {
+    engine.script = async function* (request: GenerateRequest): AsyncIterable<EngineEvent> {
+      yield { type: 'scheduled' };
+      // Three bytes a piece: tags and JSON arrive cut anywhere, as from a real model.
+      for (const piece of text.match(/[\s\S]{1,3}/g)!)
+        yield { type: 'content', choice: 0, text: piece, tokenIds: [...Buffer.from(piece)] };
+      const tokens = Buffer.byteLength(text);
+      yield {
+        type: 'finish',
+        choice: 0,
+        reason: 'stop',
+        usage: { reasoningTokens: 0, completionTokens: tokens, thinkingSteps: 0 },
+      };
+      yield {
+        type: 'done',
+        usage: {
+          promptTokens: request.prompt.length,
+          completionTokens: tokens,
+          reasoningTokens: 0,
+          cachedTokens: 0,
+        },
+        timings: { queueMs: 1, prefillMs: 1, firstTokenMs: 1, totalMs: 1 },
+        preemptions: 0,
+      };
+    };
+  };
+  const clientOf = (parser?: string) => {
+    const app = createApp({ engine, config: parseApiConfig(parser ? { toolCallParser: parser } : {}) });
+    const client = new OpenAI({
+      baseURL: 'http://reverie.test/v1',
+      apiKey: 'unused',
+      maxRetries: 0,
+      fetch: (url, init) => Promise.resolve(app.fetch(new Request(url, init))),
+    });
+    return { app, client };
+  };
+  const body = { model: 'qwen', messages: user, tools: [weather, now] };
+  const calls = (message: OpenAI.ChatCompletionMessage) =>
+    (message.tool_calls ?? []).map((c) => {
+      const f = (c as OpenAI.ChatCompletionMessageFunctionToolCall).function;
+      assert.match(c.id, ID);
+      return [f.name, f.arguments];
+    });
+  const HERMES =
+    'Let me check.<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo", "days": 2}}\n</tool_call>\n<tool_call>\n{"name": "now", "arguments": {}}\n</tool_call>';
+
+  it('hermes (picked from the template): content before the calls, the calls, finish_reason tool_calls', async () => {
+    const { client } = clientOf();
+    answering(HERMES);
+    const r = await client.chat.completions.create(body as never);
+    const choice = r.choices[0]!;
+    assert.equal(choice.message.content, 'Let me check.');
+    assert.deepEqual(calls(choice.message), [
+      ['get_weather', '{"city": "Oslo", "days": 2}'],
+      ['now', '{}'],
+    ]);
+    assert.equal(choice.finish_reason, 'tool_calls');
+    assert.equal(engine.requests.at(-1)!.params.structured_output, undefined, 'auto constrains nothing');
+    // Streamed: the same, reassembled by the client's stream helper.
+    const final = await client.chat.completions.stream(body as never).finalChatCompletion();
+    assert.equal(final.choices[0]!.message.content, 'Let me check.');
+    assert.deepEqual(calls(final.choices[0]!.message), calls(choice.message));
+    assert.equal(final.choices[0]!.finish_reason, 'tool_calls');
+  });
+
+  it('parallel_tool_calls false keeps the first call; text without calls is content', async () => {
+    const { client } = clientOf();
+    answering(HERMES);
+    const one = await client.chat.completions.create({ ...body, parallel_tool_calls: false } as never);
+    assert.deepEqual(calls(one.choices[0]!.message), [['get_weather', '{"city": "Oslo", "days": 2}']]);
+    answering('No tool needed: 7 < 9.');
+    const text = await client.chat.completions.create(body as never);
+    assert.equal(text.choices[0]!.message.content, 'No tool needed: 7 < 9.');
+    assert.equal(text.choices[0]!.message.tool_calls, undefined);
+    assert.equal(text.choices[0]!.finish_reason, 'stop');
+  });
+
+  it('--tool-call-parser llama3_json reads Llama’s JSON calls; none refuses auto', async () => {
+    answering('{"name": "get_weather", "parameters": {"city": "Rome", "days": 1}}');
+    const r = await clientOf('llama3_json').client.chat.completions.create(body as never);
+    assert.deepEqual(calls(r.choices[0]!.message), [['get_weather', '{"city": "Rome", "days": 1}']]);
+    assert.equal(r.choices[0]!.message.content, null);
+    await assert.rejects(clientOf('none').client.chat.completions.create(body as never), (err: unknown) => {
+      assert.ok(err instanceof OpenAI.BadRequestError);
+      assert.equal((err.error as { param: string }).param, 'tool_choice');
+      return true;
+    });
+  });
+
+  it('the WebSocket carries the same tool_calls pieces and finish reason', async () => {
+    const { app } = clientOf();
+    answering(HERMES);
+    const sent: ServerMessage[] = [];
+    const session = new StreamSession(app.context, {
+      send: (text) => sent.push(JSON.parse(text)),
+      bufferedAmount: () => 0,
+    });
+    session.onMessage(JSON.stringify({ type: 'response.create', id: 'r1', request: body }));
+    await session.idle();
+    const pieces = sent.flatMap((m) => (m.type === 'response.output_text.delta' ? (m.tool_calls ?? []) : []));
+    assert.deepEqual(
+      joinToolCalls(pieces).map((c) => [c.function.name, c.function.arguments]),
+      [
+        ['get_weather', '{"city": "Oslo", "days": 2}'],
+        ['now', '{}'],
+      ],
+    );
+    const done = sent.find((m) => m.type === 'response.completed');
+    assert.deepEqual(done && 'finish_reasons' in done && done.finish_reasons, ['tool_calls']);
   });
 });
