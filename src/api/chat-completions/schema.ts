@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { samplingFields, UNSUPPORTED_COMMON } from '../common/params-schema.ts';
 import { structuredOutputFields } from '../common/structured-output.ts';
-import { functionToolSchema, toolCallSchema, toolFields } from '../common/tools.ts';
+import { functionToolSchema, toolCallSchema, toolFields } from '../common/tools-schema.ts';
 
 /** A text part of a message's content; a message's text parts are joined with "\n" (as vLLM). */
 export const textPartSchema = z

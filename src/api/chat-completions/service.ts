@@ -6,7 +6,7 @@ import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/
 import type { Generation } from '../common/generation.ts';
 import type { ContentStream } from '../common/output.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
-import { resolveStructuredOutput } from '../common/structured-output.ts';
+import { resolveStructuredOutput } from '../common/resolve-structured-output.ts';
 import { planTools } from '../common/tools.ts';
 import { invalidRequest } from '../errors.ts';
 import { chatChunkMapper, chatCompletionJson } from './output.ts';

@@ -1,10 +1,5 @@
 import { z } from 'zod';
-import {
-  type JsonSchema,
-  type StructuredOutput,
-  StructuredOutputError,
-} from '../../decoding/structured/spec.ts';
-import { validateStructuredOutput } from '../../decoding/structured/validate.ts';
+import type { JsonSchema, StructuredOutput } from '../../decoding/structured/spec.ts';
 import { invalidRequest, unsupportedParameter } from '../errors.ts';
 
 /**
@@ -21,8 +16,8 @@ import { invalidRequest, unsupportedParameter } from '../errors.ts';
  *
  * More than one kind of constraint in a request is a 400, as in vLLM. Spread
  * {@link structuredOutputFields} into a request schema, call {@link structuredOutputFromRequest}
- * on the parsed body, then `await validateStructuredOutput(spec)` (src/decoding/structured/
- * validate.ts) before submitting, so a grammar XGrammar refuses is a 400 before any byte is sent.
+ * on the parsed body; endpoints await `resolveStructuredOutput` (resolve-structured-output.ts),
+ * which also validates, so a grammar XGrammar refuses is a 400 before any byte is sent.
  */
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -127,50 +122,10 @@ export function structuredOutputFromRequest(body: StructuredOutputFields): Struc
 }
 
 /**
- * The request's constraint, validated by XGrammar on this thread (see validate.ts): what an
- * endpoint's `prepare` awaits before submitting. `extra` is a constraint the endpoint adds itself
- * (a forcing `tool_choice`), which may not be combined with one the request asks for.
- * @throws ApiError 400 naming the field: two constraints, a malformed one, or one XGrammar refuses
+ * {@link structuredOutputFromRequest} with the field it came from.
+ * @param hasOptionsTarget the endpoint adds a constraint that structured_outputs' options may apply to
  */
-export async function resolveStructuredOutput(
-  body: StructuredOutputFields,
-  extra: RequestedStructuredOutput | null = null,
-): Promise<StructuredOutput | null> {
-  const asked = requestedStructuredOutput(body, extra !== null);
-  if (asked && extra) {
-    throw invalidRequest(
-      `${extra.param} constrains the answer already: it cannot be combined with ${asked.param}`,
-      asked.param,
-      'conflicting_parameters',
-    );
-  }
-  const found = asked ?? withOptions(extra, body.structured_outputs);
-  if (!found) return null;
-  try {
-    await validateStructuredOutput(found.spec);
-  } catch (err) {
-    if (!(err instanceof StructuredOutputError)) throw err;
-    throw invalidRequest(`${found.param}: ${err.message}`, found.param);
-  }
-  return found.spec;
-}
-
-/** A constraint the endpoint made, with the request's structured_outputs options applied. */
-function withOptions(
-  extra: RequestedStructuredOutput | null,
-  so: StructuredOutputFields['structured_outputs'],
-): RequestedStructuredOutput | null {
-  if (extra?.spec.type !== 'json_schema' || !so) return extra;
-  let schema = extra.spec.schema;
-  if (so.disable_additional_properties) schema = withoutAdditionalProperties(schema);
-  return {
-    param: extra.param,
-    spec: { ...extra.spec, schema, ...(so.disable_any_whitespace && { anyWhitespace: false }) },
-  };
-}
-
-/** {@link structuredOutputFromRequest} with the field it came from. */
-function requestedStructuredOutput(
+export function requestedStructuredOutput(
   body: StructuredOutputFields,
   hasOptionsTarget = false,
 ): RequestedStructuredOutput | null {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { ModelInfo } from '../../engine/types.ts';
 import { invalidRequest } from '../errors.ts';
 import {
@@ -12,9 +12,10 @@ import {
 } from '../tool-calls/index.ts';
 import type { ContentStream } from './output.ts';
 import type { RequestedStructuredOutput } from './structured-output.ts';
+import type { functionToolSchema } from './tools-schema.ts';
 
 /**
- * Tool calling's request fields and what a request's tools become, shared by the endpoints that
+ * What a request's tools become (their fields: tools-schema.ts), shared by the endpoints that
  * take tools (chat completions, the WebSocket, and later the Responses API), as vLLM serves them:
  *
  * - the tools go to the model's chat template (`tools`), whatever `tool_choice` says;
@@ -26,54 +27,7 @@ import type { RequestedStructuredOutput } from './structured-output.ts';
  * - `none`: the answer is text.
  */
 
-/** An OpenAI function tool. */
-export const functionToolSchema = z
-  .strictObject({
-    type: z.literal('function'),
-    function: z.strictObject({
-      name: z.string().min(1).describe('unique among the tools'),
-      description: z.string().nullish(),
-      parameters: z
-        .record(z.string(), z.unknown())
-        .nullish()
-        .describe('JSON Schema of the arguments (default: an object with no properties)'),
-      strict: z.boolean().nullish().describe('accepted; forced calls always follow the schema'),
-    }),
-  })
-  .meta({ id: 'FunctionTool' });
-
-/** A call as the assistant made it: in `message.tool_calls`, and in the history sent back. */
-export const toolCallSchema = z
-  .strictObject({
-    id: z.string(),
-    type: z.literal('function'),
-    function: z.strictObject({
-      name: z.string(),
-      arguments: z.string().describe('the arguments as JSON text'),
-    }),
-  })
-  .meta({ id: 'ToolCall' });
-
-export const toolChoiceParamSchema = z
-  .union([
-    z.enum(['none', 'auto', 'required']),
-    z.strictObject({ type: z.literal('function'), function: z.strictObject({ name: z.string().min(1) }) }),
-  ])
-  .meta({
-    id: 'ToolChoice',
-    description:
-      '`auto` (default with tools): calls parsed from the answer; `required` / a named function: forced by constrained decoding; `none`: text only',
-  });
-
-/** Tool fields of a request, besides `tools` (which shapes the prompt: chat-completions/schema.ts). */
-export const toolFields = {
-  tool_choice: toolChoiceParamSchema.nullish(),
-  parallel_tool_calls: z
-    .boolean()
-    .nullish()
-    .describe('false: at most one call (the first; `required` allows one)'),
-};
-
+/** The tool fields of a parsed request. */
 export interface ToolRequest {
   tools?: readonly z.infer<typeof functionToolSchema>[] | null;
   tool_choice?: ToolChoice | null;

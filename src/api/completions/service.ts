@@ -4,7 +4,7 @@ import type { ApiContext } from '../common/context.ts';
 import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import type { Generation } from '../common/generation.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
-import { resolveStructuredOutput } from '../common/structured-output.ts';
+import { resolveStructuredOutput } from '../common/resolve-structured-output.ts';
 import { invalidRequest, unsupportedParameter } from '../errors.ts';
 import { completionChunkMapper, completionJson } from './output.ts';
 import { type CompletionRequest, completionRequestSchema, UNSUPPORTED_COMPLETIONS } from './schema.ts';
