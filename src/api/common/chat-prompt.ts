@@ -78,7 +78,8 @@ function toolFieldsOf(m: ChatMessageInput, i: number): Record<string, unknown> {
 export function templateMessages(messages: readonly ChatMessageInput[]): ChatMessage[] {
   return messages.map((m, i) => ({
     role: m.role === 'developer' ? 'system' : m.role,
-    content: messageText(m, i),
+    // A turn of calls without text stays None, as Hugging Face renders it (R1's template tests it).
+    content: m.content == null && m.tool_calls?.length ? null : messageText(m, i),
     ...(m.name !== undefined && { name: m.name }),
     ...toolFieldsOf(m, i),
   }));
