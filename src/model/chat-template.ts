@@ -32,8 +32,7 @@ export class ChatTemplateError extends CodedError {
 /** One message as the template sees it; templates may read more fields (`tool_calls`, `name`, ...). */
 export interface ChatMessage {
   role: string;
-  /** null: an assistant turn that only calls tools (templates test `content is none`, as HF passes it). */
-  content: string | null;
+  content: string;
   [field: string]: unknown;
 }
 

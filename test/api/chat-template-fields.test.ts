@@ -97,7 +97,7 @@ describe('chat template fields (vLLM)', () => {
     assert.equal(r.request!.startsInThinking, true);
   });
 
-  it('tools and a tool-call history render exactly as Hugging Face renders the fixtures (Qwen3, R1)', async () => {
+  it('tools and a tool-call history render exactly as Hugging Face renders the Qwen3 fixture', async () => {
     // The fixtures' calls carry arguments as objects (or JSON text); OpenAI clients send JSON text
     // and ids, which the API parses back into objects for the template, as vLLM does.
     const fixtures = join(import.meta.dirname, '..', 'fixtures', 'chat-templates');
@@ -114,14 +114,14 @@ describe('chat template fields (vLLM)', () => {
         tool_calls?: { function: { name: string; arguments: unknown } }[];
       }[];
     }[];
-    for (const [name, model] of [
-      ['qwen3 tools, a tool call and its response', 'qwen3'],
-      ['r1-distill tool calls with object and string arguments', 'r1'],
-    ] as const) {
+    // (R1's template tests `content is none` for a turn of calls; vLLM, and so reverie, passes "",
+    // which Qwen3's template needs: the R1 fixture is not reproduced through the API.)
+    for (const [name, model] of [['qwen3 tools, a tool call and its response', 'qwen3']] as const) {
       const c = cases.find((x) => x.name === name)!;
       const messages = c.messages.map((m, i) => ({
         ...m,
         ...(m.tool_calls && {
+          content: null, // as OpenAI clients send a turn of calls
           tool_calls: m.tool_calls.map((call, j) => ({
             id: `call_${j}`,
             type: 'function',

@@ -38,6 +38,7 @@ function messageText(m: ChatMessageInput, index: number): string {
  * `arguments | tojson`), parsed from the JSON text OpenAI clients send, as vLLM does.
  */
 function callArguments(text: string, param: string): unknown {
+  if (!text) return {}; // as vLLM: no arguments are an empty object
   try {
     return JSON.parse(text);
   } catch {
@@ -78,8 +79,8 @@ function toolFieldsOf(m: ChatMessageInput, i: number): Record<string, unknown> {
 export function templateMessages(messages: readonly ChatMessageInput[]): ChatMessage[] {
   return messages.map((m, i) => ({
     role: m.role === 'developer' ? 'system' : m.role,
-    // A turn of calls without text stays None, as Hugging Face renders it (R1's template tests it).
-    content: m.content == null && m.tool_calls?.length ? null : messageText(m, i),
+    // A turn of calls without text is "" as vLLM passes it (Qwen3's template concatenates it).
+    content: messageText(m, i),
     ...(m.name !== undefined && { name: m.name }),
     ...toolFieldsOf(m, i),
   }));
