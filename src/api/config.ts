@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { engineOptionsSchema } from '../engine/config.ts';
+import { DEVICES } from '../model/execution-provider.ts';
 import { TOOL_CALL_PARSERS } from './tool-calls/index.ts';
 
 /**
@@ -63,7 +64,7 @@ export const serverConfigSchema = apiConfigSchema.extend({
   host: z.string().min(1).default('127.0.0.1'),
   port: port.default(8000),
   modelsDir: z.string().min(1).optional(),
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  device: z.enum(DEVICES).default('cpu'),
   /** How long SIGTERM waits for in-flight requests before cutting them off. */
   shutdownTimeoutMs: positiveInt.default(30_000),
   /** Passed to `createEngine` with the checkpoints and the device. */
@@ -104,6 +105,7 @@ export const ENGINE_ENV = {
   queueLimit: 'REVERIE_QUEUE_LIMIT',
   prefixCache: 'REVERIE_PREFIX_CACHE',
   kvDtype: 'REVERIE_KV_DTYPE',
+  residentKv: 'REVERIE_RESIDENT_KV',
   maxBufferedEvents: 'REVERIE_MAX_BUFFERED_EVENTS',
   stallTimeoutMs: 'REVERIE_STALL_TIMEOUT_MS',
   threads: 'REVERIE_THREADS',
