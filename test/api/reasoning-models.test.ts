@@ -189,7 +189,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
       max_tokens: 6,
       thinking: soft,
     };
-    const prepared = prepareChat(body, ctx);
+    const prepared = await prepareChat(body, ctx);
     assert.ok(prepared.request.startsInThinking);
     assert.ok(model('r1').tokenizer.decode(prepared.request.prompt).endsWith('<｜Assistant｜><think>\n'));
     const answer = await both('/v1/chat/completions', body);
@@ -206,7 +206,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
         max_tokens: 5,
         thinking: soft,
       };
-      const prepared = prepareCompletion(body, ctx);
+      const prepared = await prepareCompletion(body, ctx);
       assert.ok(prepared.request.startsInThinking);
       await agreesWithVllm(prepared.request, await both('/v1/completions', body), false);
     });
@@ -220,7 +220,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
       max_tokens: 6,
       thinking: soft,
     };
-    const prepared = prepareChat(body, ctx);
+    const prepared = await prepareChat(body, ctx);
     assert.ok(!prepared.request.startsInThinking, "Qwen3's template leaves the block to the model");
     assert.ok(
       model('qwen3-think').tokenizer.decode(prepared.request.prompt).endsWith('<|im_start|>assistant\n'),
@@ -237,7 +237,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
     const question = model('qwen3-think').tokenizer.encode('Q: is 91 prime?', { specialTokens: true });
     const prompt = [...question, QWEN_NEWLINE];
     const body = { model: 'qwen3-think', prompt, temperature: 0, max_tokens: 5, thinking: soft };
-    const prepared = prepareCompletion(body, ctx);
+    const prepared = await prepareCompletion(body, ctx);
     assert.ok(!prepared.request.startsInThinking);
     await agreesWithVllm(prepared.request, await both('/v1/completions', body), true);
   });
@@ -251,7 +251,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
         max_tokens: 4,
         ...off,
       };
-      const prepared = prepareChat(body, ctx);
+      const prepared = await prepareChat(body, ctx);
       assert.ok(
         model('qwen3-think').tokenizer.decode(prepared.request.prompt).endsWith('<think>\n\n</think>\n\n'),
       );

@@ -4,7 +4,10 @@ import { mapChunks } from '../common/chunk-mapper.ts';
 import type { ApiContext } from '../common/context.ts';
 import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import type { Generation } from '../common/generation.ts';
+import type { ContentStream } from '../common/output.ts';
 import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
+import { resolveStructuredOutput } from '../common/resolve-structured-output.ts';
+import { planTools } from '../common/tools.ts';
 import { invalidRequest } from '../errors.ts';
 import { chatChunkMapper, chatCompletionJson } from './output.ts';
 import { type ChatCompletionRequest, chatCompletionRequestSchema, UNSUPPORTED_CHAT } from './schema.ts';
@@ -23,13 +26,16 @@ export interface PreparedChat {
   choices: number;
   superposed: boolean;
   created: number;
+  /** Each choice's content stream: the tool-call parser when the request has tools to call. */
+  contentStream?: () => ContentStream;
 }
 
 /**
- * Validates a raw body against the schema and the model, renders and tokenizes the prompt.
+ * Validates a raw body against the schema and the model, renders and tokenizes the prompt, and
+ * validates its structured output (its own, or the one a forcing tool_choice adds) off the worker.
  * @throws ApiError (400, 404)
  */
-export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): PreparedChat {
+export async function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): Promise<PreparedChat> {
   const body = parseWith(chatCompletionRequestSchema, rejectUnsupported(raw, UNSUPPORTED_CHAT));
   if (body.stream_options && !body.stream) {
     throw invalidRequest('stream_options is only allowed when stream is true', 'stream_options');
@@ -43,6 +49,7 @@ export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): 
   }
   const model = findModel(ctx.engine, body.model);
   const mode = thinkingModeFor(body, model);
+  const tools = planTools(body, model, ctx.config.toolCallParser);
   const text = renderChatPrompt(model, body, mode, 'use /v1/completions');
   const prompt = model.tokenizer.encode(text, { specialTokens: true });
   const startsInThinking = promptOpensThinking(model, prompt);
@@ -50,6 +57,7 @@ export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): 
     max_tokens: body.max_completion_tokens ?? body.max_tokens,
     logprobs: body.logprobs ?? false,
     top_logprobs: body.top_logprobs ?? 0,
+    structured_output: await resolveStructuredOutput(body, tools.constraint),
   });
   const superposed = params.superposition != null;
   return {
@@ -59,6 +67,7 @@ export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): 
     choices: superposed ? params.superposition!.drafts : (params.n ?? 1),
     superposed,
     created: Math.floor(Date.now() / 1000),
+    ...(tools.contentStream && { contentStream: tools.contentStream }),
   };
 }
 

@@ -22,12 +22,8 @@ export const samplingFields = {
 
 /** OpenAI fields that exist but that reverie does not implement: a 400 naming them, never silence. */
 export const UNSUPPORTED_COMMON = [
-  'tools',
-  'tool_choice',
   'functions',
   'function_call',
-  'parallel_tool_calls',
-  'response_format',
   'audio',
   'modalities',
   'prediction',
@@ -36,8 +32,4 @@ export const UNSUPPORTED_COMMON = [
   'store',
   'metadata',
   'service_tier',
-  'guided_json',
-  'guided_regex',
-  'guided_choice',
-  'guided_grammar',
 ] as const;

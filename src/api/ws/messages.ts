@@ -1,4 +1,4 @@
-import { chatDeltaOf } from '../chat-completions/output.ts';
+import { chatDeltaOf, chatFinishReason } from '../chat-completions/output.ts';
 import type { PreparedChat } from '../chat-completions/service.ts';
 import type { ChunkMapper } from '../common/chunk-mapper.ts';
 import { usageJson } from '../common/shapes.ts';
@@ -40,6 +40,7 @@ export function wsMessageMapper(
               index: d.choice,
               delta: d.text,
               ...(logprobs && { logprobs }),
+              ...(d.toolCalls && { tool_calls: d.toolCalls }),
             },
           ];
         }
@@ -59,7 +60,7 @@ export function wsMessageMapper(
               type: 'response.completed',
               id,
               usage: usageJson(d.usage),
-              finish_reasons: output.choices.map((c) => c.finishReason),
+              finish_reasons: output.choices.map((c) => chatFinishReason(c)),
               timings: {
                 queue_ms: micros(d.timings.queueMs),
                 prefill_ms: micros(d.timings.prefillMs),
