@@ -1,6 +1,14 @@
 import type { ChunkMapper } from '../common/chunk-mapper.ts';
 import type { OutputAccumulator, OutputDelta } from '../common/output.ts';
-import { chunkBase, responseHead, traceJson, usageJson } from '../common/shapes.ts';
+import {
+  chunkBase,
+  reasoningFields,
+  responseHead,
+  runningUsage,
+  traceJson,
+  usageJson,
+  wantsUsage,
+} from '../common/shapes.ts';
 import { chatLogprob } from '../common/tokens.ts';
 import type { PreparedChat } from './service.ts';
 
@@ -17,7 +25,7 @@ export function chatCompletionJson(prepared: PreparedChat, output: OutputAccumul
       message: {
         role: 'assistant' as const,
         content: c.content,
-        reasoning_content: c.reasoning || null,
+        ...reasoningFields(prepared.body, c.reasoning),
       },
       logprobs: prepared.body.logprobs
         ? { content: c.logprobs.map((lp) => chatLogprob(tokenizer, lp)) }
@@ -30,16 +38,19 @@ export function chatCompletionJson(prepared: PreparedChat, output: OutputAccumul
 }
 
 /**
- * A change's fields in a chat delta: `content` or `reasoning_content`, with the choice's logprobs
- * and reasoning trace (shared by the SSE chunks and the WebSocket's messages). Null for a change
- * a chat delta does not carry.
+ * A change's fields in a chat delta: `content`, or `reasoning` and `reasoning_content` (the same
+ * text under both names; none with `include_reasoning: false`), with the choice's logprobs and
+ * reasoning trace (shared by the SSE chunks and the WebSocket's messages). Null for a change a
+ * chat delta does not carry.
  */
 export function chatDeltaOf(
   prepared: PreparedChat,
   d: OutputDelta,
 ): { delta: Record<string, string>; trace?: ReturnType<typeof traceJson>; logprobs?: unknown[] } | null {
   if (d.type === 'reasoning') {
-    return { delta: { reasoning_content: d.text }, trace: d.trace ? traceJson(d.trace) : undefined };
+    const trace = d.trace ? traceJson(d.trace) : undefined;
+    if (prepared.body.include_reasoning === false) return trace ? { delta: {}, trace } : null;
+    return { delta: { reasoning: d.text, reasoning_content: d.text }, trace };
   }
   if (d.type !== 'content') return null;
   const logprobs =
@@ -52,23 +63,27 @@ export function chatDeltaOf(
 /** `chat.completion.chunk`s: a role chunk per choice, the deltas, the finishes, and usage when asked. */
 export function chatChunkMapper(prepared: PreparedChat): ChunkMapper<object> {
   const base = chunkBase(prepared, 'chat.completion.chunk');
-  const chunk = (index: number, delta: Record<string, string>, extra: Record<string, unknown> = {}) => ({
+  const chunk = (
+    output: OutputAccumulator | null,
+    index: number,
+    delta: Record<string, string>,
+    extra: Record<string, unknown> = {},
+  ) => ({
     ...base,
     choices: [{ index, delta, logprobs: null, finish_reason: null, ...extra }],
+    ...runningUsage(prepared, output),
   });
   return {
     start: () =>
-      Array.from({ length: prepared.choices }, (_, i) => chunk(i, { role: 'assistant', content: '' })),
-    map(d) {
-      if (d.type === 'finish') return [chunk(d.choice, {}, { finish_reason: d.reason })];
+      Array.from({ length: prepared.choices }, (_, i) => chunk(null, i, { role: 'assistant', content: '' })),
+    map(d, output) {
+      if (d.type === 'finish') return [chunk(output, d.choice, {}, { finish_reason: d.reason })];
       if (d.type === 'done')
-        return prepared.body.stream_options?.include_usage
-          ? [{ ...base, choices: [], usage: usageJson(d.usage) }]
-          : [];
+        return wantsUsage(prepared) ? [{ ...base, choices: [], usage: usageJson(d.usage) }] : [];
       const fields = chatDeltaOf(prepared, d);
       if (!fields) return [];
       return [
-        chunk(d.choice, fields.delta, {
+        chunk(output, d.choice, fields.delta, {
           ...(fields.logprobs && { logprobs: { content: fields.logprobs } }),
           ...(fields.trace && { reasoning_trace: [fields.trace] }),
         }),

@@ -18,11 +18,18 @@ export const chatMessageSchema = z
     role: z.enum(['system', 'developer', 'user', 'assistant']),
     content: z.union([z.string(), z.array(z.union([textPartSchema, mediaPartSchema]))]).nullable(),
     name: z.string().optional(),
-    /** Reasoning of earlier turns is accepted and not fed back to the model (as in vLLM/SGLang). */
+    /** An earlier turn's reasoning goes to the chat template, which decides what to render (Qwen3 keeps the last turn's). */
+    reasoning: z
+      .string()
+      .nullish()
+      .describe(
+        "an assistant turn's reasoning (vLLM); passed to the chat template as reasoning and reasoning_content",
+      ),
     reasoning_content: z
       .string()
       .nullish()
-      .describe('accepted on assistant turns; not fed back to the model'),
+      .describe('the same under its older name (SGLang, llama.cpp); send one of the two'),
+    refusal: z.null().optional().describe('accepted as OpenAI clients echo it back (null only)'),
   })
   .meta({ id: 'ChatMessage' });
 export type ChatMessageInput = z.infer<typeof chatMessageSchema>;
@@ -49,9 +56,9 @@ export const chatPromptFields = {
 /** Fields of OpenAI's chat API that get a 400 naming them. */
 export const UNSUPPORTED_CHAT = [...UNSUPPORTED_COMMON, 'logprobs_format'] as const;
 
-/** `POST /v1/chat/completions` request body. */
+/** `POST /v1/chat/completions` request body (unknown top-level fields are set aside before it parses). */
 export const chatCompletionRequestSchema = z
-  .strictObject({
+  .object({
     ...samplingFields,
     ...chatPromptFields,
     max_completion_tokens: z.number().int().min(1).nullish().describe('alias of max_tokens'),
@@ -60,7 +67,9 @@ export const chatCompletionRequestSchema = z
   })
   .meta({
     id: 'ChatCompletionRequest',
-    description: 'OpenAI chat completion request plus reverie extensions.',
+    description:
+      'OpenAI chat completion request plus reverie extensions. Unknown top-level fields are ignored (as vLLM) and listed in the X-Reverie-Ignored-Fields response header; ' +
+      `these are refused until implemented (400, code unsupported_parameter): ${UNSUPPORTED_CHAT.join(', ')}.`,
   });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
@@ -123,7 +132,14 @@ export const chatCompletionResponseSchema = z
         message: z.object({
           role: z.literal('assistant'),
           content: z.string(),
-          reasoning_content: z.string().nullable(),
+          reasoning: z
+            .string()
+            .nullable()
+            .describe('the thinking text (vLLM); null without thinking or with include_reasoning false'),
+          reasoning_content: z
+            .string()
+            .nullable()
+            .describe('the same text under its older name (SGLang, llama.cpp)'),
         }),
         logprobs: z.object({ content: z.array(tokenLogprobSchema) }).nullable(),
         finish_reason: finishReason,
@@ -146,14 +162,20 @@ export const chatCompletionChunkSchema = z
         delta: z.object({
           role: z.literal('assistant').optional(),
           content: z.string().optional(),
-          reasoning_content: z.string().optional(),
+          reasoning: z.string().optional(),
+          reasoning_content: z.string().optional().describe('the same text as reasoning'),
         }),
         logprobs: z.object({ content: z.array(tokenLogprobSchema) }).nullable(),
         finish_reason: finishReason,
         reasoning_trace: z.array(traceStepSchema).optional(),
       }),
     ),
-    usage: usageSchema.nullable().optional(),
+    usage: usageSchema
+      .nullable()
+      .optional()
+      .describe(
+        'stream_options.include_usage: null, then the last chunk (no choices) has it; with continuous_usage_stats every chunk has the usage so far',
+      ),
   })
   .meta({
     id: 'ChatCompletionChunk',

@@ -4,7 +4,7 @@ import { mapChunks } from '../common/chunk-mapper.ts';
 import type { ApiContext } from '../common/context.ts';
 import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import type { Generation } from '../common/generation.ts';
-import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
+import { findModel, ignoredOptions, newRequestId, parseWith, readBody } from '../common/request.ts';
 import { invalidRequest } from '../errors.ts';
 import { chatChunkMapper, chatCompletionJson } from './output.ts';
 import { type ChatCompletionRequest, chatCompletionRequestSchema, UNSUPPORTED_CHAT } from './schema.ts';
@@ -23,6 +23,8 @@ export interface PreparedChat {
   choices: number;
   superposed: boolean;
   created: number;
+  /** Request fields set aside (unknown, or known and without effect): the X-Reverie-Ignored-Fields header. */
+  ignored: string[];
 }
 
 /**
@@ -30,7 +32,8 @@ export interface PreparedChat {
  * @throws ApiError (400, 404)
  */
 export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): PreparedChat {
-  const body = parseWith(chatCompletionRequestSchema, rejectUnsupported(raw, UNSUPPORTED_CHAT));
+  const read = readBody(raw, chatCompletionRequestSchema, UNSUPPORTED_CHAT);
+  const body = parseWith(chatCompletionRequestSchema, read.body);
   if (body.stream_options && !body.stream) {
     throw invalidRequest('stream_options is only allowed when stream is true', 'stream_options');
   }
@@ -59,6 +62,7 @@ export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): 
     choices: superposed ? params.superposition!.drafts : (params.n ?? 1),
     superposed,
     created: Math.floor(Date.now() / 1000),
+    ignored: [...read.ignored, ...ignoredOptions(body)],
   };
 }
 

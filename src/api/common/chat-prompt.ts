@@ -16,6 +16,7 @@ export interface ChatPromptFields {
   add_generation_prompt?: boolean | null;
   continue_final_message?: boolean | null;
   chat_template_kwargs?: Record<string, unknown> | null;
+  reasoning_effort?: string | null;
 }
 
 function messageText(m: ChatMessageInput, index: number): string {
@@ -33,8 +34,29 @@ function messageText(m: ChatMessageInput, index: number): string {
 }
 
 /**
+ * An assistant turn's reasoning, sent as `reasoning` (vLLM) or `reasoning_content` (SGLang):
+ * the template gets it under both names, as HF templates read one or the other (Qwen3:
+ * `reasoning_content`).
+ * @throws ApiError 400 when the two names disagree
+ */
+function reasoningOf(m: ChatMessageInput, index: number): { reasoning?: string; reasoning_content?: string } {
+  const text = m.reasoning ?? m.reasoning_content;
+  if (text == null) return {};
+  if (m.reasoning != null && m.reasoning_content != null && m.reasoning !== m.reasoning_content) {
+    throw invalidRequest(
+      'reasoning and reasoning_content differ: send one of them',
+      `messages[${index}].reasoning_content`,
+    );
+  }
+  if (m.role !== 'assistant') {
+    throw invalidRequest('only assistant messages carry reasoning', `messages[${index}].reasoning`);
+  }
+  return { reasoning: text, reasoning_content: text };
+}
+
+/**
  * Template messages: `developer` is a system turn; a message's text parts are joined with "\n",
- * as vLLM joins them; earlier reasoning is not fed back; media parts are refused.
+ * as vLLM joins them; an assistant turn's reasoning goes to the template; media parts are refused.
  * @throws ApiError 400 naming a media part
  */
 export function templateMessages(messages: readonly ChatMessageInput[]): ChatMessage[] {
@@ -42,6 +64,7 @@ export function templateMessages(messages: readonly ChatMessageInput[]): ChatMes
     role: m.role === 'developer' ? 'system' : m.role,
     content: messageText(m, i),
     ...(m.name !== undefined && { name: m.name }),
+    ...reasoningOf(m, i),
   }));
 }
 
@@ -90,7 +113,11 @@ export function renderChatPrompt(
       addGenerationPrompt: body.add_generation_prompt ?? true,
       continueFinalMessage: continueFinal,
       enableThinking: mode !== 'off',
-      variables: body.chat_template_kwargs ?? {},
+      // vLLM hands reasoning_effort to the template too (gpt-oss reads it); chat_template_kwargs win.
+      variables: {
+        ...(body.reasoning_effort != null && { reasoning_effort: body.reasoning_effort }),
+        ...body.chat_template_kwargs,
+      },
     });
   } catch (err) {
     throw toApiError(err);

@@ -42,6 +42,8 @@ export interface ChoiceOutput {
   /** Answer text as shown (what the content stream let through). */
   content: string;
   reasoning: string;
+  /** Thinking positions reported so far (the running usage; the finish's usage is exact). */
+  reasoningTokens: number;
   trace: StepTrace[];
   logprobs: TokenLogprob[];
   /** Answer token ids (EOS excluded). */
@@ -76,6 +78,7 @@ function emptyChoice(index: number): ChoiceOutput {
     index,
     content: '',
     reasoning: '',
+    reasoningTokens: 0,
     trace: [],
     logprobs: [],
     tokenIds: [],
@@ -111,6 +114,7 @@ export class OutputAccumulator {
       case 'reasoning': {
         const c = this.#at(ev.choice);
         c.reasoning += ev.text;
+        c.reasoningTokens += ev.tokens ?? 0;
         if (ev.trace) c.trace.push(ev.trace);
         return ev.text || ev.trace ? [ev] : [];
       }
@@ -142,6 +146,21 @@ export class OutputAccumulator {
       default:
         return [];
     }
+  }
+
+  /**
+   * The request's usage so far (vLLM's `continuous_usage_stats`): a finished choice counts what
+   * its finish reported, a running one its answer tokens and thinking positions so far.
+   */
+  usageSoFar(promptTokens: number): RequestUsage {
+    if (this.usage) return this.usage;
+    let completionTokens = 0;
+    let reasoningTokens = 0;
+    for (const c of this.choices) {
+      completionTokens += c.usage?.completionTokens ?? c.tokenIds.length + c.reasoningTokens;
+      reasoningTokens += c.usage?.reasoningTokens ?? c.reasoningTokens;
+    }
+    return { promptTokens, completionTokens, reasoningTokens, cachedTokens: 0 };
   }
 
   #at(i: number): ChoiceOutput {

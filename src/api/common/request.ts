@@ -4,8 +4,52 @@ import { fromZodError, invalidRequest, unavailable, unknownModel, unsupportedPar
 
 /**
  * Steps every endpoint takes before it can build a generate request: strip or refuse unsupported
- * OpenAI fields, parse with zod, and find the model.
+ * OpenAI fields, set unknown ones aside, parse with zod, and find the model.
  */
+
+/** The response header that lists the request fields the server ignored. */
+export const IGNORED_FIELDS_HEADER = 'X-Reverie-Ignored-Fields';
+
+/** A body's fields the schema knows, and the top-level fields it ignored. */
+export interface ReadBody {
+  body: Record<string, unknown>;
+  /** Unknown top-level fields (vLLM ignores them with a warning), in the body's order. */
+  ignored: string[];
+}
+
+/**
+ * Reads a request body as vLLM does: fields the endpoint does not implement get a 400 naming them
+ * (`unsupported`), unknown top-level fields are set aside (ignored, reported in
+ * {@link IGNORED_FIELDS_HEADER} and logged), and the rest goes to the schema, which still refuses
+ * a wrong type or value of a field it knows.
+ */
+export function readBody(
+  raw: unknown,
+  schema: { shape: Record<string, unknown> },
+  unsupported: readonly string[],
+): ReadBody {
+  const body = rejectUnsupported(raw, unsupported) as Record<string, unknown>;
+  const ignored = Object.keys(body).filter((key) => !(key in schema.shape));
+  for (const key of ignored) delete body[key];
+  return { body, ignored };
+}
+
+/** Known options that have no effect in reverie, when a body sets them: reported like unknown fields. */
+export function ignoredOptions(body: {
+  stream_options?: { include_obfuscation?: boolean | null } | null;
+}): string[] {
+  return body.stream_options?.include_obfuscation ? ['stream_options.include_obfuscation'] : [];
+}
+
+const warned = new Set<string>();
+/** Logs the fields a request sent that the server ignored: once per distinct list, not per request. */
+export function warnIgnored(endpoint: string, fields: readonly string[]): void {
+  if (fields.length === 0) return;
+  const key = `${endpoint} ${fields.join(',')}`;
+  if (warned.has(key) || warned.size > 1000) return;
+  warned.add(key);
+  process.stderr.write(`reverie: ${endpoint}: ignored request fields: ${fields.join(', ')}\n`);
+}
 
 /** Refuses fields reverie does not implement (a null value is as good as absent and dropped). */
 export function rejectUnsupported(body: unknown, fields: readonly string[]): unknown {

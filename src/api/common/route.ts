@@ -5,6 +5,7 @@ import { REQUEST_ID } from '../request-id.ts';
 import { linkedAbort, readJsonBody } from './body.ts';
 import type { ApiContext } from './context.ts';
 import { failed, type Generation, startGeneration } from './generation.ts';
+import { IGNORED_FIELDS_HEADER, warnIgnored } from './request.ts';
 import { sseResponse } from './sse.ts';
 
 /** What an endpoint's service prepares from a raw body. */
@@ -15,6 +16,8 @@ export interface PreparedGeneration {
   choices: number;
   /** Superposed drafts share one thinking phase. */
   superposed: boolean;
+  /** Request fields the server ignored (the X-Reverie-Ignored-Fields header, and a warning). */
+  ignored: string[];
 }
 
 /** The three steps of a generating endpoint; the route wires them to HTTP. */
@@ -53,6 +56,10 @@ export function generationHandler<P extends PreparedGeneration>(
     } catch (err) {
       throw failed(telemetry, err);
     }
+    if (prepared.ignored.length > 0) {
+      warnIgnored(c.req.path, prepared.ignored);
+      c.header(IGNORED_FIELDS_HEADER, prepared.ignored.join(', '));
+    }
     const abort = linkedAbort(c.req.raw.signal);
     const generation = startGeneration(prepared.request, {
       engine: ctx.engine,
@@ -62,7 +69,12 @@ export function generationHandler<P extends PreparedGeneration>(
       stream: prepared.body.stream === true,
       output: { choices: prepared.choices, shareReasoning: prepared.superposed },
     });
-    if (prepared.body.stream) return sseResponse(service.chunks(prepared, generation), () => abort.abort());
+    if (prepared.body.stream) {
+      const response = sseResponse(service.chunks(prepared, generation), () => abort.abort());
+      if (prepared.ignored.length > 0)
+        response.headers.set(IGNORED_FIELDS_HEADER, prepared.ignored.join(', '));
+      return response;
+    }
     try {
       return c.json((await service.respond(prepared, generation)) as object);
     } finally {

@@ -3,7 +3,7 @@ import { mapChunks } from '../common/chunk-mapper.ts';
 import type { ApiContext } from '../common/context.ts';
 import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import type { Generation } from '../common/generation.ts';
-import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
+import { findModel, ignoredOptions, newRequestId, parseWith, readBody } from '../common/request.ts';
 import { invalidRequest, unsupportedParameter } from '../errors.ts';
 import { completionChunkMapper, completionJson } from './output.ts';
 import { type CompletionRequest, completionRequestSchema, UNSUPPORTED_COMPLETIONS } from './schema.ts';
@@ -17,6 +17,8 @@ export interface PreparedCompletion {
   choices: number;
   superposed: boolean;
   created: number;
+  /** Request fields set aside: the X-Reverie-Ignored-Fields header. */
+  ignored: string[];
 }
 
 /** The single prompt of a request, as token ids. */
@@ -45,7 +47,8 @@ function unsupportedPrompt(): never {
 
 /** @throws ApiError (400, 404) */
 export function prepareCompletion(raw: unknown, ctx: ApiContext, requestId?: string): PreparedCompletion {
-  const body = parseWith(completionRequestSchema, rejectUnsupported(raw, UNSUPPORTED_COMPLETIONS));
+  const read = readBody(raw, completionRequestSchema, UNSUPPORTED_COMPLETIONS);
+  const body = parseWith(completionRequestSchema, read.body);
   if (body.echo) throw unsupportedParameter('echo', '= true is not supported yet');
   if (body.best_of != null && body.best_of !== 1)
     throw unsupportedParameter('best_of', '> 1 is not supported yet');
@@ -72,6 +75,7 @@ export function prepareCompletion(raw: unknown, ctx: ApiContext, requestId?: str
     choices: superposed ? params.superposition!.drafts : (params.n ?? 1),
     superposed,
     created: Math.floor(Date.now() / 1000),
+    ignored: [...read.ignored, ...ignoredOptions(body)],
   };
 }
 

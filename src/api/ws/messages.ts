@@ -22,6 +22,7 @@ export function wsMessageMapper(
     map(d, output) {
       switch (d.type) {
         case 'reasoning':
+          if (prepared.body.include_reasoning === false) return [];
           return [
             {
               type: 'response.reasoning.delta',

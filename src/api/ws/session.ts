@@ -4,6 +4,7 @@ import { prepareChat } from '../chat-completions/service.ts';
 import { mapChunks } from '../common/chunk-mapper.ts';
 import type { ApiContext } from '../common/context.ts';
 import { failed, startGeneration } from '../common/generation.ts';
+import { warnIgnored } from '../common/request.ts';
 import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
 import { wsMessageMapper } from './messages.ts';
 import { type ClientMessage, clientMessageSchema, type ServerMessage } from './protocol.ts';
@@ -153,6 +154,7 @@ export class StreamSession {
       } catch (err) {
         throw failed(telemetry, err);
       }
+      warnIgnored('/v1/stream', prepared.ignored);
       const generation = startGeneration(prepared.request, {
         engine: this.#ctx.engine,
         telemetry,
@@ -168,6 +170,7 @@ export class StreamSession {
         model: prepared.model.name,
         created: prepared.created,
         choices: prepared.choices,
+        ...(prepared.ignored.length > 0 && { ignored_fields: prepared.ignored }),
       });
       const mapper = wsMessageMapper(id, prepared, msg.stream_drafts === true);
       try {
