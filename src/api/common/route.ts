@@ -6,7 +6,7 @@ import { linkedAbort, readJsonBody } from './body.ts';
 import type { ApiContext } from './context.ts';
 import { failed, type Generation, startGeneration } from './generation.ts';
 import { IGNORED_FIELDS_HEADER, warnIgnored } from './request.ts';
-import { sseResponse } from './sse.ts';
+import { type SseFormat, sseResponse } from './sse.ts';
 
 /** What an endpoint's service prepares from a raw body. */
 export interface PreparedGeneration {
@@ -33,6 +33,8 @@ export interface GenerationService<P extends PreparedGeneration> {
   respond(prepared: P, generation: Generation): Promise<unknown>;
   /** SSE chunks. */
   chunks(prepared: P, generation: Generation): AsyncGenerator<unknown, void, undefined>;
+  /** How the chunks are framed (default: `data:` lines and `[DONE]`). */
+  sse?: SseFormat;
 }
 
 /**
@@ -70,7 +72,7 @@ export function generationHandler<P extends PreparedGeneration>(
       output: { choices: prepared.choices, shareReasoning: prepared.superposed },
     });
     if (prepared.body.stream) {
-      const response = sseResponse(service.chunks(prepared, generation), () => abort.abort());
+      const response = sseResponse(service.chunks(prepared, generation), () => abort.abort(), service.sse);
       if (prepared.ignored.length > 0)
         response.headers.set(IGNORED_FIELDS_HEADER, prepared.ignored.join(', '));
       return response;
