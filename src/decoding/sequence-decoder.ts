@@ -197,19 +197,30 @@ class ComposedDecoder implements SequenceDecoder {
     return thinkingPositions + this.#lead >= this.#params.maxTokens;
   }
 
-  /** Ends the choice at max_tokens before its answer could start. */
+  /**
+   * Ends the choice at max_tokens before its answer could start; superposed, every draft's choice
+   * ends with it (the shared thinking is reported on the first, as the drafts report it).
+   */
   #length(events: DecodeEvent[], usage: ThinkingUsage): DecodeResult {
-    const finish: DecodeEvent = {
-      type: 'finish',
-      choice: this.#options.choiceIndex,
-      reason: 'length',
-      usage: {
-        reasoningTokens: usage.reasoningTokens,
-        completionTokens: usage.thinkingPositions + this.#lead,
-        thinkingSteps: usage.thinkingSteps,
-      },
-    };
-    return { input: null, events: [...events, finish], finished: true };
+    const first = this.#options.choiceIndex;
+    const choices = this.#params.superposition?.drafts ?? 1;
+    const finishes = Array.from(
+      { length: choices },
+      (_, i): DecodeEvent => ({
+        type: 'finish',
+        choice: first + i,
+        reason: 'length',
+        usage:
+          i === 0
+            ? {
+                reasoningTokens: usage.reasoningTokens,
+                completionTokens: usage.thinkingPositions + this.#lead,
+                thinkingSteps: usage.thinkingSteps,
+              }
+            : { reasoningTokens: 0, completionTokens: 0, thinkingSteps: 0 },
+      }),
+    );
+    return { input: null, events: [...events, ...finishes], finished: true };
   }
 
   /** The answer phase, given the ids fed since the prompt (for n-gram context) and the thinking usage. */

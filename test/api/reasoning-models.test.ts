@@ -217,7 +217,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
       model: 'qwen3-think',
       messages: [{ role: 'user', content: 'Is 91 prime?' }],
       temperature: 0,
-      max_tokens: 6,
+      max_tokens: 40,
       thinking: soft,
     };
     const prepared = prepareChat(body, ctx);

@@ -287,6 +287,21 @@ describe('max_tokens bounds the thinking too (as OpenAI counts reasoning tokens)
     assert.ok(finish?.type === 'finish' && finish.reason === 'length' && finish.usage.completionTokens === 6);
   });
 
+  it('superposed: thinking that fills max_tokens ends every draft', () => {
+    const { events } = runAlone(
+      { max_tokens: 3, superposition: { drafts: 2 }, thinking: { mode: 'hard', max_tokens: 10 } },
+      { ...replay(thoughts(5)), startsInThinking: true },
+    );
+    const finishes = events.filter((e) => e.type === 'finish');
+    assert.deepEqual(
+      finishes.map((f) => f.type === 'finish' && [f.choice, f.reason, f.usage.completionTokens]),
+      [
+        [0, 'length', 3],
+        [1, 'length', 0],
+      ],
+    );
+  });
+
   it('reasoning events count their thoughts (the running usage of continuous_usage_stats)', () => {
     const { events } = runAlone(
       { temperature: 0, max_tokens: 20, thinking: { mode: 'hard', max_tokens: 5 } },
