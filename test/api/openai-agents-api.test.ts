@@ -163,8 +163,14 @@ describe('openai client: reasoning fields, max_tokens, unknown fields, Responses
       'verbosity, prompt_cache_key, stream_options.include_obfuscation',
     );
     for await (const _ of data as unknown as AsyncIterable<unknown>);
-    const plain = await client.chat.completions.create({ ...thinking, max_tokens: 2 } as never).withResponse();
-    assert.equal(plain.response.headers.get(IGNORED_FIELDS_HEADER), null, 'no header when nothing was ignored');
+    const plain = await client.chat.completions
+      .create({ ...thinking, max_tokens: 2 } as never)
+      .withResponse();
+    assert.equal(
+      plain.response.headers.get(IGNORED_FIELDS_HEADER),
+      null,
+      'no header when nothing was ignored',
+    );
     await assert.rejects(
       client.chat.completions.create({ ...thinking, max_tokens: 4, verbosity: 'low', top_p: 7 } as never),
       (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as Extra).param === 'top_p',
@@ -192,7 +198,10 @@ describe('openai client: reasoning fields, max_tokens, unknown fields, Responses
     const last = usages.at(-1)!;
     assert.equal(last.completion_tokens, 10);
     assert.ok(usages.every((u) => u.prompt_tokens === last.prompt_tokens));
-    assert.ok(usages.some((u) => u.completion_tokens > 0 && u.completion_tokens < 10), 'usage so far');
+    assert.ok(
+      usages.some((u) => u.completion_tokens > 0 && u.completion_tokens < 10),
+      'usage so far',
+    );
   });
 
   it('responses.create: a reasoning item and a message item, usage, output_text', async () => {
