@@ -249,3 +249,18 @@ export const responseObjectSchema = z
     description:
       'The response object; streamed as events (`event:` lines named by `type`): response.created, response.in_progress, per output item output_item.added, content_part.added, reasoning_text.delta / output_text.delta, reasoning_text.done / output_text.done, content_part.done, output_item.done, then response.completed (or response.incomplete at max_output_tokens); each event has a sequence_number.',
   });
+
+export const responseStreamEventSchema = z
+  .looseObject({
+    type: z
+      .string()
+      .describe(
+        'response.created, response.in_progress, response.output_item.added, response.content_part.added, response.reasoning_text.delta, response.reasoning_text.done, response.output_text.delta, response.output_text.done, response.content_part.done, response.output_item.done, response.completed, response.incomplete, error',
+      ),
+    sequence_number: z.number().int().describe('0, 1, 2, … in the order sent'),
+  })
+  .meta({
+    id: 'ResponseStreamEvent',
+    description:
+      "One SSE event (`event: <type>` then `data: {json}`), shaped as OpenAI's: lifecycle events carry `response`, item events `output_index` and `item`, part and text events `item_id`, `output_index`, `content_index` and `part` / `delta` / `text`. No `[DONE]`.",
+  });
