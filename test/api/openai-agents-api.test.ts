@@ -33,7 +33,8 @@ describe('openai client: reasoning fields, max_tokens, unknown fields, Responses
     const dir = join(root, 'r1');
     await writeHfModel(dir, 'r1-qwen', { seed: 11 });
     await writeManifest(dir);
-    live = await startLiveServer({ checkpointDirs: [dir] });
+    // 256 positions: a request without max_tokens runs to the end of the context quickly.
+    live = await startLiveServer({ checkpointDirs: [dir], engine: { maxModelLen: 256 } });
     client = new OpenAI({ baseURL: `${live.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30_000 });
   });
   after(async () => {
@@ -202,6 +203,24 @@ describe('openai client: reasoning fields, max_tokens, unknown fields, Responses
       usages.some((u) => u.completion_tokens > 0 && u.completion_tokens < 10),
       'usage so far',
     );
+  });
+
+  it('completions: continuous_usage_stats too', async () => {
+    const stream = await client.completions.create({
+      model: 'r1',
+      prompt: 'Once upon a time',
+      max_tokens: 6,
+      temperature: 0.8,
+      seed: 3,
+      stream: true,
+      stream_options: { include_usage: true, continuous_usage_stats: true },
+    } as never);
+    const counts: number[] = [];
+    for await (const chunk of stream as unknown as AsyncIterable<OpenAI.Completion>) {
+      counts.push(chunk.usage!.completion_tokens);
+    }
+    assert.equal(counts.at(-1), 6);
+    assert.ok(counts.every((n, i) => i === 0 || n >= counts[i - 1]!));
   });
 
   it('responses.create: a reasoning item and a message item, usage, output_text', async () => {
