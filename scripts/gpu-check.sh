@@ -44,10 +44,12 @@ serve() { # device port
     >"$OUT/serve-$1.log" 2>&1 &
   echo $!
 }
-wait_ready() { # port pid
+wait_ready() { # port pid log
   for _ in $(seq 1 240); do
     curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0
     kill -0 "$2" 2>/dev/null || return 1
+    # The server stays up (503) when its engine cannot start: don't wait out the device's time.
+    grep -q "the engine failed to start" "$3" 2>/dev/null && return 1
     sleep 1
   done
   return 1
@@ -55,12 +57,13 @@ wait_ready() { # port pid
 
 say "CPU server (converts the graph once)"
 cpu_pid=$(serve cpu 8001)
-wait_ready 8001 "$cpu_pid" || { say "CPU server failed"; tail -40 "$OUT/serve-cpu.log"; exit 1; }
+wait_ready 8001 "$cpu_pid" "$OUT/serve-cpu.log" || { say "CPU server failed"; tail -40 "$OUT/serve-cpu.log"; exit 1; }
 say "WebGPU server"
 gpu_pid=$(serve webgpu 8002)
-if ! wait_ready 8002 "$gpu_pid"; then
+if ! wait_ready 8002 "$gpu_pid" "$OUT/serve-webgpu.log"; then
   say "WebGPU server failed to start"
   tail -60 "$OUT/serve-webgpu.log"
+  kill "$gpu_pid" 2>/dev/null
   gpu_pid=""
 fi
 
@@ -72,7 +75,7 @@ sampler=$!
 
 bench() { # port concurrency prompts tag
   node "$APP/dist/cli/main.js" bench serve --url "http://127.0.0.1:$1" --max-concurrency "$2" \
-    --num-prompts "$3" --mix discrete=1 --max-tokens 64 --extra-body '{"temperature":0,"ignore_eos":true}' \
+    --num-prompts "$3" --mix discrete=1 --max-tokens 64 --extra-body '{"temperature":0,"ignore_eos":true,"skip_special_tokens":false}' \
     --json-out "$OUT/bench-$4.json" --request-timeout 300 >"$OUT/bench-$4.txt" 2>&1
   tail -25 "$OUT/bench-$4.txt"
 }

@@ -89,6 +89,15 @@ function summary(outDir, modelDir) {
   // Batch-1 decode reads every weight once per token (the KV of ≤ 100 positions is negligible).
   const bandwidthShare = tpot ? weightBytes / (tpot / 1000) / H200_BYTES_PER_S : null;
   const compare = readJson(join(outDir, 'compare.json'));
+  // reverie_kv_resident_steps_total / reverie_kv_settles_total: how much of the decode kept its KV on the GPU.
+  let metrics = '';
+  try {
+    metrics = readFileSync(join(outDir, 'gpu-metrics.txt'), 'utf8');
+  } catch {}
+  const metric = (name) => {
+    const m = metrics.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm'));
+    return m ? Number(m[1]) : null;
+  };
   console.log(
     JSON.stringify(
       {
@@ -97,6 +106,7 @@ function summary(outDir, modelDir) {
         runs,
         batch1DecodeBandwidthShare: bandwidthShare,
         greedyText: compare ? { identical: compare.identical, prompts: compare.prompts } : null,
+        residentKv: { residentSteps: metric('reverie_kv_resident_steps_total'), settles: metric('reverie_kv_settles_total') },
       },
       null,
       2,

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { engineOptionsSchema } from '../engine/config.ts';
+import { DEVICES } from '../model/execution-provider.ts';
+import { TOOL_CALL_PARSERS } from './tool-calls/index.ts';
 
 /**
  * Server configuration, parsed once from the environment and the command line into a frozen
@@ -42,6 +44,14 @@ export const apiConfigSchema = z.object({
   allowCredentials: bool.default(false),
   /** `/metrics` needs the API key too (default: open, as vLLM serves it, so Prometheus scrapes). */
   metricsRequireKey: bool.default(false),
+  /**
+   * vLLM's `--tool-call-parser`: how `tool_choice: "auto"` reads calls from the answer. `auto`
+   * (default) picks each model's from its chat template (`<tool_call>` → hermes, Llama 3.1's JSON
+   * → llama3_json); `none` turns auto tool choice off.
+   */
+  toolCallParser: z
+    .enum(['auto', 'none', ...Object.keys(TOOL_CALL_PARSERS)] as [string, ...string[]])
+    .default('auto'),
 });
 export type ApiConfig = Readonly<z.infer<typeof apiConfigSchema>>;
 
@@ -54,7 +64,7 @@ export const serverConfigSchema = apiConfigSchema.extend({
   host: z.string().min(1).default('127.0.0.1'),
   port: port.default(8000),
   modelsDir: z.string().min(1).optional(),
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  device: z.enum(DEVICES).default('cpu'),
   /** How long SIGTERM waits for in-flight requests before cutting them off. */
   shutdownTimeoutMs: positiveInt.default(30_000),
   /** Passed to `createEngine` with the checkpoints and the device. */
@@ -82,6 +92,7 @@ export const SERVER_ENV = {
   allowedHeaders: 'REVERIE_ALLOWED_HEADERS',
   allowCredentials: 'REVERIE_ALLOW_CREDENTIALS',
   metricsRequireKey: 'REVERIE_METRICS_REQUIRE_KEY',
+  toolCallParser: 'REVERIE_TOOL_CALL_PARSER',
   shutdownTimeoutMs: 'REVERIE_SHUTDOWN_TIMEOUT_MS',
 } as const satisfies Record<Exclude<keyof ServerConfig, 'engine'>, string>;
 
@@ -94,6 +105,7 @@ export const ENGINE_ENV = {
   queueLimit: 'REVERIE_QUEUE_LIMIT',
   prefixCache: 'REVERIE_PREFIX_CACHE',
   kvDtype: 'REVERIE_KV_DTYPE',
+  residentKv: 'REVERIE_RESIDENT_KV',
   maxBufferedEvents: 'REVERIE_MAX_BUFFERED_EVENTS',
   stallTimeoutMs: 'REVERIE_STALL_TIMEOUT_MS',
   threads: 'REVERIE_THREADS',

@@ -5,6 +5,7 @@ import { benchAttention, formatAttention } from '../bench/attention.ts';
 import { benchConvert, type ConvertWeights, formatConvert } from '../bench/convert.ts';
 import { benchDecoding, formatDecoding } from '../bench/decoding.ts';
 import { benchEngine, formatEngine } from '../bench/engine.ts';
+import { benchKvPath, formatKvPath } from '../bench/kv-path.ts';
 import { benchMemory, formatMemory } from '../bench/memory.ts';
 import { benchQuantEngine, formatQuantEngine } from '../bench/quant-engine.ts';
 import { benchKernels, formatKernels, KERNEL_VARIANTS } from '../bench/quant-kernels.ts';
@@ -21,8 +22,9 @@ import { benchServeCommand } from './bench-serve.ts';
 
 /**
  * `reverie bench runtime|attention|decoding|engine [--models tiny,qwen2.5-0.5b-shape] [--steps N]
- * [--quant fp32,int8,int4] [--quant-only] [--json]` (`--quant`: the weights runtime and engine compare;
- * empty: none; `--quant-only`: runtime's quantization table alone),
+ * [--quant fp32,int8,int4] [--quant-only] [--kv-path] [--json]` (`--quant`: the weights runtime and engine
+ * compare; empty: none; `--quant-only`: runtime's quantization table alone; `--kv-path`: runtime's
+ * table of the graph before/after the whole-cache outputs and the resident-KV path, kv-path.ts),
  * `reverie bench kernels [--layers 8] [--quant …]` (the Linear layers alone per integer kernel, every
  * variant unless `--quant` names some; quant-kernels.ts),
  * `reverie bench quality [--model DIR] [--testset FILE] [--quant …] [--thinking hard,soft]` (greedy
@@ -44,6 +46,7 @@ export async function benchCommand(argv: string[]): Promise<void> {
       steps: { type: 'string' },
       quant: { type: 'string' },
       'quant-only': { type: 'boolean', default: false },
+      'kv-path': { type: 'boolean', default: false },
       layers: { type: 'string' },
       model: { type: 'string' },
       testset: { type: 'string' },
@@ -71,6 +74,16 @@ export async function benchCommand(argv: string[]): Promise<void> {
   for (const w of weights)
     if (!known.includes(w)) throw new Error(`--quant takes ${known.join(', ')}; not ${w}`);
   const log = (s: string) => process.stderr.write(`${s}\n`);
+  if (which === 'runtime' && values['kv-path']) {
+    const rows = await benchKvPath({
+      models: values.models!.split(','),
+      steps: values.steps ? Number(values.steps) : undefined,
+      log,
+    });
+    console.log(formatKvPath(rows));
+    if (values.json) console.log(JSON.stringify({ bench: 'runtime-kv-path', rows }));
+    return;
+  }
   if (which === 'runtime') {
     const rows = values['quant-only']
       ? []

@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { decodeContext } from '../engine/decode-context.ts';
 import { LocalEngine } from '../engine/local.ts';
+import { DEVICES, type Device } from '../model/execution-provider.ts';
 import { checkSlidingWindow } from '../model/hf-config.ts';
 import { defaultCheckpointDir } from '../model/model-dir.ts';
 import { openModel } from '../model/open-model.ts';
-import type { Device } from '../model/runner.ts';
 
 /**
  * `reverie generate --prompt TEXT [--model DIR] [--max-tokens N] [--raw] [--no-thinking]`:
@@ -24,8 +24,8 @@ export async function generateCommand(argv: string[]): Promise<void> {
   });
   if (values.prompt === undefined)
     throw new Error('usage: reverie generate --prompt TEXT [--model DIR] [--max-tokens N]');
-  if (!['cpu', 'webgpu', 'cuda'].includes(values.device!))
-    throw new Error(`--device must be cpu, webgpu or cuda`);
+  if (!(DEVICES as readonly string[]).includes(values.device!))
+    throw new Error(`--device must be one of ${DEVICES.join(', ')}`);
   const dir = values.model ?? defaultCheckpointDir();
   const model = await openModel(dir, {
     device: values.device as Device,

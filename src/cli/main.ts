@@ -9,7 +9,7 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   serve: {
     run: serveCommand,
     help:
-      'serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda] [--max-num-seqs N …]   ' +
+      'serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda|auto] [--max-num-seqs N …]   ' +
       'OpenAI-compatible server (README: every flag and REVERIE_* variable)',
   },
   generate: {

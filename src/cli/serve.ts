@@ -20,14 +20,15 @@ const FLAGS = [
   'allowedOrigins',
   'allowedMethods',
   'allowedHeaders',
+  'toolCallParser',
   ...Object.keys(ENGINE_ENV),
 ] as (keyof ServerFlags)[];
 /** Switches: `--allow-credentials` (as vLLM's) and `--metrics-require-key` mean true. */
 const SWITCHES = ['allowCredentials', 'metricsRequireKey'] as (keyof ServerFlags)[];
 
 /**
- * `reverie serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda] [--allowed-origins JSON|LIST]
- * [--allow-credentials] [--metrics-require-key] [--max-num-seqs N …]`:
+ * `reverie serve [--host H] [--port P] [--models-dir DIR] [--device cpu|webgpu|cuda|auto] [--allowed-origins JSON|LIST]
+ * [--tool-call-parser auto|none|hermes|llama3_json] [--allow-credentials] [--metrics-require-key] [--max-num-seqs N …]`:
  * serves every checkpoint of the models folder (the default one first) over the OpenAI-compatible
  * API, with the API limits and engine knobs of the environment ({@link parseServerConfig}).
  * `/health` answers 503 until the models are loaded. SIGTERM or SIGINT: stop accepting, finish
@@ -82,6 +83,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
   try {
     await engine.ready();
     for (const m of engine.models) {
+      if (m.deviceFallback) log(`reverie: ${m.name} runs on the CPU: ${m.deviceFallback}`);
+      else if (m.device !== 'cpu')
+        log(
+          `reverie: ${m.name} runs on ${m.device}${m.device === 'webgpu' && config.engine.residentKv !== false ? ' (KV cache resident on the GPU while a decode batch is unchanged)' : ''}`,
+        );
       log(
         `reverie: KV cache budget of ${m.name}: ${describeKvBudget(m.kvBudget, config.engine.maxNumSeqs, m.maxModelLen)}`,
       );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEVICES } from '../model/execution-provider.ts';
 
 /**
  * Engine knobs, parsed once with zod into a frozen object. Defaults follow vLLM where it has one
@@ -7,7 +8,7 @@ import { z } from 'zod';
 export const engineOptionsSchema = z.object({
   /** Checkpoint folders to serve; the first is the default model. */
   checkpointDirs: z.array(z.string()).min(1),
-  device: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  device: z.enum(DEVICES).default('cpu'),
   /**
    * Weights to serve every checkpoint with, instead of what its manifest's `quantization` says:
    * `none` (float), `int8` or `int4` (see docs/quantization.md). Default: the manifest's.
@@ -33,6 +34,12 @@ export const engineOptionsSchema = z.object({
    * budget holds twice the positions) at the cost of converting on every step.
    */
   kvDtype: z.enum(['float32', 'float16']).default('float32'),
+  /**
+   * Keep the KV cache where the model computed it while a decode batch is unchanged (see
+   * src/model/resident-kv.ts). Default: on for WebGPU (the cache stays in GPU memory), off on the
+   * CPU, where it only adds copies; true on the CPU runs the GPU path's logic for testing.
+   */
+  residentKv: z.boolean().optional(),
   /** Reuse KV of repeated prompt prefixes. */
   prefixCache: z.boolean().default(true),
   /**

@@ -232,6 +232,8 @@ class WorkerEngine implements Engine {
         manifest: checkpoint.manifest,
         maxModelLen: loaded.maxModelLen,
         quantization: loaded.quantization,
+        device: loaded.device,
+        ...(loaded.deviceFallback !== undefined && { deviceFallback: loaded.deviceFallback }),
         kvBudget: loaded.kvBudget,
         tokenizer,
         chatTemplate: checkpoint.tokenizerConfig.chat_template

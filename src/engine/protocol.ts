@@ -1,4 +1,5 @@
 import type { Checkpoint } from '../model/checkpoint.ts';
+import type { ResolvedDevice } from '../model/execution-provider.ts';
 import type { EngineOptions } from './config.ts';
 import type { KvBudget } from './kv-budget.ts';
 import type { ResolvedRequest } from './resolve-request.ts';
@@ -31,6 +32,9 @@ export interface LoadedModel {
   maxModelLen: number;
   /** The weights the graph runs: `none` (float), `int8` or `int4`. */
   quantization: 'none' | 'int8' | 'int4';
+  /** Where the model runs (`auto` resolved) and, if `auto` fell back to the CPU, why. */
+  device: ResolvedDevice;
+  deviceFallback?: string;
   kvBudget: KvBudget;
 }
 
@@ -50,6 +54,8 @@ export function emptyWorkerStats(): WorkerStats {
     promptTokensComputed: 0,
     stepTimeMs: 0,
     forwardTimeMs: 0,
+    kvResidentSteps: 0,
+    kvSettles: 0,
   };
 }
 

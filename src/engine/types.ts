@@ -1,5 +1,6 @@
 import { CodedError, type ErrorCode } from '../errors.ts';
 import type { ChatTemplate } from '../model/chat-template.ts';
+import type { ResolvedDevice } from '../model/execution-provider.ts';
 import type { Manifest } from '../model/manifest.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { KvBudget } from './kv-budget.ts';
@@ -45,6 +46,9 @@ export interface ModelInfo {
   chatTemplate: ChatTemplate | null;
   /** The weights the server runs: `none` (float), `int8` or `int4` (manifest or `--quantization`). */
   quantization: 'none' | 'int8' | 'int4';
+  /** Where the model runs (`--device`, with `auto` resolved); `deviceFallback` says why `auto` chose the CPU. */
+  device: ResolvedDevice;
+  deviceFallback?: string;
   /** Unix seconds when the model was loaded (OpenAI's `created`). */
   created: number;
   /** What resolving a request against this model needs (vocabulary, modes, markers, length, defaults). */
@@ -165,6 +169,9 @@ export interface EngineStats extends FlowStats {
   /** Cumulative wall time of engine steps, and of the model's `session.run` inside them (ms). */
   stepTimeMs: number;
   forwardTimeMs: number;
+  /** Steps whose KV cache stayed on the device (WebGPU; see src/model/resident-kv.ts), and downloads that ended such a run. */
+  kvResidentSteps: number;
+  kvSettles: number;
 }
 
 /**

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { StructuredOutputCompiler } from '../decoding/structured/grammar-compiler.ts';
 import { grammarVocabulary } from '../decoding/structured/vocabulary.ts';
 import { openModel } from '../model/open-model.ts';
+import type { ModelRunner } from '../model/runner.ts';
 import { decodeContext } from './decode-context.ts';
 import { FREE_MEMORY_SHARE, freeMemory, kvBudget } from './kv-budget.ts';
 import { EngineLoop } from './loop.ts';
@@ -28,7 +29,7 @@ const port = parentPort!;
 const { options } = workerData as WorkerData;
 const loops = new Map<string, EngineLoop>();
 /** Every opened model's runner, closed (ORT sessions released) before the worker exits. */
-const runners: { close(): Promise<void> }[] = [];
+const runners: ModelRunner[] = [];
 let outbox: [string, WireEvent[]][] = [];
 let wake: (() => void) | null = null;
 let shuttingDown = false;
@@ -56,6 +57,10 @@ function stats(): WorkerStats {
     s.promptTokensComputed += ex.prefillPositions;
     s.stepTimeMs += ex.stepMs;
     s.forwardTimeMs += ex.forwardMs;
+  }
+  for (const runner of runners) {
+    s.kvResidentSteps += runner.residentSteps;
+    s.kvSettles += runner.kvSettles;
   }
   s.kvUsage = capacity > 0 ? used / capacity : 0;
   s.prefixCacheUsage = capacity > 0 ? cached / capacity : 0;
@@ -111,6 +116,7 @@ async function load(): Promise<void> {
       threads: options.threads,
       kvDtype: options.kvDtype,
       quantization: options.quantization,
+      residentKv: options.residentKv,
     });
     const { runner, checkpoint } = model;
     runners.push(runner);
@@ -168,6 +174,8 @@ async function load(): Promise<void> {
       checkpoint,
       maxModelLen,
       quantization: model.graph.quantization?.weights ?? 'none',
+      device: runner.device,
+      ...(runner.deviceFallback !== undefined && { deviceFallback: runner.deviceFallback }),
       kvBudget: budget,
     });
   }

@@ -116,10 +116,13 @@ const RAISE_PREFIX = `{% set raise_exception = ${RAISE_VARIABLE} %}`;
 export class ChatTemplate {
   readonly #template: Template;
   readonly #specials: Record<string, string>;
+  /** The template's text (the API reads which tool-call syntax it writes). */
+  readonly source: string;
 
-  private constructor(template: Template, specials: Record<string, string>) {
+  private constructor(template: Template, specials: Record<string, string>, source: string) {
     this.#template = template;
     this.#specials = specials;
+    this.source = source;
   }
 
   /**
@@ -144,7 +147,7 @@ export class ChatTemplate {
       const value = tokenString(config[key]);
       if (value !== undefined) specials[key] = value;
     }
-    return new ChatTemplate(template, specials);
+    return new ChatTemplate(template, specials, source);
   }
 
   /**

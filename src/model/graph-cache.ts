@@ -19,9 +19,10 @@ import { WeightSource } from './weight-source.ts';
 
 /**
  * Bump when the graph layout changes, so stale graphs are rebuilt. 2: cos/sin computed from the
- * positions, dense-mixture inputs, Qwen3 q/k norms.
+ * positions, dense-mixture inputs, Qwen3 q/k norms. 3: the whole cache as an output
+ * (`cache_key_{l}`/`cache_value_{l}`), for device-resident KV.
  */
-export const BUILDER_VERSION = 2;
+export const BUILDER_VERSION = 3;
 
 export interface GraphStamp {
   builder: number;
@@ -48,6 +49,8 @@ export interface EnsureGraphOptions {
   quantization?: QuantSpec | null;
   /** Where to write the graph (default: the checkpoint folder, else ~/.cache/reverie). */
   outDir?: string;
+  /** false: no whole-cache outputs (a `nocache` file, for `bench runtime --kv-path` only). */
+  cacheOutputs?: boolean;
   force?: boolean;
   /** sha256 of each weight file by base name, when already known (from a verified manifest). */
   knownSha256?: Record<string, string>;
@@ -127,7 +130,12 @@ export async function ensureGraph(
   const quantization = opts.quantization
     ? { ...opts.quantization, unsignedInt8: opts.quantization.unsignedInt8 || u8s8MaySaturate() }
     : null;
-  const tags = [...(dtype === 'fp32' ? [] : [dtype]), ...(quantization ? [quantTag(quantization)] : [])];
+  const cacheOutputs = opts.cacheOutputs ?? true;
+  const tags = [
+    ...(dtype === 'fp32' ? [] : [dtype]),
+    ...(quantization ? [quantTag(quantization)] : []),
+    ...(cacheOutputs ? [] : ['nocache']),
+  ];
   const modelPath = join(dir, ['model', ...tags, 'onnx'].join('.'));
   const stampPath = `${modelPath}.json`;
   if (!opts.force && existsSync(modelPath) && existsSync(stampPath)) {
@@ -164,6 +172,7 @@ export async function ensureGraph(
   try {
     const graph = buildDecoderGraph(cfg, weights, {
       dtype,
+      cacheOutputs,
       ...(quantization ? { quantization } : {}),
       sink: out.sink,
       onProgress: (done, total) => {

@@ -25,6 +25,8 @@ export interface OpenModelOptions {
   threads?: number;
   /** KV storage precision (default float32). */
   kvDtype?: KvDtype;
+  /** Device-resident KV between unchanged decode steps (default: on for WebGPU; see resident-kv.ts). */
+  residentKv?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -48,6 +50,7 @@ export async function openModel(dir: string, opts: OpenModelOptions = {}): Promi
     device: opts.device,
     threads: opts.threads,
     kvDtype: opts.kvDtype,
+    residentKv: opts.residentKv,
   });
   return { checkpoint, graph, runner, tokenizer, chatTemplate };
 }

@@ -7,13 +7,14 @@ import {
   type StepPlan,
   type StepResult,
 } from './batch.ts';
+import { type Device, openSession, type ResolvedDevice } from './execution-provider.ts';
 import type { ModelConfig } from './hf-config.ts';
 import { GROWTH_POSITIONS, type KvDtype, KvStore, kvBytesPerPosition } from './kv-store.ts';
 import { IO } from './onnx/io.ts';
+import { isDecodeRow, ResidentKv } from './resident-kv.ts';
 import { type CostModel, isDense, planRuns } from './run-groups.ts';
 
-/** Execution providers reverie can ask onnxruntime-node for. */
-export type Device = 'cpu' | 'webgpu' | 'cuda';
+export type { Device } from './execution-provider.ts';
 
 export interface RunnerOptions {
   device?: Device;
@@ -26,6 +27,12 @@ export interface RunnerOptions {
   denseFrom?: number;
   /** KV storage precision (default float32; float16 halves the bytes per position). */
   kvDtype?: KvDtype;
+  /**
+   * Keep the KV cache where the graph computed it while the decode batch is unchanged
+   * (resident-kv.ts). Default: on for WebGPU, where the cache stays in GPU memory; off on the CPU,
+   * where the binding would copy the whole cache out of every step (only tests turn it on there).
+   */
+  residentKv?: boolean;
 }
 
 /**
@@ -77,11 +84,25 @@ export class ModelRunner implements Runner {
   readonly #pastK: Scratch<Float32Array>[];
   readonly #pastV: Scratch<Float32Array>[];
   readonly #fetches: string[];
+  /** What a step that keeps its cache resident fetches: the whole cache instead of the new positions. */
+  readonly #residentFetches: string[];
+  readonly #residentKv: boolean;
+  #resident: ResidentKv | null = null;
+  #residentSteps = 0;
+  #kvSettles = 0;
   #forwardMs = 0;
   #runs = 0;
   readonly #costs: CostModel;
 
-  private constructor(session: ort.InferenceSession, cfg: ModelConfig, opts: RunnerOptions) {
+  private constructor(
+    session: ort.InferenceSession,
+    cfg: ModelConfig,
+    opts: RunnerOptions,
+    /** Where the session runs (`auto` resolved). */
+    readonly device: ResolvedDevice = 'cpu',
+    /** Why `auto` fell back to the CPU, if it did. */
+    readonly deviceFallback?: string,
+  ) {
     this.#session = session;
     this.#cfg = cfg;
     this.vocabSize = cfg.vocabSize;
@@ -106,21 +127,27 @@ export class ModelRunner implements Runner {
       runCost: positionCost + 1e6,
     };
     this.#fetches = [IO.logits, IO.hidden];
-    for (let l = 0; l < cfg.numLayers; l++) this.#fetches.push(IO.presentKey(l), IO.presentValue(l));
+    this.#residentFetches = [IO.logits, IO.hidden];
+    for (let l = 0; l < cfg.numLayers; l++) {
+      this.#fetches.push(IO.presentKey(l), IO.presentValue(l));
+      this.#residentFetches.push(IO.cacheKey(l), IO.cacheValue(l));
+    }
+    this.#residentKv = opts.residentKv ?? device === 'webgpu';
   }
 
   /** Opens an ORT session on a converted graph (see graph-cache.ts). */
   static async open(modelPath: string, cfg: ModelConfig, opts: RunnerOptions = {}): Promise<ModelRunner> {
-    const device = opts.device ?? 'cpu';
-    const session = await ort.InferenceSession.create(modelPath, {
+    const { session, device, fallback } = await openSession(modelPath, opts.device ?? 'cpu', (device) => ({
       executionProviders: device === 'cpu' ? ['cpu'] : [device, 'cpu'],
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
       interOpNumThreads: 1,
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
       logSeverityLevel: 3,
-    });
-    return new ModelRunner(session, cfg, opts);
+      ...(device === 'webgpu' &&
+        (opts.residentKv ?? true) && { preferredOutputLocation: deviceOutputs(cfg) }),
+    }));
+    return new ModelRunner(session, cfg, opts, device, fallback);
   }
 
   get config(): ModelConfig {
@@ -138,15 +165,36 @@ export class ModelRunner implements Runner {
   }
 
   kvLength(holder: number): number {
-    return this.#kv.length(holder);
+    return this.#kv.length(holder) + (this.#resident?.deviceLength(holder) ?? 0);
   }
 
   kvBytes(): number {
-    return this.#kv.bytes();
+    const r = this.#resident;
+    // The device cache is float32 and padded: every row holds `total` slots.
+    const device = r ? r.seqs.length * r.total * kvBytesPerPosition(this.#cfg) : 0;
+    return this.#kv.bytes() + device;
   }
 
-  /** The ORT feeds of a step's rows. */
-  #prepareFeeds(rows: readonly RowStep[]): Record<string, ort.Tensor> {
+  /** Steps that ran on the resident cache (the step that made it resident not counted). */
+  get residentSteps(): number {
+    return this.#residentSteps;
+  }
+
+  /** Times residency ended with a download into the host store. */
+  get kvSettles(): number {
+    return this.#kvSettles;
+  }
+
+  /** Whether the KV cache of the current decode batch is on the device now (tests, benches). */
+  get kvResident(): boolean {
+    return this.#resident !== null;
+  }
+
+  /**
+   * The ORT feeds of a step's rows; with `resident`, the past is the device cache (its rows are
+   * `rows`, one decode position each) instead of a gather from the host store.
+   */
+  #prepareFeeds(rows: readonly RowStep[], resident: ResidentKv | null = null): Record<string, ort.Tensor> {
     const { hiddenSize: D, numKvHeads: Hk, headDim: hd, numLayers } = this.#cfg;
     const B = rows.length;
     const V = this.#cfg.vocabSize;
@@ -164,9 +212,13 @@ export class ModelRunner implements Runner {
       P = Math.max(P, this.#kv.length(r.seq));
       M += r.allPositions ? r.count : 1;
     }
+    if (resident) P = resident.total;
     const T = P + S;
-    if (T > this.#cfg.maxPositions)
-      throw new Error(`runner: ${T} positions exceed the model's ${this.#cfg.maxPositions}`);
+    rows.forEach((r, b) => {
+      const positions = (resident ? resident.length(b) : this.#kv.length(r.seq)) + r.count;
+      if (positions > this.#cfg.maxPositions)
+        throw new Error(`runner: ${positions} positions exceed the model's ${this.#cfg.maxPositions}`);
+    });
     const ids = this.#ids.view(B * S * K).fill(0n);
     const weights = this.#weights.view(B * S * K).fill(0);
     const add = this.#add.view(B * S * D).fill(0);
@@ -178,7 +230,7 @@ export class ModelRunner implements Runner {
     let m = 0;
     let n = 0;
     rows.forEach((r, b) => {
-      const past = this.#kv.length(r.seq);
+      const past = resident ? resident.length(b) : this.#kv.length(r.seq);
       const toDense = isDense(r, this.#costs);
       for (let s = 0; s < r.count; s++) {
         const src = s * r.bagSize;
@@ -201,7 +253,10 @@ export class ModelRunner implements Runner {
         // Padded positions reuse the row's next position and attend only to themselves: harmless, never all-masked.
         pos[b * S + s] = BigInt(s < r.count ? past + s : past);
         const rowMask = (b * S + s) * T;
-        if (s < r.count) mask.fill(0, rowMask, rowMask + past);
+        if (s < r.count) {
+          if (resident) resident.maskPast(mask, rowMask, b);
+          else mask.fill(0, rowMask, rowMask + past);
+        }
         mask.fill(0, rowMask + P, rowMask + P + Math.min(s, r.count - 1) + 1);
         if (s >= r.count) mask[rowMask + P + s] = 0;
       }
@@ -218,6 +273,13 @@ export class ModelRunner implements Runner {
       [IO.denseWeights]: new ort.Tensor('float32', dense, [N, V]),
       [IO.denseIndex]: new ort.Tensor('int64', denseIdx, [N]),
     };
+    if (resident) {
+      for (let l = 0; l < numLayers; l++) {
+        feeds[IO.pastKey(l)] = resident.keys[l]!;
+        feeds[IO.pastValue(l)] = resident.values[l]!;
+      }
+      return feeds;
+    }
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     for (let l = 0; l < numLayers; l++) {
@@ -241,11 +303,15 @@ export class ModelRunner implements Runner {
    * same as one run.
    */
   async step(plan: StepPlan): Promise<StepResult> {
+    const resident = this.#resident;
+    if (resident && !(resident.continues(plan) && resident.total < this.#cfg.maxPositions))
+      await this.#settle();
     applyKvChanges(plan, this.#kv);
     const rows = plan.rows;
     if (rows.length === 0) return emptyResult(this.vocabSize, this.hiddenSize);
+    if (this.#resident) return this.#runResident(rows, this.#resident);
     const groups = planRuns(rows, this.#costs);
-    if (groups.length === 1) return this.#run(rows);
+    if (groups.length === 1) return this.#run(rows, this.#residentKv && rows.every(isDecodeRow));
     const parts: StepResult[] = [];
     for (const g of groups) parts.push(await this.#run(g.map((i) => rows[i]!)));
     return this.#merge(rows, groups, parts);
@@ -277,23 +343,73 @@ export class ModelRunner implements Runner {
     return { logits, hidden, offsets, vocabSize: V, hiddenSize: D };
   }
 
-  async #run(rows: readonly RowStep[]): Promise<StepResult> {
+  /**
+   * One run from the host store. With `enterResident` (a decode batch), the whole cache it
+   * computes stays where it is (on the device with WebGPU) and the next steps continue from it;
+   * the new positions are not appended to the host store until the batch changes.
+   */
+  async #run(rows: readonly RowStep[], enterResident = false): Promise<StepResult> {
     const feeds = this.#prepareFeeds(rows);
     const S = feeds[IO.inputIds]!.dims[1]!;
     const t = performance.now();
-    const out = await this.#session.run(feeds, this.#fetches);
+    const out = await this.#session.run(feeds, enterResident ? this.#residentFetches : this.#fetches);
     this.#forwardMs += performance.now() - t;
     this.#runs++;
+    if (enterResident) {
+      const start = feeds[IO.pastKey(0)]!.dims[2]!;
+      const layers = Array.from({ length: this.#cfg.numLayers }, (_, l) => l);
+      this.#resident = new ResidentKv(
+        rows.map((r) => r.seq),
+        rows.map((r) => this.#kv.length(r.seq)),
+        start,
+        layers.map((l) => out[IO.cacheKey(l)]!),
+        layers.map((l) => out[IO.cacheValue(l)]!),
+      );
+      return this.#result(rows, out);
+    }
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     for (let l = 0; l < this.#cfg.numLayers; l++) {
       keys.push(out[IO.presentKey(l)]!.data as Float32Array);
       values.push(out[IO.presentValue(l)]!.data as Float32Array);
     }
+    rows.forEach((r, b) => {
+      this.#kv.append(r.seq, b, S, r.count, keys, values);
+    });
+    return this.#result(rows, out);
+  }
+
+  /** A decode step on the resident cache: its past is the last step's whole-cache outputs. */
+  async #runResident(rows: readonly RowStep[], resident: ResidentKv): Promise<StepResult> {
+    const feeds = this.#prepareFeeds(rows, resident);
+    const t = performance.now();
+    const out = await this.#session.run(feeds, this.#residentFetches);
+    this.#forwardMs += performance.now() - t;
+    this.#runs++;
+    this.#residentSteps++;
+    resident.release();
+    resident.keys = Array.from({ length: this.#cfg.numLayers }, (_, l) => out[IO.cacheKey(l)]!);
+    resident.values = Array.from({ length: this.#cfg.numLayers }, (_, l) => out[IO.cacheValue(l)]!);
+    resident.total++;
+    return this.#result(rows, out);
+  }
+
+  /** Ends residency: the device positions are appended to the host store (one download). */
+  async #settle(): Promise<void> {
+    const resident = this.#resident!;
+    this.#resident = null;
+    this.#kvSettles++;
+    const { keys, values, count } = await resident.download(this.#cfg.numKvHeads, this.#cfg.headDim);
+    resident.seqs.forEach((seq, b) => {
+      this.#kv.append(seq, b, count, count, keys, values);
+    });
+  }
+
+  /** The step result of a run's logits and hidden states (one output per row unless allPositions). */
+  #result(rows: readonly RowStep[], out: ort.InferenceSession.ReturnType): StepResult {
     const offsets = new Int32Array(rows.length);
     let m = 0;
     rows.forEach((r, b) => {
-      this.#kv.append(r.seq, b, S, r.count, keys, values);
       offsets[b] = m;
       m += r.allPositions ? r.count : 1;
     });
@@ -307,6 +423,20 @@ export class ModelRunner implements Runner {
   }
 
   async close(): Promise<void> {
+    this.#resident?.release();
+    this.#resident = null;
     await this.#session.release();
   }
+}
+
+/** Output locations on WebGPU: the whole-cache outputs stay in GPU memory, the rest come back. */
+function deviceOutputs(cfg: ModelConfig): Record<string, ort.Tensor.DataLocation> {
+  const where: Record<string, ort.Tensor.DataLocation> = { [IO.logits]: 'cpu', [IO.hidden]: 'cpu' };
+  for (let l = 0; l < cfg.numLayers; l++) {
+    where[IO.presentKey(l)] = 'cpu';
+    where[IO.presentValue(l)] = 'cpu';
+    where[IO.cacheKey(l)] = 'gpu-buffer';
+    where[IO.cacheValue(l)] = 'gpu-buffer';
+  }
+  return where;
 }

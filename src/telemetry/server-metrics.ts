@@ -129,6 +129,24 @@ export class ServerMetrics {
       process.memoryUsage.rss(),
     );
     total('reverie_num_preemptions', 'Preemptions since start', () => engine.stats().preemptions);
+    // Device-resident KV (WebGPU): steps that kept the cache on the GPU, and the downloads that ended a run of them.
+    total(
+      'reverie_kv_resident_steps',
+      'Decode steps whose KV cache stayed on the device',
+      () => engine.stats().kvResidentSteps,
+    );
+    total(
+      'reverie_kv_settles',
+      'Downloads of a device-resident KV cache to the host (the decode batch changed)',
+      () => engine.stats().kvSettles,
+    );
+    meter
+      .createObservableGauge('reverie_device_info', {
+        description: 'Where each model runs (label device): 1',
+      })
+      .addCallback((r) => {
+        for (const m of engine.models) r.observe(1, { ...byModel(m.name), device: m.device });
+      });
 
     // Flow control: requests whose reader (SSE, WebSocket) stalled.
     gauge(

@@ -15,6 +15,10 @@ const KEY = 'test-key-123';
 const user = [{ role: 'user', content: 'hi' }];
 const chat = (extra: Record<string, unknown>) => ({ model: 'tiny', messages: user, max_tokens: 4, ...extra });
 const cmpl = (extra: Record<string, unknown>) => ({ model: 'tiny', prompt: 'hi', max_tokens: 4, ...extra });
+const TOOL = {
+  type: 'function',
+  function: { name: 'f', parameters: { type: 'object', properties: { a: { type: 'integer' } } } },
+};
 
 interface Case {
   name: string;
@@ -87,7 +91,7 @@ const CASES: Case[] = [
   },
   {
     name: 'unknown role',
-    body: chat({ messages: [{ role: 'tool', content: 'x' }] }),
+    body: chat({ messages: [{ role: 'function', content: 'x' }] }),
     status: 400,
     type: 'invalid_request_error',
     param: 'messages[0].role',
@@ -372,21 +376,160 @@ const CASES: Case[] = [
     param: 'stream_options',
   },
   // Unsupported and unknown fields
+  // Tools and structured outputs
   {
-    name: 'tools (unsupported)',
-    body: chat({ tools: [{ type: 'function', function: { name: 'f' } }] }),
+    name: 'a tool without a name',
+    body: chat({ tools: [{ type: 'function', function: { description: 'f' } }] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'tools[0].function.name',
+  },
+  {
+    name: 'a tool of another type',
+    body: chat({ tools: [{ type: 'code_interpreter' }] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'tools[0].type',
+  },
+  {
+    name: 'two tools with one name',
+    body: chat({ tools: [TOOL, TOOL], tool_choice: 'required' }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'tools[1].function.name',
+  },
+  {
+    name: 'tool_choice naming a function not in tools',
+    body: chat({ tools: [TOOL], tool_choice: { type: 'function', function: { name: 'g' } } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'tool_choice.function.name',
+  },
+  {
+    name: 'tool_choice without tools',
+    body: chat({ tool_choice: 'auto' }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'tool_choice',
+  },
+  {
+    name: 'tool_choice of an unknown kind',
+    body: chat({ tools: [TOOL], tool_choice: 'sometimes' }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'tool_choice',
+  },
+  {
+    name: 'tool_choice auto on a model whose template has no tool-call syntax',
+    body: chat({ tools: [TOOL] }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'tool_choice',
+  },
+  {
+    name: 'a tool message without tool_call_id',
+    body: chat({
+      messages: [
+        { role: 'user', content: 'x' },
+        { role: 'tool', content: '1' },
+      ],
+    }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages[1].tool_call_id',
+  },
+  {
+    name: 'tool_calls whose arguments are not JSON',
+    body: chat({
+      messages: [
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":' } }],
+        },
+      ],
+    }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages[0].tool_calls[0].function.arguments',
+  },
+  {
+    name: 'tool_calls on a user message',
+    body: chat({
+      messages: [
+        {
+          role: 'user',
+          content: 'x',
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+        },
+      ],
+    }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages[0].tool_calls',
+  },
+  {
+    name: 'a forced tool call and a response_format',
+    body: chat({ tools: [TOOL], tool_choice: 'required', response_format: { type: 'json_object' } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'response_format',
+    code: 'conflicting_parameters',
+  },
+  {
+    name: 'response_format json_schema without a schema',
+    body: chat({ response_format: { type: 'json_schema', json_schema: { name: 'r' } } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'response_format.json_schema.schema',
+  },
+  {
+    name: 'response_format of an unknown type',
+    body: chat({ response_format: { type: 'yaml' } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'response_format.type',
+  },
+  {
+    name: 'a regex XGrammar refuses',
+    body: chat({ guided_regex: '([0-9]' }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'guided_regex',
+  },
+  {
+    name: 'a JSON schema XGrammar refuses',
+    body: chat({
+      structured_outputs: { json: { type: 'object', properties: { a: { $ref: '#/$defs/missing' } } } },
+    }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'structured_outputs.json',
+  },
+  {
+    name: 'two kinds of structured output',
+    body: chat({ guided_choice: ['a'], structured_outputs: { regex: 'a' } }),
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'guided_choice',
+    code: 'conflicting_parameters',
+  },
+  {
+    name: 'completions: tools (a chat feature)',
+    path: '/v1/completions',
+    body: cmpl({ tools: [TOOL] }),
     status: 400,
     type: 'invalid_request_error',
     param: 'tools',
     code: 'unsupported_parameter',
   },
   {
-    name: 'response_format (unsupported)',
-    body: chat({ response_format: { type: 'json_object' } }),
+    name: 'completions: an EBNF grammar XGrammar refuses',
+    path: '/v1/completions',
+    body: cmpl({ structured_outputs: { grammar: 'root ::= missing_rule' } }),
     status: 400,
     type: 'invalid_request_error',
-    param: 'response_format',
-    code: 'unsupported_parameter',
+    param: 'structured_outputs.grammar',
   },
   {
     name: 'a known field of the wrong type beside unknown ones',

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createApp } from '../../src/api/app.ts';
 import type { ModelInfo } from '../../src/engine/types.ts';
@@ -93,6 +95,51 @@ describe('chat template fields (vLLM)', () => {
     const r = await submit({ model: 'r1' });
     assert.ok(r.prompt!.endsWith('<｜Assistant｜><think>\n'));
     assert.equal(r.request!.startsInThinking, true);
+  });
+
+  it('tools and a tool-call history render exactly as Hugging Face renders the Qwen3 fixture', async () => {
+    // The fixtures' calls carry arguments as objects (or JSON text); OpenAI clients send JSON text
+    // and ids, which the API parses back into objects for the template, as vLLM does.
+    const fixtures = join(import.meta.dirname, '..', 'fixtures', 'chat-templates');
+    const expected = JSON.parse(readFileSync(join(fixtures, 'expected.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    const cases = JSON.parse(readFileSync(join(fixtures, 'cases.json'), 'utf8')).cases as {
+      name: string;
+      tools?: unknown[];
+      messages: {
+        role: string;
+        content: string | null;
+        tool_calls?: { function: { name: string; arguments: unknown } }[];
+      }[];
+    }[];
+    // (R1's template tests `content is none` for a turn of calls; vLLM, and so reverie, passes "",
+    // which Qwen3's template needs: the R1 fixture is not reproduced through the API.)
+    for (const [name, model] of [['qwen3 tools, a tool call and its response', 'qwen3']] as const) {
+      const c = cases.find((x) => x.name === name)!;
+      const messages = c.messages.map((m, i) => ({
+        ...m,
+        ...(m.tool_calls && {
+          content: null, // as OpenAI clients send a turn of calls
+          tool_calls: m.tool_calls.map((call, j) => ({
+            id: `call_${j}`,
+            type: 'function',
+            function: {
+              name: call.function.name,
+              arguments:
+                typeof call.function.arguments === 'string'
+                  ? call.function.arguments
+                  : JSON.stringify(call.function.arguments),
+            },
+          })),
+        }),
+        ...(m.role === 'tool' && { tool_call_id: `call_${i}` }),
+      }));
+      const r = await submit({ model, messages, ...(c.tools && { tools: c.tools, tool_choice: 'none' }) });
+      assert.equal(r.status, 200, JSON.stringify(r.error));
+      assert.equal(r.prompt, expected[name]);
+    }
   });
 
   it('passes the new sampling fields through and refuses a stop token outside the vocabulary', async () => {

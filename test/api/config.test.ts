@@ -34,6 +34,7 @@ const SERVER_CASES: Record<keyof typeof SERVER_ENV, [string, unknown]> = {
   allowedHeaders: ['authorization', ['authorization']],
   allowCredentials: ['true', true],
   metricsRequireKey: ['true', true],
+  toolCallParser: ['llama3_json', 'llama3_json'],
   shutdownTimeoutMs: ['1000', 1000],
 };
 const ENGINE_CASES: Record<keyof typeof ENGINE_ENV, [string, unknown]> = {
@@ -44,6 +45,7 @@ const ENGINE_CASES: Record<keyof typeof ENGINE_ENV, [string, unknown]> = {
   queueLimit: ['0', 0],
   prefixCache: ['false', false],
   kvDtype: ['float16', 'float16'],
+  residentKv: ['true', true],
   maxBufferedEvents: ['64', 64],
   stallTimeoutMs: ['5000', 5000],
   threads: ['2', 2],
@@ -67,6 +69,7 @@ const BAD: Record<string, string[]> = {
   REVERIE_ALLOWED_HEADERS: ['[null]'],
   REVERIE_ALLOW_CREDENTIALS: ['yes'],
   REVERIE_METRICS_REQUIRE_KEY: ['1'],
+  REVERIE_TOOL_CALL_PARSER: ['pythonic', 'hermes,llama3_json'],
   REVERIE_SHUTDOWN_TIMEOUT_MS: ['soon'],
   REVERIE_MAX_NUM_SEQS: ['abc', '0', 'true'],
   REVERIE_MAX_BATCHED_TOKENS: ['2.5'],
@@ -74,6 +77,7 @@ const BAD: Record<string, string[]> = {
   REVERIE_MAX_MODEL_LEN: ['-4'],
   REVERIE_QUEUE_LIMIT: ['-1'],
   REVERIE_PREFIX_CACHE: ['0', 'maybe'],
+  REVERIE_RESIDENT_KV: ['1', 'maybe'],
   REVERIE_KV_DTYPE: ['fp8', '16'],
   REVERIE_MAX_BUFFERED_EVENTS: ['1', 'many'],
   REVERIE_STALL_TIMEOUT_MS: ['0', '30s'],

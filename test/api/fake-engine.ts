@@ -54,6 +54,7 @@ export function modelInfo(
     facts: modelFacts({ manifest: parsed, tokenizer, maxModelLen }),
     maxModelLen,
     quantization: 'none',
+    device: 'cpu',
     kvBudget: kvBudget({
       maxNumSeqs: 4,
       maxModelLen,

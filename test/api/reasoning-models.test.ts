@@ -189,7 +189,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
       max_tokens: 6,
       thinking: soft,
     };
-    const prepared = prepareChat(body, ctx);
+    const prepared = await prepareChat(body, ctx);
     assert.ok(prepared.request.startsInThinking);
     assert.ok(model('r1').tokenizer.decode(prepared.request.prompt).endsWith('<｜Assistant｜><think>\n'));
     const answer = await both('/v1/chat/completions', body);
@@ -197,22 +197,24 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
     await agreesWithVllm(prepared.request, answer, false);
   });
 
-  it("an assistant turn's reasoning (either name) reaches the template: Qwen3 renders it, R1-Distill drops it", () => {
+  it("an assistant turn's reasoning (either name) reaches the template: Qwen3 renders it, R1-Distill drops it", async () => {
     const history = (field: 'reasoning' | 'reasoning_content') => [
       { role: 'user', content: 'Is 91 prime?' },
       { role: 'assistant', content: 'No.', [field]: 'Seven times thirteen.' },
     ];
-    const render = (name: string, field: 'reasoning' | 'reasoning_content') =>
+    const render = async (name: string, field: 'reasoning' | 'reasoning_content') =>
       model(name).tokenizer.decode(
-        prepareChat(
-          { model: name, messages: history(field), add_generation_prompt: false, max_tokens: 1 },
-          ctx,
+        (
+          await prepareChat(
+            { model: name, messages: history(field), add_generation_prompt: false, max_tokens: 1 },
+            ctx,
+          )
         ).request.prompt,
       );
     for (const field of ['reasoning', 'reasoning_content'] as const) {
       // Qwen3 keeps the reasoning of the turns after the last user message.
-      assert.match(render('qwen3-think', field), /<think>\nSeven times thirteen\.\n<\/think>\n\nNo\./);
-      assert.ok(!render('r1', field).includes('Seven'), 'R1-Distill strips earlier reasoning');
+      assert.match(await render('qwen3-think', field), /<think>\nSeven times thirteen\.\n<\/think>\n\nNo\./);
+      assert.ok(!(await render('r1', field)).includes('Seven'), 'R1-Distill strips earlier reasoning');
     }
   });
 
@@ -225,7 +227,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
         max_tokens: 5,
         thinking: soft,
       };
-      const prepared = prepareCompletion(body, ctx);
+      const prepared = await prepareCompletion(body, ctx);
       assert.ok(prepared.request.startsInThinking);
       await agreesWithVllm(prepared.request, await both('/v1/completions', body), false);
     });
@@ -239,7 +241,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
       max_tokens: 40,
       thinking: soft,
     };
-    const prepared = prepareChat(body, ctx);
+    const prepared = await prepareChat(body, ctx);
     assert.ok(!prepared.request.startsInThinking, "Qwen3's template leaves the block to the model");
     assert.ok(
       model('qwen3-think').tokenizer.decode(prepared.request.prompt).endsWith('<|im_start|>assistant\n'),
@@ -256,7 +258,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
     const question = model('qwen3-think').tokenizer.encode('Q: is 91 prime?', { specialTokens: true });
     const prompt = [...question, QWEN_NEWLINE];
     const body = { model: 'qwen3-think', prompt, temperature: 0, max_tokens: 5, thinking: soft };
-    const prepared = prepareCompletion(body, ctx);
+    const prepared = await prepareCompletion(body, ctx);
     assert.ok(!prepared.request.startsInThinking);
     await agreesWithVllm(prepared.request, await both('/v1/completions', body), true);
   });
@@ -270,7 +272,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
         max_tokens: 4,
         ...off,
       };
-      const prepared = prepareChat(body, ctx);
+      const prepared = await prepareChat(body, ctx);
       assert.ok(
         model('qwen3-think').tokenizer.decode(prepared.request.prompt).endsWith('<think>\n\n</think>\n\n'),
       );

@@ -210,7 +210,11 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
       [{ type: 'response.create', id: 'x2' }, 'x2', 'invalid_value'],
       [{ type: 'response.create', id: 'x3', request: chat({ temperature: -1 }) }, 'x3', 'invalid_value'],
       [{ type: 'response.create', id: 'x4', request: chat({ model: 'nope' }) }, 'x4', 'model_not_found'],
-      [{ type: 'response.create', id: 'x5', request: chat({ tools: [] }) }, 'x5', 'unsupported_parameter'],
+      [
+        { type: 'response.create', id: 'x5', request: chat({ functions: [] }) },
+        'x5',
+        'unsupported_parameter',
+      ],
       [{ type: 'response.cancel', id: 'never-started' }, 'never-started', 'unknown_id'],
       [
         {

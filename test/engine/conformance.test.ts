@@ -29,6 +29,13 @@ engineConformance('worker engine (tiny model, float16 KV)', {
   kvBytesPerPosition: 256,
 });
 
+// The device-resident KV path (WebGPU's) through the whole engine, on host tensors.
+engineConformance('worker engine (tiny model, KV resident between decode steps)', {
+  start: async () => createEngine({ checkpointDirs: [await tinyCheckpoint()], threads: 1, residentKv: true }),
+  cancelsOf: (id) => workerCancels.get(id) ?? 0,
+  kvBytesPerPosition: 512,
+});
+
 let fake: FakeEngine;
 engineConformance('FakeEngine (scripted)', {
   start: async () => {

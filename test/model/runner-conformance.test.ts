@@ -28,3 +28,8 @@ runnerConformance('float64 reference runner', async () => {
     selfTolerance: 1e-5,
   };
 });
+
+runnerConformance('ONNX runner, KV resident between decode steps (host tensors)', async () => {
+  const m = await openTinyModel('runner', {}, null, { residentKv: true });
+  return { ...m, kvBytesPerPosition: kvBytesPerPosition(m.cfg), tolerance: 1e-4, selfTolerance: 1e-4 };
+});

@@ -327,6 +327,9 @@ describe('request telemetry (real engine, in-memory exporters)', () => {
       'reverie_kv_cache_usage_perc',
       'reverie_num_preemptions_total',
       'reverie_prefix_cache_hits_total',
+      'reverie_kv_resident_steps_total',
+      'reverie_kv_settles_total',
+      'reverie_device_info\\{[^}]*device="cpu"',
       'process_resident_memory_bytes',
     ]) {
       assert.match(text, new RegExp(`^${name}`, 'm'), name);

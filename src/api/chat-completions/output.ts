@@ -1,5 +1,10 @@
 import type { ChunkMapper } from '../common/chunk-mapper.ts';
-import type { OutputAccumulator, OutputDelta } from '../common/output.ts';
+import {
+  joinToolCalls,
+  type OutputAccumulator,
+  type OutputDelta,
+  shownFinishReason,
+} from '../common/output.ts';
 import {
   chunkBase,
   reasoningFields,
@@ -24,13 +29,14 @@ export function chatCompletionJson(prepared: PreparedChat, output: OutputAccumul
       index: c.index,
       message: {
         role: 'assistant' as const,
-        content: c.content,
+        content: c.toolCalls.length > 0 && !c.content ? null : c.content,
         ...reasoningFields(prepared.body, c.reasoning),
+        ...(c.toolCalls.length > 0 && { tool_calls: joinToolCalls(c.toolCalls) }),
       },
       logprobs: prepared.body.logprobs
         ? { content: c.logprobs.map((lp) => chatLogprob(tokenizer, lp)) }
         : null,
-      finish_reason: c.finishReason,
+      finish_reason: shownFinishReason(c),
       ...(traced && { reasoning_trace: c.trace.map(traceJson) }),
     })),
     usage: usageJson(output.usage!),
@@ -46,7 +52,7 @@ export function chatCompletionJson(prepared: PreparedChat, output: OutputAccumul
 export function chatDeltaOf(
   prepared: PreparedChat,
   d: OutputDelta,
-): { delta: Record<string, string>; trace?: ReturnType<typeof traceJson>; logprobs?: unknown[] } | null {
+): { delta: Record<string, unknown>; trace?: ReturnType<typeof traceJson>; logprobs?: unknown[] } | null {
   if (d.type === 'reasoning') {
     const trace = d.trace ? traceJson(d.trace) : undefined;
     if (prepared.body.include_reasoning === false) return trace ? { delta: {}, trace } : null;
@@ -57,7 +63,11 @@ export function chatDeltaOf(
     prepared.body.logprobs === true && d.logprobs
       ? d.logprobs.map((lp) => chatLogprob(prepared.model.tokenizer, lp))
       : undefined;
-  return { delta: { content: d.text }, logprobs };
+  // Pieces of tool calls replace content (a delta with calls and no text carries no `content`).
+  const delta = d.toolCalls
+    ? { ...(d.text && { content: d.text }), tool_calls: d.toolCalls }
+    : { content: d.text };
+  return { delta, logprobs };
 }
 
 /** `chat.completion.chunk`s: a role chunk per choice, the deltas, the finishes, and usage when asked. */
@@ -66,7 +76,7 @@ export function chatChunkMapper(prepared: PreparedChat): ChunkMapper<object> {
   const chunk = (
     output: OutputAccumulator | null,
     index: number,
-    delta: Record<string, string>,
+    delta: Record<string, unknown>,
     extra: Record<string, unknown> = {},
   ) => ({
     ...base,
@@ -77,7 +87,15 @@ export function chatChunkMapper(prepared: PreparedChat): ChunkMapper<object> {
     start: () =>
       Array.from({ length: prepared.choices }, (_, i) => chunk(null, i, { role: 'assistant', content: '' })),
     map(d, output) {
-      if (d.type === 'finish') return [chunk(output, d.choice, {}, { finish_reason: d.reason })];
+      if (d.type === 'finish')
+        return [
+          chunk(
+            output,
+            d.choice,
+            {},
+            { finish_reason: shownFinishReason(output.choices[d.choice]!, d.reason) },
+          ),
+        ];
       if (d.type === 'done')
         return wantsUsage(prepared) ? [{ ...base, choices: [], usage: usageJson(d.usage) }] : [];
       const fields = chatDeltaOf(prepared, d);

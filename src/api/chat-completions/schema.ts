@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { samplingFields, UNSUPPORTED_COMMON } from '../common/params-schema.ts';
+import { structuredOutputFields } from '../common/structured-output.ts';
+import { functionToolSchema, toolCallSchema, toolFields } from '../common/tools-schema.ts';
 
 /** A text part of a message's content; a message's text parts are joined with "\n" (as vLLM). */
 export const textPartSchema = z
@@ -15,9 +17,17 @@ export const mediaPartSchema = z.looseObject({ type: z.enum(MEDIA_PART_TYPES) })
 
 export const chatMessageSchema = z
   .strictObject({
-    role: z.enum(['system', 'developer', 'user', 'assistant']),
-    content: z.union([z.string(), z.array(z.union([textPartSchema, mediaPartSchema]))]).nullable(),
+    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+    content: z
+      .union([z.string(), z.array(z.union([textPartSchema, mediaPartSchema]))])
+      .nullish()
+      .describe('null or absent on an assistant turn that only calls tools'),
     name: z.string().optional(),
+    tool_calls: z
+      .array(toolCallSchema)
+      .nullish()
+      .describe("assistant turns: the calls it made (rendered by the model's chat template)"),
+    tool_call_id: z.string().nullish().describe('tool turns: the call this result answers (required)'),
     /** An earlier turn's reasoning goes to the chat template, which decides what to render (Qwen3 keeps the last turn's). */
     reasoning: z
       .string()
@@ -37,6 +47,10 @@ export type ChatMessageInput = z.infer<typeof chatMessageSchema>;
 /** The fields that shape the rendered prompt (chat completions and /tokenize, see chat-prompt.ts). */
 export const chatPromptFields = {
   messages: z.array(chatMessageSchema).min(1),
+  tools: z
+    .array(functionToolSchema)
+    .nullish()
+    .describe('functions the model may call; passed to the chat template as `tools` (as vLLM)'),
   chat_template_kwargs: z
     .record(z.string(), z.unknown())
     .nullish()
@@ -61,6 +75,8 @@ export const chatCompletionRequestSchema = z
   .object({
     ...samplingFields,
     ...chatPromptFields,
+    ...toolFields,
+    ...structuredOutputFields,
     max_completion_tokens: z.number().int().min(1).nullish().describe('alias of max_tokens'),
     logprobs: z.boolean().nullish(),
     top_logprobs: z.number().int().min(0).max(20).nullish(),
@@ -118,7 +134,20 @@ export const usageSchema = z
   })
   .meta({ id: 'Usage' });
 
-const finishReason = z.enum(['stop', 'length']).nullable();
+const finishReason = z
+  .enum(['stop', 'length', 'tool_calls'])
+  .nullable()
+  .describe('`tool_calls`: the answer ended after calling tools');
+
+/** One streamed piece of a call: the first names it (with its id), the next ones extend its arguments. */
+export const toolCallDeltaSchema = z
+  .object({
+    index: z.number().int(),
+    id: z.string().optional(),
+    type: z.literal('function').optional(),
+    function: z.object({ name: z.string().optional(), arguments: z.string().optional() }).optional(),
+  })
+  .meta({ id: 'ToolCallDelta' });
 
 export const chatCompletionResponseSchema = z
   .object({
@@ -131,7 +160,7 @@ export const chatCompletionResponseSchema = z
         index: z.number().int(),
         message: z.object({
           role: z.literal('assistant'),
-          content: z.string(),
+          content: z.string().nullable().describe('null when the answer is only tool calls'),
           reasoning: z
             .string()
             .nullable()
@@ -140,6 +169,7 @@ export const chatCompletionResponseSchema = z
             .string()
             .nullable()
             .describe('the same text under its older name (SGLang, llama.cpp)'),
+          tool_calls: z.array(toolCallSchema).optional(),
         }),
         logprobs: z.object({ content: z.array(tokenLogprobSchema) }).nullable(),
         finish_reason: finishReason,
@@ -164,6 +194,7 @@ export const chatCompletionChunkSchema = z
           content: z.string().optional(),
           reasoning: z.string().optional(),
           reasoning_content: z.string().optional().describe('the same text as reasoning'),
+          tool_calls: z.array(toolCallDeltaSchema).optional(),
         }),
         logprobs: z.object({ content: z.array(tokenLogprobSchema) }).nullable(),
         finish_reason: finishReason,

@@ -4,7 +4,10 @@ import { mapChunks } from '../common/chunk-mapper.ts';
 import type { ApiContext } from '../common/context.ts';
 import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import type { Generation } from '../common/generation.ts';
+import type { ContentStream } from '../common/output.ts';
 import { findModel, ignoredOptions, newRequestId, parseWith, readBody } from '../common/request.ts';
+import { resolveStructuredOutput } from '../common/resolve-structured-output.ts';
+import { planTools } from '../common/tools.ts';
 import { invalidRequest } from '../errors.ts';
 import { chatChunkMapper, chatCompletionJson } from './output.ts';
 import { type ChatCompletionRequest, chatCompletionRequestSchema, UNSUPPORTED_CHAT } from './schema.ts';
@@ -25,13 +28,16 @@ export interface PreparedChat {
   created: number;
   /** Request fields set aside (unknown, or known and without effect): the X-Reverie-Ignored-Fields header. */
   ignored: string[];
+  /** Each choice's content stream: the tool-call parser when the request has tools to call. */
+  contentStream?: () => ContentStream;
 }
 
 /**
- * Validates a raw body against the schema and the model, renders and tokenizes the prompt.
+ * Validates a raw body against the schema and the model, renders and tokenizes the prompt, and
+ * validates its structured output (its own, or the one a forcing tool_choice adds) off the worker.
  * @throws ApiError (400, 404)
  */
-export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): PreparedChat {
+export async function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): Promise<PreparedChat> {
   const read = readBody(raw, chatCompletionRequestSchema, UNSUPPORTED_CHAT);
   const body = parseWith(chatCompletionRequestSchema, read.body);
   if (body.stream_options && !body.stream) {
@@ -46,6 +52,7 @@ export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): 
   }
   const model = findModel(ctx.engine, body.model);
   const mode = thinkingModeFor(body, model);
+  const tools = planTools(body, model, ctx.config.toolCallParser);
   const text = renderChatPrompt(model, body, mode, 'use /v1/completions');
   const prompt = model.tokenizer.encode(text, { specialTokens: true });
   const startsInThinking = promptOpensThinking(model, prompt);
@@ -53,6 +60,7 @@ export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): 
     max_tokens: body.max_completion_tokens ?? body.max_tokens,
     logprobs: body.logprobs ?? false,
     top_logprobs: body.top_logprobs ?? 0,
+    structured_output: await resolveStructuredOutput(body, tools.constraint),
   });
   const superposed = params.superposition != null;
   return {
@@ -63,6 +71,7 @@ export function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): 
     superposed,
     created: Math.floor(Date.now() / 1000),
     ignored: [...read.ignored, ...ignoredOptions(body)],
+    ...(tools.contentStream && { contentStream: tools.contentStream }),
   };
 }
 

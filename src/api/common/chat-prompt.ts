@@ -13,6 +13,7 @@ import { invalidRequest, toApiError, unsupportedParameter } from '../errors.ts';
 /** The request fields that shape a chat prompt. */
 export interface ChatPromptFields {
   messages: readonly ChatMessageInput[];
+  tools?: readonly unknown[] | null;
   add_generation_prompt?: boolean | null;
   continue_final_message?: boolean | null;
   chat_template_kwargs?: Record<string, unknown> | null;
@@ -20,7 +21,7 @@ export interface ChatPromptFields {
 }
 
 function messageText(m: ChatMessageInput, index: number): string {
-  if (m.content === null) return '';
+  if (m.content == null) return '';
   if (typeof m.content === 'string') return m.content;
   return m.content
     .map((part, j) => {
@@ -55,16 +56,56 @@ function reasoningOf(m: ChatMessageInput, index: number): { reasoning?: string; 
 }
 
 /**
+ * A call's arguments as Hugging Face templates read them: an object (Llama 3.1's writes
+ * `arguments | tojson`), parsed from the JSON text OpenAI clients send, as vLLM does.
+ */
+function callArguments(text: string, param: string): unknown {
+  if (!text) return {}; // as vLLM: no arguments are an empty object
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalidRequest(`${param} is not valid JSON`, param);
+  }
+}
+
+/** The tool fields of message `i`, as templates read them. */
+function toolFieldsOf(m: ChatMessageInput, i: number): Record<string, unknown> {
+  if (m.tool_calls?.length && m.role !== 'assistant')
+    throw invalidRequest('only assistant messages carry tool_calls', `messages[${i}].tool_calls`);
+  if (m.role === 'tool' && m.tool_call_id == null)
+    throw invalidRequest('a tool message needs the tool_call_id it answers', `messages[${i}].tool_call_id`);
+  return {
+    ...(m.tool_calls?.length && {
+      tool_calls: m.tool_calls.map((call, j) => ({
+        id: call.id,
+        type: call.type,
+        function: {
+          name: call.function.name,
+          arguments: callArguments(
+            call.function.arguments,
+            `messages[${i}].tool_calls[${j}].function.arguments`,
+          ),
+        },
+      })),
+    }),
+    ...(m.tool_call_id != null && { tool_call_id: m.tool_call_id }),
+  };
+}
+
+/**
  * Template messages: `developer` is a system turn; a message's text parts are joined with "\n",
- * as vLLM joins them; an assistant turn's reasoning goes to the template; media parts are refused.
- * @throws ApiError 400 naming a media part
+ * as vLLM joins them; an assistant turn's reasoning goes to the template; media parts are refused;
+ * assistant `tool_calls` (arguments as objects) and a tool turn's `tool_call_id` go to the template.
+ * @throws ApiError 400 naming a media part or a malformed tool or reasoning field
  */
 export function templateMessages(messages: readonly ChatMessageInput[]): ChatMessage[] {
   return messages.map((m, i) => ({
     role: m.role === 'developer' ? 'system' : m.role,
+    // A turn of calls without text is "" as vLLM passes it (Qwen3's template concatenates it).
     content: messageText(m, i),
     ...(m.name !== undefined && { name: m.name }),
     ...reasoningOf(m, i),
+    ...toolFieldsOf(m, i),
   }));
 }
 
@@ -91,8 +132,8 @@ function checkGenerationPrompt(body: ChatPromptFields, continueFinal: boolean): 
 
 /**
  * Renders the chat with the model's template: add_generation_prompt (default true) or
- * continue_final_message, chat_template_kwargs as template variables, `enable_thinking` from the
- * request's thinking mode (see `thinkingModeFor`).
+ * continue_final_message, chat_template_kwargs as template variables, `tools` (when any),
+ * `enable_thinking` from the request's thinking mode (see `thinkingModeFor`).
  * @param withoutTemplate what the 400 suggests when the model has no chat template
  * @throws ApiError 400
  */
@@ -117,6 +158,7 @@ export function renderChatPrompt(
       variables: {
         ...(body.reasoning_effort != null && { reasoning_effort: body.reasoning_effort }),
         ...body.chat_template_kwargs,
+        ...(body.tools?.length && { tools: body.tools }),
       },
     });
   } catch (err) {

@@ -56,7 +56,7 @@ export function decodingParams(
   body: Partial<DecodingFields>,
   config: ApiConfig,
   mode: ThinkingMode,
-  extra: Pick<DecodingParams, 'logprobs' | 'top_logprobs' | 'max_tokens'> = {},
+  extra: Pick<DecodingParams, 'logprobs' | 'top_logprobs' | 'max_tokens' | 'structured_output'> = {},
 ): DecodingParams {
   const n = body.n ?? 1;
   if (n > config.maxN) throw invalidRequest(`n must be at most ${config.maxN}, got ${n}`, 'n');

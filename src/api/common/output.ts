@@ -7,7 +7,7 @@ import type {
   StepTrace,
   TokenLogprob,
 } from '../../engine/types.ts';
-import type { DeltaToolCall } from '../tool-calls/types.ts';
+import type { DeltaToolCall, ToolCall } from '../tool-calls/types.ts';
 
 /**
  * The one per-choice accumulator of a request's output. Every endpoint (chat and completions,
@@ -69,6 +69,28 @@ export interface OutputOptions {
   shareReasoning: boolean;
   /** Each choice's content stream; default: the text as it is. */
   contentStream?: (choice: number) => ContentStream;
+}
+
+/** A choice's finish as the APIs report it: `tool_calls` when it stopped after calling tools (cut short: still `length`). */
+export function shownFinishReason(
+  choice: Pick<ChoiceOutput, 'toolCalls' | 'finishReason'>,
+  reason: FinishReason | null = choice.finishReason,
+): FinishReason | 'tool_calls' | null {
+  return reason === 'stop' && choice.toolCalls.length > 0 ? 'tool_calls' : reason;
+}
+
+/** A choice's calls, whole: the streamed pieces joined (the JSON and the stream agree by construction). */
+export function joinToolCalls(pieces: readonly DeltaToolCall[]): ToolCall[] {
+  const calls: ToolCall[] = [];
+  for (const p of pieces) {
+    const call = (calls[p.index] ??= {
+      id: p.id ?? '',
+      type: 'function',
+      function: { name: p.function?.name ?? '', arguments: '' },
+    });
+    call.function.arguments += p.function?.arguments ?? '';
+  }
+  return calls;
 }
 
 const PASS_THROUGH: ContentStream = { push: (content) => ({ content }), finish: () => ({}) };

@@ -41,12 +41,8 @@ export const samplingFields = {
  * Fields no endpoint knows are ignored instead, with a warning (see `readBody`).
  */
 export const UNSUPPORTED_COMMON = [
-  'tools',
-  'tool_choice',
   'functions',
   'function_call',
-  'parallel_tool_calls',
-  'response_format',
   'audio',
   'modalities',
   'prediction',
@@ -54,8 +50,4 @@ export const UNSUPPORTED_COMMON = [
   'store',
   'metadata',
   'service_tier',
-  'guided_json',
-  'guided_regex',
-  'guided_choice',
-  'guided_grammar',
 ] as const;

@@ -5,6 +5,7 @@ import { REQUEST_ID } from '../request-id.ts';
 import { linkedAbort, readJsonBody } from './body.ts';
 import type { ApiContext } from './context.ts';
 import { failed, type Generation, startGeneration } from './generation.ts';
+import type { ContentStream } from './output.ts';
 import { IGNORED_FIELDS_HEADER, warnIgnored } from './request.ts';
 import { type SseFormat, sseResponse } from './sse.ts';
 
@@ -18,6 +19,17 @@ export interface PreparedGeneration {
   superposed: boolean;
   /** Request fields the server ignored (the X-Reverie-Ignored-Fields header, and a warning). */
   ignored: string[];
+  /** Each choice's content stream (a tool-call parser); default: the text as it is. */
+  contentStream?: () => ContentStream;
+}
+
+/** The accumulator's options of a prepared request. */
+export function outputOptions(prepared: PreparedGeneration) {
+  return {
+    choices: prepared.choices,
+    shareReasoning: prepared.superposed,
+    ...(prepared.contentStream && { contentStream: prepared.contentStream }),
+  };
 }
 
 /** The three steps of a generating endpoint; the route wires them to HTTP. */
@@ -69,7 +81,7 @@ export function generationHandler<P extends PreparedGeneration>(
       retryAfterSeconds: ctx.config.retryAfterSeconds,
       signal: abort.signal,
       stream: prepared.body.stream === true,
-      output: { choices: prepared.choices, shareReasoning: prepared.superposed },
+      output: outputOptions(prepared),
     });
     if (prepared.body.stream) {
       const response = sseResponse(service.chunks(prepared, generation), () => abort.abort(), service.sse);

@@ -16,8 +16,8 @@ import { invalidRequest, unsupportedParameter } from '../errors.ts';
  *
  * More than one kind of constraint in a request is a 400, as in vLLM. Spread
  * {@link structuredOutputFields} into a request schema, call {@link structuredOutputFromRequest}
- * on the parsed body, then `await validateStructuredOutput(spec)` (src/decoding/structured/
- * validate.ts) before submitting, so a grammar XGrammar refuses is a 400 before any byte is sent.
+ * on the parsed body; endpoints await `resolveStructuredOutput` (resolve-structured-output.ts),
+ * which also validates, so a grammar XGrammar refuses is a 400 before any byte is sent.
  */
 
 const jsonObject = z.record(z.string(), z.unknown());
@@ -106,12 +106,29 @@ export function withoutAdditionalProperties(schema: JsonSchema): JsonSchema {
   return walk(schema) as JsonSchema;
 }
 
+/** A request's constraint and the field that asked for it (the `param` of its 400s). */
+export interface RequestedStructuredOutput {
+  spec: StructuredOutput;
+  param: string;
+}
+
 /**
  * The request's constraint, or null when it asks for none.
  * @throws ApiError 400 for two kinds at once, unsupported options, or malformed values
  * @example structuredOutputFromRequest({ response_format: { type: 'json_object' } }) // { type: 'json_object' }
  */
 export function structuredOutputFromRequest(body: StructuredOutputFields): StructuredOutput | null {
+  return requestedStructuredOutput(body)?.spec ?? null;
+}
+
+/**
+ * {@link structuredOutputFromRequest} with the field it came from.
+ * @param hasOptionsTarget the endpoint adds a constraint that structured_outputs' options may apply to
+ */
+export function requestedStructuredOutput(
+  body: StructuredOutputFields,
+  hasOptionsTarget = false,
+): RequestedStructuredOutput | null {
   const found: [string, StructuredOutput][] = [];
   const so = body.structured_outputs ?? null;
   const anyWhitespace = so?.disable_any_whitespace ? false : undefined;
@@ -162,11 +179,6 @@ export function structuredOutputFromRequest(body: StructuredOutputFields): Struc
         'structured_outputs.structural_tag',
         tag(so.structural_tag, 'structured_outputs.structural_tag'),
       ]);
-    if (!found.some(([p]) => p.startsWith('structured_outputs')))
-      throw invalidRequest(
-        'structured_outputs names no constraint: give one of json, regex, choice, grammar, json_object, structural_tag',
-        'structured_outputs',
-      );
   }
   if (body.guided_whitespace_pattern != null)
     throw unsupportedParameter(
@@ -182,6 +194,13 @@ export function structuredOutputFromRequest(body: StructuredOutputFields): Struc
   if (body.guided_grammar != null)
     found.push(['guided_grammar', { type: 'grammar', grammar: body.guided_grammar }]);
 
+  // structured_outputs may carry only options (disable_any_whitespace, …) for a constraint that
+  // response_format or guided_* names, as vLLM merges them; with nothing to apply them to, a 400.
+  if (so && found.length === 0 && !hasOptionsTarget)
+    throw invalidRequest(
+      'structured_outputs names no constraint: give one of json, regex, choice, grammar, json_object, structural_tag',
+      'structured_outputs',
+    );
   if (found.length > 1) {
     throw invalidRequest(
       `only one kind of structured output per request; got ${found.map(([p]) => p).join(' and ')}`,
@@ -189,5 +208,5 @@ export function structuredOutputFromRequest(body: StructuredOutputFields): Struc
       'conflicting_parameters',
     );
   }
-  return found[0]?.[1] ?? null;
+  return found[0] ? { param: found[0][0], spec: found[0][1] } : null;
 }

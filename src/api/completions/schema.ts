@@ -1,15 +1,24 @@
 import { z } from 'zod';
 import { traceStepSchema, usageSchema } from '../chat-completions/schema.ts';
 import { samplingFields, UNSUPPORTED_COMMON } from '../common/params-schema.ts';
+import { structuredOutputFields } from '../common/structured-output.ts';
 
 const tokenIds = z.array(z.number().int().min(0)).min(1);
 
-export const UNSUPPORTED_COMPLETIONS = [...UNSUPPORTED_COMMON, 'suffix'] as const;
+/** Tools are a chat feature (as in vLLM's completions API). */
+export const UNSUPPORTED_COMPLETIONS = [
+  ...UNSUPPORTED_COMMON,
+  'suffix',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+] as const;
 
 /** `POST /v1/completions` request body (legacy completions: a raw prompt, no chat template). */
 export const completionRequestSchema = z
   .object({
     ...samplingFields,
+    ...structuredOutputFields,
     prompt: z
       .union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)])
       .describe('text or token ids; one prompt per request'),

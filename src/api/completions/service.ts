@@ -4,6 +4,7 @@ import type { ApiContext } from '../common/context.ts';
 import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import type { Generation } from '../common/generation.ts';
 import { findModel, ignoredOptions, newRequestId, parseWith, readBody } from '../common/request.ts';
+import { resolveStructuredOutput } from '../common/resolve-structured-output.ts';
 import { invalidRequest, unsupportedParameter } from '../errors.ts';
 import { completionChunkMapper, completionJson } from './output.ts';
 import { type CompletionRequest, completionRequestSchema, UNSUPPORTED_COMPLETIONS } from './schema.ts';
@@ -46,7 +47,11 @@ function unsupportedPrompt(): never {
 }
 
 /** @throws ApiError (400, 404) */
-export function prepareCompletion(raw: unknown, ctx: ApiContext, requestId?: string): PreparedCompletion {
+export async function prepareCompletion(
+  raw: unknown,
+  ctx: ApiContext,
+  requestId?: string,
+): Promise<PreparedCompletion> {
   const read = readBody(raw, completionRequestSchema, UNSUPPORTED_COMPLETIONS);
   const body = parseWith(completionRequestSchema, read.body);
   if (body.echo) throw unsupportedParameter('echo', '= true is not supported yet');
@@ -60,7 +65,11 @@ export function prepareCompletion(raw: unknown, ctx: ApiContext, requestId?: str
   const { ids } = promptIds(body, model);
   const startsInThinking = promptOpensThinking(model, ids);
   const logprobs = body.logprobs != null;
-  const params = decodingParams(body, ctx.config, mode, { logprobs, top_logprobs: body.logprobs ?? 0 });
+  const params = decodingParams(body, ctx.config, mode, {
+    logprobs,
+    top_logprobs: body.logprobs ?? 0,
+    structured_output: await resolveStructuredOutput(body),
+  });
   const superposed = params.superposition != null;
   return {
     body,

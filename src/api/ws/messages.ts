@@ -1,6 +1,7 @@
 import { chatDeltaOf } from '../chat-completions/output.ts';
 import type { PreparedChat } from '../chat-completions/service.ts';
 import type { ChunkMapper } from '../common/chunk-mapper.ts';
+import { shownFinishReason } from '../common/output.ts';
 import { usageJson } from '../common/shapes.ts';
 import type { ServerMessage } from './protocol.ts';
 
@@ -41,6 +42,7 @@ export function wsMessageMapper(
               index: d.choice,
               delta: d.text,
               ...(logprobs && { logprobs }),
+              ...(d.toolCalls && { tool_calls: d.toolCalls }),
             },
           ];
         }
@@ -60,7 +62,7 @@ export function wsMessageMapper(
               type: 'response.completed',
               id,
               usage: usageJson(d.usage),
-              finish_reasons: output.choices.map((c) => c.finishReason),
+              finish_reasons: output.choices.map((c) => shownFinishReason(c)),
               timings: {
                 queue_ms: micros(d.timings.queueMs),
                 prefill_ms: micros(d.timings.prefillMs),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { traceStepSchema, usageSchema } from '../chat-completions/schema.ts';
+import { toolCallDeltaSchema, traceStepSchema, usageSchema } from '../chat-completions/schema.ts';
 
 /**
  * The `/v1/stream` WebSocket protocol: JSON text messages, several requests multiplexed on one
@@ -88,8 +88,12 @@ export const serverMessageSchema = z
         type: z.literal('response.output_text.delta'),
         id: z.string(),
         index: z.number().int().describe('the choice (draft) index'),
-        delta: z.string(),
+        delta: z.string().describe('answer text (empty when the step only extended tool calls)'),
         logprobs: z.array(z.unknown()).optional(),
+        tool_calls: z
+          .array(toolCallDeltaSchema)
+          .optional()
+          .describe('pieces of tool calls, as in the chat stream'),
       })
       .meta({ id: 'WsOutputTextDelta' }),
     z
@@ -114,7 +118,7 @@ export const serverMessageSchema = z
         type: z.literal('response.completed'),
         id: z.string(),
         usage: usageSchema,
-        finish_reasons: z.array(z.enum(['stop', 'length']).nullable()),
+        finish_reasons: z.array(z.enum(['stop', 'length', 'tool_calls']).nullable()),
         timings: timingsSchema,
       })
       .meta({ id: 'WsResponseCompleted' }),

@@ -5,6 +5,7 @@ import { mapChunks } from '../common/chunk-mapper.ts';
 import type { ApiContext } from '../common/context.ts';
 import { failed, startGeneration } from '../common/generation.ts';
 import { warnIgnored } from '../common/request.ts';
+import { outputOptions } from '../common/route.ts';
 import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
 import { wsMessageMapper } from './messages.ts';
 import { type ClientMessage, clientMessageSchema, type ServerMessage } from './protocol.ts';
@@ -161,7 +162,7 @@ export class StreamSession {
         retryAfterSeconds: this.#ctx.config.retryAfterSeconds,
         signal: abort.signal,
         stream: true,
-        output: { choices: prepared.choices, shareReasoning: prepared.superposed },
+        output: outputOptions(prepared),
       });
       this.#send({
         type: 'response.created',

@@ -26,6 +26,9 @@ import { type QuantizedMatrix, QuantizedWeights, quantizedVocab } from './quant-
  * `present_key_{l}` / `present_value_{l}` [B,KvH,S,hd]: the keys/values of the NEW positions only.
  * The runner appends them to its own cache: the Node binding copies every fetched output, so a
  * full present tensor would cost a second copy of the whole cache each step.
+ * `cache_key_{l}` / `cache_value_{l}` [B,KvH,P+S,hd]: past and new together (the Concat attention
+ * reads anyway). Fetched only by a runner that keeps the cache on the device between steps
+ * (`preferredOutputLocation: 'gpu-buffer'`), which feeds them back as the next step's past.
  *
  * Attention is written with standard ops (MatMul, Softmax, additive mask) rather than the
  * GroupQueryAttention contrib op: GQA cannot run a multi-token chunk on top of a cache in a
@@ -48,6 +51,11 @@ export interface DecoderGraphOptions {
   attention?: AttentionDesign;
   /** Quantized weights (fp32 graphs only); see quant-graph.ts. */
   quantization?: QuantSpec;
+  /**
+   * Output the whole cache (`cache_key_{l}`/`cache_value_{l}`) for device-resident KV (default
+   * true); false builds the graph as before they existed, for `bench runtime --kv-path`.
+   */
+  cacheOutputs?: boolean;
   /** Called after each layer is built, for progress output. */
   onProgress?: (done: number, total: number) => void;
   /** Where large weights go as they are added (a ModelFile's sink), so the builder holds none. */
@@ -191,7 +199,10 @@ export function buildDecoderGraph(
     const pastV = g.input(IO.pastValue(l), 'float32', ['batch', Hk, 'past', hd]);
     const merged = gqa
       ? gqaAttention(g, { q: rope(q), k: rope(k), v, pastK, pastV, seqlensK, totalLen, l, H, Hk, hd })
-      : standardAttention(g, { q: rope(q), k: rope(k), v, pastK, pastV, maskG, scale, half, l, H, Hk, hd });
+      : standardAttention(g, {
+          ...{ q: rope(q), k: rope(k), v, pastK, pastV, maskG, scale, half, l, H, Hk, hd },
+          cacheOutputs: opts.cacheOutputs ?? true,
+        });
     x = g.op1('Add', [x, linear(merged, `${p}.self_attn.o_proj`, H * hd, D, cfg.oBias)]);
 
     const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`);
@@ -311,9 +322,9 @@ interface AttentionArgs {
 /** Attention with standard ops; outputs the new positions' K/V as `present_*_{l}`. Returns [B,S,H·hd]. */
 function standardAttention(
   g: GraphBuilder,
-  a: AttentionArgs & { maskG: string; scale: string; half: boolean },
+  a: AttentionArgs & { maskG: string; scale: string; half: boolean; cacheOutputs: boolean },
 ): string {
-  const { H, Hk, hd, l, half } = a;
+  const { H, Hk, hd, l, half, cacheOutputs } = a;
   const qT = g.op1('Transpose', [g.op1('Mul', [a.q, a.scale])], { perm: [0, 2, 1, 3] }); // [B,H,S,hd]
   const kNew = g.op1('Transpose', [a.k], { perm: [0, 2, 1, 3] }); // [B,Hk,S,hd]
   const vNew = g.op1('Transpose', [a.v], { perm: [0, 2, 1, 3] });
@@ -321,8 +332,14 @@ function standardAttention(
   const v32 = g.op1(half ? 'Cast' : 'Identity', [vNew], half ? { to: 1 } : {}, IO.presentValue(l));
   g.output(IO.presentKey(l), 'float32', ['batch', Hk, 'seq', hd]);
   g.output(IO.presentValue(l), 'float32', ['batch', Hk, 'seq', hd]);
-  const kAll = g.op1('Concat', [a.pastK, k32], { axis: 2 }); // [B,Hk,T,hd]
-  const vAll = g.op1('Concat', [a.pastV, v32], { axis: 2 });
+  // The whole cache after this step is an output too: a runner that keeps the KV on the device
+  // (WebGPU) feeds it back as the next step's past; the CPU runner does not fetch it.
+  const kAll = g.op1('Concat', [a.pastK, k32], { axis: 2 }, cacheOutputs ? IO.cacheKey(l) : undefined); // [B,Hk,T,hd]
+  const vAll = g.op1('Concat', [a.pastV, v32], { axis: 2 }, cacheOutputs ? IO.cacheValue(l) : undefined);
+  if (cacheOutputs) {
+    g.output(IO.cacheKey(l), 'float32', ['batch', Hk, 'total', hd]);
+    g.output(IO.cacheValue(l), 'float32', ['batch', Hk, 'total', hd]);
+  }
   const kAllT = half ? g.op1('Cast', [kAll], { to: 10 }) : kAll;
   const vAllT = half ? g.op1('Cast', [vAll], { to: 10 }) : vAll;
   // Query heads h = kv·G + g sit next to each other, so [B,H,S,hd] → [B,Hk,G·S,hd] is a view.

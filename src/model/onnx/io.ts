@@ -15,6 +15,8 @@ export const IO = {
   pastValue: (l: number) => `past_value_${l}`,
   presentKey: (l: number) => `present_key_${l}`,
   presentValue: (l: number) => `present_value_${l}`,
+  cacheKey: (l: number) => `cache_key_${l}`,
+  cacheValue: (l: number) => `cache_value_${l}`,
   logits: 'logits',
   hidden: 'hidden',
 } as const;
