@@ -347,14 +347,15 @@ describe('openai client: reasoning fields, max_tokens, unknown fields, Responses
     assert.ok(data.usage!.input_tokens > first.usage!.input_tokens);
   });
 
-  it('responses: tools and previous_response_id are a clear 400', async () => {
+  it('responses: auto tools on a model without a tool-call parser, and previous_response_id, are a clear 400', async () => {
+    // R1-Distill's template shows no tool-call syntax: as in chat, `auto` needs --tool-call-parser.
     await assert.rejects(
       client.responses.create({
         model: 'r1',
         input: 'hi',
         tools: [{ type: 'function', name: 'f', parameters: {}, strict: false }],
       } as never),
-      (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as Extra).param === 'tools',
+      (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as Extra).param === 'tool_choice',
     );
     await assert.rejects(
       client.responses.create({ model: 'r1', input: 'hi', previous_response_id: 'resp_1' } as never),

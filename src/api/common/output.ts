@@ -125,6 +125,12 @@ export class OutputAccumulator {
     this.choices = Array.from({ length: options.choices }, (_, i) => emptyChoice(i));
   }
 
+  /** Choice `i`'s finish as the response reports it (telemetry reads it): see {@link shownFinishReason}. */
+  finishReason(i: number): FinishReason | 'tool_calls' | null {
+    const c = this.choices[i];
+    return c ? shownFinishReason(c) : null;
+  }
+
   /** Whether the request finished (a `done` event arrived). */
   get done(): boolean {
     return this.usage !== null;

@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { RequestUsage } from '../../engine/types.ts';
 import type { ChunkMapper } from '../common/chunk-mapper.ts';
-import type { ChoiceOutput, OutputAccumulator } from '../common/output.ts';
+import { type ChoiceOutput, joinToolCalls, type OutputAccumulator } from '../common/output.ts';
+import type { ApiError } from '../errors.ts';
+import type { DeltaToolCall, ToolCall } from '../tool-calls/types.ts';
 import type { PreparedResponse } from './service.ts';
 
 /**
  * The Responses API's shapes from the request's one choice: the response object, and its stream
  * of events as OpenAI sends them (and the `openai` SDK's ResponseStream accumulates them): a
- * reasoning item while the model thinks (`reasoning_text` content, as vLLM emits it), then the
- * message item with one `output_text` part; every event numbered by `sequence_number`.
+ * reasoning item while the model thinks (`reasoning_text` content, as vLLM emits it), the message
+ * item with one `output_text` part when the model writes text, and a `function_call` item per
+ * call (as vLLM orders them: reasoning, message, calls); every event numbered by `sequence_number`.
  */
 
 const itemId = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
@@ -48,6 +51,16 @@ const messageItem = (id: string, text: string | null, status: Status) => ({
   content: text === null ? [] : [textPart(text)],
 });
 
+/** A call as a `function_call` item: `call_id` is the call's id, the one a function_call_output answers. */
+const functionCallItem = (id: string, call: ToolCall, status: Status) => ({
+  type: 'function_call' as const,
+  id,
+  call_id: call.id,
+  name: call.function.name,
+  arguments: call.function.arguments,
+  status,
+});
+
 /** The response object around `output` (the request's settings echoed as OpenAI does). */
 function envelope(prepared: PreparedResponse, status: Status, output: object[], usage: RequestUsage | null) {
   const b = prepared.body;
@@ -68,9 +81,9 @@ function envelope(prepared: PreparedResponse, status: Status, output: object[], 
     store: false as const,
     temperature: b.temperature ?? null,
     top_p: b.top_p ?? null,
-    text: { format: { type: 'text' as const } },
+    text: { format: b.text?.format ?? { type: 'text' as const } },
     tool_choice: b.tool_choice ?? 'auto',
-    tools: [],
+    tools: b.tools ?? [],
     truncation: 'disabled' as const,
     usage: usage && responseUsage(usage),
     user: b.user ?? null,
@@ -78,15 +91,21 @@ function envelope(prepared: PreparedResponse, status: Status, output: object[], 
   };
 }
 
-/** The whole response once the choice finished: a reasoning item when the model thought, then the message. */
+/**
+ * The whole response once the choice finished: a reasoning item when the model thought, the
+ * message when it wrote text (or called nothing), then its calls.
+ */
 export function responseJson(prepared: PreparedResponse, output: OutputAccumulator) {
   const c = output.choices[0]!;
   const status = statusOf(c);
   const items: object[] = [];
   // The thinking was complete unless max_output_tokens cut it before any answer.
-  const thought = status === 'incomplete' && !c.content ? 'incomplete' : 'completed';
+  const thought =
+    status === 'incomplete' && !c.content && c.toolCalls.length === 0 ? 'incomplete' : 'completed';
   if (c.reasoning) items.push(reasoningItem(itemId('rs'), c.reasoning, thought));
-  items.push(messageItem(itemId('msg'), c.content, status));
+  const calls = joinToolCalls(c.toolCalls);
+  if (c.content || calls.length === 0) items.push(messageItem(itemId('msg'), c.content, status));
+  for (const call of calls) items.push(functionCallItem(itemId('fc'), call, status));
   return { ...envelope(prepared, status, items, output.usage), output_text: c.content };
 }
 
@@ -97,21 +116,38 @@ interface OpenItem {
   text: string;
 }
 
+/** A call being streamed: its item, and the call its pieces add up to. */
+interface OpenCall {
+  id: string;
+  index: number;
+  call: ToolCall;
+}
+
+/** What the event mapper adds to a ChunkMapper: the event that ends a failed stream. */
+export interface ResponseEventMapper extends ChunkMapper<object> {
+  /** OpenAI's `error` event, numbered after the events sent. */
+  error(err: ApiError): object;
+}
+
 /** The events of one streamed response, in the order OpenAI's SDK expects them. */
-export function responseEventMapper(prepared: PreparedResponse): ChunkMapper<object> {
+export function responseEventMapper(prepared: PreparedResponse): ResponseEventMapper {
   let sequence = 0;
   const event = <T extends { type: string }>(e: T) => ({ ...e, sequence_number: sequence++ });
   const items: object[] = [];
   let reasoning: OpenItem | null = null;
   let message: OpenItem | null = null;
+  const calls: OpenCall[] = [];
 
+  const added = (o: { index: number }, item: object) => {
+    items.push(item);
+    return event({ type: 'response.output_item.added', output_index: o.index, item });
+  };
   const open = (prefix: string, item: (id: string) => object, part: object): [OpenItem, object[]] => {
     const o = { id: itemId(prefix), index: items.length, text: '' };
-    items.push(item(o.id));
     return [
       o,
       [
-        event({ type: 'response.output_item.added', output_index: o.index, item: item(o.id) }),
+        added(o, item(o.id)),
         event({
           type: 'response.content_part.added',
           item_id: o.id,
@@ -143,7 +179,8 @@ export function responseEventMapper(prepared: PreparedResponse): ChunkMapper<obj
     return events;
   };
   const closeMessage = (status: Status): object[] => {
-    const m = message!;
+    if (!message) return [];
+    const m = message;
     items[m.index] = messageItem(m.id, m.text, status);
     return [
       event({ type: 'response.output_text.done', ...where(m), text: m.text, logprobs: [] }),
@@ -151,6 +188,51 @@ export function responseEventMapper(prepared: PreparedResponse): ChunkMapper<obj
       event({ type: 'response.output_item.done', output_index: m.index, item: items[m.index] }),
     ];
   };
+  /** A piece of a call: its first opens a function_call item, the others extend its arguments. */
+  const callPiece = (piece: DeltaToolCall): object[] => {
+    const out: object[] = [];
+    let c = calls[piece.index];
+    if (!c) {
+      c = {
+        id: itemId('fc'),
+        index: items.length,
+        call: {
+          id: piece.id ?? '',
+          type: 'function',
+          function: { name: piece.function?.name ?? '', arguments: '' },
+        },
+      };
+      calls[piece.index] = c;
+      out.push(added(c, functionCallItem(c.id, c.call, 'in_progress')));
+    }
+    const delta = piece.function?.arguments;
+    if (delta) {
+      c.call.function.arguments += delta;
+      out.push(
+        event({
+          type: 'response.function_call_arguments.delta',
+          item_id: c.id,
+          output_index: c.index,
+          delta,
+        }),
+      );
+    }
+    return out;
+  };
+  const closeCalls = (status: Status): object[] =>
+    calls.flatMap((c) => {
+      items[c.index] = functionCallItem(c.id, c.call, status);
+      return [
+        event({
+          type: 'response.function_call_arguments.done',
+          item_id: c.id,
+          output_index: c.index,
+          name: c.call.function.name,
+          arguments: c.call.function.arguments,
+        }),
+        event({ type: 'response.output_item.done', output_index: c.index, item: items[c.index] }),
+      ];
+    });
 
   return {
     start: () => {
@@ -163,7 +245,7 @@ export function responseEventMapper(prepared: PreparedResponse): ChunkMapper<obj
     map(d, output) {
       switch (d.type) {
         case 'reasoning': {
-          if (!d.text || message) return [];
+          if (!d.text || message || calls.length > 0) return [];
           const out: object[] = [];
           if (!reasoning) {
             const [o, events] = open(
@@ -179,17 +261,23 @@ export function responseEventMapper(prepared: PreparedResponse): ChunkMapper<obj
           return out;
         }
         case 'content': {
-          if (!d.text) return [];
-          const out = [...closeReasoning('completed'), ...openMessage()];
-          message!.text += d.text;
-          out.push(
-            event({ type: 'response.output_text.delta', ...where(message!), delta: d.text, logprobs: [] }),
-          );
+          if (!d.text && !d.toolCalls?.length) return [];
+          const out = closeReasoning('completed');
+          if (d.text) {
+            out.push(...openMessage());
+            message!.text += d.text;
+            out.push(
+              event({ type: 'response.output_text.delta', ...where(message!), delta: d.text, logprobs: [] }),
+            );
+          }
+          for (const piece of d.toolCalls ?? []) out.push(...callPiece(piece));
           return out;
         }
         case 'finish': {
           const status = statusOf(output.choices[d.choice]!);
-          return [...closeReasoning(status), ...openMessage(), ...closeMessage(status)];
+          // Without text or calls the message is still there, empty (as the JSON has it).
+          const empty = calls.length === 0 ? openMessage() : [];
+          return [...closeReasoning(status), ...empty, ...closeMessage(status), ...closeCalls(status)];
         }
         case 'done': {
           const status = statusOf(output.choices[0]!);
@@ -201,6 +289,10 @@ export function responseEventMapper(prepared: PreparedResponse): ChunkMapper<obj
         default:
           return [];
       }
+    },
+    error(err) {
+      const { message, type, param, code } = err.toJSON().error;
+      return event({ type: 'error', code: code ?? type, message, param: param ?? null });
     },
   };
 }

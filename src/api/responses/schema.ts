@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { decodingFields, REASONING_EFFORTS } from '../../decoding/params-schema.ts';
 import { mediaPartSchema } from '../chat-completions/schema.ts';
+import { structuredOutputsSchema } from '../common/structured-output.ts';
+import { functionDefinitionSchema } from '../common/tools-schema.ts';
 
 /**
  * `POST /v1/responses`: OpenAI's Responses API over the same engine, as vLLM serves it. Requests
- * are stateless (nothing is stored, so `previous_response_id` is refused); function tools come
- * later (`tools` with entries is refused).
+ * are stateless (nothing is stored, so `previous_response_id` is refused); function tools and
+ * `text.format` are served as chat's tools and `response_format` are.
  */
 
 const text = z.string();
@@ -54,11 +56,36 @@ export const responseReasoningItemSchema = z
   })
   .meta({ id: 'ResponseInputReasoning' });
 
-/** Items reverie knows and cannot take yet: a 400 naming the item. */
+export const responseFunctionCallItemSchema = z
+  .object({
+    type: z.literal('function_call'),
+    id: z.string().optional().describe('an earlier output item id, sent back (not used)'),
+    status: z.enum(['in_progress', 'completed', 'incomplete']).nullish(),
+    call_id: z.string().min(1).describe('the id its function_call_output answers with'),
+    name: z.string().min(1),
+    arguments: z.string().describe('the arguments as JSON text'),
+  })
+  .meta({
+    id: 'ResponseInputFunctionCall',
+    description:
+      'a call the model made, sent back: a tool call of the assistant turn (consecutive calls and the message before them are one turn)',
+  });
+
+export const responseFunctionCallOutputItemSchema = z
+  .object({
+    type: z.literal('function_call_output'),
+    id: z.string().optional(),
+    status: z.enum(['in_progress', 'completed', 'incomplete']).nullish(),
+    call_id: z.string().min(1).describe('the call this result answers'),
+    output: z
+      .union([text, z.array(z.union([inputTextPart, inputMediaPart]))])
+      .describe('the result: text, or input_text parts (joined with "\\n")'),
+  })
+  .meta({ id: 'ResponseInputFunctionCallOutput', description: "a tool's result: a tool message" });
+
+/** Items reverie knows and cannot take: a 400 naming the item. */
 const otherItemSchema = z.looseObject({
   type: z.enum([
-    'function_call',
-    'function_call_output',
     'item_reference',
     'file_search_call',
     'web_search_call',
@@ -80,9 +107,63 @@ const otherItemSchema = z.looseObject({
 export const responseInputItemSchema = z.union([
   responseMessageItemSchema,
   responseReasoningItemSchema,
+  responseFunctionCallItemSchema,
+  responseFunctionCallOutputItemSchema,
   otherItemSchema,
 ]);
 export type ResponseInputItem = z.infer<typeof responseInputItemSchema>;
+
+/** A function tool, flat as the Responses API sends it (chat nests it under `function`). */
+export const responseFunctionToolSchema = functionDefinitionSchema
+  .extend({ type: z.literal('function') })
+  .meta({ id: 'ResponseFunctionTool' });
+
+/** OpenAI's hosted and custom tools: recognised so that the 400 names them (reverie runs none). */
+export const HOSTED_TOOL_TYPES = [
+  'file_search',
+  'web_search',
+  'web_search_2025_08_26',
+  'web_search_preview',
+  'web_search_preview_2025_03_11',
+  'computer',
+  'computer_use_preview',
+  'mcp',
+  'code_interpreter',
+  'image_generation',
+  'local_shell',
+  'shell',
+  'custom',
+  'apply_patch',
+  'namespace',
+  'tool_search',
+] as const;
+const hostedToolSchema = z.looseObject({ type: z.enum(HOSTED_TOOL_TYPES) });
+
+export const responseToolChoiceSchema = z
+  .union([
+    z.enum(['none', 'auto', 'required']),
+    z.strictObject({ type: z.literal('function'), name: z.string().min(1) }),
+  ])
+  .meta({
+    id: 'ResponseToolChoice',
+    description:
+      '`auto` (default with tools): calls parsed from the answer; `required` / a named function: forced by constrained decoding; `none`: text only',
+  });
+
+export const textFormatSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('text') }),
+    z.strictObject({ type: z.literal('json_object') }),
+    z.strictObject({
+      type: z.literal('json_schema'),
+      name: z.string().describe('OpenAI requires it; the grammar does not use it'),
+      schema: z.record(z.string(), z.unknown()).describe('the JSON Schema the answer follows'),
+      description: z.string().nullish(),
+      strict: z.boolean().nullish().describe('accepted; the schema is always enforced'),
+    }),
+  ])
+  .meta({ id: 'ResponseTextFormat', description: "the answer's format (`text.format`), after thinking" });
+export type TextFormat = z.infer<typeof textFormatSchema>;
 
 /** Responses request fields reverie refuses until implemented (400, code unsupported_parameter). */
 export const UNSUPPORTED_RESPONSES = [
@@ -139,19 +220,28 @@ export const responseCreateRequestSchema = z
       .nullish()
       .describe('extra variables for the chat template (vLLM), e.g. {"enable_thinking": false}'),
     tools: z
-      .array(z.unknown())
-      .max(0, { message: 'tools are not supported by /v1/responses yet: use /v1/chat/completions' })
+      .array(z.discriminatedUnion('type', [responseFunctionToolSchema, hostedToolSchema]))
       .nullish()
-      .describe('empty only, for now (function tools come later)'),
-    tool_choice: z.enum(['auto', 'none']).nullish().describe('without tools: auto and none alike'),
-    parallel_tool_calls: z.boolean().nullish().describe('without tools: no effect'),
+      .describe(
+        'function tools, passed to the chat template as chat tools are; other tool types are a 400 naming them',
+      ),
+    tool_choice: responseToolChoiceSchema.nullish(),
+    parallel_tool_calls: z
+      .boolean()
+      .nullish()
+      .describe('false: at most one call (the first; `required` allows one)'),
     text: z
       .strictObject({
-        format: z.strictObject({ type: z.literal('text') }).nullish(),
+        format: textFormatSchema.nullish(),
         verbosity: z.enum(['low', 'medium', 'high']).nullish().describe('accepted and ignored'),
       })
       .nullish()
-      .describe('text format: only {"type": "text"} for now'),
+      .describe("the answer's format: text, or JSON by constrained decoding (after thinking)"),
+    structured_outputs: structuredOutputsSchema
+      .nullish()
+      .describe(
+        "vLLM's structured outputs: a constraint instead of a JSON text.format (both: 400), or options (disable_any_whitespace, …) for text.format's or a forced call's schema",
+      ),
     truncation: z.literal('disabled').nullish().describe('only disabled: a prompt too long is a 400'),
     store: z
       .boolean()
@@ -170,7 +260,7 @@ export const responseCreateRequestSchema = z
     id: 'ResponseCreateRequest',
     description:
       'OpenAI Responses API request (stateless). Unknown top-level fields are ignored and listed in the X-Reverie-Ignored-Fields response header; ' +
-      `these are refused (400, code unsupported_parameter): ${UNSUPPORTED_RESPONSES.join(', ')}; non-empty tools too.`,
+      `these are refused (400, code unsupported_parameter): ${UNSUPPORTED_RESPONSES.join(', ')}; tools other than functions too.`,
   });
 export type ResponseCreateRequest = z.infer<typeof responseCreateRequestSchema>;
 
@@ -215,6 +305,17 @@ export const responseMessageOutputSchema = z
   })
   .meta({ id: 'ResponseOutputMessage' });
 
+export const responseFunctionCallOutputSchema = z
+  .object({
+    type: z.literal('function_call'),
+    id: z.string().describe('fc_…'),
+    call_id: z.string().describe("the call's id (chatcmpl-tool-…), which a function_call_output answers"),
+    name: z.string(),
+    arguments: z.string().describe('the arguments as the model wrote them (JSON text)'),
+    status: itemStatus,
+  })
+  .meta({ id: 'ResponseFunctionCallItem' });
+
 export const responseObjectSchema = z
   .object({
     id: z.string(),
@@ -227,8 +328,16 @@ export const responseObjectSchema = z
     instructions: z.string().nullable(),
     max_output_tokens: z.number().int().nullable(),
     output: z
-      .array(z.union([responseReasoningOutputSchema, responseMessageOutputSchema]))
-      .describe('a reasoning item when the model thought, then the message'),
+      .array(
+        z.union([
+          responseReasoningOutputSchema,
+          responseMessageOutputSchema,
+          responseFunctionCallOutputSchema,
+        ]),
+      )
+      .describe(
+        'a reasoning item when the model thought, the message when it wrote text (or called nothing), then its function calls',
+      ),
     output_text: z.string().optional(),
     parallel_tool_calls: z.boolean(),
     previous_response_id: z.null(),
@@ -236,9 +345,14 @@ export const responseObjectSchema = z
     store: z.literal(false),
     temperature: z.number().nullable(),
     top_p: z.number().nullable(),
-    text: z.object({ format: z.object({ type: z.literal('text') }) }),
-    tool_choice: z.enum(['auto', 'none']),
-    tools: z.array(z.unknown()),
+    text: z.object({ format: textFormatSchema }).describe('as requested (default text)'),
+    tool_choice: responseToolChoiceSchema.describe('as requested (default auto)'),
+    tools: z.array(responseFunctionToolSchema).describe('as requested'),
+    structured_outputs: structuredOutputsSchema
+      .nullish()
+      .describe(
+        "vLLM's structured outputs: a constraint instead of a JSON text.format (both: 400), or options (disable_any_whitespace, …) for text.format's or a forced call's schema",
+      ),
     truncation: z.literal('disabled'),
     usage: responseUsageSchema.nullable(),
     user: z.string().nullable(),
@@ -255,12 +369,12 @@ export const responseStreamEventSchema = z
     type: z
       .string()
       .describe(
-        'response.created, response.in_progress, response.output_item.added, response.content_part.added, response.reasoning_text.delta, response.reasoning_text.done, response.output_text.delta, response.output_text.done, response.content_part.done, response.output_item.done, response.completed, response.incomplete, error',
+        'response.created, response.in_progress, response.output_item.added, response.content_part.added, response.reasoning_text.delta, response.reasoning_text.done, response.output_text.delta, response.output_text.done, response.content_part.done, response.function_call_arguments.delta, response.function_call_arguments.done, response.output_item.done, response.completed, response.incomplete, error',
       ),
     sequence_number: z.number().int().describe('0, 1, 2, … in the order sent'),
   })
   .meta({
     id: 'ResponseStreamEvent',
     description:
-      "One SSE event (`event: <type>` then `data: {json}`), shaped as OpenAI's: lifecycle events carry `response`, item events `output_index` and `item`, part and text events `item_id`, `output_index`, `content_index` and `part` / `delta` / `text`. No `[DONE]`.",
+      "One SSE event (`event: <type>` then `data: {json}`), shaped as OpenAI's: lifecycle events carry `response`, item events `output_index` and `item`, part and text events `item_id`, `output_index`, `content_index` and `part` / `delta` / `text`, function-call events `item_id`, `output_index` and `delta` / `arguments` (and `name`); a failure after the first event is an `error` event (`code`, `message`, `param`). No `[DONE]`.",
   });
