@@ -156,10 +156,15 @@ export function responseMessages(body: ResponseCreateRequest): ChatMessageInput[
   return messages;
 }
 
-/** Chat's parameter names in an error about the request's tools, as the Responses API names them. */
+/**
+ * Chat's parameter names in an error, as the Responses API names them: a tool's fields are flat,
+ * and the chat messages (which the template may refuse) come from `input`.
+ */
 function responsesParam(err: unknown): unknown {
   if (!(err instanceof ApiError) || !err.param) return err;
-  const param = err.param.replace(/^(tools\[\d+\]|tool_choice)\.function\./, '$1.');
+  const param = err.param
+    .replace(/^(tools\[\d+\]|tool_choice)\.function\./, '$1.')
+    .replace(/^messages(\[.*)?$/, 'input');
   return param === err.param ? err : new ApiError(err.code, err.message, param, err.headers);
 }
 
@@ -264,9 +269,13 @@ export async function prepareResponse(
     chat_template_kwargs: body.chat_template_kwargs,
     reasoning_effort: body.reasoning?.effort,
   };
-  const prompt = model.tokenizer.encode(renderChatPrompt(model, chat, mode, 'use /v1/completions'), {
-    specialTokens: true,
-  });
+  let text: string;
+  try {
+    text = renderChatPrompt(model, chat, mode, 'use /v1/completions');
+  } catch (err) {
+    throw responsesParam(err);
+  }
+  const prompt = model.tokenizer.encode(text, { specialTokens: true });
   return {
     body,
     model,
