@@ -6,6 +6,7 @@ import {
   assertEveryModeFinished,
   assertSameEvents,
   collect,
+  collectRequest,
   MIXED,
   promptFor,
   tinyCheckpoint,
@@ -206,9 +207,24 @@ describe('engine under memory pressure and failure', () => {
       const i = requests.findIndex(([name]) => name === kind);
       const [name, text, params] = requests[i]!;
       const seen = { preemptions: 0 };
+      // Both prompts rendered before either is submitted, so they reach the worker together: on a
+      // loaded machine a render between the submits let the long request run ahead and finish alone.
+      const model = tight.models[0]!;
+      const hogRequest = {
+        id: `hog-${kind}`,
+        model: model.name,
+        ...promptFor(model, 'keep talking', hog),
+        params: hog,
+      };
+      const request = {
+        id: `after-hog-${kind}`,
+        model: model.name,
+        ...promptFor(model, text, params),
+        params,
+      };
       const [hogEvents, events] = await Promise.all([
-        collect(tight, `hog-${kind}`, 'keep talking', hog),
-        collect(tight, `after-hog-${kind}`, text, params, seen),
+        collectRequest(tight, hogRequest),
+        collectRequest(tight, request, seen),
       ]);
       assert.equal((hogEvents.at(-1) as { type: string }).type, 'done', 'the long request fits alone');
       assert.ok(seen.preemptions > 0, `the ${kind} request was preempted and recomputed`);

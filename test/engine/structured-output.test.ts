@@ -288,10 +288,12 @@ describe('structured outputs (engine, tiny random model)', () => {
 
   it('a request cancelled while its grammar compiles ends as cancelled and frees nothing twice', async () => {
     const model = engine.models[0]!;
+    // A long output: on a loaded machine the worker may finish compiling before the cancel arrives,
+    // and the request must still be running then (a short one could end first: a flaky test).
     const params: DecodingParams = {
-      max_tokens: 8,
+      max_tokens: 300,
       thinking: { mode: 'off' },
-      structured_output: { type: 'regex', pattern: '[0-9]{3}-cancel' },
+      structured_output: { type: 'regex', pattern: '[0-9]{3}-cancel[a-z]{250}' },
     };
     const abort = new AbortController();
     const events: EngineEvent[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { promptOpensThinking } from '../../src/api/common/decoding.ts';
 import type { DecodingParams } from '../../src/decoding/params.ts';
-import type { Engine, EngineEvent, ModelInfo } from '../../src/engine/types.ts';
+import type { Engine, EngineEvent, GenerateRequest, ModelInfo } from '../../src/engine/types.ts';
 import { sharedCheckpoint } from './shared-checkpoint.ts';
 
 /** A tiny checkpoint (latent allowed), shared read-only (see shared-checkpoint.ts). */
@@ -36,14 +36,20 @@ export async function collect(
   seen: { preemptions?: number } = {},
 ): Promise<unknown[]> {
   const model = engine.models[0]!;
+  return collectRequest(engine, { id, model: model.name, ...promptFor(model, text, params), params }, seen);
+}
+
+/**
+ * `collect` for a request already rendered: tests that need several requests to reach the engine
+ * together render every prompt first, then submit them in one go.
+ */
+export async function collectRequest(
+  engine: Engine,
+  request: GenerateRequest,
+  seen: { preemptions?: number } = {},
+): Promise<unknown[]> {
   const events: EngineEvent[] = [];
-  for await (const ev of engine.generate({
-    id,
-    model: model.name,
-    ...promptFor(model, text, params),
-    params,
-  }))
-    events.push(ev);
+  for await (const ev of engine.generate(request)) events.push(ev);
   const done = events.find((ev) => ev.type === 'done');
   if (done?.type === 'done') seen.preemptions = done.preemptions;
   return events
