@@ -20,18 +20,36 @@ export interface ChatPromptFields {
   reasoning_effort?: string | null;
 }
 
-function messageText(m: ChatMessageInput, index: number): string {
-  if (m.content == null) return '';
-  if (typeof m.content === 'string') return m.content;
-  return m.content
+/**
+ * Content parts as one text, joined with "\n" as vLLM joins them; `text` reads a text part (chat's
+ * `text`, the Responses API's `input_text`/`output_text`) and gives undefined for any other, which
+ * is a 400 naming `param[j]`.
+ */
+export function joinTextParts<P extends { type: string }>(
+  parts: readonly P[],
+  text: (part: P) => string | undefined,
+  param: string,
+): string {
+  return parts
     .map((part, j) => {
-      if (part.type === 'text') return part.text;
+      const t = text(part);
+      if (t !== undefined) return t;
       throw unsupportedParameter(
-        `messages[${index}].content[${j}]`,
+        `${param}[${j}]`,
         `is an ${part.type} part: the served models take text only`,
       );
     })
     .join('\n');
+}
+
+function messageText(m: ChatMessageInput, index: number): string {
+  if (m.content == null) return '';
+  if (typeof m.content === 'string') return m.content;
+  return joinTextParts(
+    m.content,
+    (part) => (part.type === 'text' ? part.text : undefined),
+    `messages[${index}].content`,
+  );
 }
 
 /**

@@ -10,35 +10,44 @@ import { fromZodError, invalidRequest, unavailable, unknownModel, unsupportedPar
 /** The response header that lists the request fields the server ignored. */
 export const IGNORED_FIELDS_HEADER = 'X-Reverie-Ignored-Fields';
 
-/** A body's fields the schema knows, and the top-level fields it ignored. */
-export interface ReadBody {
-  body: Record<string, unknown>;
-  /** Unknown top-level fields (vLLM ignores them with a warning), in the body's order. */
+/** A parsed body, and the top-level fields it ignored. */
+export interface ReadRequest<T> {
+  body: T;
+  /**
+   * Unknown top-level fields (vLLM ignores them with a warning), in the body's order, then known
+   * options that have no effect here (`stream_options.include_obfuscation`).
+   */
   ignored: string[];
+}
+
+/** What every endpoint's body may carry that this step checks. */
+interface StreamFields {
+  stream?: boolean | null;
+  stream_options?: { include_obfuscation?: boolean | null } | null;
 }
 
 /**
  * Reads a request body as vLLM does: fields the endpoint does not implement get a 400 naming them
  * (`unsupported`), unknown top-level fields are set aside (ignored, reported in
- * {@link IGNORED_FIELDS_HEADER} and logged), and the rest goes to the schema, which still refuses
- * a wrong type or value of a field it knows.
+ * {@link IGNORED_FIELDS_HEADER} and logged), and the rest is parsed by the schema, which still
+ * refuses a wrong type or value of a field it knows; `stream_options` needs `stream`.
+ * @throws ApiError 400
  */
-export function readBody(
+export function readRequest<S extends z.ZodType<StreamFields> & { shape: Record<string, unknown> }>(
   raw: unknown,
-  schema: { shape: Record<string, unknown> },
+  schema: S,
   unsupported: readonly string[],
-): ReadBody {
-  const body = rejectUnsupported(raw, unsupported) as Record<string, unknown>;
-  const ignored = Object.keys(body).filter((key) => !(key in schema.shape));
-  for (const key of ignored) delete body[key];
+): ReadRequest<z.infer<S>> {
+  const kept = rejectUnsupported(raw, unsupported) as Record<string, unknown>;
+  const ignored = Object.keys(kept).filter((key) => !(key in schema.shape));
+  for (const key of ignored) delete kept[key];
+  const body = parseWith(schema, kept);
+  if (body.stream_options && !body.stream) {
+    throw invalidRequest('stream_options is only allowed when stream is true', 'stream_options');
+  }
+  // reverie adds no obfuscation padding: accepted, and reported like an unknown field.
+  if (body.stream_options?.include_obfuscation) ignored.push('stream_options.include_obfuscation');
   return { body, ignored };
-}
-
-/** Known options that have no effect in reverie, when a body sets them: reported like unknown fields. */
-export function ignoredOptions(body: {
-  stream_options?: { include_obfuscation?: boolean | null } | null;
-}): string[] {
-  return body.stream_options?.include_obfuscation ? ['stream_options.include_obfuscation'] : [];
 }
 
 const warned = new Set<string>();

@@ -1,13 +1,13 @@
 import type { DecodingFields } from '../../decoding/params-schema.ts';
 import type { GenerateRequest, ModelInfo } from '../../engine/types.ts';
 import type { ChatMessageInput } from '../chat-completions/schema.ts';
-import { renderChatPrompt } from '../common/chat-prompt.ts';
+import { joinTextParts, renderChatPrompt } from '../common/chat-prompt.ts';
 import { mapChunks } from '../common/chunk-mapper.ts';
 import type { ApiContext } from '../common/context.ts';
 import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import type { Generation } from '../common/generation.ts';
 import type { ContentStream } from '../common/output.ts';
-import { findModel, ignoredOptions, newRequestId, parseWith, readBody } from '../common/request.ts';
+import { findModel, newRequestId, readRequest } from '../common/request.ts';
 import { resolveStructuredOutput } from '../common/resolve-structured-output.ts';
 import type { SseFormat } from '../common/sse.ts';
 import type { RequestedStructuredOutput } from '../common/structured-output.ts';
@@ -46,16 +46,14 @@ type Item<T extends string> = Extract<ResponseInputItem, { type: T }>;
 /** One item's text parts, joined with "\n" as chat's are. */
 function itemText(content: string | readonly { type: string }[], param: string): string {
   if (typeof content === 'string') return content;
-  return content
-    .map((part, j) => {
-      if (part.type === 'input_text' || part.type === 'output_text')
-        return (part as unknown as { text: string }).text;
-      throw unsupportedParameter(
-        `${param}[${j}]`,
-        `is an ${part.type} part: the served models take text only`,
-      );
-    })
-    .join('\n');
+  return joinTextParts(
+    content,
+    (part) =>
+      part.type === 'input_text' || part.type === 'output_text'
+        ? (part as unknown as { text: string }).text
+        : undefined,
+    param,
+  );
 }
 
 /** A sent-back call's arguments must be JSON (the chat template gets them as an object). */
@@ -69,6 +67,9 @@ function callArguments(call: Item<'function_call'>, index: number): string {
   }
   return call.arguments;
 }
+
+const misplacedReasoning = (param: string) =>
+  invalidRequest('a reasoning item must come before an assistant message or a function call', param);
 
 /**
  * Chat messages of a request: `instructions` as a system turn, then the input. A reasoning item
@@ -113,10 +114,7 @@ export function responseMessages(body: ResponseCreateRequest): ChatMessageInput[
       return;
     }
     if (reasoning !== null && item.type !== undefined && item.type !== 'message') {
-      throw invalidRequest(
-        'a reasoning item must come before an assistant message or a function call',
-        `input[${i}]`,
-      );
+      throw misplacedReasoning(`input[${i}]`);
     }
     if (item.type === 'function_call_output') {
       const out = item as Item<'function_call_output'>;
@@ -133,10 +131,7 @@ export function responseMessages(body: ResponseCreateRequest): ChatMessageInput[
     }
     const m = item as Extract<ResponseInputItem, { role: string }>;
     if (reasoning !== null && m.role !== 'assistant') {
-      throw invalidRequest(
-        'a reasoning item must come before an assistant message or a function call',
-        `input[${i}]`,
-      );
+      throw misplacedReasoning(`input[${i}]`);
     }
     const message: ChatMessageInput = {
       role: m.role,
@@ -148,10 +143,7 @@ export function responseMessages(body: ResponseCreateRequest): ChatMessageInput[
     reasoning = null;
   });
   if (reasoning !== null) {
-    throw invalidRequest(
-      'a reasoning item must come before an assistant message or a function call',
-      'input',
-    );
+    throw misplacedReasoning('input');
   }
   return messages;
 }
@@ -219,7 +211,7 @@ function textFormatConstraint(format: TextFormat | null | undefined): RequestedS
 
 /** Fields accepted with no effect, when set (the ignored-fields header lists them). */
 function ignoredSettings(body: ResponseCreateRequest): string[] {
-  const out = ignoredOptions(body);
+  const out: string[] = [];
   if (body.store) out.push('store');
   if (body.reasoning?.summary || body.reasoning?.generate_summary) out.push('reasoning.summary');
   if (body.text?.verbosity) out.push('text.verbosity');
@@ -236,11 +228,7 @@ export async function prepareResponse(
   ctx: ApiContext,
   requestId?: string,
 ): Promise<PreparedResponse> {
-  const read = readBody(raw, responseCreateRequestSchema, UNSUPPORTED_RESPONSES);
-  const body = parseWith(responseCreateRequestSchema, read.body);
-  if (body.stream_options && !body.stream) {
-    throw invalidRequest('stream_options is only allowed when stream is true', 'stream_options');
-  }
+  const { body, ignored } = readRequest(raw, responseCreateRequestSchema, UNSUPPORTED_RESPONSES);
   const model = findModel(ctx.engine, body.model);
   const fields: Partial<DecodingFields> = {
     max_tokens: body.max_output_tokens,
@@ -294,7 +282,7 @@ export async function prepareResponse(
     choices: 1,
     superposed: false,
     created: Math.floor(Date.now() / 1000),
-    ignored: [...read.ignored, ...ignoredSettings(body)],
+    ignored: [...ignored, ...ignoredSettings(body)],
     ...(plan.contentStream && { contentStream: plan.contentStream }),
   };
 }
