@@ -1,7 +1,7 @@
 /**
  * Shared settings, request bodies and metrics of the k6 scripts. Environment (k6 `-e` or env):
  * BASE_URL (default http://127.0.0.1:8000), MODEL (default: the first of /v1/models), API_KEY,
- * MAX_TOKENS (default 64), THINK_TOKENS (default 32), TTFT_P95_MS (default 2000), VUS, DURATION.
+ * MAX_TOKENS (default 64, thinking included), THINK_TOKENS (default 32), TTFT_P95_MS (default 2000), VUS, DURATION.
  */
 import http from 'k6/http';
 import { Counter, Trend } from 'k6/metrics';

@@ -14,6 +14,7 @@ import { metricsRoutes } from './metrics/route.ts';
 import { modelsRoutes } from './models/route.ts';
 import { isPlaygroundPath, playgroundRoutes } from './playground/route.ts';
 import { requestIdMiddleware } from './request-id.ts';
+import { responsesRoutes } from './responses/route.ts';
 import { tokenizeRoutes } from './tokenize/route.ts';
 import { versionRoutes } from './version/route.ts';
 
@@ -69,6 +70,7 @@ export function createApp(options: CreateAppOptions): App {
   hono.route('/', modelsRoutes(context));
   hono.route('/', chatCompletionsRoutes(context));
   hono.route('/', completionsRoutes(context));
+  hono.route('/', responsesRoutes(context));
   hono.route('/', tokenizeRoutes(context));
   hono.route('/', metricsRoutes(telemetry));
   if (config.playground) hono.route('/', playgroundRoutes());

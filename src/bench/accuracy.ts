@@ -59,7 +59,8 @@ export async function answerQuestions(
         startsInThinking: true,
         params: {
           temperature: 0,
-          max_tokens: 10,
+          // max_tokens counts the thinking too: the budget, </think>, then 10 answer tokens.
+          max_tokens: info.manifest.defaults.thinking_max_tokens + 11,
           thinking: {
             mode: thinking,
             max_tokens: info.manifest.defaults.thinking_max_tokens,

@@ -218,7 +218,8 @@ async function benchBatch(
   const thinkingPrompts = prompts.map((p) => Int32Array.from([...p, ctx.thinkStartId!]));
   const soft = (topK?: number, temperature?: number): DecodingParams => ({
     seed: 1,
-    max_tokens: 1,
+    // max_tokens counts the thinking: STEPS thoughts, </think>, one answer token.
+    max_tokens: STEPS + 2,
     thinking: {
       mode: 'soft',
       max_tokens: STEPS,

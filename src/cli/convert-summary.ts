@@ -86,7 +86,7 @@ export function convertSummary(checkpoint: Checkpoint): string[] {
       ? 'greedy'
       : `temperature ${d.temperature}, top-p ${d.top_p}${d.top_k ? `, top-k ${d.top_k}` : ''}`;
   lines.push(
-    `defaults      ${sampling}, max_tokens ${d.max_tokens}, thinking budget ${d.thinking_max_tokens}`,
+    `defaults      ${sampling}, max_tokens ${d.max_tokens ?? 'the rest of the context'}, thinking budget ${d.thinking_max_tokens}`,
   );
   lines.push(`modes         ${m.modes.join(', ')}`);
   lines.push(`weights       ${weightsText(m)}`);

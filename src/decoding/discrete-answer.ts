@@ -25,8 +25,9 @@ export function stopIds(
 
 /**
  * The answer of one choice, one sampled token per step, with the request's own parameters. It
- * ends on a stop id (EOS or stop_token_ids), a stop string, or max_tokens; min_tokens holds off
- * all three stops until that many answer tokens exist.
+ * ends on a stop id (EOS or stop_token_ids), a stop string, or max_tokens (which counts the
+ * thinking positions before the answer too, as OpenAI's max_completion_tokens counts reasoning);
+ * min_tokens holds off all three stops until that many answer tokens exist.
  *
  * With a constraint (structured outputs) each step samples among the tokens its grammar allows,
  * so the text is always a prefix of a valid output, complete when the choice ends on a stop id
@@ -49,6 +50,8 @@ export class DiscreteAnswer {
   #thinkStart: number | null;
   readonly #constraint: TokenConstraint | null;
   #generated: number;
+  /** Answer tokens allowed: max_tokens less the thinking positions before the answer. */
+  readonly #limit: number;
   #finished = false;
 
   constructor(options: {
@@ -87,6 +90,7 @@ export class DiscreteAnswer {
     ({ stops: this.#stops, banned: this.#banned } = stopIds(ctx, params));
     this.#thinkStart = options.thinkStart ?? null;
     this.#generated = options.generated ?? 0;
+    this.#limit = params.maxTokens - options.usage.thinkingPositions;
     this.#constraint = options.constraint ?? null;
   }
 
@@ -135,7 +139,7 @@ export class DiscreteAnswer {
     const matched = this.#stopText.push(delta, this.#generated > this.#params.minTokens);
     content.text = matched.text;
     if (matched.stopped) return this.#close('stop', [content]);
-    if (this.#generated >= this.#params.maxTokens) return this.#end('length', this.#text.flush(), [content]);
+    if (this.#generated >= this.#limit) return this.#end('length', this.#text.flush(), [content]);
     return { input: oneHot(id), events: [content], finished: false };
   }
 

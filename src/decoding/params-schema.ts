@@ -12,6 +12,17 @@ import { structuredOutputSchema } from './structured/spec.ts';
 
 const int = () => z.number().int();
 
+export const REASONING_EFFORTS = ['low', 'medium', 'high'] as const;
+/**
+ * Thinking budgets of `reasoning_effort`, in tokens. OpenAI does not publish its budgets; these are
+ * the ones Gemini's OpenAI-compatible API documents for the same three values.
+ */
+export const REASONING_EFFORT_BUDGETS: Record<(typeof REASONING_EFFORTS)[number], number> = {
+  low: 1024,
+  medium: 8192,
+  high: 24576,
+};
+
 export const noiseSchema = z
   .discriminatedUnion('type', [
     z.strictObject({
@@ -45,7 +56,9 @@ export const thinkingSchema = z
     max_tokens: int()
       .min(1)
       .optional()
-      .describe('thinking budget in positions; `</think>` is forced at the budget'),
+      .describe(
+        "thinking budget in positions, inside the request's max_tokens; `</think>` is forced at the budget (default: from reasoning_effort, else the checkpoint's, else 512)",
+      ),
     temperature: z
       .number()
       .min(0)
@@ -91,7 +104,20 @@ export const superpositionSchema = z
 /** The decoding fields both completion endpoints take under these names (chat and completions). */
 export const decodingFields = {
   n: int().min(1).max(128).nullish().describe('parallel samples sharing the prompt'),
-  max_tokens: int().min(1).nullish().describe('answer tokens per choice (thinking has its own budget)'),
+  max_tokens: int()
+    .min(1)
+    .nullish()
+    .describe(
+      'generated tokens per choice, reasoning included (as OpenAI counts them); default: what the prompt leaves of the model length, capped by the checkpoint default',
+    ),
+  reasoning_effort: z
+    .enum(REASONING_EFFORTS)
+    .nullish()
+    .describe(
+      `thinking budget when thinking.max_tokens is unset: ${Object.entries(REASONING_EFFORT_BUDGETS)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')} tokens (inside max_tokens); also passed to the chat template`,
+    ),
   temperature: z.number().min(0).max(2).nullish().describe('0 = greedy'),
   top_p: z.number().gt(0).max(1).nullish(),
   top_k: int().min(-1).nullish().describe('0 or −1 = off'),

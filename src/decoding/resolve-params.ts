@@ -1,7 +1,6 @@
 import {
   type DecodingDefaults,
   DecodingParamsError,
-  hasThinkMarkers,
   type ModelFacts,
   resolveThinkingMode,
 } from './model-facts.ts';
@@ -16,9 +15,8 @@ import {
   superpositionDefaults,
   type ThinkingMode,
 } from './params.ts';
-import { decodingParamsSchema } from './params-schema.ts';
+import { decodingParamsSchema, REASONING_EFFORT_BUDGETS } from './params-schema.ts';
 import { randomSeed } from './rng.ts';
-import { thinkingReserve } from './think-block.ts';
 
 export { type DecodingDefaults, DecodingParamsError, type ModelFacts } from './model-facts.ts';
 
@@ -104,7 +102,11 @@ function thinking(mode: ThinkingMode, request: Parsed, defaults: DecodingDefault
   );
   return {
     mode,
-    maxTokens: t.max_tokens ?? defaults.thinking_max_tokens ?? 512,
+    maxTokens:
+      t.max_tokens ??
+      (request.reasoning_effort ? REASONING_EFFORT_BUDGETS[request.reasoning_effort] : null) ??
+      defaults.thinking_max_tokens ??
+      512,
     sampling: thinkingSampling(mode, t, request, defaults),
     noise: noise(t.noise),
     coldStop: stop ? { entropyBelow: stop.entropy_below, patience: stop.patience } : null,
@@ -151,35 +153,32 @@ function logitBias(bias: Record<string, number> | null | undefined, vocab: numbe
 }
 
 /**
- * Answer tokens a request may generate: its max_tokens, which must fit beside the prompt and the
- * thinking budget, else the checkpoint's default cut to what fits.
+ * Tokens a request may generate, thinking included (OpenAI's max_completion_tokens counts
+ * reasoning tokens): its max_tokens, which must fit beside the prompt, else what is left of the
+ * model's length, capped by the checkpoint's default when it names one (vLLM: the remaining
+ * context, capped by generation_config's max_new_tokens).
  */
-function answerBudget(
+function generationBudget(
   asked: number | null | undefined,
   facts: ModelFacts,
   prompt: PromptFacts | undefined,
-  reserve: (startsInThinking: boolean) => number,
 ): number {
-  const fallback = facts.defaults.max_tokens ?? 256;
-  if (!prompt) return asked ?? fallback;
+  const fallback = facts.defaults.max_tokens ?? Number.POSITIVE_INFINITY;
+  if (!prompt) return asked ?? Math.min(fallback, facts.maxModelLen);
   check(prompt.length > 0, 'the prompt is empty', 'messages');
-  const thinkingBudget = reserve(prompt.startsInThinking);
-  const room = facts.maxModelLen - prompt.length - thinkingBudget;
-  const used =
-    `the prompt (${prompt.length} tokens)` +
-    (thinkingBudget ? ` and the thinking budget (${thinkingBudget})` : '');
+  const room = facts.maxModelLen - prompt.length;
   if (asked != null) {
     check(
       asked <= room,
-      `max_tokens is ${asked}, but ${used} leave ${Math.max(room, 0)} of the model's ${facts.maxModelLen} positions`,
+      `max_tokens is ${asked}, but the prompt (${prompt.length} tokens) leaves ${Math.max(room, 0)} of the model's ${facts.maxModelLen} positions`,
       'max_tokens',
     );
     return asked;
   }
   check(
     room >= 1,
-    `${used[0]!.toUpperCase()}${used.slice(1)} leave no room in the model's ${facts.maxModelLen} positions`,
-    thinkingBudget && prompt.length < facts.maxModelLen ? 'thinking.max_tokens' : 'messages',
+    `The prompt (${prompt.length} tokens) leaves no room in the model's ${facts.maxModelLen} positions`,
+    'messages',
     'context_length_exceeded',
   );
   return Math.min(fallback, room);
@@ -190,7 +189,7 @@ function answerBudget(
  * either happens. The engine calls it once per request, on the main thread, and hands the result
  * to its worker; the n decoders of the request share it (and its seed).
  *
- * @param prompt the prompt, to fit max_tokens and the thinking budget into the model length
+ * @param prompt the prompt, to fit max_tokens (thinking included) into the model length
  * @throws DecodingParamsError naming the offending field
  * @example const resolved = resolveDecodingParams(request.params, facts, { length: 12, startsInThinking: false });
  */
@@ -228,14 +227,7 @@ export function resolveDecodingParams(
     check(id < vocab, `stop_token_ids: ${id} is not a token id (0..${vocab - 1})`, 'stop_token_ids');
   }
   const thought = thinking(mode, p, defaults);
-  const maxTokens = answerBudget(p.max_tokens, facts, prompt, (startsInThinking) =>
-    thinkingReserve({
-      startsInThinking,
-      mayOpen: hasThinkMarkers(facts) && !superposed,
-      mode,
-      maxTokens: thought.maxTokens,
-    }),
-  );
+  const maxTokens = generationBudget(p.max_tokens, facts, prompt);
   const minTokens = p.min_tokens ?? 0;
   check(
     minTokens <= maxTokens,

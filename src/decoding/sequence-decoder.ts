@@ -143,11 +143,9 @@ class ComposedDecoder implements SequenceDecoder {
     const endId = this.#ctx.thinkEndId!;
     if (this.#closeAtOnce) {
       this.#closeAtOnce = false;
-      this.#answer = this.#startAnswer([endId], {
-        reasoningTokens: 0,
-        thinkingPositions: this.#opened + 1,
-        thinkingSteps: 0,
-      });
+      const usage = { reasoningTokens: 0, thinkingPositions: this.#opened + 1, thinkingSteps: 0 };
+      if (this.#spent(usage.thinkingPositions)) return this.#length([], usage);
+      this.#answer = this.#startAnswer([endId], usage);
       return { input: oneHot(endId), events: [], finished: false };
     }
     if (this.#thinking) {
@@ -171,8 +169,15 @@ class ComposedDecoder implements SequenceDecoder {
         return { input: null, events: [...step.events, finish], finished: true };
       }
       if (step.ended) {
-        this.#answer = this.#startAnswer([...thought, endId], usage);
         this.#thinking = null;
+        if (this.#spent(usage.thinkingPositions)) return this.#length(step.events, usage);
+        this.#answer = this.#startAnswer([...thought, endId], usage);
+      } else if (this.#spent(usage.thinkingPositions - 1)) {
+        // max_tokens ran out inside the think block: the choice ends there (finish "length").
+        return this.#length([...step.events, ...this.#thinking.flush()], {
+          ...usage,
+          thinkingPositions: usage.thinkingPositions - 1,
+        });
       }
       return { input: step.input, events: step.events, finished: false };
     }
@@ -182,8 +187,40 @@ class ComposedDecoder implements SequenceDecoder {
     this.#lead = (this.#answer as DiscreteAnswer).generated;
     this.#opened = 1;
     this.#answer = null;
+    if (this.#spent(1)) return this.#length(result.events, { ...NO_THINKING, thinkingPositions: 1 });
     this.#openThinking();
     return { input: result.input, events: result.events, finished: false };
+  }
+
+  /** Whether `thinkingPositions` and the answer tokens before them fill max_tokens. */
+  #spent(thinkingPositions: number): boolean {
+    return thinkingPositions + this.#lead >= this.#params.maxTokens;
+  }
+
+  /**
+   * Ends the choice at max_tokens before its answer could start; superposed, every draft's choice
+   * ends with it (the shared thinking is reported on the first, as the drafts report it).
+   */
+  #length(events: DecodeEvent[], usage: ThinkingUsage): DecodeResult {
+    const first = this.#options.choiceIndex;
+    const choices = this.#params.superposition?.drafts ?? 1;
+    const finishes = Array.from(
+      { length: choices },
+      (_, i): DecodeEvent => ({
+        type: 'finish',
+        choice: first + i,
+        reason: 'length',
+        usage:
+          i === 0
+            ? {
+                reasoningTokens: usage.reasoningTokens,
+                completionTokens: usage.thinkingPositions + this.#lead,
+                thinkingSteps: usage.thinkingSteps,
+              }
+            : { reasoningTokens: 0, completionTokens: 0, thinkingSteps: 0 },
+      }),
+    );
+    return { input: null, events: [...events, ...finishes], finished: true };
   }
 
   /** The answer phase, given the ids fed since the prompt (for n-gram context) and the thinking usage. */

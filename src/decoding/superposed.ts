@@ -108,7 +108,9 @@ export class SuperposedAnswer {
   }
 
   #shouldStop(): boolean {
-    if (this.#steps >= this.#params.maxTokens || this.#live.length === 0) return true;
+    // max_tokens bounds every generated position: the thinking before the drafts spent part of it.
+    if (this.#steps >= this.#params.maxTokens - this.#usage.thinkingPositions || this.#live.length === 0)
+      return true;
     const k = this.#sp.drafts;
     if (this.#finished.length < k) return false;
     const worstFinished = this.#finished[k - 1].score;

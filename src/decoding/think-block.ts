@@ -1,5 +1,3 @@
-import type { ThinkingMode } from './params.ts';
-
 /**
  * Where think blocks open and close, decided on token ids (text can hide a marker split across
  * tokens, or show one that is not the marker token).
@@ -21,23 +19,4 @@ export function opensThinkBlock(
     if (promptIds[i] === startId) return true;
   }
   return false;
-}
-
-/**
- * Positions a request's thinking may take beyond its answer: the thinking budget plus the markers
- * generated. A prompt that opened the block adds the end marker; a model that may open the block
- * itself (it has markers and the prompt left the block closed) adds its start marker too. Mode
- * 'off' thinks nothing but still closes a block that opens.
- */
-export function thinkingReserve(options: {
-  startsInThinking: boolean;
-  /** The model can open a block itself: it has think markers and the answer is not superposed. */
-  mayOpen: boolean;
-  mode: ThinkingMode;
-  maxTokens: number;
-}): number {
-  const { startsInThinking, mayOpen, mode, maxTokens } = options;
-  if (!startsInThinking && !mayOpen) return 0;
-  const markers = startsInThinking ? 1 : 2;
-  return mode === 'off' ? markers : maxTokens + markers;
 }

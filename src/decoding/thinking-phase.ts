@@ -47,6 +47,8 @@ export class ThinkingPhase {
   readonly #stops: ReadonlySet<number>;
   readonly #startId: number | null;
   #lowEntropySteps = 0;
+  /** Thoughts not yet counted in a reasoning event's `tokens`. */
+  #uncounted = 0;
 
   constructor(options: {
     ctx: DecodeContext;
@@ -94,9 +96,11 @@ export class ThinkingPhase {
     if (!marker) this.reasoningTokens++;
     const text = marker && this.shadowIds.length === 0 ? '' : this.#text.push(thought.shadowId);
     this.shadowIds.push(thought.shadowId);
+    this.#uncounted++;
     const events: DecodeEvent[] = [];
     if (text || trace) {
-      const event: DecodeEvent = { type: 'reasoning', choice: this.#choice, text };
+      const event: DecodeEvent = { type: 'reasoning', choice: this.#choice, text, tokens: this.#uncounted };
+      this.#uncounted = 0;
       if (trace) {
         event.trace = traceStep({
           logits: out.logits,
@@ -115,9 +119,16 @@ export class ThinkingPhase {
     return { input: thought.input, events, ended: false };
   }
 
-  #end(): ThinkingStep {
+  /** The reasoning text the detokenizer still holds, as events (when thinking ends, however it ends). */
+  flush(): DecodeEvent[] {
     const rest = this.#text.flush();
-    const events: DecodeEvent[] = rest ? [{ type: 'reasoning', choice: this.#choice, text: rest }] : [];
-    return { input: oneHot(this.#endId), events, ended: true };
+    if (!rest) return [];
+    const tokens = this.#uncounted;
+    this.#uncounted = 0;
+    return [{ type: 'reasoning', choice: this.#choice, text: rest, ...(tokens && { tokens }) }];
+  }
+
+  #end(): ThinkingStep {
+    return { input: oneHot(this.#endId), events: this.flush(), ended: true };
   }
 }

@@ -126,7 +126,14 @@ export interface ChoiceUsage {
 
 /** Everything a decoder reports; every event names the choice (n > 1, superposed k drafts). */
 export type DecodeEvent =
-  | { type: 'reasoning'; choice: number; text: string; trace?: StepTrace }
+  | {
+      type: 'reasoning';
+      choice: number;
+      text: string;
+      trace?: StepTrace;
+      /** Thinking positions since the previous reasoning event (running usage; absent: 0). */
+      tokens?: number;
+    }
   | {
       type: 'content';
       choice: number;

@@ -110,7 +110,11 @@ export const manifestSchema = z
         top_k: z.number().int().min(0).optional(),
         min_p: z.number().min(0).max(1).optional(),
         repetition_penalty: z.number().positive().optional(),
-        max_tokens: z.number().int().positive().default(256),
+        /**
+         * From generation_config.json's max_new_tokens, as vLLM caps a request's default with it;
+         * absent: a request may use what its prompt leaves of the model length.
+         */
+        max_tokens: z.number().int().positive().optional(),
         thinking_mode: thinkingModeSchema.default('hard'),
         thinking_max_tokens: z.number().int().positive().default(512),
         /**
@@ -123,7 +127,6 @@ export const manifestSchema = z
       .default({
         temperature: 0,
         top_p: 1,
-        max_tokens: 256,
         thinking_mode: 'hard',
         thinking_max_tokens: 512,
       }),

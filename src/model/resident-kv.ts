@@ -21,6 +21,8 @@ import type { RowStep, StepPlan } from './batch.ts';
 export class ResidentKv {
   /** Slots of the device tensors (the `total` of [B, kvH, total, hd]). */
   total: number;
+  /** `seqs` as a set: every step asks whether the plan touches one of them. */
+  readonly #members: ReadonlySet<number>;
 
   constructor(
     /** The sequences, in row order. */
@@ -35,6 +37,7 @@ export class ResidentKv {
     public values: ort.Tensor[],
   ) {
     this.total = start + 1;
+    this.#members = new Set(seqs);
   }
 
   /** Positions of row `b` so far: host ones, then device ones. */
@@ -44,7 +47,7 @@ export class ResidentKv {
 
   /** Positions of sequence `seq` held on the device (0 if it is not resident). */
   deviceLength(seq: number): number {
-    return this.seqs.includes(seq) ? this.total - this.start : 0;
+    return this.#members.has(seq) ? this.total - this.start : 0;
   }
 
   /** Whether `plan` can run on the resident cache: same rows, one decode position each, KV untouched. */
@@ -53,9 +56,9 @@ export class ResidentKv {
     if (rows.length !== this.seqs.length) return false;
     for (let b = 0; b < rows.length; b++)
       if (!isDecodeRow(rows[b]!) || rows[b]!.seq !== this.seqs[b]) return false;
-    const touched = new Set(this.seqs);
-    for (const c of [...(plan.copies ?? []), ...(plan.forks ?? [])])
-      if (touched.has(c.from) || touched.has(c.to)) return false;
+    const touched = this.#members;
+    for (const c of plan.copies ?? []) if (touched.has(c.from) || touched.has(c.to)) return false;
+    for (const c of plan.forks ?? []) if (touched.has(c.from) || touched.has(c.to)) return false;
     for (const h of plan.frees ?? []) if (touched.has(h)) return false;
     return true;
   }

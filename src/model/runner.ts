@@ -203,22 +203,22 @@ export class ModelRunner implements Runner {
     let P = 0;
     let M = 0;
     let N = 0;
-    for (const r of rows) {
+    rows.forEach((r, b) => {
       if (r.count < 1) throw new Error(`runner: row for sequence ${r.seq} has no positions`);
       if (r.ids.length !== r.count * r.bagSize) throw new Error(`runner: row ${r.seq}: ids length mismatch`);
       S = Math.max(S, r.count);
       if (isDense(r, this.#costs)) N += r.count;
       else K = Math.max(K, r.bagSize);
-      P = Math.max(P, this.#kv.length(r.seq));
+      const past = this.#kv.length(r.seq);
+      P = Math.max(P, past);
       M += r.allPositions ? r.count : 1;
-    }
-    if (resident) P = resident.total;
-    const T = P + S;
-    rows.forEach((r, b) => {
-      const positions = (resident ? resident.length(b) : this.#kv.length(r.seq)) + r.count;
+      // A row's own positions bound it (a resident cache's padded slots do not: rotary is per row).
+      const positions = (resident ? resident.length(b) : past) + r.count;
       if (positions > this.#cfg.maxPositions)
         throw new Error(`runner: ${positions} positions exceed the model's ${this.#cfg.maxPositions}`);
     });
+    if (resident) P = resident.total;
+    const T = P + S;
     const ids = this.#ids.view(B * S * K).fill(0n);
     const weights = this.#weights.view(B * S * K).fill(0);
     const add = this.#add.view(B * S * D).fill(0);

@@ -250,7 +250,9 @@ export function writeRandomModel(
   if (eosTokenIds) {
     writeFileSync(
       join(dir, 'generation_config.json'),
-      `${JSON.stringify({ eos_token_id: eosTokenIds }, null, 2)}\n`,
+      // max_new_tokens as a checkpoint's generation config may set it: the default length of a
+      // request that names none (else what the prompt leaves of the model's 1024 positions).
+      `${JSON.stringify({ eos_token_id: eosTokenIds, max_new_tokens: 256 }, null, 2)}\n`,
     );
   }
   const weights = randomWeights(shape, seed);

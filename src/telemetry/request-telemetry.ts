@@ -39,6 +39,8 @@ export interface ObservedOutput {
     finishReason: string | null;
     usage: { completionTokens: number; thinkingSteps: number } | null;
   }[];
+  /** Choice `i`'s finish as the response reports it (`tool_calls` after calls, as the API says). */
+  finishReason(i: number): string | null;
 }
 
 export class RequestTelemetry {
@@ -178,11 +180,11 @@ export class RequestTelemetry {
   #done(ev: Extract<EngineEvent, { type: 'done' }>, output: ObservedOutput, at: number): void {
     this.#ended = true;
     const request = this.#request!;
-    const choices = output.choices.flatMap((c) =>
+    const choices = output.choices.flatMap((c, i) =>
       c.finishReason && c.usage
         ? [
             {
-              reason: c.finishReason,
+              reason: output.finishReason(i) ?? c.finishReason,
               outputs: c.usage.completionTokens,
               thinkingSteps: c.usage.thinkingSteps,
             },

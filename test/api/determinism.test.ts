@@ -85,7 +85,12 @@ describe('determinism (real engine)', () => {
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content, reasoning_content: reasoning || null },
+          message: {
+            role: 'assistant',
+            content,
+            reasoning: reasoning || null,
+            reasoning_content: reasoning || null,
+          },
           logprobs: { content: logprobs },
           finish_reason: finish,
         },

@@ -74,6 +74,49 @@ export type Script = (
   signal: AbortSignal | undefined,
 ) => AsyncIterable<EngineEvent>;
 
+/** A ModelInfo with the byte tokenizer and a real family's chat template (8192 positions). */
+export function byteModelWithTemplate(name: string, chatTemplate: string): ModelInfo {
+  const tokenizerConfig = { ...JSON.parse(byteTokenizerConfigJson()), chat_template: chatTemplate };
+  return modelInfo(name, JSON.parse(byteTokenizerJson()), tokenizerConfig, {}, 8192);
+}
+
+/**
+ * Answers `text` in choice 0, three bytes a piece (tags and JSON arrive cut anywhere, as from a
+ * real model), after thinking `thought` when given; `fail` ends it with an engine error instead
+ * of a finish.
+ */
+export function answerScript(text: string, options: { thought?: string; fail?: boolean } = {}): Script {
+  return async function* (request: GenerateRequest): AsyncIterable<EngineEvent> {
+    yield { type: 'scheduled' };
+    if (options.thought) yield { type: 'reasoning', choice: 0, text: options.thought, tokens: 1 };
+    for (const piece of text.match(/[\s\S]{1,3}/g) ?? [])
+      yield { type: 'content', choice: 0, text: piece, tokenIds: [...Buffer.from(piece)] };
+    if (options.fail) {
+      yield { type: 'error', error: new EngineError('internal_error', 'the runner failed') };
+      return;
+    }
+    const tokens = Buffer.byteLength(text) + (options.thought ? 1 : 0);
+    const reasoningTokens = options.thought ? 1 : 0;
+    yield {
+      type: 'finish',
+      choice: 0,
+      reason: 'stop',
+      usage: { reasoningTokens, completionTokens: tokens, thinkingSteps: reasoningTokens },
+    };
+    yield {
+      type: 'done',
+      usage: {
+        promptTokens: request.prompt.length,
+        completionTokens: tokens,
+        reasoningTokens,
+        cachedTokens: 0,
+      },
+      timings: { queueMs: 1, prefillMs: 1, firstTokenMs: 1, totalMs: 1 },
+      preemptions: 0,
+    };
+  };
+}
+
 /** Thinks "hm" (when the prompt opened a think block), answers "Hello world" in each choice. */
 export async function* defaultScript(request: GenerateRequest): AsyncIterable<EngineEvent> {
   yield { type: 'scheduled' };

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
 import { type App, createApp } from '../../src/api/app.ts';
 import { type ApiConfig, parseApiConfig } from '../../src/api/config.ts';
 import { type RunningServer, startServer } from '../../src/api/server.ts';
@@ -6,6 +10,7 @@ import { createEngine } from '../../src/engine/engine.ts';
 import type { Engine } from '../../src/engine/types.ts';
 import type { Telemetry } from '../../src/telemetry/telemetry.ts';
 import { sharedCheckpoint } from '../helpers/shared-checkpoint.ts';
+import { tinyWithTemplate } from '../helpers/template-checkpoint.ts';
 
 /**
  * A live server for end-to-end tests: the REAL engine (worker thread, ONNX runtime) on a tiny
@@ -60,6 +65,41 @@ export async function startLiveServer(
       await app.telemetry.shutdown();
     },
   };
+}
+
+/** A live server on the tiny model shipping `template`, and an `openai` client of it. */
+export interface TemplateServer {
+  live: LiveServer;
+  client: OpenAI;
+  /** Stops the server and removes the checkpoint copy. */
+  close(): Promise<void>;
+}
+
+/** {@link startLiveServer} on a copy of the tiny checkpoint whose chat template is `template`. */
+export async function startTemplateServer(template: string): Promise<TemplateServer> {
+  const root = mkdtempSync(join(tmpdir(), 'reverie-template-'));
+  try {
+    const live = await startLiveServer({
+      checkpointDirs: [await tinyWithTemplate(join(root, 'tiny'), template)],
+    });
+    const client = new OpenAI({
+      baseURL: `${live.url}/v1`,
+      apiKey: 'unused',
+      maxRetries: 0,
+      timeout: 60_000,
+    });
+    return {
+      live,
+      client,
+      async close() {
+        await live.close();
+        rmSync(root, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /** A request that cannot end early: EOS is banned, 16 rows of 990 tokens (about 2 s on a CPU). */

@@ -197,6 +197,27 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
     await agreesWithVllm(prepared.request, answer, false);
   });
 
+  it("an assistant turn's reasoning (either name) reaches the template: Qwen3 renders it, R1-Distill drops it", async () => {
+    const history = (field: 'reasoning' | 'reasoning_content') => [
+      { role: 'user', content: 'Is 91 prime?' },
+      { role: 'assistant', content: 'No.', [field]: 'Seven times thirteen.' },
+    ];
+    const render = async (name: string, field: 'reasoning' | 'reasoning_content') =>
+      model(name).tokenizer.decode(
+        (
+          await prepareChat(
+            { model: name, messages: history(field), add_generation_prompt: false, max_tokens: 1 },
+            ctx,
+          )
+        ).request.prompt,
+      );
+    for (const field of ['reasoning', 'reasoning_content'] as const) {
+      // Qwen3 keeps the reasoning of the turns after the last user message.
+      assert.match(await render('qwen3-think', field), /<think>\nSeven times thirteen\.\n<\/think>\n\nNo\./);
+      assert.ok(!(await render('r1', field)).includes('Seven'), 'R1-Distill strips earlier reasoning');
+    }
+  });
+
   for (const ending of ['<think>', '<think>\n']) {
     it(`completions: a raw prompt ending in ${JSON.stringify(ending)} thinks from the next position`, async () => {
       const body = {
@@ -217,7 +238,7 @@ describe('reasoning models through the API (real engine, Qwen3 and R1-Distill la
       model: 'qwen3-think',
       messages: [{ role: 'user', content: 'Is 91 prime?' }],
       temperature: 0,
-      max_tokens: 6,
+      max_tokens: 40,
       thinking: soft,
     };
     const prepared = await prepareChat(body, ctx);

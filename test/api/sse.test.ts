@@ -78,8 +78,9 @@ describe('SSE on the wire (live server, real engine)', () => {
       messages: [{ role: 'user', content: 'hi' }],
       stream: true,
       stream_options: { include_usage: true },
-      // EOS banned: the answer cannot end before its max_tokens, so content deltas are certain.
-      max_tokens: 24,
+      // EOS banned: the answer cannot end before its max_tokens (which counts the 16 thinking
+      // positions and </think> too), so content deltas are certain.
+      max_tokens: 41,
       logit_bias: EOS_BANNED,
       // The random tiny model favours special tokens: keep them in the text so every delta shows.
       skip_special_tokens: false,
@@ -116,11 +117,13 @@ describe('SSE on the wire (live server, real engine)', () => {
     assert.deepEqual(last.choices, []);
     const reasoningTokens = last.usage.completion_tokens_details.reasoning_tokens;
     // Reasoning tokens: the thoughts, a repeated `<think>` (id 259, which the random model likes)
-    // excluded as vLLM counts; completion tokens: every thought, the forced `</think>` and the 24
-    // answer tokens (max_tokens).
+    // excluded as vLLM counts; completion tokens: max_tokens, thoughts and the forced `</think>`
+    // included (as OpenAI counts reasoning tokens).
     const thoughts = traced.map((p) => p.choices[0].reasoning_trace[0].id);
     assert.equal(reasoningTokens, thoughts.filter((id: number) => id !== 259).length);
-    assert.equal(last.usage.completion_tokens, thoughts.length + 1 + 24, 'the answer ran to max_tokens');
+    assert.equal(last.usage.completion_tokens, 41, 'the whole generation ran to max_tokens');
+    const answer = kinds.filter((k) => k === 'content').length;
+    assert.ok(answer > 0 && answer <= 41 - thoughts.length - 1, 'the answer got what the thinking left');
     for (const p of payloads.slice(0, -1)) assert.equal(p.usage, null, 'usage: null before the usage chunk');
     for (const p of payloads) assert.equal(p.id, payloads[0].id);
   });

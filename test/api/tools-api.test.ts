@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { zodFunction } from 'openai/helpers/zod';
 import type { ParsedFunctionToolCall } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import { createApp } from '../../src/api/app.ts';
-import { joinToolCalls } from '../../src/api/chat-completions/output.ts';
+import { joinToolCalls } from '../../src/api/common/output.ts';
 import { parseApiConfig } from '../../src/api/config.ts';
 import type { ServerMessage } from '../../src/api/ws/protocol.ts';
 import { StreamSession } from '../../src/api/ws/session.ts';
-import type { EngineEvent, GenerateRequest } from '../../src/engine/types.ts';
-import { byteTokenizerConfigJson, byteTokenizerJson } from '../../src/model/byte-tokenizer.ts';
-import { QWEN3_TEMPLATE, tinyWithTemplate } from '../helpers/template-checkpoint.ts';
-import { FakeEngine, modelInfo } from './fake-engine.ts';
-import { type LiveServer, startLiveServer } from './live-server.ts';
+import { QWEN3_TEMPLATE } from '../helpers/template-checkpoint.ts';
+import { answerScript, byteModelWithTemplate, FakeEngine } from './fake-engine.ts';
+import { type LiveServer, startTemplateServer, type TemplateServer } from './live-server.ts';
 
 /**
  * Tool calling through the official `openai` client against the real engine: the tiny
@@ -52,7 +47,7 @@ const NO_THINKING = { enable_thinking: false };
 const forced = { type: 'function' as const, function: { name: 'get_weather' } };
 
 describe('tool calling through the openai client (real engine, tiny model with Qwen3’s template)', () => {
-  const root = mkdtempSync(join(tmpdir(), 'reverie-tools-'));
+  let server: TemplateServer;
   let live: LiveServer;
   let client: OpenAI;
   const create = (body: Body) =>
@@ -69,14 +64,11 @@ describe('tool calling through the openai client (real engine, tiny model with Q
   };
 
   before(async () => {
-    live = await startLiveServer({
-      checkpointDirs: [await tinyWithTemplate(join(root, 'tiny'), QWEN3_TEMPLATE)],
-    });
-    client = new OpenAI({ baseURL: `${live.url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60_000 });
+    server = await startTemplateServer(QWEN3_TEMPLATE);
+    ({ live, client } = server);
   });
   after(async () => {
-    await live?.close();
-    rmSync(root, { recursive: true, force: true });
+    await server?.close();
   });
 
   it('a named tool_choice forces that call: its arguments parse and match the schema', async () => {
@@ -257,42 +249,9 @@ describe('tool calling through the openai client (real engine, tiny model with Q
  * the parsers, the accumulator and the mappers are the real ones).
  */
 describe('auto tool choice: calls parsed from the answer (scripted engine)', () => {
-  const qwenLike = modelInfo(
-    'qwen',
-    JSON.parse(byteTokenizerJson()),
-    {
-      ...JSON.parse(byteTokenizerConfigJson()),
-      chat_template: QWEN3_TEMPLATE,
-    },
-    {},
-    8192,
-  );
-  const engine = new FakeEngine({ models: [qwenLike] });
+  const engine = new FakeEngine({ models: [byteModelWithTemplate('qwen', QWEN3_TEMPLATE)] });
   const answering = (text: string) => {
-    engine.script = async function* (request: GenerateRequest): AsyncIterable<EngineEvent> {
-      yield { type: 'scheduled' };
-      // Three bytes a piece: tags and JSON arrive cut anywhere, as from a real model.
-      for (const piece of text.match(/[\s\S]{1,3}/g)!)
-        yield { type: 'content', choice: 0, text: piece, tokenIds: [...Buffer.from(piece)] };
-      const tokens = Buffer.byteLength(text);
-      yield {
-        type: 'finish',
-        choice: 0,
-        reason: 'stop',
-        usage: { reasoningTokens: 0, completionTokens: tokens, thinkingSteps: 0 },
-      };
-      yield {
-        type: 'done',
-        usage: {
-          promptTokens: request.prompt.length,
-          completionTokens: tokens,
-          reasoningTokens: 0,
-          cachedTokens: 0,
-        },
-        timings: { queueMs: 1, prefillMs: 1, firstTokenMs: 1, totalMs: 1 },
-        preemptions: 0,
-      };
-    };
+    engine.script = answerScript(text);
   };
   const clientOf = (parser?: string) => {
     const app = createApp({ engine, config: parseApiConfig(parser ? { toolCallParser: parser } : {}) });

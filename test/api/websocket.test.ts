@@ -120,7 +120,8 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
     client.send({
       type: 'response.create',
       id: 'b',
-      request: chat({ thinking: { mode: 'off' }, superposition: { drafts: 3 } }),
+      // An unknown field is ignored, as over HTTP, and named in response.created.
+      request: chat({ thinking: { mode: 'off' }, superposition: { drafts: 3 }, verbosity: 'low' }),
     });
     client.send({ type: 'response.create', id: 'c', request: LONG });
     await client.next((m) => m.id === 'c' && m.type === 'response.output_text.delta');
@@ -158,6 +159,8 @@ describe('WebSocket /v1/stream (live server, real engine)', () => {
 
     // b: three drafts, text deltas carry the choice index, one finish reason per draft.
     assert.equal(client.of('b')[0]!.choices, 3);
+    assert.deepEqual(client.of('b')[0]!.ignored_fields, ['verbosity']);
+    assert.equal(msgsA[0]!.ignored_fields, undefined, 'nothing ignored: no field');
     const indices = new Set(
       client
         .of('b')

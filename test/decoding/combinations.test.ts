@@ -30,7 +30,8 @@ describe('thinking mode × answer mode', () => {
         collect(engine, `combo-${i}`, 'is d reachable from a?', {
           ...answer.params,
           seed: 7,
-          max_tokens: 4,
+          // max_tokens counts the thinking too: 4 thoughts, the closing marker, then the answer.
+          max_tokens: 9,
           thinking: { mode, max_tokens: 4, trace: mode !== 'off' },
         }),
       ),

@@ -22,7 +22,8 @@ const PROMPTS = ['Hello there', 'Q: 2+2?', 'Once upon a time'];
 /** Hard greedy thinking, then a greedy answer. */
 const greedyThinking = (maxThink: number): DecodingParams => ({
   temperature: 0,
-  max_tokens: 12,
+  // max_tokens counts the thinking too: the budget, the end marker, then 12 answer tokens.
+  max_tokens: maxThink + 13,
   thinking: { mode: 'hard', temperature: 0, max_tokens: maxThink, trace: true },
 });
 
@@ -36,7 +37,7 @@ describe('decoding modes on the tiny model', () => {
       const soft = await runAlone(t, {
         params: {
           temperature: 0,
-          max_tokens: 12,
+          max_tokens: 37,
           thinking: { mode: 'soft', top_k: 1, max_tokens: 24, trace: true },
         },
         prompt,
@@ -57,7 +58,7 @@ describe('decoding modes on the tiny model', () => {
     const prompt = thinkingPrompt(PROMPTS[0]);
     const hard = await runAlone(t, { params: greedyThinking(24), prompt, startsInThinking: true });
     const soft = await runAlone(t, {
-      params: { temperature: 0, max_tokens: 12, thinking: { mode: 'soft', max_tokens: 24, trace: true } },
+      params: { temperature: 0, max_tokens: 37, thinking: { mode: 'soft', max_tokens: 24, trace: true } },
       prompt,
       startsInThinking: true,
     });
@@ -69,7 +70,7 @@ describe('decoding modes on the tiny model', () => {
       const prompt = thinkingPrompt(text);
       const hard = await runAlone(t, { params: greedyThinking(24), prompt, startsInThinking: true });
       const fuzzy = await runAlone(t, {
-        params: { temperature: 0, max_tokens: 12, thinking: { mode: 'fuzzy', max_tokens: 24, trace: true } },
+        params: { temperature: 0, max_tokens: 37, thinking: { mode: 'fuzzy', max_tokens: 24, trace: true } },
         prompt,
         startsInThinking: true,
       });

@@ -13,7 +13,7 @@ const STEPS = 300;
 const noisy = (seed: number, gamma = GAMMA): DecodingParams => ({
   seed,
   temperature: 0,
-  max_tokens: 4,
+  max_tokens: STEPS + 5,
   thinking: { mode: 'soft', max_tokens: STEPS, trace: true, noise: { type: 'gaussian', scale: gamma } },
 });
 

@@ -108,7 +108,7 @@ describe('thinking the model opens itself', () => {
   it('the start marker as the first token opens thinking; the mode applies from the next position', () => {
     // <think>, two thoughts (a then b, each with a close runner-up), </think>, the answer 'c', EOS.
     const r = runAlone(
-      { temperature: 0, max_tokens: 5, thinking: { mode: 'soft', trace: true } },
+      { temperature: 0, max_tokens: 8, thinking: { mode: 'soft', trace: true } },
       replay([
         confident(THINK),
         logitsWith({ [a]: 3, [b]: 2.5 }),
@@ -162,7 +162,7 @@ describe('thinking the model opens itself', () => {
 
   it('a start marker repeated while thinking is a marker: fed, but no reasoning text and not counted', () => {
     const r = runAlone(
-      { temperature: 0, max_tokens: 2, thinking: { mode: 'hard', trace: true } },
+      { temperature: 0, max_tokens: 6, thinking: { mode: 'hard', trace: true } },
       {
         ...replay([confident(THINK), confident(a), confident(THINK_END), confident(IM_END)]),
         startsInThinking: true,

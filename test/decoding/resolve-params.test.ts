@@ -11,7 +11,8 @@ describe('resolveDecodingParams', () => {
   it('fills the documented defaults', () => {
     const r = resolveDecodingParams({}, ctx);
     assert.deepEqual(r.sampling, { temperature: 1, topK: 0, topP: 1, minP: 0 });
-    assert.equal(r.maxTokens, 256);
+    // No max_tokens and no checkpoint default: what the model length leaves (here, no prompt: all of it).
+    assert.equal(r.maxTokens, ctx.maxModelLen);
     assert.equal(r.n, 1);
     assert.deepEqual(r.stop, []);
     assert.ok(Number.isSafeInteger(r.seed));
@@ -91,20 +92,37 @@ describe('resolveDecodingParams', () => {
     }
   });
 
-  it('fits max_tokens beside the prompt and the thinking budget, naming what does not fit', () => {
+  it('fits max_tokens, thinking included, beside the prompt; the default is the room left', () => {
     const small = makeContext({ maxModelLen: 64, defaults: { max_tokens: 256, thinking_max_tokens: 16 } });
     const prompt = { length: 20, startsInThinking: true };
-    // No max_tokens: the default, cut to the room left (64 − 20 − 16 − 1 marker).
-    assert.equal(resolveDecodingParams({}, small, prompt).maxTokens, 27);
-    const tooMany = () => resolveDecodingParams({ max_tokens: 28 }, small, prompt);
+    // No max_tokens: the checkpoint default, cut to the room left (64 − 20), as vLLM.
+    assert.equal(resolveDecodingParams({}, small, prompt).maxTokens, 44);
+    assert.equal(resolveDecodingParams({ max_tokens: 44 }, small, prompt).maxTokens, 44);
+    const tooMany = () => resolveDecodingParams({ max_tokens: 45 }, small, prompt);
     assert.throws(tooMany, (e: unknown) => e instanceof DecodingParamsError && e.param === 'max_tokens');
-    const noRoom = () => resolveDecodingParams({ thinking: { max_tokens: 60 } }, small, prompt);
+    // A thinking budget beyond the room is no error: max_tokens bounds the thinking too.
+    const big = resolveDecodingParams({ thinking: { max_tokens: 60 } }, small, prompt);
+    assert.deepEqual([big.maxTokens, big.thinking.maxTokens], [44, 60]);
+    const full = () => resolveDecodingParams({}, small, { length: 64, startsInThinking: false });
     assert.throws(
-      noRoom,
+      full,
       (e: unknown) =>
-        e instanceof DecodingParamsError &&
-        e.param === 'thinking.max_tokens' &&
-        e.code === 'context_length_exceeded',
+        e instanceof DecodingParamsError && e.param === 'messages' && e.code === 'context_length_exceeded',
+    );
+    const noDefault = makeContext({ maxModelLen: 64, defaults: {} });
+    assert.equal(resolveDecodingParams({}, noDefault, prompt).maxTokens, 44, 'no fixed 256');
+  });
+
+  it('reasoning_effort sets the thinking budget; thinking.max_tokens wins', () => {
+    const budget = (p: object) => resolveDecodingParams(p, ctx).thinking.maxTokens;
+    assert.equal(budget({ reasoning_effort: 'low' }), 1024);
+    assert.equal(budget({ reasoning_effort: 'medium' }), 8192);
+    assert.equal(budget({ reasoning_effort: 'high' }), 24576);
+    assert.equal(budget({ reasoning_effort: 'high', thinking: { max_tokens: 7 } }), 7);
+    assert.equal(budget({}), 512, "no effort: the checkpoint's budget, else 512");
+    assert.throws(
+      () => resolveDecodingParams({ reasoning_effort: 'max' }, ctx),
+      (e: unknown) => e instanceof DecodingParamsError && e.param === 'reasoning_effort',
     );
   });
 

@@ -60,7 +60,7 @@ const space = bytes(' ')[0]!;
 
 describe('a constrained answer and thinking', () => {
   it('the model opens <think> as its first token: thinking is free, the grammar starts after </think>', async () => {
-    const params = { temperature: 0, max_tokens: 4, thinking: { mode: 'hard' as const } };
+    const params = { temperature: 0, max_tokens: 8, thinking: { mode: 'hard' as const } };
     const r = runAlone(params, {
       ...replay([
         logitsWith({ [THINK]: 30, [x]: 20 }),
@@ -79,7 +79,7 @@ describe('a constrained answer and thinking', () => {
   });
 
   it('whitespace the grammar allows may come first; then <think> still opens thinking', async () => {
-    const params = { temperature: 0, max_tokens: 4, thinking: { mode: 'hard' as const } };
+    const params = { temperature: 0, max_tokens: 8, thinking: { mode: 'hard' as const } };
     const r = runAlone(params, {
       ...replay([
         confident(space),

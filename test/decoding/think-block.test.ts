@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { opensThinkBlock, thinkingReserve } from '../../src/decoding/think-block.ts';
+import { opensThinkBlock } from '../../src/decoding/think-block.ts';
 
 const START = 151667;
 const END = 151668;
@@ -21,24 +21,5 @@ describe('opensThinkBlock (on token ids, as vLLM reads a prompt)', () => {
     assert.ok(!opensThinkBlock([START, 5, END, 9, START, 6, END], START, END));
     assert.ok(!opensThinkBlock([1, 2, 3], START, END));
     assert.ok(!opensThinkBlock([1, START], null, END));
-  });
-});
-
-describe('thinkingReserve', () => {
-  it('counts the budget and the markers thinking may generate', () => {
-    assert.equal(
-      thinkingReserve({ startsInThinking: true, mayOpen: false, mode: 'soft', maxTokens: 10 }),
-      11,
-    );
-    assert.equal(
-      thinkingReserve({ startsInThinking: false, mayOpen: true, mode: 'hard', maxTokens: 10 }),
-      12,
-    );
-    assert.equal(thinkingReserve({ startsInThinking: true, mayOpen: false, mode: 'off', maxTokens: 10 }), 1);
-    assert.equal(thinkingReserve({ startsInThinking: false, mayOpen: true, mode: 'off', maxTokens: 10 }), 2);
-    assert.equal(
-      thinkingReserve({ startsInThinking: false, mayOpen: false, mode: 'hard', maxTokens: 10 }),
-      0,
-    );
   });
 });

@@ -27,11 +27,11 @@ describe('thinking phase', () => {
   it('soft with top_k = 1 equals hard greedy, token for token', () => {
     const model = new FakeModel(3);
     const soft = runAlone(
-      { temperature: 0, max_tokens: 20, thinking: { mode: 'soft', top_k: 1, max_tokens: 30 } },
+      { temperature: 0, max_tokens: 51, thinking: { mode: 'soft', top_k: 1, max_tokens: 30 } },
       { model, startsInThinking: true },
     );
     const hard = runAlone(
-      { temperature: 0, max_tokens: 20, thinking: { mode: 'hard', temperature: 0, max_tokens: 30 } },
+      { temperature: 0, max_tokens: 51, thinking: { mode: 'hard', temperature: 0, max_tokens: 30 } },
       { model, startsInThinking: true },
     );
     assert.ok(soft.inputs.length > 10);
@@ -42,11 +42,11 @@ describe('thinking phase', () => {
   it('fuzzy without noise gives greedy shadow tokens', () => {
     const model = new FakeModel(4);
     const fuzzy = runAlone(
-      { temperature: 0, max_tokens: 5, thinking: { mode: 'fuzzy', max_tokens: 30 } },
+      { temperature: 0, max_tokens: 36, thinking: { mode: 'fuzzy', max_tokens: 30 } },
       { model, startsInThinking: true },
     );
     const hard = runAlone(
-      { temperature: 0, max_tokens: 5, thinking: { mode: 'hard', temperature: 0, max_tokens: 30 } },
+      { temperature: 0, max_tokens: 36, thinking: { mode: 'hard', temperature: 0, max_tokens: 30 } },
       { model, startsInThinking: true },
     );
     assert.ok(textOf(hard.events, 'reasoning').length > 5);
@@ -103,7 +103,8 @@ describe('thinking phase', () => {
     const { inputs, events } = runAlone(
       {
         temperature: 0,
-        max_tokens: 3,
+        // max_tokens counts the thinking: 4 thoughts, the end marker, 3 answer tokens.
+        max_tokens: 8,
         logit_bias: { [z]: 100 },
         thinking: { mode: 'soft', temperature: 0.5, max_tokens: 4 },
       },
@@ -131,7 +132,7 @@ describe('thinking phase', () => {
     const params = (seed: number) => ({
       seed,
       temperature: 0,
-      max_tokens: 8,
+      max_tokens: 21,
       thinking: { mode: 'hard' as const, temperature: 1.5, max_tokens: 12 },
     });
     const runs = [1, 2, 3].map((seed) => runAlone(params(seed), { model, startsInThinking: true }));
@@ -168,7 +169,7 @@ describe('thinking phase', () => {
     const firstStep = (thinking: ThinkingParams) => {
       const r = replay([logitsWith({ [a]: 3, [b]: 2.5, [c]: 2, [d]: 1.5 }), confident(THINK_END)]);
       const { events, inputs } = runAlone(
-        { temperature: 0, max_tokens: 1, seed: 3, thinking: { mode: 'soft', trace: true, ...thinking } },
+        { temperature: 0, max_tokens: 3, seed: 3, thinking: { mode: 'soft', trace: true, ...thinking } },
         { ...r, startsInThinking: true },
       );
       const traced = events.find((e) => e.type === 'reasoning');
@@ -213,7 +214,7 @@ describe('thinking phase', () => {
     const hidden = Float32Array.from({ length: HIDDEN }, (_, i) => i - 3);
     const first = output(confident(bytes('q')[0]), hidden);
     const { inputs, events } = runAlone(
-      { temperature: 0, max_tokens: 2, thinking: { mode: 'latent', max_tokens: 3 } },
+      { temperature: 0, max_tokens: 6, thinking: { mode: 'latent', max_tokens: 3 } },
       { model: new FakeModel(7), startsInThinking: true, first },
     );
     assert.equal(inputs[0].ids.length, 0);
@@ -225,7 +226,7 @@ describe('thinking phase', () => {
 
   it('mode off on a prompt that opened <think> closes it at once', () => {
     const { inputs, events } = runAlone(
-      { temperature: 0, max_tokens: 2, thinking: { mode: 'off' } },
+      { temperature: 0, max_tokens: 3, thinking: { mode: 'off' } },
       { model: new FakeModel(8), startsInThinking: true },
     );
     assert.ok(isOneHot(inputs[0], THINK_END));
@@ -236,5 +237,77 @@ describe('thinking phase', () => {
       finish?.type === 'finish' && finish.usage.reasoningTokens === 0 && finish.usage.completionTokens === 3,
       JSON.stringify(finish),
     );
+  });
+});
+
+describe('max_tokens bounds the thinking too (as OpenAI counts reasoning tokens)', () => {
+  const a = bytes('a')[0]!;
+  const X = bytes('X')[0]!;
+  const thoughts = (n: number) => Array.from({ length: n }, () => confident(a));
+
+  it('thinking that fills max_tokens ends the choice there: reasoning, no answer, finish length', () => {
+    const { events, inputs } = runAlone(
+      { temperature: 0, max_tokens: 3, thinking: { mode: 'hard', max_tokens: 10 } },
+      { ...replay([...thoughts(6), confident(THINK_END)]), startsInThinking: true },
+    );
+    assert.equal(inputs.length, 2, 'the third thought is the last generated position: nothing more is fed');
+    assert.equal(textOf(events, 'reasoning'), 'aaa');
+    assert.equal(textOf(events, 'content'), '');
+    const finish = finishOf(events);
+    assert.ok(
+      finish?.type === 'finish' &&
+        finish.reason === 'length' &&
+        finish.usage.completionTokens === 3 &&
+        finish.usage.reasoningTokens === 3,
+      JSON.stringify(finish),
+    );
+  });
+
+  it('a thinking budget that ends at max_tokens leaves no answer', () => {
+    const { events } = runAlone(
+      { temperature: 0, max_tokens: 3, thinking: { mode: 'hard', max_tokens: 2 } },
+      { ...replay([...thoughts(2), confident(X)]), startsInThinking: true },
+    );
+    assert.equal(textOf(events, 'content'), '');
+    const finish = finishOf(events);
+    // 2 thoughts and the forced </think> are the 3 positions.
+    assert.ok(finish?.type === 'finish' && finish.reason === 'length' && finish.usage.completionTokens === 3);
+  });
+
+  it('the answer gets what the thinking left', () => {
+    const { events } = runAlone(
+      { temperature: 0, max_tokens: 6, thinking: { mode: 'hard', max_tokens: 2 } },
+      {
+        ...replay([...thoughts(2), confident(X), confident(X), confident(X), confident(X)]),
+        startsInThinking: true,
+      },
+    );
+    assert.equal(textOf(events, 'content'), 'XXX', '6 − 2 thoughts − </think>');
+    const finish = finishOf(events);
+    assert.ok(finish?.type === 'finish' && finish.reason === 'length' && finish.usage.completionTokens === 6);
+  });
+
+  it('superposed: thinking that fills max_tokens ends every draft', () => {
+    const { events } = runAlone(
+      { max_tokens: 3, superposition: { drafts: 2 }, thinking: { mode: 'hard', max_tokens: 10 } },
+      { ...replay(thoughts(5)), startsInThinking: true },
+    );
+    const finishes = events.filter((e) => e.type === 'finish');
+    assert.deepEqual(
+      finishes.map((f) => f.type === 'finish' && [f.choice, f.reason, f.usage.completionTokens]),
+      [
+        [0, 'length', 3],
+        [1, 'length', 0],
+      ],
+    );
+  });
+
+  it('reasoning events count their thoughts (the running usage of continuous_usage_stats)', () => {
+    const { events } = runAlone(
+      { temperature: 0, max_tokens: 20, thinking: { mode: 'hard', max_tokens: 5 } },
+      { ...replay([...thoughts(5), confident(X)]), startsInThinking: true },
+    );
+    const counted = events.reduce((n, e) => n + (e.type === 'reasoning' ? (e.tokens ?? 0) : 0), 0);
+    assert.equal(counted, 5);
   });
 });

@@ -61,7 +61,7 @@ export async function collectRequest(
     });
 }
 
-/** Requests of every mode, each with fixed seeds where they sample. */
+/** Requests of every mode, each with fixed seeds where they sample; max_tokens counts the thinking budget too. */
 export const MIXED: [string, string, DecodingParams][] = [
   ['greedy', 'what is 2+2?', { temperature: 0, max_tokens: 12, thinking: { mode: 'off' } }],
   [
@@ -72,19 +72,19 @@ export const MIXED: [string, string, DecodingParams][] = [
   [
     'hard',
     'is b reachable from a?',
-    { temperature: 0, max_tokens: 8, thinking: { mode: 'hard', max_tokens: 10, temperature: 0.7 }, seed: 5 },
+    { temperature: 0, max_tokens: 19, thinking: { mode: 'hard', max_tokens: 10, temperature: 0.7 }, seed: 5 },
   ],
   [
     'soft',
     'compute 12*7',
-    { temperature: 0, max_tokens: 8, thinking: { mode: 'soft', max_tokens: 12, trace: true } },
+    { temperature: 0, max_tokens: 21, thinking: { mode: 'soft', max_tokens: 12, trace: true } },
   ],
   [
     'fuzzy-noise',
     'compute 3+4',
     {
       temperature: 0,
-      max_tokens: 8,
+      max_tokens: 18,
       seed: 9,
       thinking: { mode: 'fuzzy', max_tokens: 9, noise: { type: 'gaussian', scale: 0.33 } },
     },
@@ -92,12 +92,12 @@ export const MIXED: [string, string, DecodingParams][] = [
   [
     'latent',
     'path from a to d?',
-    { temperature: 0, max_tokens: 8, thinking: { mode: 'latent', max_tokens: 6 } },
+    { temperature: 0, max_tokens: 15, thinking: { mode: 'latent', max_tokens: 6 } },
   ],
   [
     'superposed',
     'name three colours',
-    { max_tokens: 6, superposition: { drafts: 3 }, thinking: { mode: 'soft', max_tokens: 5 } },
+    { max_tokens: 12, superposition: { drafts: 3 }, thinking: { mode: 'soft', max_tokens: 5 } },
   ],
   [
     'stop',

@@ -67,10 +67,11 @@ describe('writeManifest', () => {
     assert.deepEqual(manifest.modes, ['discrete', 'hard', 'soft', 'fuzzy', 'superposed']);
     assert.equal(manifest.name, 'My-Model-v2');
     assert.equal(manifest.architecture, 'LlamaForCausalLM');
+    // No max_new_tokens in its generation_config: no max_tokens default (a request may use what
+    // its prompt leaves of the model length, as vLLM).
     assert.deepEqual(manifest.defaults, {
       temperature: 0,
       top_p: 1,
-      max_tokens: 256,
       thinking_mode: 'hard',
       thinking_max_tokens: 512,
       // A converted model was not trained on soft inputs: Soft Thinking's settings.

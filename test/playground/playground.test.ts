@@ -118,7 +118,8 @@ describe('playground in headless Chromium (live server, real engine, tiny model)
       thinking_temperature: '2',
       thinking_top_k: '2',
       trace_top_k: '3',
-      max_tokens: '3',
+      // Thinking included: 6 thoughts, </think>, 3 answer tokens.
+      max_tokens: '10',
       temperature: '0',
       extra: SHOW_SPECIALS,
     });
@@ -202,7 +203,7 @@ describe('playground in headless Chromium (live server, real engine, tiny model)
       mode: 'hard',
       compare: 'soft',
       thinking_max_tokens: '4',
-      max_tokens: '2',
+      max_tokens: '7',
     });
     const runs = turn.locator('.runs.compare .run');
     assert.equal(await runs.count(), 2);

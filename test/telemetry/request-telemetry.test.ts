@@ -45,7 +45,7 @@ const CASES: [name: string, path: string, body: Record<string, unknown>][] = [
     '/v1/chat/completions',
     {
       temperature: 0,
-      max_tokens: 5,
+      max_tokens: 10,
       thinking: { mode: 'soft', max_tokens: 4 },
       stream: true,
       stream_options: { include_usage: true },

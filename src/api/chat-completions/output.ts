@@ -1,31 +1,23 @@
-import type { FinishReason } from '../../engine/types.ts';
 import type { ChunkMapper } from '../common/chunk-mapper.ts';
-import type { ChoiceOutput, OutputAccumulator, OutputDelta } from '../common/output.ts';
-import { chunkBase, responseHead, traceJson, usageJson } from '../common/shapes.ts';
+import {
+  joinToolCalls,
+  type OutputAccumulator,
+  type OutputDelta,
+  shownFinishReason,
+} from '../common/output.ts';
+import {
+  chunkBase,
+  reasoningFields,
+  responseHead,
+  runningUsage,
+  traceJson,
+  usageJson,
+  wantsUsage,
+} from '../common/shapes.ts';
 import { chatLogprob } from '../common/tokens.ts';
-import type { DeltaToolCall, ToolCall } from '../tool-calls/types.ts';
 import type { PreparedChat } from './service.ts';
 
 /** The chat completion's response shapes from the request's output: the JSON and the chunks. */
-
-/** A choice that stopped after calling tools finishes with `tool_calls` (cut short: still `length`). */
-export function chatFinishReason(choice: ChoiceOutput, reason: FinishReason | null = choice.finishReason) {
-  return reason === 'stop' && choice.toolCalls.length > 0 ? 'tool_calls' : reason;
-}
-
-/** A choice's calls, whole: the streamed pieces joined (the JSON and the stream agree by construction). */
-export function joinToolCalls(pieces: readonly DeltaToolCall[]): ToolCall[] {
-  const calls: ToolCall[] = [];
-  for (const p of pieces) {
-    const call = (calls[p.index] ??= {
-      id: p.id ?? '',
-      type: 'function',
-      function: { name: p.function?.name ?? '', arguments: '' },
-    });
-    call.function.arguments += p.function?.arguments ?? '';
-  }
-  return calls;
-}
 
 /** The whole `chat.completion` once every choice has finished. */
 export function chatCompletionJson(prepared: PreparedChat, output: OutputAccumulator) {
@@ -38,13 +30,13 @@ export function chatCompletionJson(prepared: PreparedChat, output: OutputAccumul
       message: {
         role: 'assistant' as const,
         content: c.toolCalls.length > 0 && !c.content ? null : c.content,
-        reasoning_content: c.reasoning || null,
+        ...reasoningFields(prepared.body, c.reasoning),
         ...(c.toolCalls.length > 0 && { tool_calls: joinToolCalls(c.toolCalls) }),
       },
       logprobs: prepared.body.logprobs
         ? { content: c.logprobs.map((lp) => chatLogprob(tokenizer, lp)) }
         : null,
-      finish_reason: chatFinishReason(c),
+      finish_reason: shownFinishReason(c),
       ...(traced && { reasoning_trace: c.trace.map(traceJson) }),
     })),
     usage: usageJson(output.usage!),
@@ -52,16 +44,19 @@ export function chatCompletionJson(prepared: PreparedChat, output: OutputAccumul
 }
 
 /**
- * A change's fields in a chat delta: `content` or `reasoning_content`, with the choice's logprobs
- * and reasoning trace (shared by the SSE chunks and the WebSocket's messages). Null for a change
- * a chat delta does not carry.
+ * A change's fields in a chat delta: `content`, or `reasoning` and `reasoning_content` (the same
+ * text under both names; none with `include_reasoning: false`), with the choice's logprobs and
+ * reasoning trace (shared by the SSE chunks and the WebSocket's messages). Null for a change a
+ * chat delta does not carry.
  */
 export function chatDeltaOf(
   prepared: PreparedChat,
   d: OutputDelta,
 ): { delta: Record<string, unknown>; trace?: ReturnType<typeof traceJson>; logprobs?: unknown[] } | null {
   if (d.type === 'reasoning') {
-    return { delta: { reasoning_content: d.text }, trace: d.trace ? traceJson(d.trace) : undefined };
+    const trace = d.trace ? traceJson(d.trace) : undefined;
+    if (prepared.body.include_reasoning === false) return trace ? { delta: {}, trace } : null;
+    return { delta: { reasoning: d.text, reasoning_content: d.text }, trace };
   }
   if (d.type !== 'content') return null;
   const logprobs =
@@ -78,26 +73,35 @@ export function chatDeltaOf(
 /** `chat.completion.chunk`s: a role chunk per choice, the deltas, the finishes, and usage when asked. */
 export function chatChunkMapper(prepared: PreparedChat): ChunkMapper<object> {
   const base = chunkBase(prepared, 'chat.completion.chunk');
-  const chunk = (index: number, delta: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  const chunk = (
+    output: OutputAccumulator | null,
+    index: number,
+    delta: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ) => ({
     ...base,
     choices: [{ index, delta, logprobs: null, finish_reason: null, ...extra }],
+    ...runningUsage(prepared, output),
   });
   return {
     start: () =>
-      Array.from({ length: prepared.choices }, (_, i) => chunk(i, { role: 'assistant', content: '' })),
+      Array.from({ length: prepared.choices }, (_, i) => chunk(null, i, { role: 'assistant', content: '' })),
     map(d, output) {
       if (d.type === 'finish')
         return [
-          chunk(d.choice, {}, { finish_reason: chatFinishReason(output.choices[d.choice]!, d.reason) }),
+          chunk(
+            output,
+            d.choice,
+            {},
+            { finish_reason: shownFinishReason(output.choices[d.choice]!, d.reason) },
+          ),
         ];
       if (d.type === 'done')
-        return prepared.body.stream_options?.include_usage
-          ? [{ ...base, choices: [], usage: usageJson(d.usage) }]
-          : [];
+        return wantsUsage(prepared) ? [{ ...base, choices: [], usage: usageJson(d.usage) }] : [];
       const fields = chatDeltaOf(prepared, d);
       if (!fields) return [];
       return [
-        chunk(d.choice, fields.delta, {
+        chunk(output, d.choice, fields.delta, {
           ...(fields.logprobs && { logprobs: { content: fields.logprobs } }),
           ...(fields.trace && { reasoning_trace: [fields.trace] }),
         }),

@@ -28,11 +28,18 @@ export const chatMessageSchema = z
       .nullish()
       .describe("assistant turns: the calls it made (rendered by the model's chat template)"),
     tool_call_id: z.string().nullish().describe('tool turns: the call this result answers (required)'),
-    /** Reasoning of earlier turns is accepted and not fed back to the model (as in vLLM/SGLang). */
+    /** An earlier turn's reasoning goes to the chat template, which decides what to render (Qwen3 keeps the last turn's). */
+    reasoning: z
+      .string()
+      .nullish()
+      .describe(
+        "an assistant turn's reasoning (vLLM); passed to the chat template as reasoning and reasoning_content",
+      ),
     reasoning_content: z
       .string()
       .nullish()
-      .describe('accepted on assistant turns; not fed back to the model'),
+      .describe('the same under its older name (SGLang, llama.cpp); send one of the two'),
+    refusal: z.null().optional().describe('accepted as OpenAI clients echo it back (null only)'),
   })
   .meta({ id: 'ChatMessage' });
 export type ChatMessageInput = z.infer<typeof chatMessageSchema>;
@@ -63,9 +70,9 @@ export const chatPromptFields = {
 /** Fields of OpenAI's chat API that get a 400 naming them. */
 export const UNSUPPORTED_CHAT = [...UNSUPPORTED_COMMON, 'logprobs_format'] as const;
 
-/** `POST /v1/chat/completions` request body. */
+/** `POST /v1/chat/completions` request body (unknown top-level fields are set aside before it parses). */
 export const chatCompletionRequestSchema = z
-  .strictObject({
+  .object({
     ...samplingFields,
     ...chatPromptFields,
     ...toolFields,
@@ -76,7 +83,9 @@ export const chatCompletionRequestSchema = z
   })
   .meta({
     id: 'ChatCompletionRequest',
-    description: 'OpenAI chat completion request plus reverie extensions.',
+    description:
+      'OpenAI chat completion request plus reverie extensions. Unknown top-level fields are ignored (as vLLM) and listed in the X-Reverie-Ignored-Fields response header; ' +
+      `these are refused until implemented (400, code unsupported_parameter): ${UNSUPPORTED_CHAT.join(', ')}.`,
   });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
@@ -152,7 +161,14 @@ export const chatCompletionResponseSchema = z
         message: z.object({
           role: z.literal('assistant'),
           content: z.string().nullable().describe('null when the answer is only tool calls'),
-          reasoning_content: z.string().nullable(),
+          reasoning: z
+            .string()
+            .nullable()
+            .describe('the thinking text (vLLM); null without thinking or with include_reasoning false'),
+          reasoning_content: z
+            .string()
+            .nullable()
+            .describe('the same text under its older name (SGLang, llama.cpp)'),
           tool_calls: z.array(toolCallSchema).optional(),
         }),
         logprobs: z.object({ content: z.array(tokenLogprobSchema) }).nullable(),
@@ -176,7 +192,8 @@ export const chatCompletionChunkSchema = z
         delta: z.object({
           role: z.literal('assistant').optional(),
           content: z.string().optional(),
-          reasoning_content: z.string().optional(),
+          reasoning: z.string().optional(),
+          reasoning_content: z.string().optional().describe('the same text as reasoning'),
           tool_calls: z.array(toolCallDeltaSchema).optional(),
         }),
         logprobs: z.object({ content: z.array(tokenLogprobSchema) }).nullable(),
@@ -184,7 +201,12 @@ export const chatCompletionChunkSchema = z
         reasoning_trace: z.array(traceStepSchema).optional(),
       }),
     ),
-    usage: usageSchema.nullable().optional(),
+    usage: usageSchema
+      .nullable()
+      .optional()
+      .describe(
+        'stream_options.include_usage: null, then the last chunk (no choices) has it; with continuous_usage_stats every chunk has the usage so far',
+      ),
   })
   .meta({
     id: 'ChatCompletionChunk',

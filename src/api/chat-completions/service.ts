@@ -5,7 +5,7 @@ import type { ApiContext } from '../common/context.ts';
 import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import type { Generation } from '../common/generation.ts';
 import type { ContentStream } from '../common/output.ts';
-import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
+import { findModel, newRequestId, readRequest } from '../common/request.ts';
 import { resolveStructuredOutput } from '../common/resolve-structured-output.ts';
 import { planTools } from '../common/tools.ts';
 import { invalidRequest } from '../errors.ts';
@@ -26,6 +26,8 @@ export interface PreparedChat {
   choices: number;
   superposed: boolean;
   created: number;
+  /** Request fields set aside (unknown, or known and without effect): the X-Reverie-Ignored-Fields header. */
+  ignored: string[];
   /** Each choice's content stream: the tool-call parser when the request has tools to call. */
   contentStream?: () => ContentStream;
 }
@@ -36,10 +38,7 @@ export interface PreparedChat {
  * @throws ApiError (400, 404)
  */
 export async function prepareChat(raw: unknown, ctx: ApiContext, requestId?: string): Promise<PreparedChat> {
-  const body = parseWith(chatCompletionRequestSchema, rejectUnsupported(raw, UNSUPPORTED_CHAT));
-  if (body.stream_options && !body.stream) {
-    throw invalidRequest('stream_options is only allowed when stream is true', 'stream_options');
-  }
+  const { body, ignored } = readRequest(raw, chatCompletionRequestSchema, UNSUPPORTED_CHAT);
   if (
     body.max_tokens != null &&
     body.max_completion_tokens != null &&
@@ -67,6 +66,7 @@ export async function prepareChat(raw: unknown, ctx: ApiContext, requestId?: str
     choices: superposed ? params.superposition!.drafts : (params.n ?? 1),
     superposed,
     created: Math.floor(Date.now() / 1000),
+    ignored,
     ...(tools.contentStream && { contentStream: tools.contentStream }),
   };
 }

@@ -17,20 +17,60 @@ export interface ChatPromptFields {
   add_generation_prompt?: boolean | null;
   continue_final_message?: boolean | null;
   chat_template_kwargs?: Record<string, unknown> | null;
+  reasoning_effort?: string | null;
+}
+
+/**
+ * Content parts as one text, joined with "\n" as vLLM joins them; `text` reads a text part (chat's
+ * `text`, the Responses API's `input_text`/`output_text`) and gives undefined for any other, which
+ * is a 400 naming `param[j]`.
+ */
+export function joinTextParts<P extends { type: string }>(
+  parts: readonly P[],
+  text: (part: P) => string | undefined,
+  param: string,
+): string {
+  return parts
+    .map((part, j) => {
+      const t = text(part);
+      if (t !== undefined) return t;
+      throw unsupportedParameter(
+        `${param}[${j}]`,
+        `is an ${part.type} part: the served models take text only`,
+      );
+    })
+    .join('\n');
 }
 
 function messageText(m: ChatMessageInput, index: number): string {
   if (m.content == null) return '';
   if (typeof m.content === 'string') return m.content;
-  return m.content
-    .map((part, j) => {
-      if (part.type === 'text') return part.text;
-      throw unsupportedParameter(
-        `messages[${index}].content[${j}]`,
-        `is an ${part.type} part: the served models take text only`,
-      );
-    })
-    .join('\n');
+  return joinTextParts(
+    m.content,
+    (part) => (part.type === 'text' ? part.text : undefined),
+    `messages[${index}].content`,
+  );
+}
+
+/**
+ * An assistant turn's reasoning, sent as `reasoning` (vLLM) or `reasoning_content` (SGLang):
+ * the template gets it under both names, as HF templates read one or the other (Qwen3:
+ * `reasoning_content`).
+ * @throws ApiError 400 when the two names disagree
+ */
+function reasoningOf(m: ChatMessageInput, index: number): { reasoning?: string; reasoning_content?: string } {
+  const text = m.reasoning ?? m.reasoning_content;
+  if (text == null) return {};
+  if (m.reasoning != null && m.reasoning_content != null && m.reasoning !== m.reasoning_content) {
+    throw invalidRequest(
+      'reasoning and reasoning_content differ: send one of them',
+      `messages[${index}].reasoning_content`,
+    );
+  }
+  if (m.role !== 'assistant') {
+    throw invalidRequest('only assistant messages carry reasoning', `messages[${index}].reasoning`);
+  }
+  return { reasoning: text, reasoning_content: text };
 }
 
 /**
@@ -72,9 +112,9 @@ function toolFieldsOf(m: ChatMessageInput, i: number): Record<string, unknown> {
 
 /**
  * Template messages: `developer` is a system turn; a message's text parts are joined with "\n",
- * as vLLM joins them; earlier reasoning is not fed back; media parts are refused; assistant
- * `tool_calls` (arguments as objects) and a tool turn's `tool_call_id` go to the template.
- * @throws ApiError 400 naming a media part or a malformed tool field
+ * as vLLM joins them; an assistant turn's reasoning goes to the template; media parts are refused;
+ * assistant `tool_calls` (arguments as objects) and a tool turn's `tool_call_id` go to the template.
+ * @throws ApiError 400 naming a media part or a malformed tool or reasoning field
  */
 export function templateMessages(messages: readonly ChatMessageInput[]): ChatMessage[] {
   return messages.map((m, i) => ({
@@ -82,6 +122,7 @@ export function templateMessages(messages: readonly ChatMessageInput[]): ChatMes
     // A turn of calls without text is "" as vLLM passes it (Qwen3's template concatenates it).
     content: messageText(m, i),
     ...(m.name !== undefined && { name: m.name }),
+    ...reasoningOf(m, i),
     ...toolFieldsOf(m, i),
   }));
 }
@@ -131,7 +172,12 @@ export function renderChatPrompt(
       addGenerationPrompt: body.add_generation_prompt ?? true,
       continueFinalMessage: continueFinal,
       enableThinking: mode !== 'off',
-      variables: { ...body.chat_template_kwargs, ...(body.tools?.length && { tools: body.tools }) },
+      // vLLM hands reasoning_effort to the template too (gpt-oss reads it); chat_template_kwargs win.
+      variables: {
+        ...(body.reasoning_effort != null && { reasoning_effort: body.reasoning_effort }),
+        ...body.chat_template_kwargs,
+        ...(body.tools?.length && { tools: body.tools }),
+      },
     });
   } catch (err) {
     throw toApiError(err);

@@ -7,7 +7,7 @@ import type {
   StepTrace,
   TokenLogprob,
 } from '../../engine/types.ts';
-import type { DeltaToolCall } from '../tool-calls/types.ts';
+import type { DeltaToolCall, ToolCall } from '../tool-calls/types.ts';
 
 /**
  * The one per-choice accumulator of a request's output. Every endpoint (chat and completions,
@@ -42,6 +42,8 @@ export interface ChoiceOutput {
   /** Answer text as shown (what the content stream let through). */
   content: string;
   reasoning: string;
+  /** Thinking positions reported so far (the running usage; the finish's usage is exact). */
+  reasoningTokens: number;
   trace: StepTrace[];
   logprobs: TokenLogprob[];
   /** Answer token ids (EOS excluded). */
@@ -69,6 +71,28 @@ export interface OutputOptions {
   contentStream?: (choice: number) => ContentStream;
 }
 
+/** A choice's finish as the APIs report it: `tool_calls` when it stopped after calling tools (cut short: still `length`). */
+export function shownFinishReason(
+  choice: Pick<ChoiceOutput, 'toolCalls' | 'finishReason'>,
+  reason: FinishReason | null = choice.finishReason,
+): FinishReason | 'tool_calls' | null {
+  return reason === 'stop' && choice.toolCalls.length > 0 ? 'tool_calls' : reason;
+}
+
+/** A choice's calls, whole: the streamed pieces joined (the JSON and the stream agree by construction). */
+export function joinToolCalls(pieces: readonly DeltaToolCall[]): ToolCall[] {
+  const calls: ToolCall[] = [];
+  for (const p of pieces) {
+    const call = (calls[p.index] ??= {
+      id: p.id ?? '',
+      type: 'function',
+      function: { name: p.function?.name ?? '', arguments: '' },
+    });
+    call.function.arguments += p.function?.arguments ?? '';
+  }
+  return calls;
+}
+
 const PASS_THROUGH: ContentStream = { push: (content) => ({ content }), finish: () => ({}) };
 
 function emptyChoice(index: number): ChoiceOutput {
@@ -76,6 +100,7 @@ function emptyChoice(index: number): ChoiceOutput {
     index,
     content: '',
     reasoning: '',
+    reasoningTokens: 0,
     trace: [],
     logprobs: [],
     tokenIds: [],
@@ -100,6 +125,12 @@ export class OutputAccumulator {
     this.choices = Array.from({ length: options.choices }, (_, i) => emptyChoice(i));
   }
 
+  /** Choice `i`'s finish as the response reports it (telemetry reads it): see {@link shownFinishReason}. */
+  finishReason(i: number): FinishReason | 'tool_calls' | null {
+    const c = this.choices[i];
+    return c ? shownFinishReason(c) : null;
+  }
+
   /** Whether the request finished (a `done` event arrived). */
   get done(): boolean {
     return this.usage !== null;
@@ -111,6 +142,7 @@ export class OutputAccumulator {
       case 'reasoning': {
         const c = this.#at(ev.choice);
         c.reasoning += ev.text;
+        c.reasoningTokens += ev.tokens ?? 0;
         if (ev.trace) c.trace.push(ev.trace);
         return ev.text || ev.trace ? [ev] : [];
       }
@@ -142,6 +174,21 @@ export class OutputAccumulator {
       default:
         return [];
     }
+  }
+
+  /**
+   * The request's usage so far (vLLM's `continuous_usage_stats`): a finished choice counts what
+   * its finish reported, a running one its answer tokens and thinking positions so far.
+   */
+  usageSoFar(promptTokens: number): RequestUsage {
+    if (this.usage) return this.usage;
+    let completionTokens = 0;
+    let reasoningTokens = 0;
+    for (const c of this.choices) {
+      completionTokens += c.usage?.completionTokens ?? c.tokenIds.length + c.reasoningTokens;
+      reasoningTokens += c.usage?.reasoningTokens ?? c.reasoningTokens;
+    }
+    return { promptTokens, completionTokens, reasoningTokens, cachedTokens: 0 };
   }
 
   #at(i: number): ChoiceOutput {

@@ -4,8 +4,61 @@ import { fromZodError, invalidRequest, unavailable, unknownModel, unsupportedPar
 
 /**
  * Steps every endpoint takes before it can build a generate request: strip or refuse unsupported
- * OpenAI fields, parse with zod, and find the model.
+ * OpenAI fields, set unknown ones aside, parse with zod, and find the model.
  */
+
+/** The response header that lists the request fields the server ignored. */
+export const IGNORED_FIELDS_HEADER = 'X-Reverie-Ignored-Fields';
+
+/** A parsed body, and the top-level fields it ignored. */
+export interface ReadRequest<T> {
+  body: T;
+  /**
+   * Unknown top-level fields (vLLM ignores them with a warning), in the body's order, then known
+   * options that have no effect here (`stream_options.include_obfuscation`).
+   */
+  ignored: string[];
+}
+
+/** What every endpoint's body may carry that this step checks. */
+interface StreamFields {
+  stream?: boolean | null;
+  stream_options?: { include_obfuscation?: boolean | null } | null;
+}
+
+/**
+ * Reads a request body as vLLM does: fields the endpoint does not implement get a 400 naming them
+ * (`unsupported`), unknown top-level fields are set aside (ignored, reported in
+ * {@link IGNORED_FIELDS_HEADER} and logged), and the rest is parsed by the schema, which still
+ * refuses a wrong type or value of a field it knows; `stream_options` needs `stream`.
+ * @throws ApiError 400
+ */
+export function readRequest<S extends z.ZodType<StreamFields> & { shape: Record<string, unknown> }>(
+  raw: unknown,
+  schema: S,
+  unsupported: readonly string[],
+): ReadRequest<z.infer<S>> {
+  const kept = rejectUnsupported(raw, unsupported) as Record<string, unknown>;
+  const ignored = Object.keys(kept).filter((key) => !(key in schema.shape));
+  for (const key of ignored) delete kept[key];
+  const body = parseWith(schema, kept);
+  if (body.stream_options && !body.stream) {
+    throw invalidRequest('stream_options is only allowed when stream is true', 'stream_options');
+  }
+  // reverie adds no obfuscation padding: accepted, and reported like an unknown field.
+  if (body.stream_options?.include_obfuscation) ignored.push('stream_options.include_obfuscation');
+  return { body, ignored };
+}
+
+const warned = new Set<string>();
+/** Logs the fields a request sent that the server ignored: once per distinct list, not per request. */
+export function warnIgnored(endpoint: string, fields: readonly string[]): void {
+  if (fields.length === 0) return;
+  const key = `${endpoint} ${fields.join(',')}`;
+  if (warned.has(key) || warned.size > 1000) return;
+  warned.add(key);
+  process.stderr.write(`reverie: ${endpoint}: ignored request fields: ${fields.join(', ')}\n`);
+}
 
 /** Refuses fields reverie does not implement (a null value is as good as absent and dropped). */
 export function rejectUnsupported(body: unknown, fields: readonly string[]): unknown {

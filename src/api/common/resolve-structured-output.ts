@@ -48,7 +48,12 @@ function withOptions(
   extra: RequestedStructuredOutput | null,
   so: StructuredOutputFields['structured_outputs'],
 ): RequestedStructuredOutput | null {
-  if (extra?.spec.type !== 'json_schema' || !so) return extra;
+  if (!extra || !so) return extra;
+  if (extra.spec.type === 'json_object')
+    return so.disable_any_whitespace
+      ? { param: extra.param, spec: { ...extra.spec, anyWhitespace: false } }
+      : extra;
+  if (extra.spec.type !== 'json_schema') return extra;
   let schema = extra.spec.schema;
   if (so.disable_additional_properties) schema = withoutAdditionalProperties(schema);
   return {

@@ -6,7 +6,8 @@ import { linkedAbort, readJsonBody } from './body.ts';
 import type { ApiContext } from './context.ts';
 import { failed, type Generation, startGeneration } from './generation.ts';
 import type { ContentStream } from './output.ts';
-import { sseResponse } from './sse.ts';
+import { IGNORED_FIELDS_HEADER, warnIgnored } from './request.ts';
+import { type SseFormat, sseResponse } from './sse.ts';
 
 /** What an endpoint's service prepares from a raw body. */
 export interface PreparedGeneration {
@@ -16,6 +17,8 @@ export interface PreparedGeneration {
   choices: number;
   /** Superposed drafts share one thinking phase. */
   superposed: boolean;
+  /** Request fields the server ignored (the X-Reverie-Ignored-Fields header, and a warning). */
+  ignored: string[];
   /** Each choice's content stream (a tool-call parser); default: the text as it is. */
   contentStream?: () => ContentStream;
 }
@@ -42,6 +45,8 @@ export interface GenerationService<P extends PreparedGeneration> {
   respond(prepared: P, generation: Generation): Promise<unknown>;
   /** SSE chunks. */
   chunks(prepared: P, generation: Generation): AsyncGenerator<unknown, void, undefined>;
+  /** How the chunks are framed (default: `data:` lines and `[DONE]`). */
+  sse?: SseFormat;
 }
 
 /**
@@ -65,6 +70,10 @@ export function generationHandler<P extends PreparedGeneration>(
     } catch (err) {
       throw failed(telemetry, err);
     }
+    if (prepared.ignored.length > 0) {
+      warnIgnored(c.req.path, prepared.ignored);
+      c.header(IGNORED_FIELDS_HEADER, prepared.ignored.join(', '));
+    }
     const abort = linkedAbort(c.req.raw.signal);
     const generation = startGeneration(prepared.request, {
       engine: ctx.engine,
@@ -74,7 +83,12 @@ export function generationHandler<P extends PreparedGeneration>(
       stream: prepared.body.stream === true,
       output: outputOptions(prepared),
     });
-    if (prepared.body.stream) return sseResponse(service.chunks(prepared, generation), () => abort.abort());
+    if (prepared.body.stream) {
+      const response = sseResponse(service.chunks(prepared, generation), () => abort.abort(), service.sse);
+      if (prepared.ignored.length > 0)
+        response.headers.set(IGNORED_FIELDS_HEADER, prepared.ignored.join(', '));
+      return response;
+    }
     try {
       return c.json((await service.respond(prepared, generation)) as object);
     } finally {

@@ -1,4 +1,5 @@
 import type { RequestUsage, StepTrace } from '../../engine/types.ts';
+import type { OutputAccumulator } from './output.ts';
 
 /** JSON pieces the chat, completions and WebSocket outputs share. */
 
@@ -15,8 +16,10 @@ export function usageJson(usage: RequestUsage) {
 
 /** What the chunks of a prepared streamed request are built from (chat and completions alike). */
 interface StreamedRequest {
-  body: { stream_options?: { include_usage?: boolean } | null };
-  request: { id: string };
+  body: {
+    stream_options?: { include_usage?: boolean | null; continuous_usage_stats?: boolean | null } | null;
+  };
+  request: { id: string; prompt: readonly number[] };
   model: { name: string };
   created: number;
 }
@@ -38,7 +41,41 @@ export function chunkBase<O extends string>(prepared: StreamedRequest, object: O
   };
 }
 
+/**
+ * A chunk's `usage`: with `stream_options.continuous_usage_stats` (and include_usage) every chunk
+ * carries the usage so far, as vLLM sends it; otherwise nothing (the base's `usage: null` stays).
+ */
+export function runningUsage(prepared: StreamedRequest, output: OutputAccumulator | null) {
+  const options = prepared.body.stream_options;
+  if (!options?.include_usage || !options.continuous_usage_stats) return {};
+  const promptTokens = prepared.request.prompt.length;
+  return {
+    usage: usageJson(
+      output?.usageSoFar(promptTokens) ?? {
+        promptTokens,
+        completionTokens: 0,
+        reasoningTokens: 0,
+        cachedTokens: 0,
+      },
+    ),
+  };
+}
+
+/** Whether the final usage chunk goes out (`stream_options.include_usage`). */
+export function wantsUsage(prepared: StreamedRequest): boolean {
+  return prepared.body.stream_options?.include_usage === true;
+}
+
 /** One step of `reasoning_trace`. */
 export function traceJson(step: StepTrace) {
   return { id: step.shadowId, token: step.shadowToken, top_k: step.top, entropy: step.entropy };
+}
+
+/**
+ * A choice's reasoning under both names: `reasoning` (vLLM's current field) and
+ * `reasoning_content` (SGLang, llama.cpp, older vLLM); null when empty or `include_reasoning` is false.
+ */
+export function reasoningFields(body: { include_reasoning?: boolean | null }, text: string) {
+  const shown = body.include_reasoning === false || !text ? null : text;
+  return { reasoning: shown, reasoning_content: shown };
 }

@@ -1,4 +1,4 @@
-import { toApiError } from '../errors.ts';
+import { type ApiError, toApiError } from '../errors.ts';
 
 /**
  * Server-sent events, OpenAI style: one `data: {json}` line per chunk, `data: [DONE]` at the end.
@@ -10,7 +10,18 @@ import { toApiError } from '../errors.ts';
  */
 
 const encoder = new TextEncoder();
-const frame = (payload: string) => encoder.encode(`data: ${payload}\n\n`);
+const frame = (payload: string, event?: string) =>
+  encoder.encode(`${event ? `event: ${event}\n` : ''}data: ${payload}\n\n`);
+
+/** How a protocol frames its events: chat and completions send `data:` lines then `[DONE]`. */
+export interface SseFormat {
+  /** Each chunk's `event:` name (the Responses API names every event by its `type`). */
+  event?: (chunk: unknown) => string;
+  /** The `data:` line of an error after the first byte (default: `{"error": …}`). */
+  error?: (err: ApiError) => { event?: string; data: unknown };
+  /** End with `data: [DONE]` (default true; the Responses API ends with its last event). */
+  done?: boolean;
+}
 
 export const SSE_HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -25,6 +36,7 @@ export const SSE_HEADERS = {
 export function sseResponse(
   chunks: AsyncGenerator<unknown, void, undefined>,
   onCancel: () => void,
+  format: SseFormat = {},
 ): Response {
   let finished = false;
   const stream = new ReadableStream<Uint8Array>({
@@ -34,15 +46,17 @@ export function sseResponse(
         const next = await chunks.next();
         if (finished) return;
         if (!next.done) {
-          controller.enqueue(frame(JSON.stringify(next.value)));
+          controller.enqueue(frame(JSON.stringify(next.value), format.event?.(next.value)));
           return;
         }
       } catch (err) {
         if (finished) return;
-        controller.enqueue(frame(JSON.stringify(toApiError(err).toJSON())));
+        const e = toApiError(err);
+        const out = format.error?.(e) ?? { data: e.toJSON() };
+        controller.enqueue(frame(JSON.stringify(out.data), out.event));
       }
       finished = true;
-      controller.enqueue(frame('[DONE]'));
+      if (format.done ?? true) controller.enqueue(frame('[DONE]'));
       controller.close();
     },
     cancel() {

@@ -5,20 +5,20 @@ import { z } from 'zod';
  * import the schemas that use them); what they do is in tools.ts.
  */
 
+/** A function's definition: under `function` in chat's tools, flat in the Responses API's. */
+export const functionDefinitionSchema = z.strictObject({
+  name: z.string().min(1).describe('unique among the tools'),
+  description: z.string().nullish(),
+  parameters: z
+    .record(z.string(), z.unknown())
+    .nullish()
+    .describe('JSON Schema of the arguments (default: an object with no properties)'),
+  strict: z.boolean().nullish().describe('accepted; forced calls always follow the schema'),
+});
+
 /** An OpenAI function tool. */
 export const functionToolSchema = z
-  .strictObject({
-    type: z.literal('function'),
-    function: z.strictObject({
-      name: z.string().min(1).describe('unique among the tools'),
-      description: z.string().nullish(),
-      parameters: z
-        .record(z.string(), z.unknown())
-        .nullish()
-        .describe('JSON Schema of the arguments (default: an object with no properties)'),
-      strict: z.boolean().nullish().describe('accepted; forced calls always follow the schema'),
-    }),
-  })
+  .strictObject({ type: z.literal('function'), function: functionDefinitionSchema })
   .meta({ id: 'FunctionTool' });
 
 /** A call as the assistant made it: in `message.tool_calls`, and in the history sent back. */

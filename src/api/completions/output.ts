@@ -1,7 +1,15 @@
 import type { ModelInfo, TokenLogprob } from '../../engine/types.ts';
 import type { ChunkMapper } from '../common/chunk-mapper.ts';
 import type { OutputAccumulator } from '../common/output.ts';
-import { chunkBase, responseHead, traceJson, usageJson } from '../common/shapes.ts';
+import {
+  chunkBase,
+  reasoningFields,
+  responseHead,
+  runningUsage,
+  traceJson,
+  usageJson,
+  wantsUsage,
+} from '../common/shapes.ts';
 import { tokenText } from '../common/tokens.ts';
 import type { PreparedCompletion } from './service.ts';
 
@@ -40,7 +48,7 @@ export function completionJson(prepared: PreparedCompletion, output: OutputAccum
       logprobs:
         prepared.body.logprobs != null ? legacyLogprobs(prepared.model, c.logprobs, 0).logprobs : null,
       finish_reason: c.finishReason,
-      reasoning_content: c.reasoning || null,
+      ...reasoningFields(prepared.body, c.reasoning),
       ...(traced && { reasoning_trace: c.trace.map(traceJson) }),
     })),
     usage: usageJson(output.usage!),
@@ -52,17 +60,20 @@ export function completionChunkMapper(prepared: PreparedCompletion): ChunkMapper
   const base = chunkBase(prepared, 'text_completion');
   /** Each choice's text offset so far (the legacy logprobs' `text_offset`). */
   const offsets = new Map<number, number>();
-  const chunk = (index: number, fields: Record<string, unknown>) => ({
-    ...base,
-    choices: [{ index, text: '', logprobs: null, finish_reason: null, ...fields }],
-  });
+  const hide = prepared.body.include_reasoning === false;
   return {
-    map(d) {
+    map(d, output) {
+      const chunk = (index: number, fields: Record<string, unknown>) => ({
+        ...base,
+        choices: [{ index, text: '', logprobs: null, finish_reason: null, ...fields }],
+        ...runningUsage(prepared, output),
+      });
       switch (d.type) {
         case 'reasoning':
+          if (hide && !d.trace) return [];
           return [
             chunk(d.choice, {
-              reasoning_content: d.text,
+              ...(!hide && { reasoning: d.text, reasoning_content: d.text }),
               ...(d.trace && { reasoning_trace: [traceJson(d.trace)] }),
             }),
           ];
@@ -78,9 +89,7 @@ export function completionChunkMapper(prepared: PreparedCompletion): ChunkMapper
         case 'finish':
           return [chunk(d.choice, { finish_reason: d.reason })];
         case 'done':
-          return prepared.body.stream_options?.include_usage
-            ? [{ ...base, choices: [], usage: usageJson(d.usage) }]
-            : [];
+          return wantsUsage(prepared) ? [{ ...base, choices: [], usage: usageJson(d.usage) }] : [];
         default:
           return [];
       }

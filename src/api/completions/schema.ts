@@ -16,7 +16,7 @@ export const UNSUPPORTED_COMPLETIONS = [
 
 /** `POST /v1/completions` request body (legacy completions: a raw prompt, no chat template). */
 export const completionRequestSchema = z
-  .strictObject({
+  .object({
     ...samplingFields,
     ...structuredOutputFields,
     prompt: z
@@ -35,7 +35,7 @@ export const completionRequestSchema = z
   .meta({
     id: 'CompletionRequest',
     description:
-      'OpenAI completion request plus reverie extensions. Unknown fields are refused (400, code unknown_parameter); ' +
+      'OpenAI completion request plus reverie extensions. Unknown top-level fields are ignored (as vLLM) and listed in the X-Reverie-Ignored-Fields response header; ' +
       `these are refused until implemented (400, code unsupported_parameter): ${UNSUPPORTED_COMPLETIONS.join(', ')}, echo: true, best_of > 1, several prompts.`,
   });
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;

@@ -3,7 +3,7 @@ import { mapChunks } from '../common/chunk-mapper.ts';
 import type { ApiContext } from '../common/context.ts';
 import { decodingParams, promptOpensThinking, thinkingModeFor } from '../common/decoding.ts';
 import type { Generation } from '../common/generation.ts';
-import { findModel, newRequestId, parseWith, rejectUnsupported } from '../common/request.ts';
+import { findModel, newRequestId, readRequest } from '../common/request.ts';
 import { resolveStructuredOutput } from '../common/resolve-structured-output.ts';
 import { invalidRequest, unsupportedParameter } from '../errors.ts';
 import { completionChunkMapper, completionJson } from './output.ts';
@@ -18,6 +18,8 @@ export interface PreparedCompletion {
   choices: number;
   superposed: boolean;
   created: number;
+  /** Request fields set aside: the X-Reverie-Ignored-Fields header. */
+  ignored: string[];
 }
 
 /** The single prompt of a request, as token ids. */
@@ -50,13 +52,10 @@ export async function prepareCompletion(
   ctx: ApiContext,
   requestId?: string,
 ): Promise<PreparedCompletion> {
-  const body = parseWith(completionRequestSchema, rejectUnsupported(raw, UNSUPPORTED_COMPLETIONS));
+  const { body, ignored } = readRequest(raw, completionRequestSchema, UNSUPPORTED_COMPLETIONS);
   if (body.echo) throw unsupportedParameter('echo', '= true is not supported yet');
   if (body.best_of != null && body.best_of !== 1)
     throw unsupportedParameter('best_of', '> 1 is not supported yet');
-  if (body.stream_options && !body.stream) {
-    throw invalidRequest('stream_options is only allowed when stream is true', 'stream_options');
-  }
   const model = findModel(ctx.engine, body.model);
   const mode = thinkingModeFor(body, model);
   const { ids } = promptIds(body, model);
@@ -81,6 +80,7 @@ export async function prepareCompletion(
     choices: superposed ? params.superposition!.drafts : (params.n ?? 1),
     superposed,
     created: Math.floor(Date.now() / 1000),
+    ignored,
   };
 }
 

@@ -4,6 +4,11 @@ import { completionRequestSchema } from '../completions/schema.ts';
 import { errorBodySchema } from '../errors.ts';
 import { modelListSchema } from '../models/schema.ts';
 import {
+  responseCreateRequestSchema,
+  responseObjectSchema,
+  responseStreamEventSchema,
+} from '../responses/schema.ts';
+import {
   detokenizeRequestSchema,
   detokenizeResponseSchema,
   tokenizeChatRequestSchema,
@@ -23,6 +28,9 @@ import { clientMessageSchema, serverMessageSchema } from '../ws/protocol.ts';
 const ROOTS = [
   chatCompletionRequestSchema,
   completionRequestSchema,
+  responseCreateRequestSchema,
+  responseObjectSchema,
+  responseStreamEventSchema,
   errorBodySchema,
   modelListSchema,
   clientMessageSchema,
@@ -63,7 +71,19 @@ const REQUEST_ID_HEADER = {
   description: 'Echoed in the response header and used as the id suffix (`chatcmpl-<X-Request-Id>`), as vLLM',
 };
 
-function generationPath(summary: string, request: string, response: string, chunk: string) {
+/** Answered when the request had fields the server ignored (unknown top-level fields, as vLLM ignores them). */
+const IGNORED_FIELDS = {
+  schema: { type: 'string' },
+  description: 'the ignored fields, comma-separated (absent when none)',
+};
+
+function generationPath(
+  summary: string,
+  request: string,
+  response: string,
+  chunk: string,
+  description = 'The completion (JSON), or with `stream: true` server-sent events: `data: {chunk}` lines, then `data: [DONE]`',
+) {
   return {
     post: {
       summary,
@@ -71,9 +91,11 @@ function generationPath(summary: string, request: string, response: string, chun
       requestBody: { required: true, content: json(request) },
       responses: {
         '200': {
-          description:
-            'The completion (JSON), or with `stream: true` server-sent events: `data: {chunk}` lines, then `data: [DONE]`',
-          headers: { 'X-Request-Id': { schema: { type: 'string' } } },
+          description,
+          headers: {
+            'X-Request-Id': { schema: { type: 'string' } },
+            'X-Reverie-Ignored-Fields': IGNORED_FIELDS,
+          },
           content: { ...json(response), 'text/event-stream': { schema: ref(chunk) } },
         },
         ...errors(400, 401, 404, 405, 413, 429, 500, 503),
@@ -117,6 +139,13 @@ export function openApiDocument(): Record<string, unknown> {
         'ChatCompletionChunk',
       ),
       '/v1/completions': generationPath('Text completion', 'CompletionRequest', 'Completion', 'Completion'),
+      '/v1/responses': generationPath(
+        "OpenAI's Responses API (stateless; no tools yet)",
+        'ResponseCreateRequest',
+        'Response',
+        'ResponseStreamEvent',
+        'The response object (JSON), or with `stream: true` server-sent events named by their type (`event:` and `data:` lines), ending with `response.completed` or `response.incomplete`',
+      ),
       '/v1/models': {
         get: {
           summary: 'Served models, the default first, with their manifest summary',

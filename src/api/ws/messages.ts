@@ -1,6 +1,7 @@
-import { chatDeltaOf, chatFinishReason } from '../chat-completions/output.ts';
+import { chatDeltaOf } from '../chat-completions/output.ts';
 import type { PreparedChat } from '../chat-completions/service.ts';
 import type { ChunkMapper } from '../common/chunk-mapper.ts';
+import { shownFinishReason } from '../common/output.ts';
 import { usageJson } from '../common/shapes.ts';
 import type { ServerMessage } from './protocol.ts';
 
@@ -22,6 +23,7 @@ export function wsMessageMapper(
     map(d, output) {
       switch (d.type) {
         case 'reasoning':
+          if (prepared.body.include_reasoning === false) return [];
           return [
             {
               type: 'response.reasoning.delta',
@@ -60,7 +62,7 @@ export function wsMessageMapper(
               type: 'response.completed',
               id,
               usage: usageJson(d.usage),
-              finish_reasons: output.choices.map((c) => chatFinishReason(c)),
+              finish_reasons: output.choices.map((c) => shownFinishReason(c)),
               timings: {
                 queue_ms: micros(d.timings.queueMs),
                 prefill_ms: micros(d.timings.prefillMs),

@@ -64,6 +64,12 @@ export const serverMessageSchema = z
         model: z.string(),
         created: z.number().int(),
         choices: z.number().int().describe('number of choices (n, or the superposed drafts)'),
+        ignored_fields: z
+          .array(z.string())
+          .optional()
+          .describe(
+            "the request's fields the server ignored (HTTP's X-Reverie-Ignored-Fields); absent when none",
+          ),
       })
       .meta({ id: 'WsResponseCreated' }),
     z

@@ -4,6 +4,7 @@ import { prepareChat } from '../chat-completions/service.ts';
 import { mapChunks } from '../common/chunk-mapper.ts';
 import type { ApiContext } from '../common/context.ts';
 import { failed, startGeneration } from '../common/generation.ts';
+import { warnIgnored } from '../common/request.ts';
 import { outputOptions } from '../common/route.ts';
 import { ApiError, fromZodError, invalidRequest, toApiError } from '../errors.ts';
 import { wsMessageMapper } from './messages.ts';
@@ -154,6 +155,7 @@ export class StreamSession {
       } catch (err) {
         throw failed(telemetry, err);
       }
+      warnIgnored('/v1/stream', prepared.ignored);
       const generation = startGeneration(prepared.request, {
         engine: this.#ctx.engine,
         telemetry,
@@ -169,6 +171,7 @@ export class StreamSession {
         model: prepared.model.name,
         created: prepared.created,
         choices: prepared.choices,
+        ...(prepared.ignored.length > 0 && { ignored_fields: prepared.ignored }),
       });
       const mapper = wsMessageMapper(id, prepared, msg.stream_drafts === true);
       try {
