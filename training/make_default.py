@@ -39,8 +39,8 @@ from .sft import train_sft
 from .tasks import TASKS, generate
 from .tokenizer import training_text
 
-FULL = dict(hidden=256, layers=4, heads=8, kv_heads=2, ffn=768,
-            sft_steps=2400, sft_batch=32, sft_lr=1e-3, sft_warmup=100, reach_share=0.6,
+FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
+            sft_steps=8000, sft_batch=32, sft_lr=2e-3, sft_warmup=100, reach_share=0.6, copy_rows=8, copy_weight=0.5,
             latent_steps=300, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=5,
             latent_other_share=0.3, latent_aux=0.5,
             rl_steps=120, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5,
@@ -48,7 +48,7 @@ FULL = dict(hidden=256, layers=4, heads=8, kv_heads=2, ffn=768,
 SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, latent_steps=10,
              latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, think_budget=24)
 SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_warmup",
-            "reach_share")
+            "reach_share", "copy_rows", "copy_weight")
 LATENT_KEYS = SFT_KEYS + ("latent_steps", "latent_batch", "latent_lr", "latent_warmup", "latent_stages",
                           "latent_other_share", "latent_aux")
 
@@ -140,6 +140,7 @@ def main(argv=None):
             work, "sft", args.seed, hp, SFT_KEYS, model=model, reuse=args.reuse, device=args.device,
             train=lambda m: train_sft(m, train, hp["sft_steps"], hp["sft_batch"], hp["sft_lr"], hp["sft_warmup"],
                                       log=log, seed=args.seed, checkpoint_every=300,
+                                      copy_rows=hp["copy_rows"], copy_weight=hp["copy_weight"],
                                       on_checkpoint=lambda step: torch.save(m.state_dict(),
                                                                             os.path.join(work, f"sft-at-{step}.pt"))))
     model.eval()

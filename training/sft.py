@@ -6,7 +6,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .data import sft_batch
+from .data import copy_batch, sft_batch
 
 
 def cosine_lr(step, total, peak, warmup, floor=0.1):
@@ -44,20 +44,27 @@ def length_batches(pool, batch_size, seed, window=16):
 
 
 def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log=print, log_every=25, seed=0,
-              on_checkpoint=None, checkpoint_every=0):
+              on_checkpoint=None, checkpoint_every=0, copy_rows=0, copy_weight=0.0):
     """SFT, every predicted token weighing the same; the history has the mean loss and the mean loss
     per task every `log_every` steps.
-    `on_checkpoint(step)` is called every `checkpoint_every` steps (monitoring a long run)."""
+    `on_checkpoint(step)` is called every `checkpoint_every` steps (monitoring a long run).
+    With `copy_rows`, every step adds that many rows of the copy drill (data.copy_batch) to the loss,
+    weighted by `copy_weight`; its mean loss is logged as `copy`."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
     batches = length_batches(pool, batch_size, seed)
     model.train()
     history, t0, running, per_task = [], time.time(), [], {}
+    drill = random.Random(f"copy/{seed}")
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, steps, lr, warmup)
         batch = batches[step % len(batches)]
         ids, target = (x.to(model.embedding.device) for x in sft_batch(batch))
         loss, rows = sft_loss_rows(model, ids, target)
+        if copy_rows:
+            copy_loss = sft_loss(model, *(x.to(model.embedding.device) for x in copy_batch(drill, copy_rows)))
+            per_task.setdefault("copy", []).append(copy_loss.item())
+            loss = loss + copy_weight * copy_loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

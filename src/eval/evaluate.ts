@@ -8,17 +8,33 @@ import { loadTask } from './tasks.ts';
 
 /** `reverie eval` without the command line: resolve the model and its modes, run, summarise. */
 
+/** What `reverie eval` needs of a served model (`GET /v1/models/{id}`). */
+interface ServedModel {
+  /** the thinking modes it supports, in EVAL_MODES order */
+  modes: EvalMode[];
+  /** its default thinking budget, when it declares one */
+  thinkingMaxTokens: number | undefined;
+}
+
 /** The thinking modes a served model supports (`GET /v1/models/{id}`), in EVAL_MODES order. */
 export async function servedThinkingModes(url: string, model: string, apiKey?: string): Promise<EvalMode[]> {
+  return (await servedModel(url, model, apiKey)).modes;
+}
+
+async function servedModel(url: string, model: string, apiKey?: string): Promise<ServedModel> {
   const res = await fetch(`${url}/v1/models/${encodeURIComponent(model)}`, {
     headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
   }).catch((err: Error & { cause?: { code?: string; message?: string } }) => {
     throw new Error(`cannot reach ${url}: ${err.cause?.code ?? err.cause?.message ?? err.message}`);
   });
   if (!res.ok) throw new Error(`GET ${url}/v1/models/${model} answered ${res.status}`);
-  const body = (await res.json()) as { modes?: string[]; thinking?: unknown };
+  const body = (await res.json()) as { modes?: string[]; defaults?: { thinking_max_tokens?: unknown } };
   const modes = new Set(body.modes ?? []);
-  return EVAL_MODES.filter((m) => (m === 'off' ? false : modes.has(m)));
+  const budget = body.defaults?.thinking_max_tokens;
+  return {
+    modes: EVAL_MODES.filter((m) => (m === 'off' ? false : modes.has(m))),
+    thinkingMaxTokens: typeof budget === 'number' ? budget : undefined,
+  };
 }
 
 /**
@@ -30,7 +46,8 @@ export async function evaluate(
   progress?: (total: number) => Progress,
 ): Promise<EvalReport> {
   const model = f.model ?? (await firstModel(f.url, f.apiKey));
-  const supported = await servedThinkingModes(f.url, model, f.apiKey);
+  const served = await servedModel(f.url, model, f.apiKey);
+  const supported = served.modes;
   const modes = f.modes ?? supported;
   for (const m of modes) {
     if (m !== 'off' && !supported.includes(m)) {
@@ -50,7 +67,8 @@ export async function evaluate(
     ks: f.ks,
     budgets: f.budgets,
     maxTokens: f.maxTokens,
-    thinkingMaxTokens: f.thinkingMaxTokens,
+    // the budget each request's max_tokens is sized from (max_tokens bounds thinking and answer)
+    thinkingMaxTokens: f.thinkingMaxTokens ?? served.thinkingMaxTokens,
     concurrency: f.concurrency,
     maxN: f.maxN,
     seed: f.seed,

@@ -14,7 +14,7 @@ export const EVAL_USAGE = `usage: reverie eval --task reachability|arithmetic|ar
   --greedy-only             only the greedy answer per question and mode (no samples, no pass@k)
   --n N                     the first N questions (default: all)
   --budgets B,...           also greedy accuracy at these thinking budgets (positions), e.g. 1,2,4,8,16
-  --max-tokens N            answer tokens (default 32)
+  --max-tokens N            answer tokens after thinking (default 32; a request's max_tokens is the thinking budget + 1 + N)
   --thinking-max-tokens N   thinking budget (default: the checkpoint's)
   --concurrency C           requests in flight (default 8)
   --max-n N                 most samples in one request (default 16, the server's REVERIE_MAX_N)

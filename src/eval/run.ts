@@ -130,6 +130,9 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
               o.thinkingMaxTokens,
             )
           : greedyRequest(job.mode, job.budget ?? o.thinkingMaxTokens);
+      // max_tokens bounds thinking and answer together (as vLLM's): the thinking budget, the
+      // `</think>` that closes it, then `maxTokens` answer tokens
+      const budget = job.mode === 'off' ? 0 : (job.budget ?? o.thinkingMaxTokens);
       const result = await streamChat({
         url: o.url,
         apiKey: o.apiKey,
@@ -138,7 +141,7 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
         body: {
           model: o.model,
           messages: [{ role: 'user', content: question.question }],
-          max_tokens: o.maxTokens,
+          ...(budget !== undefined && { max_tokens: budget + 1 + o.maxTokens }),
           stream: true,
           stream_options: { include_usage: true },
           ...fields,

@@ -26,7 +26,9 @@ async function greedyAnswer(url: string, question: string): Promise<string> {
     body: JSON.stringify({
       model: MODEL,
       messages: [{ role: 'user', content: question }],
-      max_tokens: 6,
+      // max_tokens bounds thinking and answer together (as vLLM): room for an answer after the
+      // six thinking tokens the budget allows
+      max_tokens: 24,
       temperature: 0,
       thinking: { mode: 'hard', temperature: 0, max_tokens: 6 },
     }),

@@ -198,3 +198,29 @@ def test_short_curriculum_lowers_the_latent_loss():
     assert after < before - 1.0, (before, after)
     assert [h["stage"] for h in hist][-1] == 2
     assert [stage_of(s, 100, 4) for s in (0, 19, 20, 59, 60, 99)] == [1, 1, 2, 3, 4, 4]
+
+
+def test_copy_drill_predicts_only_what_a_copy_can_know():
+    """The drill's targets are the piece after its first two characters, and the piece is a piece of
+    the string before `|`: a model can only predict them by finding where they came from."""
+    import random
+
+    from training.data import copy_batch
+    ids, target = copy_batch(random.Random(0), 32)
+    for row, mask in zip(ids.tolist(), target.tolist()):
+        text = tok.decode([t for t in row if t != tok.ENDOFTEXT])
+        source, piece = text.split("|")
+        assert piece in source and 5 <= len(piece) <= 15
+        predicted = tok.decode([t for t, m in zip(row, mask) if m])
+        assert predicted == piece[2:]
+
+
+def test_sft_with_the_copy_drill_logs_it_and_learns():
+    torch.manual_seed(0)
+    m = LlamaForCausalLM(CFG)
+    pool = mixed_pool("train", 200, seed=0)
+    logged = []
+    history = train_sft(m, pool, steps=30, batch_size=8, lr=3e-3, warmup=5, log=logged.append, log_every=10,
+                        copy_rows=4, copy_weight=0.5)
+    assert [h["step"] for h in history] == [10, 20, 30]
+    assert all("copy" in h for h in history) and history[-1]["copy"] < history[0]["copy"]
