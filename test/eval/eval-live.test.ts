@@ -17,7 +17,7 @@ import { type LiveServer, startLiveServer } from '../api/live-server.ts';
  */
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const MODEL = 'reverie-reason-3m';
+const MODEL = readFileSync(join(ROOT, 'models', 'DEFAULT'), 'utf8').trim();
 
 async function greedyAnswer(url: string, question: string): Promise<string> {
   const res = await fetch(`${url}/v1/chat/completions`, {

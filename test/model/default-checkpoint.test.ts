@@ -11,7 +11,8 @@ import { openModel } from '../../src/model/open-model.ts';
 /** Cross-checks of the default checkpoint against what its PyTorch trainer saved (issue 3 §6). */
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const NAME = 'reverie-reason-3m';
+/** The default checkpoint, as models/DEFAULT names it. */
+const NAME = readFileSync(join(ROOT, 'models', 'DEFAULT'), 'utf8').trim();
 const DIR = join(ROOT, 'models', NAME);
 
 interface LogitsFixture {

@@ -10,7 +10,8 @@ from training.safetensors_io import load_file
 from training.tokenizer import prompt_text, encode
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-NAME = "reverie-reason-3m"
+with open(os.path.join(ROOT, "models", "DEFAULT")) as _f:
+    NAME = _f.read().strip()
 FOLDER = os.path.join(ROOT, "models", NAME)
 LOGITS = os.path.join(ROOT, "test", "fixtures", f"{NAME}-logits.json")
 LATENT = os.path.join(ROOT, "test", "fixtures", f"{NAME}-latent.json")
