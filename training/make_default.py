@@ -1,6 +1,6 @@
 """One command that makes the default reasoning checkpoint and its comparison variants (fixed seeds).
 
-    python3 -m training.make_default --out models/reverie-reason-3m
+    python3 -m training.make_default --out models/reverie-reason-1m
 
 1. SFT on chain-of-thought traces of both tasks in many phrasings            -> variant `sft`
 2. the Coconut stage curriculum for reachability from it (continuous thought) -> variant `latent`
@@ -42,15 +42,15 @@ from .tokenizer import training_text
 FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             sft_steps=8000, sft_batch=32, sft_lr=2e-3, sft_warmup=100, reach_share=0.6, copy_rows=8, copy_weight=0.5,
             latent_steps=300, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=5,
-            latent_other_share=0.3, latent_aux=0.5,
-            rl_steps=120, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5,
+            latent_other_share=0.3, latent_aux=0.0, latent_keep_cot=0.5,
+            rl_steps=200, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5,
             think_budget=64, answer_budget=10, val_n=150)
 SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, latent_steps=10,
              latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, think_budget=24)
 SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_warmup",
             "reach_share", "copy_rows", "copy_weight")
 LATENT_KEYS = SFT_KEYS + ("latent_steps", "latent_batch", "latent_lr", "latent_warmup", "latent_stages",
-                          "latent_other_share", "latent_aux")
+                          "latent_other_share", "latent_aux", "latent_keep_cot")
 
 
 def log(msg, _t0=time.time(), _c0=time.process_time()):
@@ -62,6 +62,7 @@ class Clock:
 
     def __init__(self):
         self.times = {}
+        self.reused = {}  # stage -> {"wall", "cpu"} seconds of the run that trained the reused weights
 
     def stage(self, name):
         clock = self
@@ -71,31 +72,38 @@ class Clock:
                 self.w, self.c = time.time(), time.process_time()
 
             def __exit__(self, *exc):
-                clock.times[f"{name}_wall_s"] = round(time.time() - self.w)
-                clock.times[f"{name}_cpu_s"] = round(time.process_time() - self.c)
+                saved = clock.reused.get(name)
+                clock.times[f"{name}_wall_s"] = saved["wall"] if saved else round(time.time() - self.w)
+                clock.times[f"{name}_cpu_s"] = saved["cpu"] if saved else round(time.process_time() - self.c)
 
         return _Stage()
 
 
-def cached(work, prefix, seed, hp, keys, train, model, reuse, device):
-    """Runs `train(model)` or, with `reuse`, loads the weights a run with the same seed and `keys` saved."""
+def cached(work, prefix, seed, hp, keys, train, model, reuse, device, clock=None):
+    """Runs `train(model)` or, with `reuse`, loads the weights a run with the same seed and `keys` saved.
+    The stage's wall and CPU seconds are saved with the weights; a reuse reports those (into `clock`),
+    so the manifest gives what the stage costs, not the second it took to load."""
     digest = hashlib.sha256(json.dumps({k: hp[k] for k in keys}, sort_keys=True).encode()).hexdigest()[:10]
     path = os.path.join(work, f"{prefix}-{seed}-{digest}.pt")
     if reuse and os.path.exists(path):
         saved = torch.load(path, map_location=device)
         model.load_state_dict(saved["state"])
         log(f"reused {prefix} weights from {path}")
+        if clock is not None and "time_s" in saved:
+            clock.reused[prefix] = saved["time_s"]
         return saved["history"], True
+    w, c = time.time(), time.process_time()
     history = train(model)
     os.makedirs(work, exist_ok=True)
-    torch.save({"state": model.state_dict(), "history": history}, path)
+    spent = {"wall": round(time.time() - w), "cpu": round(time.process_time() - c)}
+    torch.save({"state": model.state_dict(), "history": history, "time_s": spent}, path)
     log(f"saved {prefix} weights to {path}")
     return history, False
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="models/reverie-reason-3m")
+    ap.add_argument("--out", default="models/reverie-reason-1m")
     ap.add_argument("--name", default=None, help="checkpoint name (default: the folder name)")
     ap.add_argument("--variants", default="training/runs/variants",
                     help="where every variant's checkpoint goes (NAME-VARIANT), for `npm run eval:models`")
@@ -137,7 +145,7 @@ def main(argv=None):
     histories, reused = {}, {}
     with clock.stage("sft"):
         histories["sft"], reused["sft"] = cached(
-            work, "sft", args.seed, hp, SFT_KEYS, model=model, reuse=args.reuse, device=args.device,
+            work, "sft", args.seed, hp, SFT_KEYS, model=model, reuse=args.reuse, device=args.device, clock=clock,
             train=lambda m: train_sft(m, train, hp["sft_steps"], hp["sft_batch"], hp["sft_lr"], hp["sft_warmup"],
                                       log=log, seed=args.seed, checkpoint_every=300,
                                       copy_rows=hp["copy_rows"], copy_weight=hp["copy_weight"],
@@ -152,10 +160,11 @@ def main(argv=None):
         reach = generate("reachability", "train", hp["latent_steps"] * hp["latent_batch"], args.seed + 5)
         other = generate("arithmetic", "train", hp["latent_steps"] * hp["latent_batch"] // 2, args.seed + 5)
         histories["latent"], reused["latent"] = cached(
-            work, "latent", args.seed, hp, LATENT_KEYS, model=latent, reuse=args.reuse, device=args.device,
+            work, "latent", args.seed, hp, LATENT_KEYS, model=latent, reuse=args.reuse, device=args.device, clock=clock,
             train=lambda m: train_latent(m, reach, other, hp["latent_steps"], hp["latent_batch"], hp["latent_lr"],
                                          hp["latent_warmup"], hp["latent_stages"], hp["latent_other_share"],
-                                         hp["latent_aux"], seed=args.seed + 5, log=log))
+                                         hp["latent_aux"], seed=args.seed + 5, log=log,
+                                         keep_cot=hp["latent_keep_cot"]))
     latent.eval()
     models["latent"] = latent
 
@@ -182,7 +191,10 @@ def main(argv=None):
     preference = ["latent", "rl-soft", "rl-fuzzy", "rl-hard"]  # ties; `sft` cannot think in latent mode
     best = max(preference, key=lambda v: (val_scores[v]["mean"] if v in models else -1, -preference.index(v)))
     log(f"default variant by validation: {best}")
-    times = dict(clock.times, total_wall_s=round(time.time() - t_start), total_cpu_s=round(time.process_time() - c_start))
+    # a reused stage counts with the time it took in the run that trained it
+    times = dict(clock.times,
+                 total_wall_s=round(time.time() - t_start) + sum(r["wall"] for r in clock.reused.values()),
+                 total_cpu_s=round(time.process_time() - c_start) + sum(r["cpu"] for r in clock.reused.values()))
 
     def training_info(variant):
         return {
