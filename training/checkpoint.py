@@ -26,7 +26,7 @@ def write_json(path, obj):
         f.write("\n")
 
 
-def save_checkpoint(model, folder, name, description, training, evaluation, defaults):
+def save_checkpoint(model, folder, name, description, training, evaluation, defaults, modes=MODES):
     os.makedirs(folder, exist_ok=True)
     write_json(os.path.join(folder, "config.json"), model.cfg.hf_config())
     state = {k: v.to(torch.float32) for k, v in model.state_dict().items()}
@@ -42,7 +42,7 @@ def save_checkpoint(model, folder, name, description, training, evaluation, defa
         "files": files,
         "thinking": {"start": "<think>", "end": "</think>"},
         "defaults": defaults,
-        "modes": MODES,
+        "modes": list(modes),
         "training": training,
         "evaluation": evaluation,
         "ngram": None,
@@ -61,6 +61,28 @@ def write_logits_fixture(model, path, name, texts):
         cases.append({"text": text, "input_ids": ids,
                       "logits": [[round(float(x), 6) for x in row] for row in logits]})
     write_json(path, {"model": name, "dtype": "float32", "positions": "all", "vocab_size": model.cfg.vocab_size,
+                      "tolerance": 1e-4, "cases": cases})
+
+
+@torch.no_grad()
+def write_latent_fixture(model, path, name, prompts, steps):
+    """Latent thinking as the server runs it: after each prompt, `steps` positions whose input is the
+    hidden state (after the final norm) of the position before. Per step: the logits there."""
+    cases = []
+    dev = model.embedding.device
+    for text in prompts:
+        ids = tok.encode(text)
+        pos = torch.arange(len(ids), device=dev).unsqueeze(0)
+        mask = torch.ones(1, len(ids), dtype=torch.bool, device=dev)
+        logits, hidden, past = model(model.embedding[torch.tensor([ids], device=dev)], pos, mask)
+        rows = []
+        for s in range(steps):
+            h = hidden[:, -1:]
+            mask = torch.cat([mask, mask[:, :1]], 1)
+            logits, hidden, past = model(h, torch.tensor([[len(ids) + s]], device=dev), mask, past)
+            rows.append([round(float(x), 6) for x in logits[0, -1].cpu()])
+        cases.append({"text": text, "input_ids": ids, "latent_logits": rows})
+    write_json(path, {"model": name, "dtype": "float32", "steps": steps, "vocab_size": model.cfg.vocab_size,
                       "tolerance": 1e-4, "cases": cases})
 
 

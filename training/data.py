@@ -27,8 +27,40 @@ def sft_batch(examples):
     return ids, target
 
 
-def mixed_pool(split, per_task, seed):
-    """Examples of every task, interleaved in a seeded order."""
-    pool = [ex for task in TASKS for ex in generate(task, split, per_task, seed)]
+def mixed_pool(split, per_task, seed, shares=None):
+    """Examples of every task (`per_task` each, or `per_task * len(TASKS) * share` with `shares`),
+    interleaved in a seeded order."""
+    counts = {t: round(per_task * len(TASKS) * shares[t]) if shares else per_task for t in TASKS}
+    pool = [ex for task in TASKS for ex in generate(task, split, counts[task], seed)]
     random.Random(f"pool/{split}/{seed}").shuffle(pool)
     return pool
+
+
+# Characters of the copy drill: the digits, node names and separators the two tasks copy.
+COPY_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRST>,+ "
+
+
+def copy_batch(rng, rows):
+    """The copy drill (an induction-head curriculum): a random string, `|`, then a random piece of
+    it; the loss is on the piece after its first two characters, which can only be predicted by
+    finding the same characters earlier and copying what followed them. Both chains of thought start
+    with such a copy (an adjacency entry, an operand wherever the phrasing put it), and a small model
+    found it late on the tasks alone (training/README.md)."""
+    seqs, starts = [], []
+    for _ in range(rows):
+        n = rng.randint(20, 40)
+        # half the rows draw from a few characters, where one character does not say where the
+        # piece is in the string and the copy has to match the two before it (as `H>` and `345`)
+        alphabet = COPY_ALPHABET if rng.random() < 0.5 else rng.sample(COPY_ALPHABET, rng.randint(4, 8))
+        text = "".join(rng.choice(alphabet) for _ in range(n))
+        at = rng.randint(0, n - 6)
+        piece = text[at:at + rng.randint(5, min(15, n - at))]
+        seqs.append(tok.encode(f"{text}|{piece}"))
+        starts.append(n + 1 + 2)
+    t = max(len(s) for s in seqs)
+    ids = torch.full((rows, t), tok.ENDOFTEXT, dtype=torch.long)
+    target = torch.zeros(rows, t, dtype=torch.bool)
+    for i, (s, st) in enumerate(zip(seqs, starts)):
+        ids[i, :len(s)] = torch.tensor(s)
+        target[i, st:len(s)] = True
+    return ids, target

@@ -1,4 +1,5 @@
-"""pass@1 (greedy) and pass@k (k sampled rollouts) under hard, soft and fuzzy inference."""
+"""Greedy accuracy (validation) under hard, soft, fuzzy and latent inference; the published
+evaluation is measured through the server by `reverie eval` (npm run eval:models)."""
 import torch
 
 from . import rollout as R
@@ -7,7 +8,7 @@ from .tasks import is_correct
 
 
 def _correct(examples, answers, closed):
-    return [bool(c) and is_correct(ex.task, ex.question, a) for ex, a, c in zip(examples, answers, closed)]
+    return [bool(c) and is_correct(ex, a) for ex, a, c in zip(examples, answers, closed)]
 
 
 def run(model, examples, mode, think_budget, answer_budget, gen, repeat=1, batch_rows=256, gamma=0.33):
@@ -25,9 +26,3 @@ def pass_at_1(model, examples, thinking, think_budget, answer_budget, seed=0):
     gen = torch.Generator(device=model.embedding.device).manual_seed(seed)
     res = run(model, examples, R.inference_mode(thinking, sample=False), think_budget, answer_budget, gen)
     return sum(r[0] for r in res) / len(res)
-
-
-def pass_at_k(model, examples, thinking, k, think_budget, answer_budget, seed=0):
-    gen = torch.Generator(device=model.embedding.device).manual_seed(seed)
-    res = run(model, examples, R.inference_mode(thinking, sample=True), think_budget, answer_budget, gen, repeat=k)
-    return sum(any(r) for r in res) / len(res), sum(sum(r) for r in res) / (k * len(res))

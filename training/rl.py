@@ -22,10 +22,10 @@ REWARD_CORRECT, REWARD_FORMAT, REWARD_ELSE = 100.0, 10.0, 0.0
 VARIANT_MODES = {v: R.inference_mode(v, sample=True) for v in ("hard", "soft", "fuzzy")}
 
 
-def reward(task, question, answer, closed):
-    if closed and is_correct(task, question, answer):
+def reward(example, answer, closed):
+    if closed and is_correct(example, answer):
         return REWARD_CORRECT
-    if closed and is_well_formed(task, answer):
+    if closed and is_well_formed(example.task, answer):
         return REWARD_FORMAT
     return REWARD_ELSE
 
@@ -53,7 +53,7 @@ def sequence_log_probs(model, ro):
     positions = (mask.long().cumsum(1) - 1).clamp(min=0)
     logits = model(emb, positions, mask)[0]
     lp, t = ro.prompt_ids.shape[1], ro.tokens.shape[1]
-    pred = logits[:, lp - 1:lp - 1 + t]
+    pred = R.usable(logits[:, lp - 1:lp - 1 + t])
     token_lp = torch.log_softmax(pred, -1).gather(-1, ro.tokens.unsqueeze(-1)).squeeze(-1)
     out = torch.where((ro.kinds == R.THINK_TOKEN) | (ro.kinds == R.ANSWER_TOKEN), token_lp, torch.zeros_like(token_lp))
     if bool(gauss.any()):
@@ -78,7 +78,7 @@ def train_rl(model, pool, variant, steps, prompts_per_step, group_size, lr, warm
         model.eval()
         ro = R.generate(model, prompts, mode, think_budget, answer_budget, gamma, gen, record=True)
         rewards = torch.tensor([
-            reward(ex.task, ex.question, ro.answers[i * group_size + j], ro.well_formed_end[i * group_size + j])
+            reward(ex, ro.answers[i * group_size + j], ro.well_formed_end[i * group_size + j])
             for i, ex in enumerate(batch) for j in range(group_size)
         ], device=dev)
         adv = rloo_advantages(rewards, group_size) / REWARD_CORRECT

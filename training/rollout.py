@@ -3,7 +3,11 @@
 Thinking step (per row): the distribution p = softmax(logits / tau).
   hard:  the next input is the embedding of a token (argmax when tau == 0, else sampled from p);
   soft / fuzzy: the next input is the mixture p . E, plus Gaussian noise of per-coordinate std
-         sigma = gamma * RMS(E) when `noise` is on (tau 0.5 soft, 1e-4 fuzzy).
+         sigma = gamma * RMS(E) when `noise` is on (tau 0.5 soft, 1e-4 fuzzy);
+  latent: the next input is the last hidden state (after the final norm) itself (Coconut).
+This is what reverie's server feeds (src/decoding/: hard-thinking.ts, soft-thinking.ts, latent.ts,
+thinking-phase.ts): distributions are over the tokenizer's ids only (the padding rows of E beyond
+them get probability 0), RMS(E) is over every entry of E.
 Thinking ends when the shadow token (argmax; the sampled token in hard mode) is </think>, or at
 `think_budget` thinking inputs, after which </think> is forced as a one-hot input. The answer is
 then decoded with plain tokens (greedy, or sampled at temperature 1) until <|im_end|>.
@@ -30,12 +34,22 @@ class Mode:
     sample_answer: bool
 
 
-TAU = {"hard": 1.0, "soft": 0.5, "fuzzy": 1e-4}
+TAU = {"hard": 1.0, "soft": 0.5, "fuzzy": 1e-4, "latent": 0.0}
 
 
 def inference_mode(thinking, sample):
-    tau = TAU[thinking] if (sample or thinking != "hard") else 0.0
-    return Mode(f"{thinking}-{'sample' if sample else 'greedy'}", thinking, tau, sample and thinking != "hard", sample)
+    """Greedy: argmax tokens / noiseless mixtures; sampled: tau-1 tokens, noisy mixtures, sampled answers.
+    Latent thinking is deterministic; sampling only samples its answer."""
+    tau = TAU[thinking] if (sample or thinking in ("soft", "fuzzy")) else 0.0
+    noise = sample and thinking in ("soft", "fuzzy")
+    return Mode(f"{thinking}-{'sample' if sample else 'greedy'}", thinking, tau, noise, sample)
+
+
+def usable(logits):
+    """Logits with the padding ids (beyond the tokenizer's vocabulary) masked out, as the server does."""
+    if logits.shape[-1] <= tok.NUM_TOKENS:
+        return logits
+    return logits.masked_fill(torch.arange(logits.shape[-1], device=logits.device) >= tok.NUM_TOKENS, float("-inf"))
 
 
 def embedding_rms(model):
@@ -75,8 +89,8 @@ def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33
     ids, mask = (x.to(dev) for x in left_pad(prompts))
     b = ids.shape[0]
     positions = (mask.long().cumsum(1) - 1).clamp(min=0)
-    logits, _, past = model(E[ids], positions, mask)
-    logits = logits[:, -1]
+    logits, hidden, past = model(E[ids], positions, mask)
+    logits, hidden = usable(logits[:, -1]), hidden[:, -1]
     pos = positions[:, -1]
     phase = torch.zeros(b, dtype=torch.long, device=dev)  # 0 thinking, 1 answering, 2 done
     n_think = torch.zeros(b, dtype=torch.long, device=dev)
@@ -102,6 +116,10 @@ def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33
                 think_tok = argmax
             soft = torch.zeros(b, dtype=torch.bool, device=dev)
             think_in = E[think_tok]
+        elif mode.thinking == "latent":
+            think_tok = argmax  # shadow token
+            think_in = hidden
+            soft = think_tok != tok.END_THINK
         else:
             think_tok = argmax  # shadow token
             p = torch.softmax(logits / mode.tau, -1)
@@ -113,7 +131,8 @@ def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33
         think_tok = torch.where(over, torch.full_like(think_tok, tok.END_THINK), think_tok)
         soft = soft & ~over
         kind = torch.full((b,), NONE, dtype=torch.long, device=dev)
-        kind[thinking & soft] = GAUSS
+        if mode.thinking != "latent":
+            kind[thinking & soft] = GAUSS
         if mode.thinking == "hard" and mode.tau > 0:
             kind[thinking & ~over] = THINK_TOKEN
         kind[answering] = ANSWER_TOKEN
@@ -141,8 +160,8 @@ def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33
             break
         pos = pos + 1
         key_mask = torch.cat([key_mask, valid.unsqueeze(1)], dim=1)
-        logits, _, past = model(inp.unsqueeze(1), pos.unsqueeze(1), key_mask, past)
-        logits = logits[:, -1]
+        logits, hidden, past = model(inp.unsqueeze(1), pos.unsqueeze(1), key_mask, past)
+        logits, hidden = usable(logits[:, -1]), hidden[:, -1]
     answers = [tok.decode(a, skip_special=True) for a in answer_tokens]
     d = E.shape[1]
     empty = torch.zeros(b, 0, device=dev)

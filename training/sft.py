@@ -1,11 +1,12 @@
 """Stage 1: supervised fine-tuning on the chain-of-thought traces (next-token loss on the answer side)."""
 import math
+import random
 import time
 
 import torch
 import torch.nn.functional as F
 
-from .data import sft_batch
+from .data import copy_batch, sft_batch
 
 
 def cosine_lr(step, total, peak, warmup, floor=0.1):
@@ -17,30 +18,69 @@ def cosine_lr(step, total, peak, warmup, floor=0.1):
 
 
 def sft_loss(model, ids, target):
+    """Mean cross-entropy over the predicted tokens."""
+    return sft_loss_rows(model, ids, target)[0]
+
+
+def sft_loss_rows(model, ids, target):
+    """(mean cross-entropy over the predicted tokens, mean loss per row) of a batch."""
     logits = model.forward_ids(ids[:, :-1])
     mask = target[:, 1:]
-    return F.cross_entropy(logits[mask], ids[:, 1:][mask])
+    per = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none") * mask
+    with torch.no_grad():
+        rows = per.sum(1) / mask.sum(1).clamp(min=1)
+    return per.sum() / mask.sum(), rows
 
 
-def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log=print, log_every=25):
+def length_batches(pool, batch_size, seed, window=16):
+    """Batches of examples of similar length (less padding): the pool is cut into windows of
+    `window` batches, each sorted by length and split; the batch order is then shuffled (seeded)."""
+    out, span = [], batch_size * window
+    for i in range(0, len(pool), span):
+        w = sorted(pool[i:i + span], key=lambda e: (len(e.question) + len(e.cot), e.question))
+        out += [w[j:j + batch_size] for j in range(0, len(w) - batch_size + 1, batch_size)]
+    random.Random(f"batches/{seed}").shuffle(out)
+    return out
+
+
+def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log=print, log_every=25, seed=0,
+              on_checkpoint=None, checkpoint_every=0, copy_rows=0, copy_weight=0.0):
+    """SFT, every predicted token weighing the same; the history has the mean loss and the mean loss
+    per task every `log_every` steps.
+    `on_checkpoint(step)` is called every `checkpoint_every` steps (monitoring a long run).
+    With `copy_rows`, every step adds that many rows of the copy drill (data.copy_batch) to the loss,
+    weighted by `copy_weight`; its mean loss is logged as `copy`."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
+    batches = length_batches(pool, batch_size, seed)
     model.train()
-    history, t0, running = [], time.time(), []
+    history, t0, running, per_task = [], time.time(), [], {}
+    drill = random.Random(f"copy/{seed}")
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, steps, lr, warmup)
-        start = (step * batch_size) % max(1, len(pool) - batch_size + 1)
-        ids, target = (x.to(model.embedding.device) for x in sft_batch(pool[start:start + batch_size]))
-        loss = sft_loss(model, ids, target)
+        batch = batches[step % len(batches)]
+        ids, target = (x.to(model.embedding.device) for x in sft_batch(batch))
+        loss, rows = sft_loss_rows(model, ids, target)
+        if copy_rows:
+            copy_loss = sft_loss(model, *(x.to(model.embedding.device) for x in copy_batch(drill, copy_rows)))
+            per_task.setdefault("copy", []).append(copy_loss.item())
+            loss = loss + copy_weight * copy_loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        running.append(loss.item())
+        running.append(rows.mean().item())
+        for ex, value in zip(batch, rows.tolist()):
+            per_task.setdefault(ex.task, []).append(value)
         if (step + 1) % log_every == 0 or step == steps - 1:
             mean = sum(running) / len(running)
-            history.append({"step": step + 1, "loss": round(mean, 4)})
-            log(f"sft step {step + 1}/{steps} loss {mean:.4f} lr {opt.param_groups[0]['lr']:.2e} {time.time() - t0:.0f}s")
-            running = []
+            tasks = {t: round(sum(v) / len(v), 4) for t, v in sorted(per_task.items())}
+            history.append({"step": step + 1, "loss": round(mean, 4), **tasks})
+            log(f"sft step {step + 1}/{steps} loss {mean:.4f} {tasks} "
+                f"lr {opt.param_groups[0]['lr']:.2e} {time.time() - t0:.0f}s")
+            running, per_task = [], {}
+        if on_checkpoint and checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            on_checkpoint(step + 1)
+            model.train()
     model.eval()
     return history

@@ -1,4 +1,5 @@
 import { benchCommand } from './bench.ts';
+import { evalCommand } from './eval.ts';
 import { generateCommand } from './generate.ts';
 import { convertCommand, makeTestModelCommand } from './model-commands.ts';
 import { ngramBuildCommand } from './ngram.ts';
@@ -27,6 +28,12 @@ const COMMANDS: Record<string, { run: (argv: string[]) => Promise<void>; help: s
   ngram: {
     run: (argv) => ngramBuildCommand(argv),
     help: 'ngram build --corpus FILE --checkpoint DIR   n-gram store for superposed decoding',
+  },
+  eval: {
+    run: evalCommand,
+    help:
+      'eval --task reachability|arithmetic|FILE.jsonl [--url URL] [--model M] [--modes hard,soft,fuzzy,latent] ' +
+      '[--k 1,8,32] [--n N] [--budgets 1,2,4] [--json] [--plot out.svg]   accuracy through a running server',
   },
   bench: {
     run: benchCommand,

@@ -23,14 +23,32 @@ export type ThinkingMode = z.infer<typeof thinkingModeSchema>;
 export const decodingModeSchema = z.enum(['discrete', 'hard', 'soft', 'fuzzy', 'latent', 'superposed']);
 export type DecodingMode = z.infer<typeof decodingModeSchema>;
 
-/** One row of the evaluation table (the paper's Table 1 layout: training variant x inference mode). */
+const interval = z
+  .tuple([z.number().min(0).max(1), z.number().min(0).max(1)])
+  .describe('95% interval [low, high]');
+
+/**
+ * One row of the evaluation table (the paper's Table 1 layout: training variant x inference mode).
+ * Rows written by `npm run eval:models` are measured through the server by `reverie eval` and
+ * carry the intervals, the pass@k curve, thinking tokens and latency as well.
+ */
 export const evaluationRowSchema = z.object({
   task: z.string(),
-  variant: z.string().describe('training variant, e.g. sft, rl-hard, rl-soft, rl-fuzzy'),
-  inference: z.string().describe('inference mode, e.g. hard-greedy, soft-sample, fuzzy-greedy'),
-  pass_at_1: z.number().min(0).max(1),
+  variant: z.string().describe('training variant, e.g. sft, latent, rl-hard, rl-soft, rl-fuzzy'),
+  inference: z.string().describe('inference (thinking) mode, e.g. hard, soft, fuzzy, latent'),
+  pass_at_1: z.number().min(0).max(1).describe('accuracy of the greedy answer'),
   pass_at_32: z.number().min(0).max(1).nullable().optional(),
   n: z.number().int().positive().describe('number of test questions'),
+  pass_at_1_ci: interval.optional(),
+  pass_at_32_ci: interval.optional(),
+  /** pass@k from `samples` sampled answers per question (unbiased estimator), by k. */
+  pass_at_k: z.record(z.string(), z.object({ value: z.number(), ci: interval })).optional(),
+  samples: z.number().int().nonnegative().optional(),
+  /** Mean thinking tokens of a greedy answer (usage reasoning_tokens). */
+  thinking_tokens: z.number().nonnegative().optional(),
+  /** Median end-to-end latency of a greedy request, ms. */
+  latency_ms: z.number().nonnegative().optional(),
+  measured_by: z.string().optional(),
 });
 
 /** Default soft/fuzzy thinking settings of a checkpoint (see `defaults.soft_thinking`). */

@@ -5,18 +5,25 @@ import { after, before, describe, it } from 'node:test';
 import { answerQuestions, loadTestset } from '../../src/bench/accuracy.ts';
 import { createEngine } from '../../src/engine/engine.ts';
 import type { Engine } from '../../src/engine/types.ts';
-import { rowLogits } from '../../src/model/batch.ts';
+import { rowHidden, rowLogits } from '../../src/model/batch.ts';
 import { openModel } from '../../src/model/open-model.ts';
 
 /** Cross-checks of the default checkpoint against what its PyTorch trainer saved (issue 3 §6). */
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const NAME = 'reverie-reason-3m';
+/** The default checkpoint, as models/DEFAULT names it. */
+const NAME = readFileSync(join(ROOT, 'models', 'DEFAULT'), 'utf8').trim();
 const DIR = join(ROOT, 'models', NAME);
 
 interface LogitsFixture {
   tolerance: number;
   cases: { text: string; input_ids: number[]; logits: number[][] }[];
+}
+
+interface LatentFixture {
+  tolerance: number;
+  steps: number;
+  cases: { text: string; input_ids: number[]; latent_logits: number[][] }[];
 }
 
 describe(`default checkpoint ${NAME}`, () => {
@@ -50,6 +57,35 @@ describe(`default checkpoint ${NAME}`, () => {
     }
     await model.runner.close();
     assert.ok(worst < fixture.tolerance, `max |logit diff| ${worst}`);
+  });
+
+  it('reproduces the PyTorch logits of latent thinking: its own hidden state fed back as the next input', async () => {
+    const fixture = JSON.parse(
+      readFileSync(join(ROOT, 'test', 'fixtures', `${NAME}-latent.json`), 'utf8'),
+    ) as LatentFixture;
+    const model = await openModel(DIR, { threads: 1 });
+    let worst = 0;
+    for (const [i, c] of fixture.cases.entries()) {
+      let r = await model.runner.step({
+        rows: [{ seq: i, count: c.input_ids.length, bagSize: 1, ids: Int32Array.from(c.input_ids) }],
+      });
+      for (const expected of c.latent_logits) {
+        // What the engine feeds for a latent thought: an empty bag (one id at weight 0) plus the
+        // hidden state the runner returned for the position before.
+        const add = Float32Array.from(rowHidden(r, 0));
+        r = await model.runner.step({
+          rows: [{ seq: i, count: 1, bagSize: 1, ids: Int32Array.of(0), weights: Float32Array.of(0), add }],
+        });
+        const got = rowLogits(r, 0);
+        for (let v = 0; v < expected.length; v++) worst = Math.max(worst, Math.abs(got[v]! - expected[v]!));
+      }
+    }
+    await model.runner.close();
+    assert.equal(
+      fixture.cases.length * fixture.steps,
+      fixture.cases.reduce((s, c) => s + c.latent_logits.length, 0),
+    );
+    assert.ok(worst < fixture.tolerance, `max |logit diff| over latent steps ${worst}`);
   });
 
   describe('served greedy answers', () => {

@@ -100,7 +100,8 @@ describe('npm package', () => {
         if (status !== 200) await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(status, 200, log);
-      assert.match(log, /ready: reverie-reason-3m/);
+      const name = readFileSync(join(REPO, 'models', 'DEFAULT'), 'utf8').trim();
+      assert.ok(log.includes(`ready: ${name}`), log);
       const page = await fetch(`${base}/playground/`);
       assert.equal(page.status, 200, 'the playground files ship in dist/');
       assert.match(await page.text(), /<html/i);

@@ -10,7 +10,7 @@ import { ask, openPlayground } from './page.ts';
 
 /**
  * `npm run screenshots`: the playground's three views on the default checkpoint
- * (models/reverie-reason-3m), written to docs/playground-*.png for the README. Greedy decoding
+ * (the one models/DEFAULT names), written to docs/playground-*.png for the README. Greedy decoding
  * and fixed seeds: a re-run draws the same bars and drafts (timings differ).
  */
 

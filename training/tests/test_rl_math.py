@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from training.tasks import Example
 from training.rl import REWARD_CORRECT, REWARD_ELSE, REWARD_FORMAT, gaussian_log_prob, reward, rloo_advantages
 
 
@@ -36,8 +37,8 @@ def test_gaussian_log_prob_matches_torch_normal_and_gradient():
 
 
 def test_reward_levels():
-    q = "Compute 2+3."
-    assert reward("arithmetic", q, "5", closed=True) == REWARD_CORRECT == 100
-    assert reward("arithmetic", q, "6", closed=True) == REWARD_FORMAT == 10
-    assert reward("arithmetic", q, "five", closed=True) == REWARD_ELSE == 0
-    assert reward("arithmetic", q, "5", closed=False) == REWARD_ELSE
+    q = Example("arithmetic", "Compute 2+3.", "", "5", (2, "+", 3))
+    assert reward(q, "5", closed=True) == REWARD_CORRECT == 100
+    assert reward(q, "6", closed=True) == REWARD_FORMAT == 10
+    assert reward(q, "five", closed=True) == REWARD_ELSE == 0
+    assert reward(q, "5", closed=False) == REWARD_ELSE

@@ -33,6 +33,8 @@ export interface RequestResult {
   reasoningTokens: number;
   /** Token chunks received. */
   tokenChunks: number;
+  /** Each choice's answer and reasoning text, by choice index (only with `collectText`). */
+  choices?: { content: string; reasoning: string }[];
 }
 
 /** A deliberate client-side cancel: abort after this many token chunks, or after this delay. */
@@ -48,6 +50,8 @@ export interface StreamOptions {
   runStartMs: number;
   timeoutMs: number;
   cancel?: CancelPlan;
+  /** Keep the text of every choice (`reverie eval` verifies it). */
+  collectText?: boolean;
 }
 
 interface Usage {
@@ -66,6 +70,18 @@ interface Chunk {
 function carriesToken(delta: Record<string, unknown> | undefined): boolean {
   if (!delta) return false;
   return Object.entries(delta).some(([k, v]) => k !== 'role' && typeof v === 'string' && v.length > 0);
+}
+
+/** Appends a delta's answer and reasoning text to its choice. */
+function keepText(
+  choices: { content: string; reasoning: string }[],
+  index: number,
+  delta: Record<string, unknown> | undefined,
+): void {
+  while (choices.length <= index) choices.push({ content: '', reasoning: '' });
+  const c = choices[index]!;
+  if (typeof delta?.content === 'string') c.content += delta.content;
+  if (typeof delta?.reasoning_content === 'string') c.reasoning += delta.reasoning_content;
 }
 
 /**
@@ -90,6 +106,7 @@ export async function streamChat(o: StreamOptions): Promise<RequestResult> {
     outputTokens: 0,
     reasoningTokens: 0,
     tokenChunks: 0,
+    ...(o.collectText && { choices: [] }),
   };
   const fail = (errorType: string, errorMessage: string) => {
     result.outcome = 'error';
@@ -106,6 +123,7 @@ export async function streamChat(o: StreamOptions): Promise<RequestResult> {
     }
     if (chunk.usage) usage = chunk.usage;
     for (const choice of chunk.choices ?? []) {
+      if (result.choices) keepText(result.choices, choice.index ?? 0, choice.delta);
       if (!carriesToken(choice.delta)) continue;
       const at = nowMs();
       const last = lastTokenAt.get(choice.index ?? 0);

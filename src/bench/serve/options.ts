@@ -56,7 +56,7 @@ export function parseSlo(text: string): Slo {
 }
 
 /** Turns a parser that throws into a zod transform that reports the message as an issue. */
-function parsed<T>(parse: (s: string) => T) {
+export function parsed<T>(parse: (s: string) => T) {
   return (s: string, ctx: z.RefinementCtx): T => {
     try {
       return parse(s);

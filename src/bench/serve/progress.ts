@@ -20,7 +20,11 @@ const REDRAW_EVERY_MS = 100;
 /**
  * @example const progress = stderrProgress(200); … progress.ended(r.outcome); … progress.finish();
  */
-export function stderrProgress(total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function stderrProgress(
+  total: number,
+  stream: NodeJS.WriteStream = process.stderr,
+  label = 'bench serve',
+): Progress {
   const counts: Record<Outcome, number> = { ok: 0, error: 0, cancelled: 0, timeout: 0, lost: 0 };
   const start = nowMs();
   let done = 0;
@@ -41,7 +45,7 @@ export function stderrProgress(total: number, stream: NodeJS.WriteStream = proce
         stream.write(`\r[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${line()}\x1b[K`);
         lastPrint = now;
       } else if (!tty && now - lastPrint >= PLAIN_EVERY_MS) {
-        stream.write(`bench serve: ${line()}\n`);
+        stream.write(`${label}: ${line()}\n`);
         lastPrint = now;
       }
     },

@@ -41,7 +41,7 @@ export interface WorkloadOptions {
 
 /** Short reasoning-style questions, like the k6 scripts'. */
 export const BUILTIN_PROMPTS: readonly string[] = [
-  'Edges: a>b b>c d>e. Root a. Reachable: c or e?',
+  'Edges: A>B B>C D>E. Root A. Reachable: C or E?',
   'Compute 3549+5164.',
   'Is 91 prime? Answer yes or no.',
   'Sort: 7 3 9 1.',

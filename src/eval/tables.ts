@@ -1,0 +1,134 @@
+import type { z } from 'zod';
+import type { evaluationRowSchema } from '../model/manifest.ts';
+import type { Estimate } from './pass-at-k.ts';
+import type { EvalReport } from './report.ts';
+
+/** Manifest rows and Markdown tables from `reverie eval` reports (what `npm run eval:models` publishes). */
+
+export type EvaluationRow = z.infer<typeof evaluationRowSchema>;
+
+/** A report of one training variant on one task. */
+export interface VariantReport {
+  variant: string;
+  report: EvalReport;
+}
+
+const ci = (e: Estimate): [number, number] => [round(e.low), round(e.high)];
+const round = (x: number) => Math.round(x * 1e4) / 1e4;
+const pct = (x: number) => (100 * x).toFixed(1);
+
+/** `91.0 [86.3–94.2]` */
+export function cell(e: Estimate): string {
+  return `${pct(e.value)} [${pct(e.low)}–${pct(e.high)}]`;
+}
+
+/** The manifest rows of a report: one per thinking mode. */
+export function evaluationRows(variant: string, r: EvalReport, task = r.task): EvaluationRow[] {
+  return r.modes.map((m) => {
+    const at = (k: number) => m.passAtK.find((p) => p.k === k)?.estimate;
+    const p32 = at(32);
+    return {
+      task,
+      variant,
+      inference: m.mode,
+      pass_at_1: round(m.greedy.value),
+      pass_at_1_ci: ci(m.greedy),
+      ...(p32 && { pass_at_32: round(p32.value), pass_at_32_ci: ci(p32) }),
+      ...(m.passAtK.length > 0 && {
+        pass_at_k: Object.fromEntries(
+          m.passAtK.map((p) => [String(p.k), { value: round(p.estimate.value), ci: ci(p.estimate) }]),
+        ),
+      }),
+      n: m.n,
+      samples: r.samples,
+      thinking_tokens: Math.round(m.thinkingTokens.greedy * 100) / 100,
+      latency_ms: Math.round(m.latencyMs.median),
+      measured_by: 'reverie eval (through the server)',
+    };
+  });
+}
+
+/** Training variant × inference mode, each cell `greedy pass@1 / pass@32` with intervals. */
+export function variantTable(task: string, reports: readonly VariantReport[]): string {
+  const modes = [...new Set(reports.flatMap((v) => v.report.modes.map((m) => m.mode)))];
+  const first = reports[0]!.report;
+  const lines = [
+    `**${task}** (n = ${first.n} test questions; greedy pass@1 / pass@32 from ${first.samples} samples, %, 95% intervals)`,
+    '',
+    `| training \\ inference | ${modes.join(' | ')} |`,
+    `|---|${modes.map(() => '---|').join('')}`,
+  ];
+  for (const { variant, report } of reports) {
+    const cells = modes.map((mode) => {
+      const m = report.modes.find((x) => x.mode === mode);
+      const p32 = m?.passAtK.find((p) => p.k === 32)?.estimate;
+      return m ? `${cell(m.greedy)} / ${p32 ? cell(p32) : '–'}` : '–';
+    });
+    lines.push(`| ${variant} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Greedy accuracy per question group (phrasing) and mode. */
+export function groupTable(r: EvalReport): string {
+  const lines = [
+    `| phrasing | n | ${r.modes.map((m) => `${m.mode} (greedy)`).join(' | ')} |`,
+    `|---|---|${r.modes.map(() => '---|').join('')}`,
+  ];
+  r.modes[0]!.groups.forEach((g, i) => {
+    lines.push(`| ${g.group} | ${g.n} | ${r.modes.map((m) => cell(m.groups[i]!.greedy)).join(' | ')} |`);
+  });
+  return lines.join('\n');
+}
+
+/** Greedy accuracy and thinking tokens by thinking budget and mode. */
+export function budgetTable(r: EvalReport): string {
+  const budgets = r.config.budgets;
+  const lines = [
+    `| mode \\ thinking budget | ${budgets.join(' | ')} |`,
+    `|---|${budgets.map(() => '---|').join('')}`,
+  ];
+  for (const m of r.modes)
+    lines.push(`| ${m.mode} | ${m.budgets.map((b) => pct(b.accuracy.value)).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+/** Thinking tokens (greedy, mean) and median latency per variant and mode. */
+export function costTable(task: string, reports: readonly VariantReport[]): string {
+  const modes = [...new Set(reports.flatMap((v) => v.report.modes.map((m) => m.mode)))];
+  const lines = [
+    `| ${task}: thinking tokens / latency ms | ${modes.join(' | ')} |`,
+    `|---|${modes.map(() => '---|').join('')}`,
+  ];
+  for (const { variant, report } of reports) {
+    const cells = modes.map((mode) => {
+      const m = report.modes.find((x) => x.mode === mode);
+      return m ? `${m.thinkingTokens.greedy.toFixed(1)} / ${m.latencyMs.median.toFixed(0)}` : '–';
+    });
+    lines.push(`| ${variant} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/**
+ * Whether soft/fuzzy RL ≥ hard RL on pass@32 under hard inference ("Soft Tokens, Hard Truths"),
+ * as one sentence with the figures; null when a variant is missing.
+ */
+export function softVsHard(task: string, reports: readonly VariantReport[]): string | null {
+  const p32 = (variant: string) =>
+    reports
+      .find((v) => v.variant === variant)
+      ?.report.modes.find((m) => m.mode === 'hard')
+      ?.passAtK.find((p) => p.k === 32)?.estimate;
+  const hard = p32('rl-hard');
+  const soft = p32('rl-soft');
+  const fuzzy = p32('rl-fuzzy');
+  if (!hard || !soft || !fuzzy) return null;
+  const holds = soft.value >= hard.value && fuzzy.value >= hard.value;
+  const overlap = [soft, fuzzy].every((e) => e.low <= hard.high && hard.low <= e.high);
+  return (
+    `${task}, pass@32 under hard inference: rl-hard ${cell(hard)}, rl-soft ${cell(soft)}, rl-fuzzy ${cell(fuzzy)}: ` +
+    `"soft/fuzzy training ≥ hard" ${holds ? 'holds' : 'does not hold'} on the point estimates` +
+    (overlap ? ', and the intervals overlap (no significant difference).' : '.')
+  );
+}

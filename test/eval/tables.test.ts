@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type Estimate, wilson } from '../../src/eval/pass-at-k.ts';
+import { budgetPanel, passAtKPanel, plotSvg } from '../../src/eval/plot.ts';
+import type { EvalReport, ModeSummary } from '../../src/eval/report.ts';
+import { evaluationRows, softVsHard, variantTable } from '../../src/eval/tables.ts';
+import { evaluationRowSchema } from '../../src/model/manifest.ts';
+
+/** What `npm run eval:models` publishes, from hand-made reports. */
+
+function mode(name: ModeSummary['mode'], greedy: number, p32: number): ModeSummary {
+  const e = (v: number): Estimate => wilson(v, 100);
+  return {
+    mode: name,
+    n: 100,
+    greedy: e(greedy),
+    passAtK: [
+      { k: 1, estimate: e(greedy - 0.05) },
+      { k: 32, estimate: e(p32) },
+    ],
+    thinkingTokens: { greedy: 9.5, sampled: 11 },
+    latencyMs: { median: 42.4, p90: 80 },
+    budgets: [
+      { budget: 2, accuracy: e(0.5) },
+      { budget: 8, accuracy: e(greedy) },
+    ],
+    groups: [],
+  };
+}
+
+function report(modes: ModeSummary[]): EvalReport {
+  return {
+    eval: 'reverie',
+    url: 'http://x',
+    model: 'm',
+    task: 'reachability',
+    n: 100,
+    samples: 32,
+    config: { ks: [1, 32], budgets: [2, 8], maxTokens: 16, thinkingMaxTokens: null, seed: 0 },
+    modes,
+    failures: [],
+    requests: 600,
+    durationMs: 1000,
+  };
+}
+
+describe('published tables', () => {
+  const hard = report([mode('hard', 0.9, 0.97), mode('latent', 0.95, 0.99)]);
+  const soft = report([mode('hard', 0.88, 0.99)]);
+  const fuzzy = report([mode('hard', 0.91, 0.98)]);
+
+  it('manifest rows are valid rows with intervals, pass@k, tokens and latency', () => {
+    const rows = evaluationRows('rl-hard', hard);
+    assert.equal(rows.length, 2);
+    for (const row of rows) evaluationRowSchema.parse(row);
+    assert.equal(rows[0]!.pass_at_1, 0.9);
+    assert.equal(rows[0]!.pass_at_32, 0.97);
+    assert.deepEqual(Object.keys(rows[1]!.pass_at_k!), ['1', '32']);
+    assert.equal(rows[0]!.latency_ms, 42);
+    assert.ok(rows[0]!.pass_at_1_ci![0] < 0.9 && rows[0]!.pass_at_1_ci![1] > 0.9);
+  });
+
+  it('variant × mode table and the soft-vs-hard sentence', () => {
+    const variants = [
+      { variant: 'rl-hard', report: hard },
+      { variant: 'rl-soft', report: soft },
+      { variant: 'rl-fuzzy', report: fuzzy },
+    ];
+    const t = variantTable('reachability', variants);
+    assert.match(t, /\| training \\ inference \| hard \| latent \|/);
+    assert.match(t, /\| rl-hard \| 90\.0 \[\d+\.\d–\d+\.\d\] \/ 97\.0 \[/);
+    assert.match(t, /\| rl-soft \| 88\.0 \[[^|]+\| – \|/);
+    const s = softVsHard('reachability', variants)!;
+    assert.match(s, /"soft\/fuzzy training ≥ hard" holds/);
+    assert.match(s, /intervals overlap/);
+    assert.equal(softVsHard('reachability', variants.slice(0, 2)), null);
+    const worse = [
+      ...variants.slice(0, 2),
+      { variant: 'rl-fuzzy', report: report([mode('hard', 0.5, 0.6)]) },
+    ];
+    assert.match(softVsHard('reachability', worse)!, /does not hold/);
+  });
+
+  it('the plot has a line per mode and panel, with escaped titles', () => {
+    const svg = plotSvg([passAtKPanel(hard, 'a < b'), budgetPanel(hard)!]);
+    assert.equal((svg.match(/<polyline/g) ?? []).length, 4);
+    assert.match(svg, /a &lt; b/);
+    assert.ok(svg.trimEnd().endsWith('</svg>'));
+  });
+});

@@ -1,0 +1,123 @@
+"""How questions are worded: many training phrasings, and held-out ones for evaluation only.
+
+A training question is a core template (word forms, "plus", "sum of", symbols with or without
+spaces) with random surface changes: lower case, no final punctuation, a greeting or a short
+preamble before it, a thank-you after it. The HELD_OUT templates use words and orders that no
+training rendering produces (tests/test_tasks.py checks it); `generate(..., phrasing=NAME)`
+renders a named template verbatim, which is how the evaluation sets are written.
+"""
+
+# The six phrasings of issue 11 (trained on), by name.
+ARITHMETIC_NAMED = {
+    "compute": "Compute {a}+{b}.",
+    "what-is": "What is {a}+{b}?",
+    "equals": "{a} + {b} = ?",
+    "plus": "What is {a} plus {b}?",
+    "add": "Add {a} and {b}.",
+    "whats": "what's {a}+{b}",
+}
+ADD_TEMPLATES = list(ARITHMETIC_NAMED.values()) + [
+    "{a}+{b}", "{a} + {b}", "{a}+{b}=?", "{a}+{b}=", "{a} plus {b}", "{a} plus {b}?", "Compute {a} plus {b}.",
+    "What is the sum of {a} and {b}?", "Sum of {a} and {b}?", "the sum of {a} and {b}", "Find the sum of {a} and {b}.",
+    "Calculate {a}+{b}.", "Please add {a} and {b}.", "Add {a} to {b}.", "What's {a} plus {b}?", "Find {a}+{b}.",
+    "Solve {a}+{b}.", "What do you get if you add {a} and {b}?", "Tell me {a} plus {b}.", "What is {a}+{b} equal to?",
+    "Can you compute {a}+{b}?", "Could you add {a} and {b}?", "I need {a}+{b}.", "Give me the sum of {a} and {b}.",
+]
+MUL_TEMPLATES = [
+    "Compute {a}*{b}.", "What is {a}*{b}?", "{a} * {b} = ?", "What is {a} times {b}?", "Multiply {a} by {b}.",
+    "what's {a}*{b}", "{a}*{b}", "{a} times {b}", "What is the product of {a} and {b}?", "Calculate {a}*{b}.",
+    "Please multiply {a} by {b}.", "Find {a} times {b}.", "What's {a} times {b}?", "{a}x{b}=?", "Product of {a} and {b}?",
+    "Can you compute {a}*{b}?", "Tell me {a} times {b}.",
+]
+# Never trained on: phrasings a user might type that the generator cannot produce.
+ARITHMETIC_HELD_OUT = {
+    "how-much": "How much is {a} + {b}?",
+    "total": "Please tell me the total of {a} and {b}.",
+    "evaluate": "Evaluate: {a} + {b}",
+    "added-to": "{a} added to {b} makes what?",
+    "hey-plus": "hey can u do {a} plus {b}",
+    "result": "Result of {a}+{b}, please?",
+}
+
+REACH_NAMED = {
+    "classic": "Edges: {graph}. Root {root}. Reachable: {c1} or {c2}?",
+}
+# An adjacency list: each node with children once, `B>M,K,I`, the entries separated in one of
+# these ways. The chain of thought copies entries verbatim, so their format is fixed.
+GRAPH_FORMATS = [("{x}>{ys:,}", " "), ("{x}>{ys:,}", ", "), ("{x}>{ys:,}", "; ")]
+GRAPH_INTROS = ["Edges: {graph}.", "Edges: {graph}", "Graph: {graph}.", "Links: {graph}.", "Adjacency: {graph}.",
+                "Given {graph}.", "{graph}."]
+# The question comes last and ends with the same 20 characters after the root in every form, so
+# the root sits at a fixed distance from the end of the prompt: a small model learns to find it by
+# position within a few hundred steps, while finding it by a varying cue word had not started after
+# 800 steps (measured; training/README.md). The wording around it still varies.
+REACH_QUESTIONS = [
+    "Root {root}. Reachable: {c1} or {c2}?", "From root {root}, reachable: {c1} or {c2}?",
+    "Start at root {root}. Reachable: {c1} or {c2}?", "Given root {root}, reachable: {c1} or {c2}?",
+]
+REACH_HELD_OUT = {
+    "arcs": "Arcs: {graph}. Source {root}. Which one can be reached, {c1} or {c2}?",
+    "path-exists": "In this network {graph}. Does a path lead from root {root} to {c1} or to {c2}?",
+}
+HELD_OUT_GRAPH = ("{x} leads to {ys: and }", ", ")
+
+GREETINGS = ["Hi! ", "Hello! ", "Hey, ", "Hi there. ", "Good morning! ", "Quick question: ", "Question: ", "Help me: ",
+             "I have a question. ", "Hello, "]
+THANKS = [" Thanks!", " Thank you.", " Thanks", " Please answer briefly."]
+
+
+def _surface(rng, text):
+    """Random lower case, dropped final punctuation, greeting before and thanks after."""
+    if rng.random() < 0.2:
+        text = text.lower()
+    if rng.random() < 0.15 and text[-1] in ".?":
+        text = text[:-1]
+    if rng.random() < 0.25:
+        text = rng.choice(GREETINGS) + (text if rng.random() < 0.5 else text[0].lower() + text[1:])
+    if rng.random() < 0.12:
+        text = text + rng.choice(THANKS)
+    return text
+
+
+def _spaced(rng, template):
+    """Symbols with or without spaces around them: `{a}+{b}` or `{a} + {b}`."""
+    if rng.random() < 0.3:
+        for sym in "+*x":
+            template = template.replace("{a}" + sym + "{b}", "{a} " + sym + " {b}")
+    return template
+
+
+def render_arithmetic(rng, a, op, b, phrasing=None):
+    if phrasing is not None:
+        return {**ARITHMETIC_NAMED, **ARITHMETIC_HELD_OUT}[phrasing].format(a=a, b=b)
+    template = _spaced(rng, rng.choice(ADD_TEMPLATES if op == "+" else MUL_TEMPLATES))
+    return _surface(rng, template.format(a=a, b=b))
+
+
+def _graph(adjacency, fmt):
+    """`a>b,c d>e` from ((a, (b, c)), (d, (e,))) and a (node format, separator) pair, where
+    `{ys:SEP}` in the node format joins the children with SEP."""
+    node, sep = fmt
+    head, rest = node.split("{ys:", 1)
+    join, tail = rest.split("}", 1)
+    return sep.join(head.format(x=x) + join.join(ys) + tail for x, ys in adjacency)
+
+
+def render_reachability(rng, adjacency, root, cands, phrasing=None):
+    c1, c2 = cands
+    if phrasing is not None:
+        template = {**REACH_NAMED, **REACH_HELD_OUT}[phrasing]
+        graph = _graph(adjacency, GRAPH_FORMATS[0] if phrasing in REACH_NAMED else HELD_OUT_GRAPH)
+        return template.format(graph=graph, root=root, c1=c1, c2=c2)
+    text = f"{rng.choice(GRAPH_INTROS)} {rng.choice(REACH_QUESTIONS)}"
+    # surface changes that keep the end of the question intact: lower case (the wording only: node
+    # names keep their case), a greeting or preamble before it
+    text = text.lower() if rng.random() < 0.2 else text
+    text = rng.choice(GREETINGS) + text if rng.random() < 0.25 else text
+    return text.format(graph=_graph(adjacency, rng.choice(GRAPH_FORMATS)), root=root, c1=c1, c2=c2)
+
+
+def named_phrasings(task, held_out):
+    if task == "arithmetic":
+        return list(ARITHMETIC_HELD_OUT if held_out else ARITHMETIC_NAMED)
+    return list(REACH_HELD_OUT if held_out else REACH_NAMED)
