@@ -224,3 +224,26 @@ def test_sft_with_the_copy_drill_logs_it_and_learns():
                         copy_rows=4, copy_weight=0.5)
     assert [h["step"] for h in history] == [10, 20, 30]
     assert all("copy" in h for h in history) and history[-1]["copy"] < history[0]["copy"]
+
+
+def test_a_reused_stage_reports_the_time_of_the_run_that_trained_it(tmp_path):
+    """`--reuse` loads the SFT and latent weights in a second; the manifest must still give what
+    those stages cost (the published training time is read from it)."""
+    from training import make_default
+
+    def run(out):
+        make_default.main(["--smoke", "--rl", "", "--out", str(tmp_path / out), "--variants", "", "--fixtures", "",
+                           "--evals", "", "--work", str(tmp_path / "work"), "--reuse"])
+        with open(tmp_path / out / "reverie.json") as f:
+            return json.load(f)["training"]
+
+    first = run("a")
+    saved = torch.load(next((tmp_path / "work").glob("sft-*.pt")))
+    saved["time_s"] = {"wall": 1234, "cpu": 1200}  # as if SFT had taken 20 minutes
+    torch.save(saved, next((tmp_path / "work").glob("sft-*.pt")))
+    second = run("b")
+    assert first["reused_weights"] == {"sft": False, "latent": False}
+    assert second["reused_weights"] == {"sft": True, "latent": True}
+    assert (second["time_s"]["sft_wall_s"], second["time_s"]["sft_cpu_s"]) == (1234, 1200)
+    assert second["time_s"]["latent_wall_s"] == first["time_s"]["latent_wall_s"]
+    assert second["time_s"]["total_wall_s"] >= 1234
