@@ -18,6 +18,12 @@ def sft_batch(examples):
         p = prompt_ids(ex)
         seqs.append(p + tok.encode(f"{ex.cot}</think>{ex.answer}<|im_end|>"))
         starts.append(len(p))
+    return padded(seqs, starts)
+
+
+def padded(seqs, starts):
+    """Token lists -> ids [B,T] right-padded with <|endoftext|>, and the target mask [B,T] that is
+    True from each row's start to its end."""
     t = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), t), tok.ENDOFTEXT, dtype=torch.long)
     target = torch.zeros(len(seqs), t, dtype=torch.bool)
@@ -57,10 +63,4 @@ def copy_batch(rng, rows):
         piece = text[at:at + rng.randint(5, min(15, n - at))]
         seqs.append(tok.encode(f"{text}|{piece}"))
         starts.append(n + 1 + 2)
-    t = max(len(s) for s in seqs)
-    ids = torch.full((rows, t), tok.ENDOFTEXT, dtype=torch.long)
-    target = torch.zeros(rows, t, dtype=torch.bool)
-    for i, (s, st) in enumerate(zip(seqs, starts)):
-        ids[i, :len(s)] = torch.tensor(s)
-        target[i, st:len(s)] = True
-    return ids, target
+    return padded(seqs, starts)
