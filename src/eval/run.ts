@@ -121,18 +121,15 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
     async (i) => {
       const job = jobs[i]!;
       const question = o.questions[job.q]!;
+      // a budget-sweep job thinks for its own budget; the others for the run's
+      const budget = job.budget ?? o.thinkingMaxTokens;
       const fields =
         job.kind === 'sampled'
-          ? sampledRequest(
-              job.mode,
-              job.count!,
-              deriveSeed(deriveSeed(o.seed, job.q), job.chunk!),
-              o.thinkingMaxTokens,
-            )
-          : greedyRequest(job.mode, job.budget ?? o.thinkingMaxTokens);
+          ? sampledRequest(job.mode, job.count!, deriveSeed(deriveSeed(o.seed, job.q), job.chunk!), budget)
+          : greedyRequest(job.mode, budget);
       // max_tokens bounds thinking and answer together (as vLLM's): the thinking budget, the
       // `</think>` that closes it, then `maxTokens` answer tokens
-      const budget = job.mode === 'off' ? 0 : (job.budget ?? o.thinkingMaxTokens);
+      const thinking = job.mode === 'off' ? 0 : budget;
       const result = await streamChat({
         url: o.url,
         apiKey: o.apiKey,
@@ -141,7 +138,7 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
         body: {
           model: o.model,
           messages: [{ role: 'user', content: question.question }],
-          ...(budget !== undefined && { max_tokens: budget + 1 + o.maxTokens }),
+          ...(thinking !== undefined && { max_tokens: thinking + 1 + o.maxTokens }),
           stream: true,
           stream_options: { include_usage: true },
           ...fields,
