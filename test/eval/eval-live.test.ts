@@ -26,9 +26,10 @@ async function greedyAnswer(url: string, question: string): Promise<string> {
     body: JSON.stringify({
       model: MODEL,
       messages: [{ role: 'user', content: question }],
-      // max_tokens bounds thinking and answer together (as vLLM): room for an answer after the
-      // six thinking tokens the budget allows
-      max_tokens: 24,
+      // max_tokens bounds thinking and answer together (as vLLM): the six thinking tokens the budget
+      // allows, `</think>`, and the 6 answer tokens of the evaluation below (thinking + 1 + maxTokens),
+      // so the expected answer is cut where the evaluated one is (the default model may say more)
+      max_tokens: 6 + 1 + 6,
       temperature: 0,
       thinking: { mode: 'hard', temperature: 0, max_tokens: 6 },
     }),

@@ -247,3 +247,20 @@ def test_a_reused_stage_reports_the_time_of_the_run_that_trained_it(tmp_path):
     assert (second["time_s"]["sft_wall_s"], second["time_s"]["sft_cpu_s"]) == (1234, 1200)
     assert second["time_s"]["latent_wall_s"] == first["time_s"]["latent_wall_s"]
     assert second["time_s"]["total_wall_s"] >= 1234
+
+
+def test_a_variant_trains_the_same_weights_alone_or_with_the_others(tmp_path):
+    """The default command trains rl-hard alone, the comparison run all three: a variant's seeds must
+    follow the variant, not its place in --rl, or the two would publish different rl-hard weights."""
+    from training import make_default
+    from training.safetensors_io import load_file
+
+    def fuzzy_weights(rl, out):
+        make_default.main(["--smoke", "--rl", rl, "--out", str(tmp_path / out), "--variants", str(tmp_path / out / "v"),
+                           "--fixtures", "", "--evals", "", "--work", str(tmp_path / "work"), "--reuse"])
+        return load_file(str(tmp_path / out / "v" / f"{out}-rl-fuzzy" / "model.safetensors"))
+
+    alone, listed = fuzzy_weights("fuzzy", "a"), fuzzy_weights("hard,fuzzy", "b")
+    assert alone.keys() == listed.keys() and all(torch.equal(alone[k], listed[k]) for k in alone)
+    with pytest.raises(SystemExit):
+        make_default.main(["--smoke", "--rl", "hard,bogus", "--out", str(tmp_path / "c")])
