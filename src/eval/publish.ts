@@ -17,6 +17,7 @@ import {
   evaluationRows,
   groupTable,
   softVsHard,
+  trainingTime,
   type VariantReport,
   variantTable,
 } from './tables.ts';
@@ -171,8 +172,6 @@ async function main(argv: string[]): Promise<void> {
   writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 1)}\n`);
 
   const training = (manifest.training ?? {}) as { time_s?: Record<string, number> };
-  const minutes = (s: number | undefined) => (s === undefined ? '?' : (s / 60).toFixed(1));
-  const t = training.time_s ?? {};
   const defaultReach = byTask.reachability!.find((v) => v.variant === defaultVariant)!.report;
   const defaultArith = byTask.arithmetic!.find((v) => v.variant === defaultVariant)!.report;
   const section = [
@@ -181,8 +180,7 @@ async function main(argv: string[]): Promise<void> {
       'greedy answer (temperature 0; hard thinking at τ 0, soft τ 0.5 and fuzzy τ 1e-4 mixtures without noise, ' +
       'latent hidden states); pass@k by the unbiased estimator over 32 samples per question (answer τ 1; hard ' +
       'thinking τ 1, soft/fuzzy with Gaussian noise γ 0.33, latent thinking deterministic); 95% Wilson intervals ' +
-      `over questions. The default variant is **${defaultVariant}**. Training: ${minutes(t.total_wall_s)} min wall, ` +
-      `${minutes(t.total_cpu_s)} min CPU (shared machine).`,
+      `over questions. The default variant is **${defaultVariant}**. ${trainingTime(training.time_s ?? {})}`,
     '',
     ...TASKS.flatMap((task) => [variantTable(task, byTask[task]!), '']),
     ...TASKS.flatMap((task) => [costTable(task, byTask[task]!), '']),

@@ -132,3 +132,18 @@ export function softVsHard(task: string, reports: readonly VariantReport[]): str
     (overlap ? ', and the intervals overlap (no significant difference).' : '.')
   );
 }
+
+/**
+ * The training time from the manifest's `training.time_s`: the default checkpoint's command and,
+ * where the comparison variants were trained too, the whole set (the two differ by ~an hour, and a
+ * single figure read as the default's cost was misleading).
+ */
+export function trainingTime(t: Readonly<Record<string, number>>): string {
+  const min = (s: number | undefined) => (s === undefined ? '?' : (s / 60).toFixed(1));
+  const whole = `${min(t.total_wall_s)} min wall, ${min(t.total_cpu_s)} min CPU`;
+  if (t.default_wall_s === undefined) return `Training: ${whole} (shared machine).`;
+  return (
+    `Training: ${min(t.default_wall_s)} min wall, ${min(t.default_cpu_s)} min CPU for the default checkpoint; ` +
+    `${whole} with the comparison variants (shared machine).`
+  );
+}

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { type Estimate, wilson } from '../../src/eval/pass-at-k.ts';
 import { budgetPanel, passAtKPanel, plotSvg } from '../../src/eval/plot.ts';
 import type { EvalReport, ModeSummary } from '../../src/eval/report.ts';
-import { evaluationRows, softVsHard, variantTable } from '../../src/eval/tables.ts';
+import { evaluationRows, softVsHard, trainingTime, variantTable } from '../../src/eval/tables.ts';
 import { evaluationRowSchema } from '../../src/model/manifest.ts';
 
 /** What `npm run eval:models` publishes, from hand-made reports. */
@@ -86,5 +86,16 @@ describe('published tables', () => {
     assert.equal((svg.match(/<polyline/g) ?? []).length, 4);
     assert.match(svg, /a &lt; b/);
     assert.ok(svg.trimEnd().endsWith('</svg>'));
+  });
+
+  it("the training time names the default checkpoint's cost apart from the whole set", () => {
+    const whole = { total_wall_s: 8578, total_cpu_s: 8088 };
+    assert.equal(trainingTime(whole), 'Training: 143.0 min wall, 134.8 min CPU (shared machine).');
+    assert.equal(
+      trainingTime({ ...whole, default_wall_s: 4926, default_cpu_s: 4785 }),
+      'Training: 82.1 min wall, 79.8 min CPU for the default checkpoint; 143.0 min wall, 134.8 min CPU with the ' +
+        'comparison variants (shared machine).',
+    );
+    assert.equal(trainingTime({}), 'Training: ? min wall, ? min CPU (shared machine).');
   });
 });
