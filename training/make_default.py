@@ -104,6 +104,14 @@ def cached(work, prefix, seed, hp, keys, train, model, reuse, device, clock=None
     return history, False
 
 
+def default_times(times, rl):
+    """`default_wall_s` / `default_cpu_s`: what the default checkpoint's own command (`--rl hard`)
+    costs, the run's total without the comparison variants trained alongside (`--rl hard,soft,fuzzy`)."""
+    others = [v for v in rl.split(",") if v and v != "hard"]
+    return {f"default_{kind}_s": times[f"total_{kind}_s"] - sum(times[f"rl_{v}_{kind}_s"] for v in others)
+            for kind in ("wall", "cpu")}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="models/reverie-reason-1m")
@@ -204,6 +212,7 @@ def main(argv=None):
     times = dict(clock.times,
                  total_wall_s=round(time.time() - t_start) + sum(r["wall"] for r in clock.reused.values()),
                  total_cpu_s=round(time.process_time() - c_start) + sum(r["cpu"] for r in clock.reused.values()))
+    times.update(default_times(times, args.rl))
 
     def training_info(variant):
         return {

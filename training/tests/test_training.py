@@ -247,6 +247,26 @@ def test_a_reused_stage_reports_the_time_of_the_run_that_trained_it(tmp_path):
     assert (second["time_s"]["sft_wall_s"], second["time_s"]["sft_cpu_s"]) == (1234, 1200)
     assert second["time_s"]["latent_wall_s"] == first["time_s"]["latent_wall_s"]
     assert second["time_s"]["total_wall_s"] >= 1234
+    assert second["time_s"]["default_wall_s"] == second["time_s"]["total_wall_s"]  # no comparison variant trained
+
+
+def test_the_default_checkpoints_time_leaves_out_the_comparison_variants(tmp_path):
+    """`training.time_s.default_*` is what `python3 -m training.make_default` (--rl hard) costs, which
+    eval:models publishes apart from the whole set's time."""
+    from training import make_default
+
+    times = {"sft_wall_s": 3500, "sft_cpu_s": 3400, "rl_hard_wall_s": 1250, "rl_hard_cpu_s": 1230,
+             "rl_soft_wall_s": 1850, "rl_soft_cpu_s": 1680, "rl_fuzzy_wall_s": 1800, "rl_fuzzy_cpu_s": 1630,
+             "total_wall_s": 8400, "total_cpu_s": 7940}
+    assert make_default.default_times(times, "hard,soft,fuzzy") == {"default_wall_s": 4750, "default_cpu_s": 4630}
+    assert make_default.default_times(times, "fuzzy,hard") == {"default_wall_s": 6600, "default_cpu_s": 6310}
+    assert make_default.default_times(times, "hard") == {"default_wall_s": 8400, "default_cpu_s": 7940}
+    # and a run writes them
+    make_default.main(["--smoke", "--rl", "hard,soft", "--out", str(tmp_path / "m"), "--variants", "",
+                       "--fixtures", "", "--evals", "", "--work", str(tmp_path / "work")])
+    with open(tmp_path / "m" / "reverie.json") as f:
+        t = json.load(f)["training"]["time_s"]
+    assert t["default_wall_s"] == t["total_wall_s"] - t["rl_soft_wall_s"]
 
 
 def test_a_variant_is_seeded_the_same_alone_or_with_the_others(tmp_path, monkeypatch):
