@@ -106,8 +106,12 @@ def cached(work, prefix, seed, hp, keys, train, model, reuse, device, clock=None
 
 def default_times(times, rl):
     """`default_wall_s` / `default_cpu_s`: what the default checkpoint's own command (`--rl hard`)
-    costs, the run's total without the comparison variants trained alongside (`--rl hard,soft,fuzzy`)."""
-    others = [v for v in rl.split(",") if v and v != "hard"]
+    costs, the run's total without the comparison variants trained alongside (`--rl hard,soft,fuzzy`);
+    nothing when the run did not train rl-hard (its total is then no run of that command)."""
+    variants = [v for v in rl.split(",") if v]
+    if "hard" not in variants:
+        return {}
+    others = [v for v in variants if v != "hard"]
     return {f"default_{kind}_s": times[f"total_{kind}_s"] - sum(times[f"rl_{v}_{kind}_s"] for v in others)
             for kind in ("wall", "cpu")}
 

@@ -141,7 +141,8 @@ export function softVsHard(task: string, reports: readonly VariantReport[]): str
 export function trainingTime(t: Readonly<Record<string, number>>): string {
   const min = (s: number | undefined) => (s === undefined ? '?' : (s / 60).toFixed(1));
   const whole = `${min(t.total_wall_s)} min wall, ${min(t.total_cpu_s)} min CPU`;
-  if (t.default_wall_s === undefined) return `Training: ${whole} (shared machine).`;
+  if (t.default_wall_s === undefined || t.default_wall_s === t.total_wall_s)
+    return `Training: ${whole} (shared machine).`;
   return (
     `Training: ${min(t.default_wall_s)} min wall, ${min(t.default_cpu_s)} min CPU for the default checkpoint; ` +
     `${whole} with the comparison variants (shared machine).`

@@ -97,5 +97,10 @@ describe('published tables', () => {
         'comparison variants (shared machine).',
     );
     assert.equal(trainingTime({}), 'Training: ? min wall, ? min CPU (shared machine).');
+    // a run of the default's command alone: one figure, no comparison variants to name
+    assert.equal(
+      trainingTime({ ...whole, default_wall_s: 8578, default_cpu_s: 8088 }),
+      'Training: 143.0 min wall, 134.8 min CPU (shared machine).',
+    );
   });
 });
