@@ -22,12 +22,18 @@ ADD_TEMPLATES = list(ARITHMETIC_NAMED.values()) + [
     "Calculate {a}+{b}.", "Please add {a} and {b}.", "Add {a} to {b}.", "What's {a} plus {b}?", "Find {a}+{b}.",
     "Solve {a}+{b}.", "What do you get if you add {a} and {b}?", "Tell me {a} plus {b}.", "What is {a}+{b} equal to?",
     "Can you compute {a}+{b}?", "Could you add {a} and {b}?", "I need {a}+{b}.", "Give me the sum of {a} and {b}.",
+    # the numbers first, or words after them: a small model that finds the operands by their
+    # distance from the end of the prompt fails those (measured, training/README.md)
+    "{a} and {b} summed?", "{a} plus {b} equals what?", "{a}+{b} is what?", "{a} + {b}, what do you get?",
+    "Sum {a} and {b}, thanks.", "The sum of {a} and {b} is?", "Work out {a}+{b} for me.", "{a} plus {b} gives?",
+    "{a} and {b}: their sum?", "Sum up {a} and {b} quickly.",
 ]
 MUL_TEMPLATES = [
     "Compute {a}*{b}.", "What is {a}*{b}?", "{a} * {b} = ?", "What is {a} times {b}?", "Multiply {a} by {b}.",
     "what's {a}*{b}", "{a}*{b}", "{a} times {b}", "What is the product of {a} and {b}?", "Calculate {a}*{b}.",
     "Please multiply {a} by {b}.", "Find {a} times {b}.", "What's {a} times {b}?", "{a}x{b}=?", "Product of {a} and {b}?",
-    "Can you compute {a}*{b}?", "Tell me {a} times {b}.",
+    "Can you compute {a}*{b}?", "Tell me {a} times {b}.", "{a} times {b} equals what?", "{a}*{b} is what?",
+    "Multiply {a} by {b} for me.", "{a} and {b} multiplied?",
 ]
 # Never trained on: phrasings a user might type that the generator cannot produce.
 ARITHMETIC_HELD_OUT = {
@@ -64,10 +70,16 @@ HELD_OUT_GRAPH = ("{x} leads to {ys: and }", ", ")
 GREETINGS = ["Hi! ", "Hello! ", "Hey, ", "Hi there. ", "Good morning! ", "Quick question: ", "Question: ", "Help me: ",
              "I have a question. ", "Hello, "]
 THANKS = [" Thanks!", " Thank you.", " Thanks", " Please answer briefly."]
+# words between the question and its final punctuation (`Compute 3+4 for me.`)
+TRAILERS = [" for me", ", if you can", " now", ", quickly", " exactly", ", thx", " in your head", " - just the number"]
 
 
 def _surface(rng, text):
-    """Random lower case, dropped final punctuation, greeting before and thanks after."""
+    """Random lower case, words before the final punctuation, dropped final punctuation, greeting
+    before and thanks after."""
+    if rng.random() < 0.15:
+        trailer = rng.choice(TRAILERS)
+        text = text[:-1] + trailer + text[-1] if text[-1] in ".?" else text + trailer
     if rng.random() < 0.2:
         text = text.lower()
     if rng.random() < 0.15 and text[-1] in ".?":

@@ -4,8 +4,8 @@ reachability: a directed graph (an adjacency list: each node with its children),
 candidates; exactly one candidate is reachable from the root. The root's part of the graph is a
 layered DAG with branches (several nodes per level, dead ends), so a chain of thought that follows
 one path must choose a branch, while the BFS frontier (a superposition of the branches) never has
-to. Chain of thought = the BFS, level by level, each node expanded by copying its entry, until an
-entry lists a candidate (`root B: B>M,K,I | M>P K>J,Q I> | P>T`). Answer = that candidate.
+to. Chain of thought = the BFS, level by level, each node expanded by copying its entry, until a
+child is a candidate, where it stops (`root B: B>M,K,I | M>P K>J,Q I> | P>T`). Answer = that candidate.
 
 arithmetic: a + b (1-4 digits each) or a * d (2-4 digits times one digit). Chain of thought = the
 problem restated canonically (`345+78`, whatever the phrasing), then the digit steps from the right
@@ -28,6 +28,9 @@ from . import phrasings as P
 # meta: arithmetic (a, op, b); reachability (adjacency ((node, children), ...), root, (cand1, cand2))
 Example = namedtuple("Example", "task question cot answer meta")
 TASKS = ("reachability", "arithmetic")
+# Bumped whenever the generated text changes (phrasings, chains of thought), so that saved SFT / latent
+# weights of an earlier version are never reused (make_default.cached).
+DATA_VERSION = 2
 SPLITS = ("train", "val", "test")
 NODE_NAMES = "ABCDEFGHIJKLMNOPQRST"  # capitals: a node never looks like a letter of a word
 ANSWER_FORMAT = {"reachability": re.compile(r"^[A-T]$"), "arithmetic": re.compile(r"^[0-9]{1,7}$")}
@@ -69,16 +72,26 @@ def bfs_levels(adjacency, root):
 
 def reachability_cot(adjacency, root, target):
     """`root B: B>M,K,I | M>P K>J,Q I> | P>T`: the root, then the BFS level by level, each node of a
-    level expanded by copying its adjacency entry verbatim (`I>` when it has none), until an entry
-    lists `target`. Every step is a copy the model can find by the text just before it (`root `,
-    `M>`), the kind of lookup a transformer learns fastest (an induction head)."""
+    level expanded by copying its adjacency entry verbatim (`I>` when it has none), and it stops right
+    after the first child that is a candidate (the entry `P>T,R` is cut to `P>T`). Every step is a
+    copy the model can find by the text just before it (`root `, `M>`), the kind of lookup a
+    transformer learns fastest (an induction head); the one decision, after each child, is whether
+    the child just written is a candidate: a match of that token with the end of the question. (It
+    used to stop only after the whole level, which asks whether any child of the level matched, and
+    most of the greedy errors were a stop a level too early or too late.)"""
     children = dict(adjacency)
     groups = []
     for lv in bfs_levels(adjacency, root):
-        groups.append(" ".join(f"{x}>" + ",".join(children.get(x, ())) for x in lv))
-        if any(target in children.get(x, ()) for x in lv):
-            break
-    return f"root {root}: " + " | ".join(groups)
+        entries = []
+        for x in lv:
+            ys = children.get(x, ())
+            if target in ys:
+                entries.append(f"{x}>" + ",".join(ys[:ys.index(target) + 1]))
+                groups.append(" ".join(entries))
+                return f"root {root}: " + " | ".join(groups)
+            entries.append(f"{x}>" + ",".join(ys))
+        groups.append(" ".join(entries))
+    raise ValueError(f"{target} is not reachable from {root}")
 
 
 def random_graph(rng):

@@ -85,17 +85,22 @@ def test_chain_of_thought_matches_the_algorithm():
         value = int("".join(map(str, reversed(digits))))
         assert (str(carry) if carry else "") + str(value).zfill(len(digits)) == ex.answer
     for ex in generate("reachability", "train", 100, seed=4):
-        adjacency, root, _ = ex.meta
+        adjacency, root, cands = ex.meta
         prefix, rest = ex.cot.split(": ", 1)
         assert prefix == f"root {root}"
         groups = rest.split(" | ")
         children = dict(adjacency)
         levels = bfs_levels(adjacency, root)
-        for group, level in zip(groups, levels):
-            # each level's nodes expanded in reading order by their adjacency entry, copied verbatim
-            assert group == " ".join(f"{x}>" + ",".join(children.get(x, ())) for x in level)
+        for i, (group, level) in enumerate(zip(groups, levels)):
+            # each level's nodes expanded in reading order by their adjacency entry, copied verbatim;
+            # the last level cut right after the first child that is a candidate: the answer
+            full = " ".join(f"{x}>" + ",".join(children.get(x, ())) for x in level)
+            if i < len(groups) - 1:
+                assert group == full and not set(cands) & set(full)
+            else:
+                assert full.startswith(group) and group.endswith(ex.answer) and ex.answer in cands
+                assert not set(cands) & set(group[:-1])
             assert all(f"{x}>" + ",".join(children[x]) in ex.question for x in level if x in children)
-        assert ex.answer in "".join(g.split(">", 1)[1] for g in groups[-1].split(" "))  # listed as a child
         assert len(groups) >= 2
 
 

@@ -292,3 +292,41 @@ def test_a_variant_is_seeded_the_same_alone_or_with_the_others(tmp_path, monkeyp
     assert len({s for s in seeds if s[0] == "hard"}) == 1 and len(set(seeds)) == 2
     with pytest.raises(SystemExit):
         make_default.main(["--smoke", "--rl", "hard,bogus", "--out", str(tmp_path / "c")])
+
+
+def test_an_interrupted_sft_continues_to_the_same_weights(tmp_path):
+    """A run killed after a saved state and started again ends bit for bit where an uninterrupted
+    run ends (weights, history), with the drill's random state and the optimizer carried over."""
+    from training.sft import train_sft
+    pool = mixed_pool("train", 40, 3)
+
+    def run(resume_path=None, stop_at=None):
+        torch.manual_seed(0)
+        m = LlamaForCausalLM(CFG)
+
+        def killed(step):
+            if step == stop_at:
+                raise KeyboardInterrupt
+
+        h = train_sft(m, pool, 12, 4, 1e-3, 2, log=lambda s: None, log_every=5, seed=1, checkpoint_every=4,
+                      copy_rows=2, copy_weight=0.5, resume_path=resume_path, on_checkpoint=killed)
+        return m, h
+
+    straight, h_straight = run()
+    state = str(tmp_path / "sft.partial.pt")
+    with pytest.raises(KeyboardInterrupt):
+        run(state, stop_at=8)
+    resumed, h_resumed = run(state)
+    assert h_resumed == h_straight
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_a_state_of_another_run_is_refused(tmp_path):
+    from training.sft import train_sft
+    pool = mixed_pool("train", 40, 3)
+    state = str(tmp_path / "s.pt")
+    m = LlamaForCausalLM(CFG)
+    train_sft(m, pool, 6, 4, 1e-3, 2, log=lambda s: None, seed=1, checkpoint_every=3, resume_path=state)
+    with pytest.raises(ValueError, match="another run"):
+        train_sft(LlamaForCausalLM(CFG), pool, 9, 4, 1e-3, 2, log=lambda s: None, seed=1, resume_path=state)
