@@ -46,14 +46,16 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             latent_steps=300, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=5,
             latent_other_share=0.3, latent_aux=0.0, latent_keep_cot=0.5,
             rl_steps=1200, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5,
-            think_budget=64, answer_budget=10, val_n=150)
-SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, latent_steps=10,
+            think_budget=64, answer_budget=10, val_n=150,
+            save_every=300)
+SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, latent_steps=10, save_every=10,
              latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, think_budget=24)
 RL_VARIANTS = ("hard", "soft", "fuzzy")
 SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_warmup",
             "reach_share", "copy_rows", "copy_weight")
 LATENT_KEYS = SFT_KEYS + ("latent_steps", "latent_batch", "latent_lr", "latent_warmup", "latent_stages",
                           "latent_other_share", "latent_aux", "latent_keep_cot")
+RL_KEYS = LATENT_KEYS + ("rl_steps", "rl_prompts", "rl_group", "rl_lr", "rl_warmup", "think_budget", "answer_budget")
 
 
 def log(msg, _t0=time.time(), _c0=time.process_time()):
@@ -66,6 +68,7 @@ class Clock:
     def __init__(self):
         self.times = {}
         self.reused = {}  # stage -> {"wall", "cpu"} seconds of the run that trained the reused weights
+        self.prior = {}  # stage -> {"wall", "cpu"} seconds an interrupted run spent on it before this one resumed it
 
     def stage(self, name):
         clock = self
@@ -76,10 +79,17 @@ class Clock:
 
             def __exit__(self, *exc):
                 saved = clock.reused.get(name)
-                clock.times[f"{name}_wall_s"] = saved["wall"] if saved else round(time.time() - self.w)
-                clock.times[f"{name}_cpu_s"] = saved["cpu"] if saved else round(time.process_time() - self.c)
+                before = clock.prior.get(name, {"wall": 0, "cpu": 0})
+                clock.times[f"{name}_wall_s"] = saved["wall"] if saved else round(before["wall"] + time.time() - self.w)
+                clock.times[f"{name}_cpu_s"] = saved["cpu"] if saved else round(before["cpu"] + time.process_time() - self.c)
 
         return _Stage()
+
+
+def stage_digest(hp, keys):
+    """What names a stage's saved weights: its hyper-parameters (and the earlier stages') and the data version."""
+    stamp = {**{k: hp[k] for k in keys}, "data": DATA_VERSION}
+    return hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def cached(work, prefix, seed, hp, keys, train, model, reuse, device, clock=None, resumable=False):
@@ -88,9 +98,7 @@ def cached(work, prefix, seed, hp, keys, train, model, reuse, device, clock=None
     so the manifest gives what the stage costs, not the second it took to load.
     A `resumable` stage is called as `train(model, state_path)`: it saves its state there as it goes,
     and with `reuse` an interrupted run continues from it (its time so far counts in the stage's)."""
-    stamp = {**{k: hp[k] for k in keys}, "data": DATA_VERSION}
-    digest = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:10]
-    path = os.path.join(work, f"{prefix}-{seed}-{digest}.pt")
+    path = os.path.join(work, f"{prefix}-{seed}-{stage_digest(hp, keys)}.pt")
     if reuse and os.path.exists(path):
         saved = torch.load(path, map_location=device)
         model.load_state_dict(saved["state"])
@@ -107,6 +115,8 @@ def cached(work, prefix, seed, hp, keys, train, model, reuse, device, clock=None
         saved = load_resume_state(state_path)
         if saved is not None:
             prior = saved["time_s"]
+            if clock is not None:
+                clock.prior[prefix] = prior
         os.makedirs(work, exist_ok=True)
         history = train(model, state_path)
         if os.path.exists(state_path):
@@ -184,7 +194,7 @@ def main(argv=None):
             work, "sft", args.seed, hp, SFT_KEYS, model=model, reuse=args.reuse, device=args.device, clock=clock,
             resumable=True,
             train=lambda m, state: train_sft(m, train, hp["sft_steps"], hp["sft_batch"], hp["sft_lr"], hp["sft_warmup"],
-                                      log=log, seed=args.seed, checkpoint_every=300, resume_path=state,
+                                      log=log, seed=args.seed, checkpoint_every=hp["save_every"], resume_path=state,
                                       copy_rows=hp["copy_rows"], copy_weight=hp["copy_weight"],
                                       on_checkpoint=lambda step: torch.save(m.state_dict(),
                                                                             os.path.join(work, f"sft-at-{step}.pt"))))
@@ -208,12 +218,20 @@ def main(argv=None):
     rl_pool = mixed_pool("train", 4000, args.seed + 1)
     for variant in (v for v in args.rl.split(",") if v):
         i = RL_VARIANTS.index(variant)  # the seeds follow the variant, not its place in --rl
+        # an interrupted RL run of the same configuration is continued with --reuse
+        state = os.path.join(work, f"rl-{variant}-{args.seed}-{stage_digest(hp, RL_KEYS)}.partial.pt")
+        if not args.reuse and os.path.exists(state):
+            os.remove(state)
+        if os.path.exists(state):
+            clock.prior[f"rl_{variant}"] = torch.load(state, map_location="cpu")["time_s"]
         with clock.stage(f"rl_{variant}"):
             torch.manual_seed(args.seed + 10 + i)
             m = copy.deepcopy(latent)
             histories[f"rl-{variant}"] = train_rl(
                 m, rl_pool, variant, hp["rl_steps"], hp["rl_prompts"], hp["rl_group"], hp["rl_lr"], hp["rl_warmup"],
-                args.seed + 100 + i, hp["think_budget"], hp["answer_budget"], log=log)
+                args.seed + 100 + i, hp["think_budget"], hp["answer_budget"], log=log, resume_path=state)
+            if os.path.exists(state):
+                os.remove(state)
             models[f"rl-{variant}"] = m
 
     val_scores = {}
@@ -231,8 +249,8 @@ def main(argv=None):
     log(f"default variant by validation: {best}")
     # a reused stage counts with the time it took in the run that trained it
     times = dict(clock.times,
-                 total_wall_s=round(time.time() - t_start) + sum(r["wall"] for r in clock.reused.values()),
-                 total_cpu_s=round(time.process_time() - c_start) + sum(r["cpu"] for r in clock.reused.values()))
+                 total_wall_s=round(time.time() - t_start + sum(r["wall"] for r in [*clock.reused.values(), *clock.prior.values()])),
+                 total_cpu_s=round(time.process_time() - c_start + sum(r["cpu"] for r in [*clock.reused.values(), *clock.prior.values()])))
     times.update(default_times(times, args.rl))
 
     def training_info(variant):

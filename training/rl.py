@@ -8,6 +8,7 @@ and a hard thinking input is a sampled token (tau 1). Log-probabilities are reco
 parallel forward over the recorded inputs, so e_t depends differentiably on the parameters.
 """
 import math
+import os
 import random
 import time
 
@@ -63,14 +64,30 @@ def sequence_log_probs(model, ro):
 
 
 def train_rl(model, pool, variant, steps, prompts_per_step, group_size, lr, warmup, seed,
-             think_budget, answer_budget, gamma=0.33, log=print, log_every=5):
+             think_budget, answer_budget, gamma=0.33, log=print, log_every=5, resume_path=None, save_every=100,
+             on_save=None):
+    """With `resume_path`, the whole state (weights, optimizer, both samplers' random states, history,
+    time spent) is saved there every `save_every` steps, and a run that finds one continues from it,
+    bit for bit the run that was never interrupted (as train_sft)."""
     mode = VARIANT_MODES[variant]
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
     dev = model.embedding.device
     gen = torch.Generator(device=dev).manual_seed(seed)
     rng = random.Random(seed)
     history, t0, window = [], time.time(), []
-    for step in range(steps):
+    first, prior = 0, {"wall": 0.0, "cpu": 0.0}
+    saved = torch.load(resume_path, map_location="cpu") if resume_path and os.path.exists(resume_path) else None
+    if saved is not None:
+        if (saved["steps"], saved["variant"], saved["pool"]) != (steps, variant, len(pool)):
+            raise ValueError(f"{resume_path} belongs to another run ({saved['variant']}, {saved['steps']} steps)")
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        rng.setstate(saved["rng"])
+        gen.set_state(saved["gen"])
+        first, history, window, prior = saved["step"], saved["history"], saved["window"], saved["time_s"]
+        log(f"rl-{variant} resumed at step {first}/{steps} from {resume_path}")
+    w0, c0 = time.time(), time.process_time()
+    for step in range(first, steps):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, steps, lr, warmup)
         batch = rng.sample(pool, prompts_per_step)
@@ -94,5 +111,14 @@ def train_rl(model, pool, variant, steps, prompts_per_step, group_size, lr, warm
             history.append({"step": step + 1, "reward": round(r, 3), "accuracy": round(acc, 4), "grad_norm": round(gn, 3)})
             log(f"rl-{variant} step {step + 1}/{steps} reward {r:.2f} acc {acc:.3f} |g| {gn:.2f} {time.time() - t0:.0f}s")
             window = []
+        if resume_path and save_every and (step + 1) % save_every == 0 and step + 1 < steps:
+            spent = {"wall": prior["wall"] + time.time() - w0, "cpu": prior["cpu"] + time.process_time() - c0}
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.getstate(),
+                        "gen": gen.get_state(), "step": step + 1, "steps": steps, "variant": variant,
+                        "pool": len(pool), "history": history, "window": window, "time_s": spent},
+                       resume_path + ".tmp")
+            os.replace(resume_path + ".tmp", resume_path)
+            if on_save:
+                on_save(step + 1)
     model.eval()
     return history

@@ -330,3 +330,70 @@ def test_a_state_of_another_run_is_refused(tmp_path):
     train_sft(m, pool, 6, 4, 1e-3, 2, log=lambda s: None, seed=1, checkpoint_every=3, resume_path=state)
     with pytest.raises(ValueError, match="another run"):
         train_sft(LlamaForCausalLM(CFG), pool, 9, 4, 1e-3, 2, log=lambda s: None, seed=1, resume_path=state)
+
+
+def test_an_interrupted_rl_run_continues_to_the_same_weights(tmp_path):
+    """As for SFT: the optimizer and both samplers (prompt choice, rollout sampling) carry over."""
+    pool = mixed_pool("train", 20, 4)
+
+    def run(resume_path=None, stop_at=None):
+        torch.manual_seed(0)
+        m = LlamaForCausalLM(CFG)
+
+        def killed(step):
+            if step == stop_at:
+                raise KeyboardInterrupt
+
+        h = train_rl(m, pool, "soft", 6, 2, 2, 1e-3, 1, seed=5, think_budget=6, answer_budget=2,
+                     log=lambda s: None, log_every=1, resume_path=resume_path, save_every=2, on_save=killed)
+        return m, h
+
+    straight, h_straight = run()
+    state = str(tmp_path / "rl.partial.pt")
+    with pytest.raises(KeyboardInterrupt):
+        run(state, stop_at=4)
+    resumed, h_resumed = run(state)
+    assert [x["reward"] for x in h_resumed] == [x["reward"] for x in h_straight]
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_make_default_continues_an_interrupted_sft_and_counts_its_time(tmp_path, monkeypatch):
+    """A run killed in SFT and run again with --reuse writes the weights of a run never interrupted,
+    and the manifest's SFT time includes what the killed run had spent."""
+    from training import make_default
+    from training.safetensors_io import load_file
+
+    def run(out, work, reuse):
+        make_default.main(["--smoke", "--rl", "", "--out", str(tmp_path / out), "--variants", "", "--fixtures", "",
+                           "--evals", "", "--work", str(tmp_path / work)] + (["--reuse"] if reuse else []))
+        with open(tmp_path / out / "reverie.json") as f:
+            return json.load(f)["training"], load_file(str(tmp_path / out / "model.safetensors"))
+
+    straight, w_straight = run("a", "w1", reuse=False)
+    real = make_default.train_sft
+
+    def killed_at_20(*args, **kwargs):
+        keep = kwargs["on_checkpoint"]
+
+        def hook(step):
+            keep(step)
+            if step == 20:
+                state = torch.load(kwargs["resume_path"])
+                state["time_s"] = {"wall": 600.0, "cpu": 500.0}  # as if the killed run had spent 10 minutes
+                torch.save(state, kwargs["resume_path"])
+                raise KeyboardInterrupt
+        return real(*args, **{**kwargs, "on_checkpoint": hook})
+
+    monkeypatch.setattr(make_default, "train_sft", killed_at_20)
+    with pytest.raises(KeyboardInterrupt):
+        run("b", "w2", reuse=False)
+    assert list((tmp_path / "w2").glob("sft-*.partial.pt"))
+    monkeypatch.setattr(make_default, "train_sft", real)
+    resumed, w_resumed = run("b", "w2", reuse=True)
+    assert not list((tmp_path / "w2").glob("*.partial.pt"))  # removed once the stage is done
+    for name, a in w_straight.items():
+        assert torch.equal(a, w_resumed[name]), name
+    assert resumed["time_s"]["sft_wall_s"] >= 600 and resumed["time_s"]["sft_cpu_s"] >= 500
+    assert resumed["time_s"]["total_cpu_s"] >= 500 + resumed["time_s"]["latent_cpu_s"]
+    assert straight["time_s"]["sft_wall_s"] < 600
