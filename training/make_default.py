@@ -42,7 +42,7 @@ from .tasks import DATA_VERSION, TASKS, generate
 from .tokenizer import training_text
 
 FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
-            sft_steps=8000, sft_batch=32, sft_lr=2e-3, sft_warmup=100, reach_share=0.6, copy_rows=8, copy_weight=0.5,
+            sft_steps=8000, sft_batch=32, sft_lr=2e-3, sft_lr_floor=0.025, sft_warmup=100, reach_share=0.6, copy_rows=8, copy_weight=0.5,
             latent_steps=300, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=5,
             latent_other_share=0.3, latent_aux=0.0, latent_keep_cot=0.5,
             rl_steps=1200, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5,
@@ -51,7 +51,7 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
 SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, latent_steps=10, save_every=10,
              latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, think_budget=24)
 RL_VARIANTS = ("hard", "soft", "fuzzy")
-SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_warmup",
+SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_lr_floor", "sft_warmup",
             "reach_share", "copy_rows", "copy_weight")
 LATENT_KEYS = SFT_KEYS + ("latent_steps", "latent_batch", "latent_lr", "latent_warmup", "latent_stages",
                           "latent_other_share", "latent_aux", "latent_keep_cot")
@@ -194,7 +194,7 @@ def main(argv=None):
             work, "sft", args.seed, hp, SFT_KEYS, model=model, reuse=args.reuse, device=args.device, clock=clock,
             resumable=True,
             train=lambda m, state: train_sft(m, train, hp["sft_steps"], hp["sft_batch"], hp["sft_lr"], hp["sft_warmup"],
-                                      log=log, seed=args.seed, checkpoint_every=hp["save_every"], resume_path=state,
+                                      lr_floor=hp["sft_lr_floor"], log=log, seed=args.seed, checkpoint_every=hp["save_every"], resume_path=state,
                                       copy_rows=hp["copy_rows"], copy_weight=hp["copy_weight"],
                                       on_checkpoint=lambda step: torch.save(m.state_dict(),
                                                                             os.path.join(work, f"sft-at-{step}.pt"))))

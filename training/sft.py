@@ -49,7 +49,7 @@ def load_resume_state(path):
     return torch.load(path, map_location="cpu") if path and os.path.exists(path) else None
 
 
-def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log=print, log_every=25, seed=0,
+def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, lr_floor=0.1, log=print, log_every=25, seed=0,
               on_checkpoint=None, checkpoint_every=0, copy_rows=0, copy_weight=0.0, resume_path=None):
     """SFT, every predicted token weighing the same; the history has the mean loss and the mean loss
     per task every `log_every` steps.
@@ -79,7 +79,7 @@ def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, log
     w0, c0 = time.time(), time.process_time()
     for step in range(first, steps):
         for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, steps, lr, warmup)
+            g["lr"] = cosine_lr(step, steps, lr, warmup, lr_floor)
         batch = batches[step % len(batches)]
         ids, target = (x.to(model.embedding.device) for x in sft_batch(batch))
         loss, rows = sft_loss_rows(model, ids, target)
