@@ -167,10 +167,6 @@ def main(argv=None):
     if unknown:
         ap.error(f"--rl: unknown variant {', '.join(unknown)} (choose from {', '.join(RL_VARIANTS)})")
     torch.set_num_threads(args.threads)
-    # Denormal floats (in the AdamW moments and the small-gradient tail) take a slow microcode path on
-    # x86: without this an SFT step of the default took 1.04 s instead of 0.35 s on the 2-core machine
-    # (steps 100-300, 2026-12-03). Flushing them to zero changes the weights only in their last bits.
-    torch.set_flush_denormal(True)
     hp = dict(SMOKE if args.smoke else FULL)
     for kv in args.set:
         k, v = kv.split("=", 1)
