@@ -397,3 +397,21 @@ def test_make_default_continues_an_interrupted_sft_and_counts_its_time(tmp_path,
     assert resumed["time_s"]["sft_wall_s"] >= 600 and resumed["time_s"]["sft_cpu_s"] >= 500
     assert resumed["time_s"]["total_cpu_s"] >= 500 + resumed["time_s"]["latent_cpu_s"]
     assert straight["time_s"]["sft_wall_s"] < 600
+
+
+def test_openblas_kernels_are_named_from_the_cpu_flags():
+    from training import _openblas_coretype
+    skx = {"avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"}
+    assert _openblas_coretype(skx) == "SkylakeX"
+    assert _openblas_coretype(skx - {"avx512bw"}) == "Haswell"  # Knights Landing has avx512f without bw
+    assert _openblas_coretype({"avx", "avx2", "fma"}) == "Haswell"
+    assert _openblas_coretype({"avx"}) == "SandyBridge"
+    assert _openblas_coretype({"sse4_2"}) is None
+
+
+def test_sft_lr_decays_to_its_floor():
+    from training.sft import cosine_lr
+    assert cosine_lr(0, 100, 1.0, 10) == pytest.approx(0.1)
+    assert cosine_lr(10, 100, 1.0, 10) == pytest.approx(1.0)
+    assert cosine_lr(99, 100, 1.0, 10, 0.025) == pytest.approx(0.025, abs=1e-3)
+    assert cosine_lr(99, 100, 1.0, 10) == pytest.approx(0.1, abs=1e-3)
