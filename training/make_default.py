@@ -45,7 +45,7 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             sft_steps=8000, sft_batch=32, sft_lr=2e-3, sft_lr_floor=0.025, sft_warmup=100, reach_share=0.6, copy_rows=8, copy_weight=0.5,
             latent_steps=300, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=5,
             latent_other_share=0.3, latent_aux=0.0, latent_keep_cot=0.5,
-            rl_steps=1200, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5,
+            rl_steps=500, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5,
             think_budget=64, answer_budget=10, val_n=150,
             save_every=300)
 SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, latent_steps=10, save_every=10,
