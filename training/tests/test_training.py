@@ -238,9 +238,10 @@ def test_a_reused_stage_reports_the_time_of_the_run_that_trained_it(tmp_path):
             return json.load(f)["training"]
 
     first = run("a")
-    saved = torch.load(next((tmp_path / "work").glob("sft-*.pt")))
+    cache = next((tmp_path / "work").glob("sft-[0-9]*.pt"))  # not the sft-at-STEP.pt snapshots
+    saved = torch.load(cache)
     saved["time_s"] = {"wall": 1234, "cpu": 1200}  # as if SFT had taken 20 minutes
-    torch.save(saved, next((tmp_path / "work").glob("sft-*.pt")))
+    torch.save(saved, cache)
     second = run("b")
     assert first["reused_weights"] == {"sft": False, "latent": False}
     assert second["reused_weights"] == {"sft": True, "latent": True}
