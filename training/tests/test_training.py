@@ -295,6 +295,14 @@ def test_a_variant_is_seeded_the_same_alone_or_with_the_others(tmp_path, monkeyp
         make_default.main(["--smoke", "--rl", "hard,bogus", "--out", str(tmp_path / "c")])
 
 
+def kill_at(stop_at):
+    """A checkpoint callback that interrupts the run at step `stop_at` (None: never), as a kill would."""
+    def killed(step):
+        if step == stop_at:
+            raise KeyboardInterrupt
+    return killed
+
+
 def test_an_interrupted_sft_continues_to_the_same_weights(tmp_path):
     """A run killed after a saved state and started again ends bit for bit where an uninterrupted
     run ends (weights, history), with the drill's random state and the optimizer carried over."""
@@ -304,11 +312,7 @@ def test_an_interrupted_sft_continues_to_the_same_weights(tmp_path):
     def run(resume_path=None, stop_at=None):
         torch.manual_seed(0)
         m = LlamaForCausalLM(CFG)
-
-        def killed(step):
-            if step == stop_at:
-                raise KeyboardInterrupt
-
+        killed = kill_at(stop_at)
         h = train_sft(m, pool, 12, 4, 1e-3, 2, log=lambda s: None, log_every=5, seed=1, checkpoint_every=4,
                       copy_rows=2, copy_weight=0.5, resume_path=resume_path, on_checkpoint=killed)
         return m, h
@@ -340,11 +344,7 @@ def test_an_interrupted_rl_run_continues_to_the_same_weights(tmp_path):
     def run(resume_path=None, stop_at=None):
         torch.manual_seed(0)
         m = LlamaForCausalLM(CFG)
-
-        def killed(step):
-            if step == stop_at:
-                raise KeyboardInterrupt
-
+        killed = kill_at(stop_at)
         h = train_rl(m, pool, "soft", 6, 2, 2, 1e-3, 1, seed=5, think_budget=6, answer_budget=2,
                      log=lambda s: None, log_every=1, resume_path=resume_path, save_every=2, on_save=killed)
         return m, h
