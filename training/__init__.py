@@ -17,8 +17,8 @@ def _pin_openblas_kernel():
     """Name OpenBLAS's kernels from the CPU's features, unless the user did (OPENBLAS_CORETYPE).
     OpenBLAS 0.3.21 (Debian 12) picks them from the CPU model, and on a VM whose hypervisor hides the
     model ("Intel(R) Xeon(R) Processor", as on our 2-core CI machines) it falls back to Prescott,
-    its generic SSE3 kernels: an SFT step of the default then took 1.47 s against 0.46 s with
-    SkylakeX (40 steps, one thread, 2026-12-03). OpenBLAS reads the variable when it loads, so this
+    its generic SSE3 kernels: the default's SFT then took 0.9-1.0 s a step (steps 25-150 of two
+    runs), with SkylakeX 0.49 s (the whole 8000 steps: 3885 s), one thread, 2026-12-03. OpenBLAS reads the variable when it loads, so this
     runs before anything imports torch."""
     if "OPENBLAS_CORETYPE" in os.environ:
         return

@@ -92,6 +92,19 @@ def stage_digest(hp, keys):
     return hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def interrupted_time(state_path, reuse, clock, stage):
+    """The time an interrupted run of `stage` spent before saving `state_path` (recorded in `clock`, so
+    the manifest counts it), when `reuse` continues it; a fresh run deletes that state instead."""
+    if not reuse and os.path.exists(state_path):
+        os.remove(state_path)
+    saved = load_resume_state(state_path)
+    if saved is None:
+        return {"wall": 0, "cpu": 0}
+    if clock is not None:
+        clock.prior[stage] = saved["time_s"]
+    return saved["time_s"]
+
+
 def cached(work, prefix, seed, hp, keys, train, model, reuse, device, clock=None, resumable=False):
     """Runs `train(model)` or, with `reuse`, loads the weights a run with the same seed and `keys` saved.
     The stage's wall and CPU seconds are saved with the weights; a reuse reports those (into `clock`),
@@ -110,13 +123,7 @@ def cached(work, prefix, seed, hp, keys, train, model, reuse, device, clock=None
     prior = {"wall": 0, "cpu": 0}
     if resumable:
         state_path = path[:-len(".pt")] + ".partial.pt"
-        if not reuse and os.path.exists(state_path):
-            os.remove(state_path)  # a fresh run: an interrupted one's state is not to be continued
-        saved = load_resume_state(state_path)
-        if saved is not None:
-            prior = saved["time_s"]
-            if clock is not None:
-                clock.prior[prefix] = prior
+        prior = interrupted_time(state_path, reuse, clock, prefix)
         os.makedirs(work, exist_ok=True)
         history = train(model, state_path)
         if os.path.exists(state_path):
@@ -159,7 +166,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a shared 2-core machine (OpenMP waits dominate small ops)")
     ap.add_argument("--work", default=None, help="scratch folder for the SFT and latent weights (default training/runs/NAME)")
-    ap.add_argument("--reuse", action="store_true", help="reuse saved SFT / latent weights of the same seed and hp, and continue an interrupted SFT")
+    ap.add_argument("--reuse", action="store_true", help="reuse saved SFT / latent weights of the same seed and hp, and continue an interrupted SFT or RL")
     ap.add_argument("--set", action="append", default=[], help="override a hyper-parameter, e.g. --set rl_steps=40")
     argv = sys.argv[1:] if argv is None else argv
     args = ap.parse_args(argv)
@@ -220,10 +227,7 @@ def main(argv=None):
         i = RL_VARIANTS.index(variant)  # the seeds follow the variant, not its place in --rl
         # an interrupted RL run of the same configuration is continued with --reuse
         state = os.path.join(work, f"rl-{variant}-{args.seed}-{stage_digest(hp, RL_KEYS)}.partial.pt")
-        if not args.reuse and os.path.exists(state):
-            os.remove(state)
-        if os.path.exists(state):
-            clock.prior[f"rl_{variant}"] = torch.load(state, map_location="cpu")["time_s"]
+        interrupted_time(state, args.reuse, clock, f"rl_{variant}")
         with clock.stage(f"rl_{variant}"):
             torch.manual_seed(args.seed + 10 + i)
             m = copy.deepcopy(latent)

@@ -8,7 +8,6 @@ and a hard thinking input is a sampled token (tau 1). Log-probabilities are reco
 parallel forward over the recorded inputs, so e_t depends differentiably on the parameters.
 """
 import math
-import os
 import random
 import time
 
@@ -16,7 +15,7 @@ import torch
 
 from . import rollout as R
 from .data import prompt_ids
-from .sft import cosine_lr
+from .sft import cosine_lr, load_resume_state, save_resume_state
 from .tasks import is_correct, is_well_formed
 
 REWARD_CORRECT, REWARD_FORMAT, REWARD_ELSE = 100.0, 10.0, 0.0
@@ -76,7 +75,7 @@ def train_rl(model, pool, variant, steps, prompts_per_step, group_size, lr, warm
     rng = random.Random(seed)
     history, t0, window = [], time.time(), []
     first, prior = 0, {"wall": 0.0, "cpu": 0.0}
-    saved = torch.load(resume_path, map_location="cpu") if resume_path and os.path.exists(resume_path) else None
+    saved = load_resume_state(resume_path)
     if saved is not None:
         if (saved["steps"], saved["variant"], saved["pool"]) != (steps, variant, len(pool)):
             raise ValueError(f"{resume_path} belongs to another run ({saved['variant']}, {saved['steps']} steps)")
@@ -113,11 +112,10 @@ def train_rl(model, pool, variant, steps, prompts_per_step, group_size, lr, warm
             window = []
         if resume_path and save_every and (step + 1) % save_every == 0 and step + 1 < steps:
             spent = {"wall": prior["wall"] + time.time() - w0, "cpu": prior["cpu"] + time.process_time() - c0}
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.getstate(),
-                        "gen": gen.get_state(), "step": step + 1, "steps": steps, "variant": variant,
-                        "pool": len(pool), "history": history, "window": window, "time_s": spent},
-                       resume_path + ".tmp")
-            os.replace(resume_path + ".tmp", resume_path)
+            save_resume_state(resume_path, {
+                "model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.getstate(), "gen": gen.get_state(),
+                "step": step + 1, "steps": steps, "variant": variant, "pool": len(pool), "history": history,
+                "window": window, "time_s": spent})
             if on_save:
                 on_save(step + 1)
     model.eval()

@@ -45,8 +45,14 @@ def length_batches(pool, batch_size, seed, window=16):
 
 
 def load_resume_state(path):
-    """The state an interrupted `train_sft` saved at `path`, or None."""
+    """The state an interrupted `train_sft` / `train_rl` saved at `path`, or None."""
     return torch.load(path, map_location="cpu") if path and os.path.exists(path) else None
+
+
+def save_resume_state(path, state):
+    """Writes a stage's resume state; never leaves a half-written one behind (a kill mid-save)."""
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
 
 
 def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, lr_floor=0.1, log=print, log_every=25, seed=0,
@@ -104,10 +110,10 @@ def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, lr_
         if checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
             if resume_path:
                 spent = {"wall": prior["wall"] + time.time() - w0, "cpu": prior["cpu"] + time.process_time() - c0}
-                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "drill": drill.getstate(),
-                            "step": step + 1, "steps": steps, "pool": len(pool), "history": history,
-                            "running": running, "per_task": per_task, "time_s": spent}, resume_path + ".tmp")
-                os.replace(resume_path + ".tmp", resume_path)  # never a half-written state
+                save_resume_state(resume_path, {
+                    "model": model.state_dict(), "opt": opt.state_dict(), "drill": drill.getstate(), "step": step + 1,
+                    "steps": steps, "pool": len(pool), "history": history, "running": running, "per_task": per_task,
+                    "time_s": spent})
             if on_checkpoint:
                 on_checkpoint(step + 1)
             model.train()
