@@ -10,6 +10,7 @@ import { evaluate } from './evaluate.ts';
 import type { EvalMode } from './modes.ts';
 import { budgetPanel, passAtKPanel, plotSvg } from './plot.ts';
 import type { EvalReport } from './report.ts';
+import { checkpointDigest, previousReports, reusableReport, type StoredVariantReport } from './reuse.ts';
 import {
   budgetTable,
   costTable,
@@ -18,7 +19,6 @@ import {
   groupTable,
   softVsHard,
   trainingTime,
-  type VariantReport,
   variantTable,
 } from './tables.ts';
 
@@ -28,7 +28,8 @@ import {
  * `python3 -m training.make_default` wrote (training/runs/variants/NAME-VARIANT), runs
  * `reverie eval` on both tasks for each, the phrasing sets and a thinking-budget sweep for the
  * default, then writes the default manifest's `evaluation`, the generated part of
- * models/README.md, docs/eval.svg and docs/eval-results.json.
+ * models/README.md, docs/eval.svg and docs/eval-results.json. With `--reuse`, a variant whose
+ * checkpoint bytes and settings are those of the last run keeps its reports (src/eval/reuse.ts).
  */
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -84,6 +85,7 @@ async function main(argv: string[]): Promise<void> {
       concurrency: { type: 'string', default: '8' },
       threads: { type: 'string', default: '1' },
       docs: { type: 'string', default: join(ROOT, 'docs') },
+      reuse: { type: 'boolean', default: false },
     },
   });
   const n = Number(values.n);
@@ -120,16 +122,26 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`${label}: done in ${(report.durationMs / 1000).toFixed(0)} s\n`);
     return report;
   };
-  const byTask: Record<string, VariantReport[]> = {};
+  const resultsPath = join(values.docs!, 'eval-results.json');
+  const previous = values.reuse ? previousReports(resultsPath) : {};
+  const byTask: Record<string, StoredVariantReport[]> = {};
+  const reused: string[] = [];
   const rows: EvaluationRow[] = [];
   let phrasings: EvalReport;
   let reachPhrasings: EvalReport;
   let sweep: EvalReport;
   try {
     for (const c of list) {
+      const checkpoint = checkpointDigest(c.dir);
       for (const task of TASKS) {
-        const report = await run(`${c.variant} ${task}`, { model: c.name, task });
-        (byTask[task] ??= []).push({ variant: c.variant, report });
+        const key = { variant: c.variant, task, checkpoint, n, ks: base.ks, budgets: base.budgets };
+        const earlier = reusableReport(previous, { ...key, maxTokens: base.maxTokens, seed: base.seed });
+        if (earlier) {
+          reused.push(`${c.variant} ${task}`);
+          process.stderr.write(`${c.variant} ${task}: reused (same checkpoint bytes and settings)\n`);
+        }
+        const report = earlier ?? (await run(`${c.variant} ${task}`, { model: c.name, task }));
+        (byTask[task] ??= []).push({ variant: c.variant, checkpoint, report });
         rows.push(...evaluationRows(c.variant, report));
       }
     }
@@ -180,7 +192,10 @@ async function main(argv: string[]): Promise<void> {
       'greedy answer (temperature 0; hard thinking at τ 0, soft τ 0.5 and fuzzy τ 1e-4 mixtures without noise, ' +
       'latent hidden states); pass@k by the unbiased estimator over 32 samples per question (answer τ 1; hard ' +
       'thinking τ 1, soft/fuzzy with Gaussian noise γ 0.33, latent thinking deterministic); 95% Wilson intervals ' +
-      `over questions. The default variant is **${defaultVariant}**. ${trainingTime(training.time_s ?? {})}`,
+      `over questions. The default variant is **${defaultVariant}**. ${trainingTime(training.time_s ?? {})}` +
+      (reused.length > 0
+        ? ` Reused from the previous run, on the same checkpoint bytes and settings (\`--reuse\`): ${reused.join(', ')}.`
+        : ''),
     '',
     ...TASKS.flatMap((task) => [variantTable(task, byTask[task]!), '']),
     ...TASKS.flatMap((task) => [costTable(task, byTask[task]!), '']),
@@ -213,7 +228,7 @@ async function main(argv: string[]): Promise<void> {
     ]),
   );
   const all = { byTask, phrasings, reachPhrasings, sweep };
-  writeFileSync(join(values.docs!, 'eval-results.json'), `${JSON.stringify(all, null, 1)}\n`);
+  writeFileSync(resultsPath, `${JSON.stringify(all, null, 1)}\n`);
   process.stderr.write(
     `eval:models: wrote ${manifestPath}, ${readmePath}, docs/eval.svg, docs/eval-results.json\n`,
   );
