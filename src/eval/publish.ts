@@ -134,8 +134,17 @@ async function main(argv: string[]): Promise<void> {
     for (const c of list) {
       const checkpoint = checkpointDigest(c.dir);
       for (const task of TASKS) {
-        const key = { variant: c.variant, task, checkpoint, n, ks: base.ks, budgets: base.budgets };
-        const earlier = reusableReport(previous, { ...key, maxTokens: base.maxTokens, seed: base.seed });
+        const { ks, budgets, maxTokens, seed } = base;
+        const earlier = reusableReport(previous, {
+          variant: c.variant,
+          task,
+          checkpoint,
+          n,
+          ks,
+          budgets,
+          maxTokens,
+          seed,
+        });
         if (earlier) {
           reused.push(`${c.variant} ${task}`);
           process.stderr.write(`${c.variant} ${task}: reused (same checkpoint bytes and settings)\n`);
