@@ -295,6 +295,28 @@ def test_a_variant_is_seeded_the_same_alone_or_with_the_others(tmp_path, monkeyp
         make_default.main(["--smoke", "--rl", "hard,bogus", "--out", str(tmp_path / "c")])
 
 
+def test_make_default_passes_rl_gamma_to_rl_and_records_it(tmp_path, monkeypatch):
+    """The noise of soft / fuzzy RL is a hyper-parameter (`--set rl_gamma=...`): it reaches train_rl and
+    the manifest, and it names the RL stage's resume state (a run at another gamma must not continue it)."""
+    from training import make_default
+
+    gammas, train_rl = [], make_default.train_rl
+
+    def recording_train_rl(model, pool, variant, *args, **kwargs):
+        gammas.append((variant, kwargs["gamma"]))
+        return train_rl(model, pool, variant, *args, **kwargs)
+
+    monkeypatch.setattr(make_default, "train_rl", recording_train_rl)
+    make_default.main(["--smoke", "--rl", "fuzzy", "--out", str(tmp_path / "m"), "--variants", "", "--fixtures", "",
+                       "--evals", "", "--work", str(tmp_path / "work"), "--set", "rl_gamma=0.25"])
+    assert gammas == [("fuzzy", 0.25)]
+    training = json.loads((tmp_path / "m" / "reverie.json").read_text())["training"]
+    assert training["rl"]["noise_gamma"] == 0.25 and training["hyperparameters"]["rl_gamma"] == 0.25
+    hp = dict(make_default.SMOKE)
+    assert make_default.stage_digest(hp, make_default.RL_KEYS) != make_default.stage_digest(
+        dict(hp, rl_gamma=0.25), make_default.RL_KEYS)
+
+
 def kill_at(stop_at):
     """A checkpoint callback that interrupts the run at step `stop_at` (None: never), as a kill would."""
     def killed(step):
