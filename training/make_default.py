@@ -2,7 +2,7 @@
 the comparison variants of "Soft Tokens, Hard Truths" as well.
 
     python3 -m training.make_default --out models/reverie-reason-1m                  # ~82 min on 2 CPU cores
-    python3 -m training.make_default --out models/reverie-reason-1m --rl hard,soft,fuzzy --reuse   # + ~60 min
+    python3 -m training.make_default --out models/reverie-reason-1m --rl hard,soft,fuzzy --reuse   # + ~22 min
 
 1. SFT on chain-of-thought traces of both tasks in many phrasings            -> variant `sft`
 2. the Coconut stage curriculum for reachability from it (continuous thought) -> variant `latent`
@@ -43,8 +43,8 @@ from .tokenizer import training_text
 
 FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             sft_steps=8000, sft_batch=32, sft_lr=2e-3, sft_lr_floor=0.025, sft_warmup=100, reach_share=0.6, copy_rows=8, copy_weight=0.5,
-            latent_steps=300, latent_batch=32, latent_lr=5e-4, latent_warmup=20, latent_stages=5,
-            latent_other_share=0.3, latent_aux=0.0, latent_keep_cot=0.5,
+            latent_steps=300, latent_batch=32, latent_lr=1.5e-4, latent_warmup=20, latent_stages=5,
+            latent_other_share=0.5, latent_aux=0.0, latent_keep_cot=0.5,
             rl_steps=500, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_warmup=5, rl_gamma=0.1,
             think_budget=64, answer_budget=10, val_n=150,
             save_every=300)
@@ -157,8 +157,8 @@ def main(argv=None):
                     help="where every variant's checkpoint goes (NAME-VARIANT), for `npm run eval:models`")
     ap.add_argument("--fixtures", default="test/fixtures", help="where the logits / test-set fixtures go ('' = none)")
     ap.add_argument("--evals", default="evals", help="where the evaluation sets go ('' = none)")
-    # the default alone costs ~82 of the 90-minute budget; the soft / fuzzy variants of the comparison
-    # (~30 min each) are a second, --reuse run
+    # the default alone costs 82-94 of the 90-minute budget (a quiet or a busy machine); the soft / fuzzy
+    # variants of the comparison (~11 min each at rl_gamma 0.1) are a second, --reuse run
     ap.add_argument("--rl", default="hard", help="RL variants to train: hard, soft, fuzzy (comma-separated)")
     ap.add_argument("--smoke", action="store_true", help="tiny model and schedule (a minute)")
     ap.add_argument("--seed", type=int, default=4321)
