@@ -32,8 +32,10 @@ def save_checkpoint(model, folder, name, description, training, evaluation, defa
     state = {k: v.to(torch.float32) for k, v in model.state_dict().items()}
     save_file(state, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
     tok.write_tokenizer(folder)
-    files = {n: sha256_file(os.path.join(folder, n)) for n in sorted(os.listdir(folder))
-             if n != "reverie.json" and os.path.isfile(os.path.join(folder, n))}
+    # exactly what was written here: the folder may also hold the graph a server converted from the
+    # previous weights (model.onnx*), which it rebuilds from these, so its hash would go stale
+    written = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"]
+    files = {n: sha256_file(os.path.join(folder, n)) for n in sorted(written)}
     manifest = {
         "format": "reverie-checkpoint/1",
         "name": name,

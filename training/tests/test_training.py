@@ -251,6 +251,17 @@ def test_a_reused_stage_reports_the_time_of_the_run_that_trained_it(tmp_path):
     assert "default_wall_s" not in second["time_s"]  # --rl '': not what the default's command costs
 
 
+def test_checkpoint_manifest_leaves_out_a_graph_converted_from_earlier_weights(tmp_path):
+    """Rewriting a served checkpoint folder: the server's converted graph of the old weights is still
+    there, and the server rebuilds it from the new ones, so a manifest that hashed it would fail the
+    loader's sha256 check (it did: eval:models after a retrain)."""
+    for name in ("model.onnx", "model.onnx.data", "model.onnx.json"):
+        (tmp_path / name).write_text("graph of earlier weights")
+    man = save_checkpoint(LlamaForCausalLM(CFG), str(tmp_path), "t", "d", {"method": "x"}, [], {})
+    assert not any(name.startswith("model.onnx") for name in man["files"])
+    assert "model.safetensors" in man["files"]
+
+
 def test_the_default_checkpoints_time_leaves_out_the_comparison_variants(tmp_path):
     """`training.time_s.default_*` is what `python3 -m training.make_default` (--rl hard) costs, which
     eval:models publishes apart from the whole set's time."""
