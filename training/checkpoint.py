@@ -31,10 +31,9 @@ def save_checkpoint(model, folder, name, description, training, evaluation, defa
     write_json(os.path.join(folder, "config.json"), model.cfg.hf_config())
     state = {k: v.to(torch.float32) for k, v in model.state_dict().items()}
     save_file(state, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
-    tok.write_tokenizer(folder)
-    # exactly what was written here: the folder may also hold the graph a server converted from the
-    # previous weights (model.onnx*), which it rebuilds from these, so its hash would go stale
-    written = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"]
+    # the manifest lists exactly what was written here: the folder may also hold the graph a server
+    # converted from the previous weights (model.onnx*), which it rebuilds from these, so its hash would go stale
+    written = ["config.json", "model.safetensors", *tok.write_tokenizer(folder)]
     files = {n: sha256_file(os.path.join(folder, n)) for n in sorted(written)}
     manifest = {
         "format": "reverie-checkpoint/1",

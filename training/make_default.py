@@ -1,7 +1,7 @@
 """One command that makes the default reasoning checkpoint (fixed seeds), and with `--rl hard,soft,fuzzy`
 the comparison variants of "Soft Tokens, Hard Truths" as well.
 
-    python3 -m training.make_default --out models/reverie-reason-1m                  # ~82 min on 2 CPU cores
+    python3 -m training.make_default --out models/reverie-reason-1m                  # 82-94 min on 2 CPU cores
     python3 -m training.make_default --out models/reverie-reason-1m --rl hard,soft,fuzzy --reuse   # + ~22 min
 
 1. SFT on chain-of-thought traces of both tasks in many phrasings            -> variant `sft`

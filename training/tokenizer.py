@@ -128,6 +128,7 @@ def tokenizer_config_json():
 
 
 def write_tokenizer(folder):
+    """Writes the tokenizer and generation config files into `folder`; returns their names."""
     files = {
         "tokenizer.json": tokenizer_json(),
         "tokenizer_config.json": tokenizer_config_json(),
@@ -138,3 +139,4 @@ def write_tokenizer(folder):
         with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
             json.dump(obj, f, ensure_ascii=False, indent=1)
             f.write("\n")
+    return list(files)
