@@ -328,6 +328,30 @@ def test_make_default_passes_rl_gamma_to_rl_and_records_it(tmp_path, monkeypatch
         dict(hp, rl_gamma=0.25), make_default.RL_KEYS)
 
 
+def test_make_default_gives_soft_and_fuzzy_rl_their_own_learning_rate(tmp_path, monkeypatch):
+    """Hard RL trains at `rl_lr`, soft and fuzzy RL at `rl_soft_lr` (their Gaussian actions make a much
+    noisier gradient); both reach train_rl, the manifest records each variant's rate, and the rate names
+    the RL stage's resume state."""
+    from training import make_default
+
+    lrs, train_rl = {}, make_default.train_rl
+
+    def recording_train_rl(model, pool, variant, steps, prompts, group, lr, *args, **kwargs):
+        lrs[variant] = lr
+        return train_rl(model, pool, variant, steps, prompts, group, lr, *args, **kwargs)
+
+    monkeypatch.setattr(make_default, "train_rl", recording_train_rl)
+    make_default.main(["--smoke", "--rl", "hard,soft,fuzzy", "--out", str(tmp_path / "m"), "--variants", "",
+                       "--fixtures", "", "--evals", "", "--work", str(tmp_path / "work"),
+                       "--set", "rl_lr=2e-4", "--set", "rl_soft_lr=3e-6"])
+    assert lrs == {"hard": 2e-4, "soft": 3e-6, "fuzzy": 3e-6}
+    training = json.loads((tmp_path / "m" / "reverie.json").read_text())["training"]
+    assert training["rl"]["lr"] == {"hard": 2e-4, "soft": 3e-6, "fuzzy": 3e-6}
+    hp = dict(make_default.SMOKE)
+    assert make_default.stage_digest(hp, make_default.RL_KEYS) != make_default.stage_digest(
+        dict(hp, rl_soft_lr=3e-6), make_default.RL_KEYS)
+
+
 def kill_at(stop_at):
     """A checkpoint callback that interrupts the run at step `stop_at` (None: never), as a kill would."""
     def killed(step):
