@@ -67,6 +67,10 @@ def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, lr_
     not bit for bit the one-process run."""
     if procs not in (1, 2):
         raise ValueError(f"procs must be 1 or 2, not {procs}")
+    if procs == 2 and (batch_size < 2 or copy_rows == 1 or model.embedding.device.type != "cpu"):
+        raise ValueError("procs=2 splits every batch and drill in two halves on the CPU: it needs batch_size >= 2, "
+                         f"copy_rows 0 or >= 2 and a CPU model (batch_size {batch_size}, copy_rows {copy_rows}, "
+                         f"device {model.embedding.device})")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=weight_decay)
     batches = length_batches(pool, batch_size, seed)
     model.train()
@@ -85,12 +89,44 @@ def train_sft(model, pool, steps, batch_size, lr, warmup, weight_decay=0.01, lr_
         log(f"sft resumed at step {first}/{steps} from {resume_path}")
     helper = GradientHelper(model) if procs == 2 else None
     try:
-        return _sft_steps(model, opt, batches, steps, first, lr, warmup, lr_floor, log, log_every, drill, copy_rows,
-                          copy_weight, history, running, per_task, prior, pool, t0, checkpoint_every, resume_path,
-                          on_checkpoint, helper)
+        w0, c0 = time.time(), cpu_seconds()
+        for step in range(first, steps):
+            for g in opt.param_groups:
+                g["lr"] = cosine_lr(step, steps, lr, warmup, lr_floor)
+            batch = batches[step % len(batches)]
+            opt.zero_grad()
+            rows, copy_loss = _step_loss(model, batch, drill, copy_rows, copy_weight, helper)
+            if copy_loss is not None:
+                per_task.setdefault("copy", []).append(copy_loss)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            running.append(rows.mean().item())
+            for ex, value in zip(batch, rows.tolist()):
+                per_task.setdefault(ex.task, []).append(value)
+            if (step + 1) % log_every == 0 or step == steps - 1:
+                mean = sum(running) / len(running)
+                tasks = {t: round(sum(v) / len(v), 4) for t, v in sorted(per_task.items())}
+                history.append({"step": step + 1, "loss": round(mean, 4), **tasks})
+                log(f"sft step {step + 1}/{steps} loss {mean:.4f} {tasks} "
+                    f"lr {opt.param_groups[0]['lr']:.2e} {time.time() - t0:.0f}s")
+                running, per_task = [], {}
+            if checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+                if resume_path:
+                    # the helper's CPU time counts once it has ended (cpu_seconds); while it runs, as it reports it
+                    helper_cpu = helper.cpu_s if helper is not None else 0.0
+                    spent = {"wall": prior["wall"] + time.time() - w0, "cpu": prior["cpu"] + cpu_seconds() - c0 + helper_cpu}
+                    save_resume_state(resume_path, {
+                        "model": model.state_dict(), "opt": opt.state_dict(), "drill": drill.getstate(), "step": step + 1,
+                        "steps": steps, "pool": len(pool), "history": history, "running": running, "per_task": per_task,
+                        "time_s": spent})
+                if on_checkpoint:
+                    on_checkpoint(step + 1)
+                model.train()
     finally:
         if helper is not None:
             helper.close()
+    model.eval()
+    return history
 
 
 def _step_loss(model, batch, drill, copy_rows, copy_weight, helper):
@@ -115,42 +151,3 @@ def _step_loss(model, batch, drill, copy_rows, copy_weight, helper):
     their_rows, their_copy = helper.add_to(model)
     copy_mean = (copy_sum.item() + their_copy) / totals[1] if drill_rows else None
     return torch.cat([rows, torch.tensor(their_rows, dtype=rows.dtype)]), copy_mean
-
-
-def _sft_steps(model, opt, batches, steps, first, lr, warmup, lr_floor, log, log_every, drill, copy_rows, copy_weight,
-               history, running, per_task, prior, pool, t0, checkpoint_every, resume_path, on_checkpoint, helper):
-    w0, c0 = time.time(), cpu_seconds()
-    for step in range(first, steps):
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, steps, lr, warmup, lr_floor)
-        batch = batches[step % len(batches)]
-        opt.zero_grad()
-        rows, copy_loss = _step_loss(model, batch, drill, copy_rows, copy_weight, helper)
-        if copy_loss is not None:
-            per_task.setdefault("copy", []).append(copy_loss)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        running.append(rows.mean().item())
-        for ex, value in zip(batch, rows.tolist()):
-            per_task.setdefault(ex.task, []).append(value)
-        if (step + 1) % log_every == 0 or step == steps - 1:
-            mean = sum(running) / len(running)
-            tasks = {t: round(sum(v) / len(v), 4) for t, v in sorted(per_task.items())}
-            history.append({"step": step + 1, "loss": round(mean, 4), **tasks})
-            log(f"sft step {step + 1}/{steps} loss {mean:.4f} {tasks} "
-                f"lr {opt.param_groups[0]['lr']:.2e} {time.time() - t0:.0f}s")
-            running, per_task = [], {}
-        if checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-            if resume_path:
-                # the helper's CPU time counts once it has ended (cpu_seconds); while it runs, as it reports it
-                helper_cpu = helper.cpu_s if helper is not None else 0.0
-                spent = {"wall": prior["wall"] + time.time() - w0, "cpu": prior["cpu"] + cpu_seconds() - c0 + helper_cpu}
-                save_resume_state(resume_path, {
-                    "model": model.state_dict(), "opt": opt.state_dict(), "drill": drill.getstate(), "step": step + 1,
-                    "steps": steps, "pool": len(pool), "history": history, "running": running, "per_task": per_task,
-                    "time_s": spent})
-            if on_checkpoint:
-                on_checkpoint(step + 1)
-            model.train()
-    model.eval()
-    return history

@@ -83,6 +83,11 @@ def test_cpu_seconds_count_a_finished_helper():
     assert cpu_seconds() - before > 0.2  # the helper started Python and imported torch: its seconds count
 
 
-def test_procs_must_be_one_or_two():
+def test_procs_must_be_one_or_two_and_two_needs_halves_to_split():
+    pool = mixed_pool("train", 10, 3)
     with pytest.raises(ValueError, match="procs"):
-        train_sft(LlamaForCausalLM(CFG), mixed_pool("train", 10, 3), 2, 4, 1e-3, 1, log=lambda s: None, procs=3)
+        train_sft(LlamaForCausalLM(CFG), pool, 2, 4, 1e-3, 1, log=lambda s: None, procs=3)
+    with pytest.raises(ValueError, match="batch_size >= 2"):
+        train_sft(LlamaForCausalLM(CFG), pool, 2, 1, 1e-3, 1, log=lambda s: None, procs=2)
+    with pytest.raises(ValueError, match="copy_rows 0 or >= 2"):
+        train_sft(LlamaForCausalLM(CFG), pool, 2, 4, 1e-3, 1, log=lambda s: None, copy_rows=1, procs=2)
