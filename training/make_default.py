@@ -17,12 +17,14 @@ import argparse
 import copy
 import hashlib
 import json
+import multiprocessing
 import os
 import platform
 import random
 import shlex
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 # One BLAS thread unless asked otherwise: with OpenBLAS's own threads the "1 thread" run used more
 # than a core on the shared machine (CPU time above wall time). Must be set before torch loads.
@@ -56,7 +58,8 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             rl_steps=500, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_soft_lr=1e-4, rl_warmup=5, rl_gamma=0.1,
             think_budget=64, answer_budget=10, val_n=150,
             save_every=300)
-SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, latent_steps=10, save_every=10,
+SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, sft_procs=1, latent_steps=10,
+             save_every=10,
              latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, think_budget=24)
 RL_VARIANTS = ("hard", "soft", "fuzzy")
 SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_lr_floor", "sft_warmup",
@@ -75,8 +78,13 @@ def rl_lr(hp, variant):
     return hp["rl_lr"] if variant == "hard" else hp["rl_soft_lr"]
 
 
-def log(msg, _t0=time.time(), _c0=cpu_seconds()):
-    print(f"[{time.time() - _t0:7.1f}s wall {cpu_seconds() - _c0:7.1f}s cpu] {msg}", flush=True)
+LOG_START = time.time()
+
+
+def log(msg, _t0=None, _c0=cpu_seconds()):
+    """A line with the wall seconds since the run began (`_t0`: an RL worker passes its parent's start)
+    and this process's CPU seconds."""
+    print(f"[{time.time() - (_t0 or LOG_START):7.1f}s wall {cpu_seconds() - _c0:7.1f}s cpu] {msg}", flush=True)
 
 
 class Clock:
@@ -95,12 +103,17 @@ class Clock:
                 self.w, self.c = time.time(), cpu_seconds()
 
             def __exit__(self, *exc):
-                saved = clock.reused.get(name)
-                before = clock.prior.get(name, {"wall": 0, "cpu": 0})
-                clock.times[f"{name}_wall_s"] = saved["wall"] if saved else round(before["wall"] + time.time() - self.w)
-                clock.times[f"{name}_cpu_s"] = saved["cpu"] if saved else round(before["cpu"] + cpu_seconds() - self.c)
+                clock.record(name, time.time() - self.w, cpu_seconds() - self.c)
 
         return _Stage()
+
+    def record(self, name, wall, cpu):
+        """A stage's time: what this run spent (`wall`, `cpu`), plus what an interrupted run spent on it
+        before; or, for reused weights, what the run that trained them spent."""
+        saved = self.reused.get(name)
+        before = self.prior.get(name, {"wall": 0, "cpu": 0})
+        self.times[f"{name}_wall_s"] = saved["wall"] if saved else round(before["wall"] + wall)
+        self.times[f"{name}_cpu_s"] = saved["cpu"] if saved else round(before["cpu"] + cpu)
 
 
 def stage_digest(hp, keys):
@@ -162,8 +175,38 @@ def default_times(times, rl):
     if "hard" not in variants:
         return {}
     others = [v for v in variants if v != "hard"]
-    return {f"default_{kind}_s": times[f"total_{kind}_s"] - sum(times[f"rl_{v}_{kind}_s"] for v in others)
-            for kind in ("wall", "cpu")}
+    out = {f"default_{kind}_s": times[f"total_{kind}_s"] - sum(times[f"rl_{v}_{kind}_s"] for v in others)
+           for kind in ("wall", "cpu")}
+    if "rl_variants_wall_s" in times:  # the variants ran side by side: rl-hard alone would have taken its own wall
+        out["default_wall_s"] = times["total_wall_s"] - times["rl_variants_wall_s"] + times["rl_hard_wall_s"]
+    return out
+
+
+def train_rl_variant(model, pool, variant, hp, seed, state, log=log):
+    """RLOO of one variant from the latent weights in `model`, with the seeds of the variant (not of its
+    place in --rl), continuing an interrupted run's `state`: returns (history, {"wall", "cpu"} seconds
+    this process spent). The same weights in-process or in an RL worker process."""
+    i = RL_VARIANTS.index(variant)
+    torch.manual_seed(seed + 10 + i)
+    w, c = time.time(), time.process_time()
+    history = train_rl(model, pool, variant, hp["rl_steps"], hp["rl_prompts"], hp["rl_group"], rl_lr(hp, variant),
+                       hp["rl_warmup"], seed + 100 + i, hp["think_budget"], hp["answer_budget"], gamma=hp["rl_gamma"],
+                       log=log, resume_path=state)
+    if os.path.exists(state):
+        os.remove(state)
+    return history, {"wall": time.time() - w, "cpu": time.process_time() - c}
+
+
+def rl_worker(latent_state, cfg, device, threads, pool, variant, hp, seed, state, log_start):
+    """An RL variant in a process of its own (--rl-procs): RL rolls out one token at a time on one
+    thread, so the variants train side by side on the cores."""
+    torch.set_num_threads(threads)
+    model = LlamaForCausalLM(cfg).to(device)  # before the seed: its initial weights draw from the global RNG
+    model.load_state_dict(latent_state)
+    model.eval()
+    history, spent = train_rl_variant(model, pool, variant, hp, seed, state,
+                                      log=lambda msg: log(msg, _t0=log_start))
+    return {k: v.cpu() for k, v in model.state_dict().items()}, history, spent
 
 
 def main(argv=None):
@@ -180,6 +223,8 @@ def main(argv=None):
     ap.add_argument("--smoke", action="store_true", help="tiny model and schedule (a minute)")
     ap.add_argument("--seed", type=int, default=4321)
     ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda (results differ from CPU in the last bits)")
+    ap.add_argument("--rl-procs", type=int, default=2,
+                    help="RL variants trained side by side, each in a process of its own (same weights as one by one)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads; 1 is fastest on a shared 2-core machine (OpenMP waits dominate small ops)")
     ap.add_argument("--work", default=None, help="scratch folder for the SFT and latent weights (default training/runs/NAME)")
@@ -240,21 +285,31 @@ def main(argv=None):
     models["latent"] = latent
 
     rl_pool = mixed_pool("train", 4000, args.seed + 1)
-    for variant in (v for v in args.rl.split(",") if v):
-        i = RL_VARIANTS.index(variant)  # the seeds follow the variant, not its place in --rl
-        # an interrupted RL run of the same configuration is continued with --reuse
-        state = os.path.join(work, f"rl-{variant}-{args.seed}-{stage_digest(hp, RL_KEYS)}.partial.pt")
-        interrupted_time(state, args.reuse, clock, f"rl_{variant}")
-        with clock.stage(f"rl_{variant}"):
-            torch.manual_seed(args.seed + 10 + i)
-            m = copy.deepcopy(latent)
-            histories[f"rl-{variant}"] = train_rl(
-                m, rl_pool, variant, hp["rl_steps"], hp["rl_prompts"], hp["rl_group"], rl_lr(hp, variant), hp["rl_warmup"],
-                args.seed + 100 + i, hp["think_budget"], hp["answer_budget"], gamma=hp["rl_gamma"], log=log,
-                resume_path=state)
-            if os.path.exists(state):
-                os.remove(state)
-            models[f"rl-{variant}"] = m
+    variants = [v for v in args.rl.split(",") if v]
+    # an interrupted RL run of the same configuration is continued with --reuse
+    states = {v: os.path.join(work, f"rl-{v}-{args.seed}-{stage_digest(hp, RL_KEYS)}.partial.pt") for v in variants}
+    for v in variants:
+        interrupted_time(states[v], args.reuse, clock, f"rl_{v}")
+    procs = max(1, min(args.rl_procs, len(variants)))
+    with clock.stage("rl_variants"):
+        if procs == 1:
+            for variant in variants:
+                m = copy.deepcopy(latent)
+                histories[f"rl-{variant}"], spent = train_rl_variant(m, rl_pool, variant, hp, args.seed, states[variant])
+                clock.record(f"rl_{variant}", spent["wall"], spent["cpu"])
+                models[f"rl-{variant}"] = m
+        else:
+            log(f"RL variants {', '.join(variants)} in {procs} processes")
+            latent_state = {k: v.cpu() for k, v in latent.state_dict().items()}
+            with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                jobs = {v: pool.submit(rl_worker, latent_state, cfg, args.device, args.threads, rl_pool, v, hp, args.seed,
+                                       states[v], LOG_START) for v in variants}
+                for variant, job in jobs.items():
+                    state, histories[f"rl-{variant}"], spent = job.result()
+                    m = copy.deepcopy(latent)
+                    m.load_state_dict(state)
+                    clock.record(f"rl_{variant}", spent["wall"], spent["cpu"])
+                    models[f"rl-{variant}"] = m
 
     val_scores = {}
     with clock.stage("validation"):
@@ -292,7 +347,8 @@ def main(argv=None):
             "tasks": list(TASKS), "validation_pass_at_1_greedy": val_scores,
             "loss_history": histories, "reused_weights": reused, "time_s": times,
             "parameters": parameter_count(model),
-            "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch {torch.__version__}, {args.threads} thread(s)",
+            "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch {torch.__version__}, {args.threads} thread(s), "
+                       f"RL variants in {procs} process(es)",
         }
 
     defaults = {"temperature": 0, "top_p": 1, "max_tokens": 256, "thinking_mode": "hard",

@@ -1,4 +1,6 @@
 import json
+import os
+import time
 
 import pytest
 import torch
@@ -12,6 +14,7 @@ from training.rl import sequence_log_probs, train_rl
 from training.safetensors_io import load_file
 from training.sft import sft_loss, train_sft
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CFG = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1)
 
 
@@ -275,12 +278,19 @@ def test_the_default_checkpoints_time_leaves_out_the_comparison_variants(tmp_pat
     assert make_default.default_times(times, "fuzzy,hard") == {"default_wall_s": 6600, "default_cpu_s": 6310}
     assert make_default.default_times(times, "hard") == {"default_wall_s": 8400, "default_cpu_s": 7940}
     assert make_default.default_times(times, "soft,fuzzy") == {} and make_default.default_times(times, "") == {}
-    # and a run writes them
-    make_default.main(["--smoke", "--rl", "hard,soft", "--out", str(tmp_path / "m"), "--variants", "",
-                       "--fixtures", "", "--evals", "", "--work", str(tmp_path / "work")])
-    with open(tmp_path / "m" / "reverie.json") as f:
-        t = json.load(f)["training"]["time_s"]
-    assert t["default_wall_s"] == t["total_wall_s"] - t["rl_soft_wall_s"]
+    # the variants trained side by side (--rl-procs 2): the default's command waits for rl-hard alone
+    side_by_side = dict(times, rl_variants_wall_s=3700)
+    assert make_default.default_times(side_by_side, "hard,soft,fuzzy") == {"default_wall_s": 5950, "default_cpu_s": 4630}
+    # and a run writes them, one by one and side by side
+    for procs in ("1", "2"):
+        make_default.main(["--smoke", "--rl", "hard,soft", "--out", str(tmp_path / "m"), "--variants", "", "--rl-procs",
+                           procs, "--fixtures", "", "--evals", "", "--work", str(tmp_path / "work"), "--reuse"])
+        with open(tmp_path / "m" / "reverie.json") as f:
+            training = json.load(f)["training"]
+        t = training["time_s"]
+        assert t["default_wall_s"] == t["total_wall_s"] - t["rl_variants_wall_s"] + t["rl_hard_wall_s"]
+        assert t["default_cpu_s"] == t["total_cpu_s"] - t["rl_soft_cpu_s"]
+        assert training["machine"].endswith(f"RL variants in {procs} process(es)")
 
 
 def test_a_variant_is_seeded_the_same_alone_or_with_the_others(tmp_path, monkeypatch):
@@ -297,8 +307,8 @@ def test_a_variant_is_seeded_the_same_alone_or_with_the_others(tmp_path, monkeyp
         return train_rl(model, pool, variant, *args, **kwargs)
 
     monkeypatch.setattr(make_default, "train_rl", recording_train_rl)
-    for rl in ("fuzzy", "hard,fuzzy", "fuzzy,hard"):
-        make_default.main(["--smoke", "--rl", rl, "--out", str(tmp_path / "m"), "--variants", "", "--fixtures", "",
+    for rl in ("fuzzy", "hard,fuzzy", "fuzzy,hard"):  # in this process, where the recorder is
+        make_default.main(["--smoke", "--rl", rl, "--rl-procs", "1", "--out", str(tmp_path / "m"), "--variants", "", "--fixtures", "",
                            "--evals", "", "--work", str(tmp_path / "work"), "--reuse"])
     fuzzy = [s for s in seeds if s[0] == "fuzzy"]
     assert len(fuzzy) == 3 and len(set(fuzzy)) == 1
@@ -343,7 +353,7 @@ def test_make_default_gives_soft_and_fuzzy_rl_their_own_learning_rate(tmp_path, 
         return train_rl(model, pool, variant, steps, prompts, group, lr, *args, **kwargs)
 
     monkeypatch.setattr(make_default, "train_rl", recording_train_rl)
-    make_default.main(["--smoke", "--rl", "hard,soft,fuzzy", "--out", str(tmp_path / "m"), "--variants", "",
+    make_default.main(["--smoke", "--rl", "hard,soft,fuzzy", "--rl-procs", "1", "--out", str(tmp_path / "m"), "--variants", "",
                        "--fixtures", "", "--evals", "", "--work", str(tmp_path / "work"),
                        "--set", "rl_lr=2e-4", "--set", "rl_soft_lr=3e-6"])
     assert lrs == {"hard": 2e-4, "soft": 3e-6, "fuzzy": 3e-6}
@@ -489,3 +499,43 @@ def test_sft_lr_decays_to_its_floor():
     assert cosine_lr(10, 100, 1.0, 10) == pytest.approx(1.0)
     assert cosine_lr(99, 100, 1.0, 10, 0.025) == pytest.approx(0.025, abs=1e-3)
     assert cosine_lr(99, 100, 1.0, 10) == pytest.approx(0.1, abs=1e-3)
+
+
+def _rl_in_process(start, pool, hp, state):
+    """make_default's --rl-procs 1 path: RL on a copy of the latent model in make_default's process."""
+    import copy
+
+    from training import make_default
+
+    torch.set_num_threads(1)  # --threads 1
+    model = copy.deepcopy(start)
+    history, _ = make_default.train_rl_variant(model, pool, "soft", hp, 4321, state)
+    return model.state_dict(), history
+
+
+def test_an_rl_variant_trains_the_same_weights_in_a_worker_process(tmp_path):
+    """`--rl-procs 2` trains the RL variants side by side in spawned processes: a variant's weights and
+    history must be bit for bit those of the in-process run. Starts from the committed default
+    checkpoint, whose rollouts earn rewards, so the weights move (a random model's never do)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from training import make_default
+    folder = os.path.join(ROOT, "models", open(os.path.join(ROOT, "models", "DEFAULT")).read().strip())
+    with open(os.path.join(folder, "config.json")) as f:
+        hf = json.load(f)
+    cfg = LlamaConfig(**{k: hf[k] for k in LlamaConfig.__dataclass_fields__})
+    start = LlamaForCausalLM(cfg).eval()
+    start.load_state_dict(load_file(os.path.join(folder, "model.safetensors")))
+    hp = dict(make_default.FULL, rl_steps=3, rl_prompts=2, rl_group=4, rl_warmup=1)
+    pool = mixed_pool("train", 50, 7)
+    # the in-process path (--rl-procs 1) runs in a fresh process too: this one loaded OpenBLAS with
+    # other thread settings than make_default's, and those sum in another order
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
+        here, history = ex.submit(_rl_in_process, start, pool, hp, str(tmp_path / "a.partial.pt")).result()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
+        state, worker_history, spent = ex.submit(make_default.rl_worker, start.state_dict(), cfg, "cpu", 1, pool, "soft",
+                                                 hp, 4321, str(tmp_path / "b.partial.pt"), time.time()).result()
+    assert any(not torch.equal(v, start.state_dict()[k]) for k, v in here.items())  # it learned
+    assert all(torch.equal(v, state[k]) for k, v in here.items())
+    assert [h["reward"] for h in history] == [h["reward"] for h in worker_history] and spent["cpu"] > 0
