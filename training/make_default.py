@@ -2,7 +2,7 @@
 the comparison variants of "Soft Tokens, Hard Truths" as well.
 
     python3 -m training.make_default --out models/reverie-reason-1m                  # 82-94 min on 2 CPU cores
-    python3 -m training.make_default --out models/reverie-reason-1m --rl hard,soft,fuzzy --reuse   # + ~22 min
+    python3 -m training.make_default --out models/reverie-reason-1m --rl hard,soft,fuzzy --reuse   # + ~8 min
 
 1. SFT on chain-of-thought traces of both tasks in many phrasings            -> variant `sft`
 2. the Coconut stage curriculum for reachability from it (continuous thought) -> variant `latent`
