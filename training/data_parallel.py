@@ -11,8 +11,11 @@ the two gradients is the gradient of the whole batch's mean; only the order of t
 additions differs from one process (the weights agree to the last bits at first and drift apart over a
 long run, as on another device). The run is deterministic: the split and every sum are fixed.
 """
+import ctypes
 import os
 import queue
+import signal
+import sys
 import time
 
 import torch
@@ -55,7 +58,21 @@ def part_loss(model, part, totals, copy_weight):
     return loss, rows, copy_sum
 
 
-def _helper(model, grads, jobs, results):
+def die_with_parent(parent_pid):
+    """Ends this spawned process when `parent_pid`, the run that started it, dies (killed mid-run).
+    `daemon=True` covers only a parent that exits normally; without this an SFT helper was left waiting
+    on its queue after a kill, and an RL worker would go on training and writing the resume state that
+    the restarted run reads. Linux (prctl PR_SET_PDEATHSIG); a no-op elsewhere. The states are written
+    atomically, so SIGKILL mid-save leaves the previous one."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # it died before prctl took effect
+        os._exit(1)
+
+
+def _helper(model, grads, jobs, results, parent_pid):
+    die_with_parent(parent_pid)
     torch.set_num_threads(1)
     model.train()
     while True:
@@ -83,7 +100,8 @@ class GradientHelper:
         self.cpu_s = 0.0  # the helper's CPU seconds so far, as it last reported them
         ctx = mp.get_context("spawn")  # fork after torch has started its thread pools is not safe
         self.jobs, self.results = ctx.Queue(), ctx.Queue()
-        self.process = ctx.Process(target=_helper, args=(model, self.grads, self.jobs, self.results), daemon=True)
+        self.process = ctx.Process(target=_helper, args=(model, self.grads, self.jobs, self.results, os.getpid()),
+                                   daemon=True)
         self.process.start()
 
     def submit(self, part, totals, copy_weight):

@@ -35,7 +35,7 @@ import torch  # noqa: E402
 from . import checkpoint as C
 from . import export_evals
 from .data import mixed_pool
-from .data_parallel import cpu_seconds
+from .data_parallel import cpu_seconds, die_with_parent
 from .evaluate import pass_at_1
 from .latent import train_latent
 from .model import LlamaConfig, LlamaForCausalLM, parameter_count
@@ -197,9 +197,11 @@ def train_rl_variant(model, pool, variant, hp, seed, state, log=log):
     return history, {"wall": time.time() - w, "cpu": time.process_time() - c}
 
 
-def rl_worker(latent_state, cfg, device, threads, pool, variant, hp, seed, state, log_start):
+def rl_worker(latent_state, cfg, device, threads, pool, variant, hp, seed, state, log_start, parent_pid=None):
     """An RL variant in a process of its own (--rl-procs): RL rolls out one token at a time on one
-    thread, so the variants train side by side on the cores."""
+    thread, so the variants train side by side on the cores. It dies with `parent_pid`, the run."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     torch.set_num_threads(threads)
     model = LlamaForCausalLM(cfg).to(device)  # before the seed: its initial weights draw from the global RNG
     model.load_state_dict(latent_state)
@@ -303,7 +305,7 @@ def main(argv=None):
             latent_state = {k: v.cpu() for k, v in latent.state_dict().items()}
             with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn")) as pool:
                 jobs = {v: pool.submit(rl_worker, latent_state, cfg, args.device, args.threads, rl_pool, v, hp, args.seed,
-                                       states[v], LOG_START) for v in variants}
+                                       states[v], LOG_START, os.getpid()) for v in variants}
                 for variant, job in jobs.items():
                     state, histories[f"rl-{variant}"], spent = job.result()
                     m = copy.deepcopy(latent)

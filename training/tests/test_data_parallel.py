@@ -1,6 +1,10 @@
 """The two-process SFT (data_parallel.py): the same gradient as one process, deterministic, resumable."""
 import copy
+import os
 import random
+import signal
+import sys
+import time
 
 import pytest
 import torch
@@ -91,3 +95,52 @@ def test_procs_must_be_one_or_two_and_two_needs_halves_to_split():
         train_sft(LlamaForCausalLM(CFG), pool, 2, 1, 1e-3, 1, log=lambda s: None, procs=2)
     with pytest.raises(ValueError, match="copy_rows 0 or >= 2"):
         train_sft(LlamaForCausalLM(CFG), pool, 2, 4, 1e-3, 1, log=lambda s: None, copy_rows=1, procs=2)
+
+
+def _orphan_candidate(parent_pid, pid_file):
+    from training.data_parallel import die_with_parent
+
+    die_with_parent(parent_pid)
+    with open(pid_file, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(60)
+
+
+def _killed_run(pid_file):
+    """A training run that starts a helper and is then killed (no cleanup runs)."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_orphan_candidate, args=(os.getpid(), pid_file))
+    child.start()
+    for _ in range(300):
+        if os.path.exists(pid_file):
+            break
+        time.sleep(0.1)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_helper_process_ends_when_the_run_that_started_it_is_killed(tmp_path):
+    """A killed make_default must not leave its SFT helper or RL workers running: a worker would go on
+    writing the resume state that the restarted run continues from."""
+    import multiprocessing
+
+    pid_file = str(tmp_path / "helper.pid")
+    run = multiprocessing.get_context("spawn").Process(target=_killed_run, args=(pid_file,))
+    run.start()
+    run.join(60)
+    assert run.exitcode == -signal.SIGKILL
+    helper = int(open(pid_file).read())
+    for _ in range(50):
+        if not _alive(helper):
+            break
+        time.sleep(0.1)
+    assert not _alive(helper)
