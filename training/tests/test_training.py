@@ -291,6 +291,12 @@ def test_the_default_checkpoints_time_leaves_out_the_comparison_variants(tmp_pat
         assert t["default_wall_s"] == t["total_wall_s"] - t["rl_variants_wall_s"] + t["rl_hard_wall_s"]
         assert t["default_cpu_s"] == t["total_cpu_s"] - t["rl_soft_cpu_s"]
         assert training["machine"].endswith(f"RL variants in {procs} process(es)")
+    # the default's accuracy per phrasing, trained and held-out, is validated and recorded
+    phrasings = training["validation_phrasings_greedy"]
+    assert phrasings["variant"] == training["default_variant"] and phrasings["n"] == make_default.SMOKE["val_phrasing_n"]
+    assert set(phrasings["pass_at_1"]) == {"compute", "what-is", "equals", "plus", "add", "whats", "how-much", "total",
+                                           "evaluate", "added-to", "hey-plus", "result"}
+    assert all(0 <= v <= 1 for v in phrasings["pass_at_1"].values())
 
 
 def test_a_variant_is_seeded_the_same_alone_or_with_the_others(tmp_path, monkeypatch):
