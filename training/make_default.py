@@ -185,13 +185,20 @@ def default_times(times, rl):
 
 def phrasing_validation(model, hp, seed):
     """Greedy hard-thinking accuracy of `model` on `val_phrasing_n` fresh 3-digit additions (validation
-    split) in each named phrasing, trained and held-out: the log shows at the end of the run what
-    `npm run eval:models` would later publish, and a split that learned one phrasing and lost another
-    (training/README.md: the probe that did not land) is visible before anyone serves it."""
+    split) in each named phrasing, trained and held-out, and on as many multiplications in the trained
+    phrasings: what `npm run eval:models` later publishes, in seconds. Run on the SFT as soon as it is
+    trained and on the chosen default, so that a run that learned one phrasing and lost another, or lost
+    multiplication (training/README.md: the probe that did not land), shows it in its log at the SFT's
+    end rather than after the whole run."""
+    def accuracy(examples):
+        return round(pass_at_1(model, examples, "hard", hp["think_budget"], hp["answer_budget"]), 4)
+
+    n = hp["val_phrasing_n"]
     names = [*named_phrasings("arithmetic", held_out=False), *named_phrasings("arithmetic", held_out=True)]
-    return {name: round(pass_at_1(model, generate("arithmetic", "val", hp["val_phrasing_n"], seed, phrasing=name,
-                                                  op="+", digits=(3, 3)), "hard", hp["think_budget"],
-                                  hp["answer_budget"]), 4) for name in names}
+    scores = {name: accuracy(generate("arithmetic", "val", n, seed, phrasing=name, op="+", digits=(3, 3)))
+              for name in names}
+    scores["multiplication"] = accuracy(generate("arithmetic", "val", n, seed, op="*"))
+    return scores
 
 
 def train_rl_variant(model, pool, variant, hp, seed, state, log=log):
@@ -283,6 +290,8 @@ def main(argv=None):
                                                                             os.path.join(work, f"sft-at-{step}.pt"))))
     model.eval()
     models = {"sft": model}
+    phrasing_scores = {"sft": phrasing_validation(model, hp, args.seed)}
+    log(f"validation (greedy) sft per phrasing: {phrasing_scores['sft']}")
 
     with clock.stage("latent"):
         latent = copy.deepcopy(model)
@@ -339,8 +348,8 @@ def main(argv=None):
     best = max(preference, key=lambda v: (val_scores[v]["mean"] if v in models else -1, -preference.index(v)))
     log(f"default variant by validation: {best}")
     with clock.stage("validation_phrasings"):
-        phrasing_scores = phrasing_validation(models[best], hp, args.seed)
-        log(f"validation (greedy) {best} per phrasing: {phrasing_scores}")
+        phrasing_scores[best] = phrasing_validation(models[best], hp, args.seed)
+        log(f"validation (greedy) {best} per phrasing: {phrasing_scores[best]}")
     # a reused stage counts with the time it took in the run that trained it
     times = dict(clock.times,
                  total_wall_s=round(time.time() - t_start + sum(r["wall"] for r in [*clock.reused.values(), *clock.prior.values()])),
@@ -362,7 +371,7 @@ def main(argv=None):
                    "reward": {"correct": 100, "well_formed": 10, "else": 0}, "optimizer": "AdamW",
                    "schedule": "linear warm-up + cosine"},
             "tasks": list(TASKS), "validation_pass_at_1_greedy": val_scores,
-            "validation_phrasings_greedy": {"variant": best, "n": hp["val_phrasing_n"], "pass_at_1": phrasing_scores},
+            "validation_phrasings_greedy": {"n": hp["val_phrasing_n"], "pass_at_1": phrasing_scores},
             "loss_history": histories, "reused_weights": reused, "time_s": times,
             "parameters": parameter_count(model),
             "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch {torch.__version__}, {args.threads} thread(s), "
