@@ -39,9 +39,9 @@ from .data_parallel import cpu_seconds, die_with_parent
 from .evaluate import pass_at_1
 from .latent import train_latent
 from .model import LlamaConfig, LlamaForCausalLM, parameter_count
+from .phrasings import named_phrasings
 from .rl import train_rl
 from .sft import load_resume_state, train_sft
-from .phrasings import named_phrasings
 from .tasks import DATA_VERSION, TASKS, generate
 from .tokenizer import training_text
 
@@ -59,9 +59,8 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             rl_steps=500, rl_prompts=4, rl_group=8, rl_lr=1e-4, rl_soft_lr=1e-4, rl_warmup=5, rl_gamma=0.1,
             think_budget=64, answer_budget=10, val_n=150, val_phrasing_n=50,
             save_every=300)
-SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, sft_procs=1, latent_steps=10,
-             save_every=10,
-             latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, val_phrasing_n=4, think_budget=24)
+SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, sft_procs=1,
+             latent_steps=10, save_every=10, latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, val_phrasing_n=4, think_budget=24)
 RL_VARIANTS = ("hard", "soft", "fuzzy")
 SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_lr_floor", "sft_warmup",
             "reach_share", "copy_rows", "copy_weight", "sft_procs")
@@ -324,9 +323,9 @@ def main(argv=None):
         else:
             log(f"RL variants {', '.join(variants)} in {procs} processes")
             latent_state = {k: v.cpu() for k, v in latent.state_dict().items()}
-            with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                jobs = {v: pool.submit(rl_worker, latent_state, cfg, args.device, args.threads, rl_pool, v, hp, args.seed,
-                                       states[v], LOG_START, os.getpid()) for v in variants}
+            with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn")) as workers:
+                jobs = {v: workers.submit(rl_worker, latent_state, cfg, args.device, args.threads, rl_pool, v, hp, args.seed,
+                                          states[v], LOG_START, os.getpid()) for v in variants}
                 for variant, job in jobs.items():
                     state, histories[f"rl-{variant}"], spent = job.result()
                     m = copy.deepcopy(latent)
