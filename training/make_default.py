@@ -174,12 +174,10 @@ def default_times(times, rl):
     variants = [v for v in rl.split(",") if v]
     if "hard" not in variants:
         return {}
-    others = [v for v in variants if v != "hard"]
-    out = {f"default_{kind}_s": times[f"total_{kind}_s"] - sum(times[f"rl_{v}_{kind}_s"] for v in others)
-           for kind in ("wall", "cpu")}
-    if "rl_variants_wall_s" in times:  # the variants ran side by side: rl-hard alone would have taken its own wall
-        out["default_wall_s"] = times["total_wall_s"] - times["rl_variants_wall_s"] + times["rl_hard_wall_s"]
-    return out
+    # wall: the RL stage gives way to rl-hard's own time (the variants may have run side by side);
+    # CPU: every variant's CPU counts, so the others' come off
+    return {"default_wall_s": times["total_wall_s"] - times["rl_variants_wall_s"] + times["rl_hard_wall_s"],
+            "default_cpu_s": times["total_cpu_s"] - sum(times[f"rl_{v}_cpu_s"] for v in variants if v != "hard")}
 
 
 def phrasing_validation(model, hp, seed):
