@@ -180,6 +180,26 @@ def default_times(times, rl):
             "default_cpu_s": times["total_cpu_s"] - sum(times[f"rl_{v}_cpu_s"] for v in variants if v != "hard")}
 
 
+def sft_setup(hp, seed, device):
+    """(config, freshly initialised model, training pool) of the SFT for `seed`: the data stream and
+    initial weights that make_default trains and training.screen_sft screens. The data generators
+    have random states of their own, so only `torch.manual_seed` here decides the initial weights."""
+    shares = {"reachability": hp["reach_share"], "arithmetic": 1 - hp["reach_share"]}
+    train = mixed_pool("train", hp["sft_steps"] * hp["sft_batch"] // 2 + 1000, seed, shares)
+    cfg = LlamaConfig(hidden_size=hp["hidden"], intermediate_size=hp["ffn"], num_hidden_layers=hp["layers"],
+                      num_attention_heads=hp["heads"], num_key_value_heads=hp["kv_heads"])
+    torch.manual_seed(seed)
+    return cfg, LlamaForCausalLM(cfg).to(device), train
+
+
+def run_sft(model, train, hp, seed, checkpoint_every, resume_path=None, on_checkpoint=None, log=log, log_every=25):
+    """The SFT stage with `hp`'s schedule (train_sft); `on_checkpoint(step)` every `checkpoint_every` steps."""
+    return train_sft(model, train, hp["sft_steps"], hp["sft_batch"], hp["sft_lr"], hp["sft_warmup"],
+                     lr_floor=hp["sft_lr_floor"], log=log, log_every=log_every, seed=seed, checkpoint_every=checkpoint_every,
+                     resume_path=resume_path, copy_rows=hp["copy_rows"], copy_weight=hp["copy_weight"],
+                     procs=hp["sft_procs"], on_checkpoint=on_checkpoint)
+
+
 def phrasing_validation(model, hp, seed):
     """Greedy hard-thinking accuracy of `model` on `val_phrasing_n` fresh 3-digit additions (validation
     split) in each named phrasing, trained and held-out, and on as many multiplications in the trained
@@ -266,13 +286,9 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     log(f"torch {torch.__version__} threads {torch.get_num_threads()} hp {json.dumps(hp)}")
 
-    shares = {"reachability": hp["reach_share"], "arithmetic": 1 - hp["reach_share"]}
-    train = mixed_pool("train", hp["sft_steps"] * hp["sft_batch"] // 2 + 1000, args.seed, shares)
+    cfg, model, train = sft_setup(hp, args.seed, args.device)
     val = {t: generate(t, "val", hp["val_n"], args.seed) for t in TASKS}
     test = {t: generate(t, "test", 50, export_evals.SEED) for t in TASKS}  # = the first 50 of evals/TASK.jsonl
-    cfg = LlamaConfig(hidden_size=hp["hidden"], intermediate_size=hp["ffn"], num_hidden_layers=hp["layers"],
-                      num_attention_heads=hp["heads"], num_key_value_heads=hp["kv_heads"])
-    model = LlamaForCausalLM(cfg).to(args.device)
     log(f"model {parameter_count(model)} parameters; train pool {len(train)}")
 
     histories, reused = {}, {}
@@ -280,11 +296,9 @@ def main(argv=None):
         histories["sft"], reused["sft"] = cached(
             work, "sft", args.seed, hp, SFT_KEYS, model=model, reuse=args.reuse, device=args.device, clock=clock,
             resumable=True,
-            train=lambda m, state: train_sft(m, train, hp["sft_steps"], hp["sft_batch"], hp["sft_lr"], hp["sft_warmup"],
-                                      lr_floor=hp["sft_lr_floor"], log=log, seed=args.seed, checkpoint_every=hp["save_every"], resume_path=state,
-                                      copy_rows=hp["copy_rows"], copy_weight=hp["copy_weight"], procs=hp["sft_procs"],
-                                      on_checkpoint=lambda step: torch.save(m.state_dict(),
-                                                                            os.path.join(work, f"sft-at-{step}.pt"))))
+            train=lambda m, state: run_sft(m, train, hp, args.seed, hp["save_every"], resume_path=state,
+                                           on_checkpoint=lambda step: torch.save(m.state_dict(),
+                                                                                 os.path.join(work, f"sft-at-{step}.pt"))))
     model.eval()
     models = {"sft": model}
     phrasing_scores = {"sft": phrasing_validation(model, hp, args.seed)}
