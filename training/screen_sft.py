@@ -1,6 +1,6 @@
 """Screens the default's SFT over seeds and hyper-parameter arms before an hour-long CPU retrain.
 
-    python3 -m training.screen_sft --seeds 4321,1,2 --arm base: --arm long:sft_steps=12000 --device cuda
+    python3 -m training.screen_sft --seeds 4321,1,2,3 --arm new: --arm old:sft_steps=8000,reach_share=0.6 --device cuda
 
 Every (arm, seed) trains make_default's SFT (the same data stream and initial weights: sft_setup) in
 a spawned process of its own, and is validated every `--every` steps and at its end: greedy hard
@@ -29,6 +29,16 @@ from .data_parallel import die_with_parent  # noqa: E402
 from .evaluate import pass_at_1  # noqa: E402
 from .phrasings import named_phrasings  # noqa: E402
 from .tasks import TASKS, generate  # noqa: E402
+
+
+def arms(texts, base):
+    """The arms of `--arm` texts over `base`, each SFT in one process: the screen puts runs side by side
+    instead of halving each run's batches (`sft_procs` 2 needs a CPU and changes only the float sums)."""
+    out = [parse_arm(t, dict(base, sft_procs=1)) for t in texts or ["base:"]]
+    bad = [label for label, hp in out if hp["sft_procs"] != 1]
+    if bad:
+        raise ValueError(f"arms {bad}: the screen runs each SFT in one process (sft_procs 1); runs already go side by side")
+    return out
 
 
 def parse_arm(text, base):
@@ -120,16 +130,13 @@ def main(argv=None):
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     base = SMOKE if args.smoke else FULL
     try:
-        arms = [parse_arm(a, base) for a in args.arm or ["base:"]]
+        screened = arms(args.arm, base)
         seeds = [int(s) for s in args.seeds.split(",") if s]
     except ValueError as e:
         ap.error(str(e))
-    bad = [label for label, hp in arms if hp["sft_procs"] != 1]
-    if bad:
-        ap.error(f"arms {bad}: the screen runs each SFT in one process (sft_procs 1); runs already go side by side")
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     open(args.out, "w").close()  # this screen's lines only
-    runs = [(label, seed, hp) for label, hp in arms for seed in seeds]
+    runs = [(label, seed, hp) for label, hp in screened for seed in seeds]
     print(f"screen: {len(runs)} runs, {args.procs} at a time, on {args.device}; torch {torch.__version__}", flush=True)
     ctx = multiprocessing.get_context("spawn")  # CUDA cannot be forked
     pending, running, t0 = list(runs), [], time.time()

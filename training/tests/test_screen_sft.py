@@ -43,5 +43,8 @@ def test_screen_arms_are_checked_before_anything_trains():
     for bad in ("sft_steps=5", "x:bogus=1", "x:sft_steps"):
         with pytest.raises(ValueError):
             screen_sft.parse_arm(bad, base)
+    # a screened run is one process whatever make_default's FULL says (runs go side by side)
+    assert [hp["sft_procs"] for _, hp in screen_sft.arms(["new:", "old:sft_steps=8000"], make_default.FULL)] == [1, 1]
+    assert screen_sft.arms([], make_default.FULL) == [("base", dict(make_default.FULL, sft_procs=1))]
     with pytest.raises(SystemExit):
         screen_sft.main(["--smoke", "--arm", "two:sft_procs=2"])
