@@ -183,6 +183,17 @@ def default_times(times, rl):
             "default_cpu_s": times["total_cpu_s"] - sum(times[f"rl_{v}_cpu_s"] for v in variants if v != "hard")}
 
 
+def with_overrides(hp, pairs):
+    """`hp` with `key=value` overrides (`--set`, screen_sft's arms), each typed like the value it replaces."""
+    out = dict(hp)
+    for kv in pairs:
+        key, eq, value = kv.partition("=")
+        if not eq or key not in hp:
+            raise ValueError(f"{kv!r} is not key=value with a hyper-parameter of make_default's FULL")
+        out[key] = type(hp[key])(value)
+    return out
+
+
 def sft_setup(hp, seed, device):
     """(config, freshly initialised model, training pool) of the SFT for `seed`: the data stream and
     initial weights that make_default trains and training.screen_sft screens. The data generators
@@ -278,15 +289,15 @@ def main(argv=None):
         ap.error(f"--rl: unknown variant {', '.join(unknown)} (choose from {', '.join(RL_VARIANTS)})")
     torch.set_num_threads(args.threads)
     hp = dict(SMOKE if args.smoke else FULL)
-    for kv in args.set:
-        k, v = kv.split("=", 1)
-        hp[k] = type(hp[k])(v)
+    try:
+        hp = with_overrides(hp, args.set)
+    except ValueError as e:
+        ap.error(str(e))
     name = args.name or os.path.basename(os.path.normpath(args.out))
     work = args.work or os.path.join("training", "runs", name)
     os.makedirs(work, exist_ok=True)
     t_start, c_start, clock = time.time(), cpu_seconds(), Clock()
-    random.seed(args.seed)
-    torch.manual_seed(args.seed)
+    random.seed(args.seed)  # torch's generator is seeded by sft_setup, before the initial weights
     log(f"torch {torch.__version__} threads {torch.get_num_threads()} hp {json.dumps(hp)}")
 
     cfg, model, train = sft_setup(hp, args.seed, args.device)

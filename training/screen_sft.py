@@ -22,7 +22,7 @@ import statistics
 import sys
 import time
 
-from .make_default import FULL, SMOKE, phrasing_validation, run_sft, sft_setup  # sets the BLAS threads first
+from .make_default import FULL, SMOKE, phrasing_validation, run_sft, sft_setup, with_overrides  # sets the BLAS threads first
 import torch  # noqa: E402  (after make_default, which sets the BLAS threads before torch loads)
 
 from .data_parallel import die_with_parent  # noqa: E402
@@ -46,13 +46,10 @@ def parse_arm(text, base):
     label, colon, sets = text.partition(":")
     if not label or not colon:
         raise ValueError(f"--arm {text!r}: give it a label, e.g. long:sft_steps=12000")
-    hp = dict(base)
-    for kv in filter(None, sets.split(",")):
-        key, eq, value = kv.partition("=")
-        if not eq or key not in base:
-            raise ValueError(f"--arm {text!r}: {kv!r} is not key=value with a key of make_default's FULL")
-        hp[key] = type(base[key])(value)
-    return label, hp
+    try:
+        return label, with_overrides(base, filter(None, sets.split(",")))
+    except ValueError as e:
+        raise ValueError(f"--arm {text!r}: {e}") from None
 
 
 def validate(model, hp, seed):

@@ -48,3 +48,5 @@ def test_screen_arms_are_checked_before_anything_trains():
     assert screen_sft.arms([], make_default.FULL) == [("base", dict(make_default.FULL, sft_procs=1))]
     with pytest.raises(SystemExit):
         screen_sft.main(["--smoke", "--arm", "two:sft_procs=2"])
+    with pytest.raises(SystemExit):  # make_default's --set shares the parser (with_overrides)
+        make_default.main(["--smoke", "--set", "bogus=1", "--out", "/nonexistent/never-written"])
