@@ -43,6 +43,10 @@ ARITHMETIC_HELD_OUT = {
     "added-to": "{a} added to {b} makes what?",
     "hey-plus": "hey can u do {a} plus {b}",
     "result": "Result of {a}+{b}, please?",
+    # added on 2026-12-04 from a blind check of wordings no template, evaluation set or probe had used
+    # (training/README.md); they were not used to choose anything
+    "increased-by": "{a} increased by {b} equals?",
+    "combine": "If you combine {a} with {b}, what number results?",
 }
 
 REACH_NAMED = {

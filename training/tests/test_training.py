@@ -299,7 +299,7 @@ def test_the_default_checkpoints_time_leaves_out_the_comparison_variants(tmp_pat
     assert set(phrasings["pass_at_1"]) == {"sft", training["default_variant"]}
     for scores in phrasings["pass_at_1"].values():
         assert set(scores) == {"compute", "what-is", "equals", "plus", "add", "whats", "how-much", "total",
-                               "evaluate", "added-to", "hey-plus", "result", "multiplication"}
+                               "evaluate", "added-to", "hey-plus", "result", "increased-by", "combine", "multiplication"}
         assert all(0 <= v <= 1 for v in scores.values())
 
 
