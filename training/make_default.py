@@ -60,7 +60,8 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             # far noisier than hard RL's (norms 76-279 against 6-9). The same rate as hard RL, as in the
             # paper; the lower rates probed (training/README.md) kept the weights but never raised the reward.
             # 3e-5 (was 1e-4): hard RL starts from ~96% right rollouts, and at 1e-4 it drifted off an untrained
-            # phrasing (added-to 96 -> 81-92% over four runs) for no validation gain; at 3e-5 96-99%
+            # phrasing (added-to 96 -> 81-92% in four runs, two with a KL or SFT-replay term) for no validation
+            # gain; at 3e-5 96-99% (two runs)
             rl_steps=500, rl_prompts=4, rl_group=8, rl_lr=3e-5, rl_soft_lr=3e-5, rl_warmup=5, rl_gamma=0.1,
             think_budget=64, answer_budget=10, val_n=150, val_phrasing_n=50,
             save_every=300)
