@@ -1,11 +1,13 @@
 """How questions are worded: many training phrasings, and held-out ones for evaluation only.
 
 A training question is a core template (word forms, "plus", "sum of", symbols with or without
-spaces) with random surface changes: lower case, no final punctuation, a greeting or a short
-preamble before it, a thank-you after it. The HELD_OUT templates use words and orders that no
+spaces) with random surface changes: filler words after a number, lower case, no final
+punctuation, a greeting or a short preamble before it, a thank-you after it. The HELD_OUT templates use words and orders that no
 training rendering produces (tests/test_tasks.py checks it); `generate(..., phrasing=NAME)`
 renders a named template verbatim, which is how the evaluation sets are written.
 """
+
+import re
 
 # The six phrasings of issue 11 (trained on), by name.
 ARITHMETIC_NAMED = {
@@ -47,6 +49,8 @@ ARITHMETIC_HELD_OUT = {
     # (training/README.md); they were not used to choose anything
     "increased-by": "{a} increased by {b} equals?",
     "combine": "If you combine {a} with {b}, what number results?",
+    # the one wording of those blind checks that data version 3 broke (100 -> 16.5%, training/README.md)
+    "sum-colon": "Sum: {a}, {b}",
 }
 
 REACH_NAMED = {
@@ -74,6 +78,11 @@ HELD_OUT_GRAPH = ("{x} leads to {ys: and }", ", ")
 GREETINGS = ["Hi! ", "Hello! ", "Hey, ", "Hi there. ", "Good morning! ", "Quick question: ", "Question: ", "Help me: ",
              "I have a question. ", "Hello, "]
 THANKS = [" Thanks!", " Thank you.", " Thanks", " Please answer briefly."]
+# words that may follow an operand (`What is 345 apples plus 78 more?`): a small model otherwise
+# learns how many digits to copy from the words around a number instead of from where its digits
+# end, and reads `increased by 345` as a multiplication by 3 (measured, training/README.md)
+FILLER_WORDS = ["more", "apples", "units", "in total", "points", "today", "then", "exactly", "or so", "items",
+                "dollars", "again", "together", "first", "please", "as well", "here", "and so on", "overall"]
 # words between the question and its final punctuation (`Compute 3+4 for me.`)
 TRAILERS = [" for me", ", if you can", " now", ", quickly", " exactly", ", thx", " in your head", " - just the number"]
 
@@ -103,10 +112,33 @@ def _spaced(rng, template):
     return template
 
 
+def _filler(rng):
+    """One to three words: common ones or random lower-case strings (`qzt`), so no word is a cue."""
+    def word():
+        if rng.random() < 0.5:
+            return rng.choice(FILLER_WORDS)
+        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 7)))
+    return " ".join(word() for _ in range(rng.randint(1, 3)))
+
+
+def _filled(rng, template):
+    """With probability 0.4, filler words after one or both operands, where a space, punctuation or
+    the end follows the operand in the template (never inside `{a}+{b}`)."""
+    if rng.random() >= 0.4:
+        return template
+    slots = [s for s in ("{a}", "{b}") if re.search(re.escape(s) + r"(?=[ ,.?:!]|$)", template)]
+    picked = [s for s in slots if rng.random() < 0.6] or slots[-1:]
+    for s in picked:
+        template = template.replace(s, s + " " + _filler(rng), 1)
+    return template
+
+
 def render_arithmetic(rng, a, op, b, phrasing=None):
+    """The question of `a op b`, its operands in the order given (a multiplication may name its
+    one-digit factor first)."""
     if phrasing is not None:
         return {**ARITHMETIC_NAMED, **ARITHMETIC_HELD_OUT}[phrasing].format(a=a, b=b)
-    template = _spaced(rng, rng.choice(ADD_TEMPLATES if op == "+" else MUL_TEMPLATES))
+    template = _filled(rng, _spaced(rng, rng.choice(ADD_TEMPLATES if op == "+" else MUL_TEMPLATES)))
     return _surface(rng, template.format(a=a, b=b))
 
 

@@ -7,9 +7,9 @@ one path must choose a branch, while the BFS frontier (a superposition of the br
 to. Chain of thought = the BFS, level by level, each node expanded by copying its entry, until a
 child is a candidate, where it stops (`root B: B>M,K,I | M>P K>J,Q I> | P>T`). Answer = that candidate.
 
-arithmetic: a + b (1-4 digits each) or a * d (2-4 digits times one digit). Chain of thought = the
-problem restated canonically (`345+78`, whatever the phrasing), then the digit steps from the right
-with the carry. Answer = the decimal result.
+arithmetic: a + b (1-4 digits each) or a * d (2-4 digits times one digit, asked either way round).
+Chain of thought = the problem restated compactly in the question's order (`345+78`, `7*345`, whatever
+the wording), then the digit steps from the right with the carry. Answer = the decimal result.
 
 Every question is rendered in one of many phrasings (phrasings.py); the held-out phrasings there
 are used only by the evaluation sets, never by `generate`.
@@ -30,7 +30,7 @@ Example = namedtuple("Example", "task question cot answer meta")
 TASKS = ("reachability", "arithmetic")
 # Bumped whenever the generated text changes (phrasings, chains of thought), so that saved SFT / latent
 # weights of an earlier version are never reused (make_default.cached).
-DATA_VERSION = 2
+DATA_VERSION = 3
 SPLITS = ("train", "val", "test")
 NODE_NAMES = "ABCDEFGHIJKLMNOPQRST"  # capitals: a node never looks like a letter of a word
 ANSWER_FORMAT = {"reachability": re.compile(r"^[A-T]$"), "arithmetic": re.compile(r"^[0-9]{1,7}$")}
@@ -145,7 +145,9 @@ def operand(rng, digits):
     return rng.randint(10 ** (digits - 1) if digits > 1 else 0, 10 ** digits - 1)
 
 
-def arithmetic_cot(a, op, b):
+def arithmetic_cot(a, op, b, digit_first=False):
+    """`345+78 8+5+0=13 ...`: the problem restated in the question's order (`digit_first`: a
+    multiplication asked as `7*345`), then the digit steps from the right."""
     steps, carry = [], 0
     if op == "+":
         da, db = str(a)[::-1], str(b)[::-1]
@@ -159,7 +161,7 @@ def arithmetic_cot(a, op, b):
             s = int(ch) * b + carry
             steps.append(f"{ch}*{b}+{carry}={s}")
             carry = s // 10
-    return f"{a}{op}{b} " + " ".join(steps)
+    return (f"{b}{op}{a} " if digit_first else f"{a}{op}{b} ") + " ".join(steps)
 
 
 def make_arithmetic(rng, phrasing=None, op=None, digits=None):
@@ -169,8 +171,12 @@ def make_arithmetic(rng, phrasing=None, op=None, digits=None):
         a, b = operand(rng, da), operand(rng, db)
     else:
         a, b = operand(rng, digits[0] if digits else rng.randint(2, 4)), rng.randint(2, 9)
-    question = P.render_arithmetic(rng, a, op, b, phrasing)
-    return Example("arithmetic", question, arithmetic_cot(a, op, b), str(a + b if op == "+" else a * b), (a, op, b))
+    # half the multiplications name the one-digit factor first (`Multiply 7 by 345`), so that `by` or
+    # `times` before a number says nothing about its length; the meta stays (multi-digit, op, digit)
+    digit_first = op == "*" and phrasing is None and rng.random() < 0.5
+    question = P.render_arithmetic(rng, *((b, op, a) if digit_first else (a, op, b)), phrasing)
+    return Example("arithmetic", question, arithmetic_cot(a, op, b, digit_first), str(a + b if op == "+" else a * b),
+                   (a, op, b))
 
 
 GENERATORS = {"reachability": make_reachability, "arithmetic": make_arithmetic}

@@ -79,7 +79,9 @@ def test_chain_of_thought_matches_the_algorithm():
     for ex in generate("arithmetic", "train", 100, seed=4):
         canon, *steps = ex.cot.split(" ")
         a, op, b = ex.meta
-        assert canon == f"{a}{op}{b}"
+        # restated in the question's order: a multiplication may name its one-digit factor first
+        assert canon == "".join(re.findall(r"\d+", ex.question)[:1] + [op] + re.findall(r"\d+", ex.question)[1:])
+        assert canon in (f"{a}{op}{b}", f"{b}{op}{a}") and (op == "*" or canon == f"{a}{op}{b}")
         digits = [int(s.split("=")[1]) % 10 for s in steps]
         carry = int(steps[-1].split("=")[1]) // 10
         value = int("".join(map(str, reversed(digits))))
@@ -105,9 +107,16 @@ def test_chain_of_thought_matches_the_algorithm():
 
 
 def test_questions_state_their_problem():
-    for ex in generate("arithmetic", "train", 200, seed=5):
-        a, _, b = ex.meta
-        assert re.findall(r"\d+", ex.question) == [str(a), str(b)]
+    swapped = filled = 0
+    for ex in generate("arithmetic", "train", 400, seed=5):
+        a, op, b = ex.meta
+        numbers = re.findall(r"\d+", ex.question)
+        assert numbers == [str(a), str(b)] or (op == "*" and numbers == [str(b), str(a)])
+        swapped += numbers == [str(b), str(a)] and a != b
+        # words after an operand: a number is not always followed by an operator or the question's end
+        filled += bool(re.search(r"\d+ (?!plus|and|times|to|by|\+|\*|x|=|is|summed|multiplied|equals|gives)[a-z]+",
+                                 ex.question.lower()))
+    assert swapped > 20 and filled > 60
     for ex in generate("reachability", "train", 200, seed=5):
         adjacency, root, cands = ex.meta
         for x, ys in adjacency:  # each node's entry, children in order
