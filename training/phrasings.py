@@ -2,9 +2,10 @@
 
 A training question is a core template (word forms, "plus", "sum of", symbols with or without
 spaces) with random surface changes: filler words after a number, lower case, no final
-punctuation, a greeting or a short preamble before it, a thank-you after it. The HELD_OUT templates use words and orders that no
-training rendering produces (tests/test_tasks.py checks it); `generate(..., phrasing=NAME)`
-renders a named template verbatim, which is how the evaluation sets are written.
+punctuation, a greeting or a short preamble before it, a thank-you after it. The HELD_OUT
+templates use words and orders that no training rendering produces (tests/test_tasks.py checks
+it); `generate(..., phrasing=NAME)` renders a named template verbatim, which is how the
+evaluation sets are written.
 """
 
 import re
