@@ -246,7 +246,7 @@ def copy_warning(history, last=8, formed_below=1.0):
         return None
     return (f"WARNING: the SFT's copy drill loss is {sum(copy) / len(copy):.2f} at its end (below {formed_below} "
             "once the copy forms): the model never learned to copy by content, so reachability will stay far "
-            "below the committed weights'; another --seed is the known remedy (training/README.md)")
+            "below the committed weights' (training/README.md: what hindered the copy before)")
 
 
 def train_rl_variant(model, pool, variant, hp, seed, state, log=log):

@@ -560,7 +560,7 @@ def test_the_run_warns_when_the_sft_never_learned_to_copy():
     # the copy drill's losses at the end of the data-version-4 run of seed 4321 (never formed) and
     # of the committed data-version-3 run (formed at step ~2700)
     warning = make_default.copy_warning(history([2.39, 2.41, 2.45, 2.43, 2.40, 2.44, 2.42, 2.43]))
-    assert warning and "2.42" in warning and "--seed" in warning
+    assert warning and "2.42" in warning and "training/README.md" in warning
     assert make_default.copy_warning(history([2.6] * 20 + [0.08] * 8)) is None
     assert make_default.copy_warning(history([0.08] * 7 + [2.5])) is None  # one noisy entry is not a run without the copy
     assert make_default.copy_warning([{"step": 25, "loss": 0.1, "reachability": 0.1}]) is None  # copy_rows 0: no drill
