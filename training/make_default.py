@@ -242,9 +242,10 @@ def copy_warning(history, last=8, formed_below=1.0):
     and reachability validated at 74% against 96-97% (training/README.md, data version 4). The mean
     over the last `last` log entries rides over one noisy entry."""
     copy = [h["copy"] for h in history[-last:] if "copy" in h]
-    if not copy or sum(copy) / len(copy) < formed_below:
+    mean = sum(copy) / len(copy) if copy else 0.0  # no drill (copy_rows 0): nothing to warn of
+    if mean < formed_below:
         return None
-    return (f"WARNING: the SFT's copy drill loss is {sum(copy) / len(copy):.2f} at its end (below {formed_below} "
+    return (f"WARNING: the SFT's copy drill loss is {mean:.2f} at its end (below {formed_below} "
             "once the copy forms): the model never learned to copy by content, so reachability will stay far "
             "below the committed weights' (training/README.md: what hindered the copy before)")
 
