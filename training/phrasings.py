@@ -31,6 +31,13 @@ ADD_TEMPLATES = list(ARITHMETIC_NAMED.values()) + [
     "Sum {a} and {b}, thanks.", "The sum of {a} and {b} is?", "Work out {a}+{b} for me.", "{a} plus {b} gives?",
     "{a} and {b}: their sum?", "Sum up {a} and {b} quickly.",
 ]
+# Additions whose operands are a comma list (`Add up 345, 78.`), in 10% of the additions: without
+# them data version 3 broke `Sum: a, b` (100 -> 16.5%) and its family, 17-77% (training/README.md).
+COMMA_TEMPLATES = [
+    "Add up {a}, {b}.", "{a}, {b} - total?", "What is the sum of {a}, {b}?", "Numbers {a}, {b}: add them.",
+    "Please sum {a}, {b}", "{a}, {b}. Their sum?",
+]
+COMMA_SHARE = 0.1  # 30% stopped the copy drill's induction head forming in two runs (training/README.md)
 MUL_TEMPLATES = [
     "Compute {a}*{b}.", "What is {a}*{b}?", "{a} * {b} = ?", "What is {a} times {b}?", "Multiply {a} by {b}.",
     "what's {a}*{b}", "{a}*{b}", "{a} times {b}", "What is the product of {a} and {b}?", "Calculate {a}*{b}.",
@@ -139,7 +146,11 @@ def render_arithmetic(rng, a, op, b, phrasing=None):
     one-digit factor first)."""
     if phrasing is not None:
         return {**ARITHMETIC_NAMED, **ARITHMETIC_HELD_OUT}[phrasing].format(a=a, b=b)
-    template = _filled(rng, _spaced(rng, rng.choice(ADD_TEMPLATES if op == "+" else MUL_TEMPLATES)))
+    if op != "+":
+        templates = MUL_TEMPLATES
+    else:
+        templates = COMMA_TEMPLATES if rng.random() < COMMA_SHARE else ADD_TEMPLATES
+    template = _filled(rng, _spaced(rng, rng.choice(templates)))
     return _surface(rng, template.format(a=a, b=b))
 
 

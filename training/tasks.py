@@ -30,7 +30,7 @@ Example = namedtuple("Example", "task question cot answer meta")
 TASKS = ("reachability", "arithmetic")
 # Bumped whenever the generated text changes (phrasings, chains of thought), so that saved SFT / latent
 # weights of an earlier version are never reused (make_default.cached).
-DATA_VERSION = 3
+DATA_VERSION = 4
 SPLITS = ("train", "val", "test")
 NODE_NAMES = "ABCDEFGHIJKLMNOPQRST"  # capitals: a node never looks like a letter of a word
 ANSWER_FORMAT = {"reachability": re.compile(r"^[A-T]$"), "arithmetic": re.compile(r"^[0-9]{1,7}$")}

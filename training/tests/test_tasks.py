@@ -149,6 +149,14 @@ def test_filler_words_follow_numbers_but_never_split_a_symbol():
     assert all(P._filled(rng, "{a}x{b}=?") == "{a}x{b}=?" for _ in range(200))
 
 
+def test_a_share_of_the_additions_lists_its_operands_with_a_comma():
+    exs = generate("arithmetic", "train", 4000, seed=8, op="+")
+    listed = [e for e in exs if re.search(rf"\b{e.meta[0]}\b[a-z ]*, {e.meta[2]}\b", e.question)]
+    assert 0.07 < len(listed) / len(exs) < 0.13  # COMMA_SHARE, with no other template listing them so
+    assert {P.COMMA_TEMPLATES[0].format(a=e.meta[0], b=e.meta[2]) for e in listed} & {e.question for e in listed}
+    assert not any(q.question.lower().startswith(("sum:", "sum ")) for q in listed)  # sum-colon's words stay held out
+
+
 def test_named_phrasings_render_verbatim():
     exs = generate("arithmetic", "test", 5, seed=1, phrasing="plus", op="+", digits=(3, 3))
     for ex in exs:
