@@ -239,7 +239,7 @@ def copy_warning(history, last=8, formed_below=1.0):
     """A warning when the SFT never learned to copy by content, else None. The copy drill's loss falls
     from about 2.6 to below 0.3 within a few hundred steps when the induction head forms (steps
     2700-4500 in the runs so far); in a run where it never formed it stayed at 2.4-2.6 to the end,
-    and reachability validated at 74% against 96-97% (training/README.md, data version 4). The mean
+    and reachability validated at 74% against 96-99% (training/README.md, data version 4's first try). The mean
     over the last `last` log entries rides over one noisy entry."""
     copy = [h["copy"] for h in history[-last:] if "copy" in h]
     mean = sum(copy) / len(copy) if copy else 0.0  # no drill (copy_rows 0): nothing to warn of

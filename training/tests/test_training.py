@@ -557,8 +557,8 @@ def test_the_run_warns_when_the_sft_never_learned_to_copy():
     def history(copy_losses):
         return [{"step": 25 * (i + 1), "loss": 0.1, "arithmetic": 0.01, "copy": c, "reachability": 0.1}
                 for i, c in enumerate(copy_losses)]
-    # drill losses like those at the end of the data-version-4 run of seed 4321 (never formed: 2.43 at
-    # step 12000) and of the committed data-version-3 run (formed at step ~2700: 0.08)
+    # drill losses like those at the end of data version 4's first try, seed 4321 (never formed: 2.43 at
+    # step 12000), and of the data-version-3 run (formed at step ~2700: 0.08)
     warning = make_default.copy_warning(history([2.39, 2.41, 2.45, 2.43, 2.40, 2.44, 2.42, 2.43]))
     assert warning and "2.42" in warning and "training/README.md" in warning
     assert make_default.copy_warning(history([2.6] * 20 + [0.08] * 8)) is None
