@@ -291,7 +291,7 @@ def main(argv=None):
                     help="where every variant's checkpoint goes (NAME-VARIANT), for `npm run eval:models`")
     ap.add_argument("--fixtures", default="test/fixtures", help="where the logits / test-set fixtures go ('' = none)")
     ap.add_argument("--evals", default="evals", help="where the evaluation sets go ('' = none)")
-    # the default alone costs ~67 of the 90-minute budget (2026-12-04: SFT 55 min on two processes); the
+    # the default alone costs ~77 of the 90-minute budget (2026-12-05: SFT 51 min on two processes, latent 18); the
     # soft / fuzzy variants of the comparison train beside rl-hard (--rl-procs) for ~8 min more
     ap.add_argument("--rl", default="hard", help="RL variants to train: hard, soft, fuzzy (comma-separated)")
     ap.add_argument("--smoke", action="store_true", help="tiny model and schedule (a minute)")
