@@ -67,11 +67,11 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             # phrasing (added-to 96 -> 81-92% in four runs, two with a KL or SFT-replay term) for no validation
             # gain; at 3e-5 96-99% (two runs)
             # RL's prompts: 200 per task, each drawn ~5 times over the 500 steps (was 4000 per task: 2000
-            # draws from 8000 prompts met a prompt once at most). The rollouts' misses are prompt-specific
-            # misreadings of the question, and on prompts it met once RL did not lower them: with the larger
-            # pool the right share of a fixed set of its training prompts stayed at 92.8 -> 92.7% (arithmetic)
-            # even at 4x the prompts per step or lr 1e-4; from 400 prompts it rose 89.8 -> 97.2%
-            # (training/README.md)
+            # draws from 8000 prompts met a prompt a quarter of a time on average). The rollouts' misses are
+            # prompt-specific misreadings of the question, and on prompts it rarely met twice RL did not
+            # lower them: with the larger pool the right share of a fixed set of its training prompts stayed
+            # at 92.8 -> 92.7% (arithmetic) even at 4x the prompts per step or lr 1e-4; from 400 prompts it
+            # rose 89.8 -> 97.2% (training/README.md)
             rl_pool=200,
             rl_steps=500, rl_prompts=4, rl_group=8, rl_lr=3e-5, rl_soft_lr=3e-5, rl_warmup=5, rl_gamma=0.1,
             think_budget=64, answer_budget=10, val_n=150, val_phrasing_n=50,
