@@ -376,6 +376,29 @@ def test_make_default_gives_soft_and_fuzzy_rl_their_own_learning_rate(tmp_path, 
         dict(hp, rl_soft_lr=3e-6), make_default.RL_KEYS)
 
 
+def test_make_default_draws_rl_prompts_from_a_pool_of_rl_pool_per_task(tmp_path, monkeypatch):
+    """RL's prompts come from `rl_pool` training questions per task (each met several times, so that RL
+    can unlearn a prompt's misses): the pool reaches train_rl, the manifest records it, and it names the
+    RL stage's resume state."""
+    from training import make_default
+
+    pools, train_rl = [], make_default.train_rl
+
+    def recording_train_rl(model, pool, variant, *args, **kwargs):
+        pools.append(pool)
+        return train_rl(model, pool, variant, *args, **kwargs)
+
+    monkeypatch.setattr(make_default, "train_rl", recording_train_rl)
+    make_default.main(["--smoke", "--rl", "hard", "--rl-procs", "1", "--out", str(tmp_path / "m"), "--variants", "",
+                       "--fixtures", "", "--evals", "", "--work", str(tmp_path / "work"), "--set", "rl_pool=7"])
+    assert len(pools) == 1 and sorted(ex.task for ex in pools[0]) == ["arithmetic"] * 7 + ["reachability"] * 7
+    training = json.loads((tmp_path / "m" / "reverie.json").read_text())["training"]
+    assert training["hyperparameters"]["rl_pool"] == 7
+    hp = dict(make_default.SMOKE)
+    assert make_default.stage_digest(hp, make_default.RL_KEYS) != make_default.stage_digest(
+        dict(hp, rl_pool=7), make_default.RL_KEYS)
+
+
 def test_make_default_can_run_the_sft_in_two_processes(tmp_path):
     """`--set sft_procs=2`: the SFT's helper process runs inside make_default, the manifest records it,
     its CPU time counts, and its weights are cached under another name than the 1-process SFT's."""
