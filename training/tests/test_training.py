@@ -305,6 +305,20 @@ def test_the_default_checkpoints_time_leaves_out_the_comparison_variants(tmp_pat
         assert all(0 <= v <= 1 for v in scores.values())
 
 
+def _record_train_rl(monkeypatch, make_default):
+    """Patches make_default's train_rl to record each call's variant, pool, lr, gamma and seeds (the
+    global torch seed and the rollout seed), and then train."""
+    calls, train_rl = [], make_default.train_rl
+
+    def recording(model, pool, variant, steps, prompts, group, lr, warmup, seed, *args, **kwargs):
+        calls.append({"variant": variant, "pool": pool, "lr": lr, "gamma": kwargs["gamma"],
+                      "seeds": (torch.initial_seed(), seed)})
+        return train_rl(model, pool, variant, steps, prompts, group, lr, warmup, seed, *args, **kwargs)
+
+    monkeypatch.setattr(make_default, "train_rl", recording)
+    return calls
+
+
 def test_a_variant_is_seeded_the_same_alone_or_with_the_others(tmp_path, monkeypatch):
     """The default command trains rl-hard alone, the comparison run all three: a variant's seeds must
     follow the variant, not its place in --rl, or `--rl fuzzy` and `--rl hard,fuzzy` would train
@@ -312,16 +326,11 @@ def test_a_variant_is_seeded_the_same_alone_or_with_the_others(tmp_path, monkeyp
     all equal, so no seed moves them.)"""
     from training import make_default
 
-    seeds, train_rl = [], make_default.train_rl
-
-    def recording_train_rl(model, pool, variant, *args, **kwargs):
-        seeds.append((variant, torch.initial_seed(), args[5]))  # the global seed and the rollout seed
-        return train_rl(model, pool, variant, *args, **kwargs)
-
-    monkeypatch.setattr(make_default, "train_rl", recording_train_rl)
+    calls = _record_train_rl(monkeypatch, make_default)
     for rl in ("fuzzy", "hard,fuzzy", "fuzzy,hard"):  # in this process, where the recorder is
         make_default.main(["--smoke", "--rl", rl, "--rl-procs", "1", "--out", str(tmp_path / "m"), "--variants", "", "--fixtures", "",
                            "--evals", "", "--work", str(tmp_path / "work"), "--reuse"])
+    seeds = [(c["variant"], *c["seeds"]) for c in calls]
     fuzzy = [s for s in seeds if s[0] == "fuzzy"]
     assert len(fuzzy) == 3 and len(set(fuzzy)) == 1
     assert len({s for s in seeds if s[0] == "hard"}) == 1 and len(set(seeds)) == 2
@@ -334,16 +343,10 @@ def test_make_default_passes_rl_gamma_to_rl_and_records_it(tmp_path, monkeypatch
     the manifest, and it names the RL stage's resume state (a run at another gamma must not continue it)."""
     from training import make_default
 
-    gammas, train_rl = [], make_default.train_rl
-
-    def recording_train_rl(model, pool, variant, *args, **kwargs):
-        gammas.append((variant, kwargs["gamma"]))
-        return train_rl(model, pool, variant, *args, **kwargs)
-
-    monkeypatch.setattr(make_default, "train_rl", recording_train_rl)
+    calls = _record_train_rl(monkeypatch, make_default)
     make_default.main(["--smoke", "--rl", "fuzzy", "--out", str(tmp_path / "m"), "--variants", "", "--fixtures", "",
                        "--evals", "", "--work", str(tmp_path / "work"), "--set", "rl_gamma=0.25"])
-    assert gammas == [("fuzzy", 0.25)]
+    assert [(c["variant"], c["gamma"]) for c in calls] == [("fuzzy", 0.25)]
     training = json.loads((tmp_path / "m" / "reverie.json").read_text())["training"]
     assert training["rl"]["noise_gamma"] == 0.25 and training["hyperparameters"]["rl_gamma"] == 0.25
     hp = dict(make_default.SMOKE)
@@ -358,17 +361,11 @@ def test_make_default_gives_soft_and_fuzzy_rl_their_own_learning_rate(tmp_path, 
     the RL stage's resume state."""
     from training import make_default
 
-    lrs, train_rl = {}, make_default.train_rl
-
-    def recording_train_rl(model, pool, variant, steps, prompts, group, lr, *args, **kwargs):
-        lrs[variant] = lr
-        return train_rl(model, pool, variant, steps, prompts, group, lr, *args, **kwargs)
-
-    monkeypatch.setattr(make_default, "train_rl", recording_train_rl)
+    calls = _record_train_rl(monkeypatch, make_default)
     make_default.main(["--smoke", "--rl", "hard,soft,fuzzy", "--rl-procs", "1", "--out", str(tmp_path / "m"), "--variants", "",
                        "--fixtures", "", "--evals", "", "--work", str(tmp_path / "work"),
                        "--set", "rl_lr=2e-4", "--set", "rl_soft_lr=3e-6"])
-    assert lrs == {"hard": 2e-4, "soft": 3e-6, "fuzzy": 3e-6}
+    assert {c["variant"]: c["lr"] for c in calls} == {"hard": 2e-4, "soft": 3e-6, "fuzzy": 3e-6}
     training = json.loads((tmp_path / "m" / "reverie.json").read_text())["training"]
     assert training["rl"]["lr"] == {"hard": 2e-4, "soft": 3e-6, "fuzzy": 3e-6}
     hp = dict(make_default.SMOKE)
@@ -382,16 +379,10 @@ def test_make_default_draws_rl_prompts_from_a_pool_of_rl_pool_per_task(tmp_path,
     RL stage's resume state."""
     from training import make_default
 
-    pools, train_rl = [], make_default.train_rl
-
-    def recording_train_rl(model, pool, variant, *args, **kwargs):
-        pools.append(pool)
-        return train_rl(model, pool, variant, *args, **kwargs)
-
-    monkeypatch.setattr(make_default, "train_rl", recording_train_rl)
+    calls = _record_train_rl(monkeypatch, make_default)
     make_default.main(["--smoke", "--rl", "hard", "--rl-procs", "1", "--out", str(tmp_path / "m"), "--variants", "",
                        "--fixtures", "", "--evals", "", "--work", str(tmp_path / "work"), "--set", "rl_pool=7"])
-    assert len(pools) == 1 and sorted(ex.task for ex in pools[0]) == ["arithmetic"] * 7 + ["reachability"] * 7
+    assert len(calls) == 1 and sorted(ex.task for ex in calls[0]["pool"]) == ["arithmetic"] * 7 + ["reachability"] * 7
     training = json.loads((tmp_path / "m" / "reverie.json").read_text())["training"]
     assert training["hyperparameters"]["rl_pool"] == 7
     hp = dict(make_default.SMOKE)
