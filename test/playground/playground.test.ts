@@ -42,6 +42,31 @@ function recordFrames(page: Page): { sent: Frame[]; received: Frame[]; all: { di
   return log;
 }
 
+/**
+ * Arms the page to press Stop (or Escape) as soon as the next turn's first answer text shows, from
+ * within the page: the whole 990-token run takes ~250 ms on the tiny model, which a round trip
+ * through the test (wait for the text, then click) can outrun on a loaded machine, leaving nothing
+ * to stop. The page handles one WebSocket message per task and runs the observer right after, so
+ * the press comes after the first delta and before any later message. Records whether Stop was
+ * enabled at that moment (`window.stopWasEnabled`).
+ */
+async function stopOnFirstAnswer(page: Page, how: 'Stop' | 'Escape'): Promise<void> {
+  // Page code as text: this project's TypeScript has no DOM types.
+  await page.evaluate(`{
+    const turns = document.querySelectorAll('.turn').length;
+    const observer = new MutationObserver(() => {
+      const answer = document.querySelectorAll('.turn')[turns]?.querySelector('.answer');
+      if (!answer?.textContent) return;
+      observer.disconnect();
+      const stop = document.getElementById('stop');
+      window.stopWasEnabled = !stop.disabled;
+      if (${JSON.stringify(how)} === 'Stop') stop.click();
+      else document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    });
+    observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+  }`);
+}
+
 it('a Chromium is installed for the browser tests (never skipped: `apt-get install -y chromium`)', () => {
   assert.ok(existsSync(CHROMIUM_PATH), `no Chromium at ${CHROMIUM_PATH}: apt-get install -y chromium`);
 });
@@ -238,12 +263,11 @@ describe('playground in headless Chromium (live server, real engine, tiny model)
     const page = await openPlayground(browser.context, live.url, KEY);
     const frames = recordFrames(page);
     const long = { mode: 'off', compare: '', max_tokens: '990', extra: NO_EOS };
-    for (const how of ['Stop', 'Escape']) {
+    for (const how of ['Stop', 'Escape'] as const) {
+      await stopOnFirstAnswer(page, how);
       const turn = await ask(page, 'hi', long, false);
-      await turn.locator('.answer').first().waitFor();
-      if (how === 'Stop') await page.getByRole('button', { name: 'Stop' }).click();
-      else await page.keyboard.press('Escape');
       await turn.locator('.run[data-status="cancelled"]').waitFor({ timeout: 10_000 });
+      assert.equal(await page.evaluate('window.stopWasEnabled'), true, how);
       const id = frames.sent.filter((m) => m.type === 'response.create').at(-1)!.id;
       assert.ok(
         frames.sent.some((m) => m.type === 'response.cancel' && m.id === id),
