@@ -40,7 +40,7 @@ from .evaluate import pass_at_1
 from .latent import train_latent
 from .model import LlamaConfig, LlamaForCausalLM, parameter_count
 from .phrasings import named_phrasings
-from .rl import train_rl
+from .rl import DIRICHLET_ALPHA, DIRICHLET_TOP_K, train_rl
 from .sft import load_resume_state, train_sft
 from .tasks import DATA_VERSION, TASKS, generate
 from .tokenizer import training_text
@@ -78,7 +78,9 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             save_every=300)
 SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, sft_procs=1,
              latent_steps=10, save_every=10, latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, val_phrasing_n=4, think_budget=24)
-RL_VARIANTS = ("hard", "soft", "fuzzy")
+# soft-dirichlet: soft thinking with Dirichlet noise on the mixture's weights (training/rl.py); not in
+# the committed run yet
+RL_VARIANTS = ("hard", "soft", "fuzzy", "soft-dirichlet")
 SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_lr_floor", "sft_warmup",
             "reach_share", "copy_rows", "copy_weight", "sft_procs")
 # hyper-parameters added after weights were cached, at the value those weights were trained with: left
@@ -300,7 +302,7 @@ def main(argv=None):
     ap.add_argument("--evals", default="evals", help="where the evaluation sets go ('' = none)")
     # the default alone costs ~77 of the 90-minute budget (2026-12-05: SFT 51 min on two processes, latent 18); the
     # soft / fuzzy variants of the comparison train beside rl-hard (--rl-procs) for ~8 min more
-    ap.add_argument("--rl", default="hard", help="RL variants to train: hard, soft, fuzzy (comma-separated)")
+    ap.add_argument("--rl", default="hard", help="RL variants to train: hard, soft, fuzzy, soft-dirichlet (comma-separated)")
     ap.add_argument("--smoke", action="store_true", help="tiny model and schedule (a minute)")
     ap.add_argument("--seed", type=int, default=4321)
     ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda (results differ from CPU in the last bits)")
@@ -422,8 +424,9 @@ def main(argv=None):
                        "thought": "last hidden state after the final norm, fed as the next input embedding",
                        "aux_loss": "thought logits -> uniform over the level's nodes; </think> after the last"},
             "rl": {"algorithm": "RLOO", "base": "latent", "noise_gamma": hp["rl_gamma"],
+                   "noise_dirichlet": {"variants": ["soft-dirichlet"], "alpha": DIRICHLET_ALPHA, "top_k": DIRICHLET_TOP_K},
                    "lr": {v: rl_lr(hp, v) for v in RL_VARIANTS},
-                   "tau": {"hard": 1.0, "soft": 0.5, "fuzzy": 1e-4},
+                   "tau": {"hard": 1.0, "soft": 0.5, "fuzzy": 1e-4, "soft-dirichlet": 0.5},
                    "reward": {"correct": 100, "well_formed": 10, "else": 0}, "optimizer": "AdamW",
                    "schedule": "linear warm-up + cosine"},
             "tasks": list(TASKS), "validation_pass_at_1_greedy": val_scores,

@@ -6,6 +6,12 @@ sample is its reward minus the mean reward of the other G-1 samples of its promp
 e~_t is a Gaussian action around e_t = softmax(logits_{t-1} / tau) . E with std sigma per coordinate,
 and a hard thinking input is a sampled token (tau 1). Log-probabilities are recomputed in one
 parallel forward over the recorded inputs, so e_t depends differentiably on the parameters.
+
+The `soft-dirichlet` variant is soft thinking whose exploration noise is on the mixture's weights
+instead (the server's `dirichlet` noise): the action of a thought is w ~ Dir(alpha * p_k) over the
+top k tokens, fed as w . E[top k], and its log-probability is the Dirichlet log-density of w. Its
+score has k - 1 dimensions a thought where the Gaussian's has d, and it carries a signal where the
+Gaussian's is noise (training/README.md, "Soft RL's exploration noise").
 """
 import math
 import random
@@ -19,7 +25,12 @@ from .sft import cosine_lr, load_resume_state, save_resume_state
 from .tasks import is_correct, is_well_formed
 
 REWARD_CORRECT, REWARD_FORMAT, REWARD_ELSE = 100.0, 10.0, 0.0
+# Dirichlet noise of the soft-dirichlet variant: concentration alpha * p over the top k (the probe's
+# setting: alpha 1 drowned the signal, 3 and 10 kept it; training/README.md)
+DIRICHLET_ALPHA, DIRICHLET_TOP_K = 3.0, 10
 VARIANT_MODES = {v: R.inference_mode(v, sample=True) for v in ("hard", "soft", "fuzzy")}
+VARIANT_MODES["soft-dirichlet"] = R.Mode("soft-dirichlet-sample", "soft", R.TAU["soft"], True, True,
+                                         dirichlet=(DIRICHLET_ALPHA, DIRICHLET_TOP_K))
 
 
 def reward(example, answer, closed):
@@ -43,11 +54,17 @@ def gaussian_log_prob(x, mean, sigma):
     return -((x - mean) ** 2).sum(-1) / (2 * sigma ** 2) - 0.5 * d * math.log(2 * math.pi * sigma ** 2)
 
 
+def dirichlet_log_prob(weights, concentration):
+    """log Dir(weights; concentration) over the last dimension (float64)."""
+    return torch.distributions.Dirichlet(concentration, validate_args=False).log_prob(weights)
+
+
 def sequence_log_probs(model, ro):
     """Sum over each row of the log-probabilities of its actions (thinking inputs and answer tokens)."""
     E = model.embedding
     gauss = ro.kinds == R.GAUSS
-    gen = torch.where(gauss.unsqueeze(-1), ro.inputs, E[ro.tokens])
+    dirichlet = ro.kinds == R.DIRICHLET
+    gen = torch.where((gauss | dirichlet).unsqueeze(-1), ro.inputs, E[ro.tokens])
     emb = torch.cat([E[ro.prompt_ids], gen], dim=1)
     mask = torch.cat([ro.prompt_mask, ro.valid], dim=1)
     positions = (mask.long().cumsum(1) - 1).clamp(min=0)
@@ -59,6 +76,11 @@ def sequence_log_probs(model, ro):
     if bool(gauss.any()):
         mean = torch.softmax(pred / ro.tau, -1) @ E
         out = torch.where(gauss, gaussian_log_prob(ro.inputs, mean, ro.sigma), out)
+    if bool(dirichlet.any()):
+        # every position holds a valid draw (rows past thinking drew too), so no NaN reaches the masked ones
+        p_top = torch.softmax(pred / ro.tau, -1).gather(-1, ro.mix_ids)
+        lp_mix = dirichlet_log_prob(ro.mix_weights, R.dirichlet_concentration(p_top, ro.alpha))
+        out = torch.where(dirichlet, lp_mix.to(out.dtype), out)
     return (out * ro.valid).sum(1)
 
 

@@ -3,7 +3,10 @@
 Thinking step (per row): the distribution p = softmax(logits / tau).
   hard:  the next input is the embedding of a token (argmax when tau == 0, else sampled from p);
   soft / fuzzy: the next input is the mixture p . E, plus Gaussian noise of per-coordinate std
-         sigma = gamma * RMS(E) when `noise` is on (tau 0.5 soft, 1e-4 fuzzy);
+         sigma = gamma * RMS(E) when `noise` is on (tau 0.5 soft, 1e-4 fuzzy); or, for a mode with
+         `dirichlet` = (alpha, k), the noise is on the mixture's weights instead (the server's
+         `dirichlet` thinking noise): w ~ Dir(alpha * p_k), p_k the top k of p renormalised, and
+         the input is w . E[top k];
   latent: the next input is the last hidden state (after the final norm) itself (Coconut).
 This is what reverie's server feeds (src/decoding/: hard-thinking.ts, soft-thinking.ts, latent.ts,
 thinking-phase.ts): distributions are over the tokenizer's ids only (the padding rows of E beyond
@@ -21,8 +24,12 @@ import torch
 
 from . import tokenizer as tok
 
-# kinds of generated positions
-NONE, GAUSS, THINK_TOKEN, ANSWER_TOKEN = 0, 1, 2, 3
+# kinds of generated positions: GAUSS and DIRICHLET are mixtures fed as recorded embeddings (with
+# Gaussian noise on the embedding, or Dirichlet noise on the weights of the top tokens)
+NONE, GAUSS, THINK_TOKEN, ANSWER_TOKEN, DIRICHLET = 0, 1, 2, 3, 4
+# Gamma draws of smaller concentrations underflow to 0 in float64; a token that far down the top k
+# gets weight ~0 either way
+MIN_CONCENTRATION = 1e-4
 
 
 @dataclass(frozen=True)
@@ -30,8 +37,9 @@ class Mode:
     name: str  # e.g. "hard-greedy", "soft-sample"
     thinking: str  # "hard" | "soft" | "fuzzy"
     tau: float  # thinking temperature (0 = argmax for hard)
-    noise: bool  # Gaussian noise on soft inputs
+    noise: bool  # noise on soft inputs: Gaussian on the embedding, or Dirichlet on the weights (below)
     sample_answer: bool
+    dirichlet: tuple = None  # (alpha, k): with `noise`, Dirichlet noise on the top k's weights, not Gaussian
 
 
 TAU = {"hard": 1.0, "soft": 0.5, "fuzzy": 1e-4, "latent": 0.0}
@@ -52,6 +60,17 @@ def usable(logits):
     return logits.masked_fill(torch.arange(logits.shape[-1], device=logits.device) >= tok.NUM_TOKENS, float("-inf"))
 
 
+def dirichlet_concentration(p_top, alpha):
+    """alpha * p_k, with p_k the top-k probabilities renormalised (float64; see MIN_CONCENTRATION)."""
+    return (alpha * p_top / p_top.sum(-1, keepdim=True)).double().clamp(min=MIN_CONCENTRATION)
+
+
+def sample_dirichlet(concentration, generator=None):
+    """Dir(concentration) over the last dimension, from Gamma draws (torch.distributions takes no generator)."""
+    g = torch._standard_gamma(concentration, generator=generator).clamp(min=1e-300)
+    return g / g.sum(-1, keepdim=True)
+
+
 def embedding_rms(model):
     return model.embedding.detach().pow(2).mean().sqrt().item()
 
@@ -61,7 +80,7 @@ class Rollout:
     prompt_ids: torch.Tensor  # [B, Lp] left-padded
     prompt_mask: torch.Tensor  # [B, Lp] bool
     inputs: torch.Tensor  # [B, T, d] generated inputs actually fed (recorded only)
-    kinds: torch.Tensor  # [B, T] NONE / GAUSS / THINK_TOKEN / ANSWER_TOKEN
+    kinds: torch.Tensor  # [B, T] NONE / GAUSS / THINK_TOKEN / ANSWER_TOKEN / DIRICHLET
     tokens: torch.Tensor  # [B, T] token fed (shadow token for soft steps)
     valid: torch.Tensor  # [B, T] bool: position was part of the row's sequence
     sigma: float
@@ -69,6 +88,11 @@ class Rollout:
     answers: list  # decoded answer strings
     well_formed_end: list  # answer closed by <|im_end|> within the budget
     think_lengths: list
+    # Dirichlet modes (recorded only, else empty): the top k ids and the drawn weights of every step
+    # (drawn for every row, so every position has a valid draw), and alpha
+    mix_ids: torch.Tensor = None  # [B, T, k]
+    mix_weights: torch.Tensor = None  # [B, T, k] float64
+    alpha: float = 0.0
 
 
 def left_pad(prompts):
@@ -96,7 +120,8 @@ def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33
     n_think = torch.zeros(b, dtype=torch.long, device=dev)
     answer_tokens = [[] for _ in range(b)]
     closed = [False] * b
-    rec_inputs, rec_kinds, rec_tokens, rec_valid = [], [], [], []
+    rec_inputs, rec_kinds, rec_tokens, rec_valid, rec_mix = [], [], [], [], []
+    dirichlet = mode.dirichlet if mode.noise and mode.thinking in ("soft", "fuzzy") else None
     key_mask = mask
     for _ in range(think_budget + answer_budget + 1):
         if bool((phase == 2).all()):
@@ -123,16 +148,23 @@ def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33
         else:
             think_tok = argmax  # shadow token
             p = torch.softmax(logits / mode.tau, -1)
-            think_in = p @ E
-            if mode.noise:
-                think_in = think_in + sigma * torch.randn(think_in.shape, generator=generator, device=dev)
+            if dirichlet:
+                alpha, k = dirichlet
+                p_top, top_ids = p.topk(k, -1)
+                weights = sample_dirichlet(dirichlet_concentration(p_top, alpha), generator)
+                think_in = (weights.to(E.dtype).unsqueeze(-1) * E[top_ids]).sum(1)
+                rec_mix.append((top_ids, weights))
+            else:
+                think_in = p @ E
+                if mode.noise:
+                    think_in = think_in + sigma * torch.randn(think_in.shape, generator=generator, device=dev)
             soft = think_tok != tok.END_THINK
         over = thinking & (n_think >= think_budget)
         think_tok = torch.where(over, torch.full_like(think_tok, tok.END_THINK), think_tok)
         soft = soft & ~over
         kind = torch.full((b,), NONE, dtype=torch.long, device=dev)
         if mode.thinking != "latent":
-            kind[thinking & soft] = GAUSS
+            kind[thinking & soft] = DIRICHLET if dirichlet else GAUSS
         if mode.thinking == "hard" and mode.tau > 0:
             kind[thinking & ~over] = THINK_TOKEN
         kind[answering] = ANSWER_TOKEN
@@ -173,4 +205,7 @@ def generate(model, prompts, mode, think_budget=64, answer_budget=12, gamma=0.33
         valid=torch.stack(rec_valid, 1) if record else empty.bool(),
         sigma=sigma, tau=mode.tau, answers=answers, well_formed_end=closed,
         think_lengths=(n_think - 1).clamp(min=0).tolist(),
+        mix_ids=torch.stack([i for i, _ in rec_mix], 1) if record and dirichlet else empty.long(),
+        mix_weights=torch.stack([w for _, w in rec_mix], 1) if record and dirichlet else empty.double(),
+        alpha=dirichlet[0] if dirichlet else 0.0,
     )

@@ -63,7 +63,7 @@ function checkpoints(modelsDir: string, variantsDir: string): { list: Checkpoint
       }
     }
   }
-  const order = ['sft', 'latent', 'rl-hard', 'rl-soft', 'rl-fuzzy'];
+  const order = ['sft', 'latent', 'rl-hard', 'rl-soft', 'rl-fuzzy', 'rl-soft-dirichlet'];
   list.sort((a, b) => order.indexOf(a.variant) - order.indexOf(b.variant));
   return { list, default: main };
 }

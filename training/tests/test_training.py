@@ -11,7 +11,7 @@ from training.checkpoint import save_checkpoint
 from training.data import mixed_pool, prompt_ids, sft_batch
 from training.model import LlamaConfig, LlamaForCausalLM
 from training.phrasings import named_phrasings
-from training.rl import sequence_log_probs, train_rl
+from training.rl import VARIANT_MODES, dirichlet_log_prob, sequence_log_probs, train_rl
 from training.safetensors_io import load_file
 from training.sft import sft_loss, train_sft
 
@@ -114,6 +114,58 @@ def test_policy_gradient_step_raises_the_log_prob_of_a_rewarded_soft_sample():
     assert (ro.kinds == R.GAUSS).sum() > 0
     adv = torch.tensor([1.0, -1.0])
     opt = torch.optim.SGD(m.parameters(), lr=1e-4)
+    before = sequence_log_probs(m, ro).detach()
+    (-(adv * sequence_log_probs(m, ro)).mean()).backward()
+    opt.step()
+    after = sequence_log_probs(m, ro).detach()
+    assert after[0] > before[0] and after[1] < before[1], (before, after)
+
+
+def test_a_dirichlet_rollout_feeds_its_drawn_weights_and_scores_them():
+    """soft-dirichlet: each thought is w . E[top k] for weights w drawn from Dir(alpha * p_k), and the RL
+    loss scores it by the Dirichlet log-density of the recorded w under the recomputed top k of p."""
+    torch.manual_seed(0)
+    m = LlamaForCausalLM(CFG).eval()
+    exs = mixed_pool("train", 3, seed=0)
+    mode = VARIANT_MODES["soft-dirichlet"]
+    alpha, k = mode.dirichlet
+    run = lambda seed: R.generate(m, [prompt_ids(e) for e in exs], mode, 8, 4, generator=torch.Generator().manual_seed(seed),
+                                  record=True)
+    ro = run(3)
+    mix = ro.kinds == R.DIRICHLET
+    assert mix.sum() > 0 and (ro.kinds == R.GAUSS).sum() == 0 and ro.alpha == alpha
+    assert ro.mix_ids.shape == ro.mix_weights.shape == (*ro.kinds.shape, k)
+    assert torch.equal(run(3).mix_weights, ro.mix_weights) and not torch.equal(run(4).mix_weights, ro.mix_weights)
+    E = m.embedding.detach()
+    fed = (ro.mix_weights.float().unsqueeze(-1) * E[ro.mix_ids]).sum(2)
+    assert (ro.inputs - fed)[mix].abs().max() < 1e-5
+    with torch.no_grad():
+        mask = torch.cat([ro.prompt_mask, ro.valid], 1)
+        emb = torch.cat([E[ro.prompt_ids], torch.where(mix.unsqueeze(-1), ro.inputs, E[ro.tokens])], 1)
+        logits = m(emb, (mask.long().cumsum(1) - 1).clamp(min=0), mask)[0]
+        lp = ro.prompt_ids.shape[1]
+        p = torch.softmax(R.usable(logits[:, lp - 1:-1]) / ro.tau, -1)
+    top_p, top_ids = p.topk(k, -1)
+    assert torch.equal(top_ids[mix], ro.mix_ids[mix])
+    thoughts = (dirichlet_log_prob(ro.mix_weights, R.dirichlet_concentration(top_p, alpha)) * mix).sum(1)
+    # the answer tokens' part, from the same recomputation
+    token_lp = torch.log_softmax(R.usable(logits[:, lp - 1:-1]), -1).gather(-1, ro.tokens.unsqueeze(-1)).squeeze(-1)
+    answer = (token_lp * ((ro.kinds == R.ANSWER_TOKEN) & ro.valid)).sum(1)
+    ours = sequence_log_probs(m, ro)
+    assert torch.allclose(ours.detach().double(), thoughts + answer.double(), rtol=1e-4, atol=1e-2)
+    ours.sum().backward()
+    assert all(torch.isfinite(q.grad).all() for q in m.parameters() if q.grad is not None)
+
+
+def test_policy_gradient_step_raises_the_log_prob_of_a_rewarded_dirichlet_sample():
+    torch.manual_seed(0)
+    m = LlamaForCausalLM(CFG).eval()
+    exs = mixed_pool("train", 1, seed=0)
+    ro = R.generate(m, [prompt_ids(exs[0])] * 2, VARIANT_MODES["soft-dirichlet"], 6, 3,
+                    generator=torch.Generator().manual_seed(1), record=True)
+    assert (ro.kinds == R.DIRICHLET).sum() > 0
+    adv = torch.tensor([1.0, -1.0])
+    opt = torch.optim.SGD(m.parameters(), lr=1e-5)
     before = sequence_log_probs(m, ro).detach()
     (-(adv * sequence_log_probs(m, ro)).mean()).backward()
     opt.step()
@@ -367,7 +419,7 @@ def test_make_default_gives_soft_and_fuzzy_rl_their_own_learning_rate(tmp_path, 
                        "--set", "rl_lr=2e-4", "--set", "rl_soft_lr=3e-6"])
     assert {c["variant"]: c["lr"] for c in calls} == {"hard": 2e-4, "soft": 3e-6, "fuzzy": 3e-6}
     training = json.loads((tmp_path / "m" / "reverie.json").read_text())["training"]
-    assert training["rl"]["lr"] == {"hard": 2e-4, "soft": 3e-6, "fuzzy": 3e-6}
+    assert training["rl"]["lr"] == {"hard": 2e-4, "soft": 3e-6, "fuzzy": 3e-6, "soft-dirichlet": 3e-6}
     hp = dict(make_default.SMOKE)
     assert make_default.stage_digest(hp, make_default.RL_KEYS) != make_default.stage_digest(
         dict(hp, rl_soft_lr=3e-6), make_default.RL_KEYS)
