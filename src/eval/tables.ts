@@ -125,11 +125,18 @@ export function softVsHard(task: string, reports: readonly VariantReport[]): str
   const fuzzy = p32('rl-fuzzy');
   if (!hard || !soft || !fuzzy) return null;
   const holds = soft.value >= hard.value && fuzzy.value >= hard.value;
-  const overlap = [soft, fuzzy].every((e) => e.low <= hard.high && hard.low <= e.high);
+  const overlaps = (e: Estimate) => e.low <= hard.high && hard.low <= e.high;
+  const overlap = [soft, fuzzy].every(overlaps);
+  // soft RL with Dirichlet noise on the mixture weights (not the paper's Gaussian): said apart
+  const dirichlet = p32('rl-soft-dirichlet');
   return (
     `${task}, pass@32 under hard inference: rl-hard ${cell(hard)}, rl-soft ${cell(soft)}, rl-fuzzy ${cell(fuzzy)}: ` +
     `"soft/fuzzy training ≥ hard" ${holds ? 'holds' : 'does not hold'} on the point estimates` +
-    (overlap ? ', and the intervals overlap (no significant difference).' : '.')
+    (overlap ? ', and the intervals overlap (no significant difference).' : '.') +
+    (dirichlet
+      ? ` rl-soft-dirichlet ${cell(dirichlet)}: ${dirichlet.value >= hard.value ? '≥' : '<'} rl-hard` +
+        (overlaps(dirichlet) ? ', the intervals overlapping.' : '.')
+      : '')
   );
 }
 
