@@ -80,8 +80,14 @@ describe('published tables', () => {
     ];
     assert.match(softVsHard('reachability', worse)!, /does not hold/);
     assert.doesNotMatch(s, /dirichlet/);
-    const withDirichlet = [...variants, { variant: 'rl-soft-dirichlet', report: report([mode('hard', 0.5, 0.6)]) }];
-    assert.match(softVsHard('reachability', withDirichlet)!, /holds .*\. rl-soft-dirichlet 60\.0 \[[^\]]+\]: < rl-hard\.$/);
+    const withDirichlet = [
+      ...variants,
+      { variant: 'rl-soft-dirichlet', report: report([mode('hard', 0.5, 0.6)]) },
+    ];
+    assert.match(
+      softVsHard('reachability', withDirichlet)!,
+      /holds .*\. rl-soft-dirichlet 60\.0 \[[^\]]+\]: < rl-hard\.$/,
+    );
   });
 
   it('the plot has a line per mode and panel, with escaped titles', () => {
