@@ -6,7 +6,8 @@ the comparison variants of "Soft Tokens, Hard Truths" as well.
 
 1. SFT on chain-of-thought traces of both tasks in many phrasings            -> variant `sft`
 2. the Coconut stage curriculum for reachability from it (continuous thought) -> variant `latent`
-3. RLOO with hard (and with --rl soft / fuzzy) thinking from the `latent` weights -> `rl-hard`, `rl-soft`, `rl-fuzzy`
+3. RLOO with hard (and with --rl soft / fuzzy / soft-dirichlet) thinking from the `latent` weights -> `rl-hard`,
+   `rl-soft`, `rl-fuzzy`, `rl-soft-dirichlet`
 4. choose the default by validation pass@1 under hard-greedy decoding (the server's default),
    write it to --out, every variant to --variants, the test fixtures and the evaluation sets.
 
@@ -78,8 +79,8 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             save_every=300)
 SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, sft_procs=1,
              latent_steps=10, save_every=10, latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, val_phrasing_n=4, think_budget=24)
-# soft-dirichlet: soft thinking with Dirichlet noise on the mixture's weights (training/rl.py); not in
-# the committed run yet
+# soft-dirichlet: soft thinking with Dirichlet noise on the mixture's weights (training/rl.py); the
+# published one was trained apart, from the committed run's cached latent weights (training/README.md)
 RL_VARIANTS = ("hard", "soft", "fuzzy", "soft-dirichlet")
 SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_lr_floor", "sft_warmup",
             "reach_share", "copy_rows", "copy_weight", "sft_procs")
