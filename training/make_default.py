@@ -1,5 +1,5 @@
 """One command that makes the default reasoning checkpoint (fixed seeds), and with `--rl hard,soft,fuzzy`
-the comparison variants of "Soft Tokens, Hard Truths" as well.
+the comparison variants of "Soft Tokens, Hard Truths" (and soft RL with Dirichlet noise) as well.
 
     python3 -m training.make_default --out models/reverie-reason-1m                  # ~67 min on 2 CPU cores
     python3 -m training.make_default --out models/reverie-reason-1m --rl hard,soft,fuzzy   # the comparison too: ~75 min
@@ -79,8 +79,7 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             save_every=300)
 SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, sft_procs=1,
              latent_steps=10, save_every=10, latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, val_phrasing_n=4, think_budget=24)
-# soft-dirichlet: soft thinking with Dirichlet noise on the mixture's weights (training/rl.py); the
-# published one was trained apart, from the committed run's cached latent weights (training/README.md)
+# soft-dirichlet: soft thinking with Dirichlet noise on the mixture's weights (training/rl.py)
 RL_VARIANTS = ("hard", "soft", "fuzzy", "soft-dirichlet")
 SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_lr_floor", "sft_warmup",
             "reach_share", "copy_rows", "copy_weight", "sft_procs")
