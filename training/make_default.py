@@ -41,7 +41,7 @@ from .evaluate import pass_at_1
 from .latent import train_latent
 from .model import LlamaConfig, LlamaForCausalLM, parameter_count
 from .phrasings import named_phrasings
-from .rl import DIRICHLET_ALPHA, DIRICHLET_TOP_K, train_rl
+from .rl import DIRICHLET_ALPHA, DIRICHLET_TOP_K, VARIANT_MODES, train_rl
 from .sft import load_resume_state, train_sft
 from .tasks import DATA_VERSION, TASKS, generate
 from .tokenizer import training_text
@@ -79,8 +79,9 @@ FULL = dict(hidden=128, layers=4, heads=4, kv_heads=4, ffn=512,
             save_every=300)
 SMOKE = dict(FULL, hidden=64, layers=2, heads=2, kv_heads=1, ffn=128, sft_steps=30, sft_batch=8, sft_procs=1,
              latent_steps=10, save_every=10, latent_batch=8, rl_steps=2, rl_prompts=2, rl_group=4, val_n=8, val_phrasing_n=4, think_budget=24)
-# soft-dirichlet: soft thinking with Dirichlet noise on the mixture's weights (training/rl.py)
-RL_VARIANTS = ("hard", "soft", "fuzzy", "soft-dirichlet")
+# hard, soft, fuzzy, soft-dirichlet (training/rl.py); a variant's seeds follow its place here, so new
+# variants go at the end
+RL_VARIANTS = tuple(VARIANT_MODES)
 SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_batch", "sft_lr", "sft_lr_floor", "sft_warmup",
             "reach_share", "copy_rows", "copy_weight", "sft_procs")
 # hyper-parameters added after weights were cached, at the value those weights were trained with: left
@@ -424,9 +425,10 @@ def main(argv=None):
                        "thought": "last hidden state after the final norm, fed as the next input embedding",
                        "aux_loss": "thought logits -> uniform over the level's nodes; </think> after the last"},
             "rl": {"algorithm": "RLOO", "base": "latent", "noise_gamma": hp["rl_gamma"],
-                   "noise_dirichlet": {"variants": ["soft-dirichlet"], "alpha": DIRICHLET_ALPHA, "top_k": DIRICHLET_TOP_K},
+                   "noise_dirichlet": {"variants": [v for v in RL_VARIANTS if VARIANT_MODES[v].dirichlet],
+                                       "alpha": DIRICHLET_ALPHA, "top_k": DIRICHLET_TOP_K},
                    "lr": {v: rl_lr(hp, v) for v in RL_VARIANTS},
-                   "tau": {"hard": 1.0, "soft": 0.5, "fuzzy": 1e-4, "soft-dirichlet": 0.5},
+                   "tau": {v: VARIANT_MODES[v].tau for v in RL_VARIANTS},
                    "reward": {"correct": 100, "well_formed": 10, "else": 0}, "optimizer": "AdamW",
                    "schedule": "linear warm-up + cosine"},
             "tasks": list(TASKS), "validation_pass_at_1_greedy": val_scores,

@@ -53,6 +53,7 @@ function recordFrames(page: Page): { sent: Frame[]; received: Frame[]; all: { di
 async function stopOnFirstAnswer(page: Page, how: 'Stop' | 'Escape'): Promise<void> {
   // Page code as text: this project's TypeScript has no DOM types.
   await page.evaluate(`{
+    window.stopWasEnabled = undefined;
     const turns = document.querySelectorAll('.turn').length;
     const observer = new MutationObserver(() => {
       const answer = document.querySelectorAll('.turn')[turns]?.querySelector('.answer');
