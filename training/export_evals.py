@@ -9,7 +9,11 @@ same on every run (a test checks it). One `{"question", "answer", "group"}` obje
 - arithmetic.jsonl: the same for arithmetic (additions and multiplications, 1-4 digits);
 - arithmetic-phrasings.jsonl: fresh 3-digit additions in each of the six phrasings of issue 11
   (trained) and in the held-out phrasings (never trained); the group names the phrasing;
-- reachability-phrasings.jsonl: the classic phrasing and the held-out ones.
+- reachability-phrasings.jsonl: the classic phrasing and the held-out ones;
+- arithmetic-4digit.jsonl: the hardest problems of the training distribution, 4-digit + 4-digit
+  additions and 4-digit × 1-digit multiplications, alternating (so the first n of the file are half
+  each), in random training phrasings: the default's pass@32 under hard thinking is ~95% on them,
+  where the mixed test set is at its ceiling, so the RL variants' pass@32 can differ.
 """
 import argparse
 import json
@@ -21,6 +25,7 @@ from .tasks import generate
 SEED = 20261202
 COUNTS = {"reachability": 500, "arithmetic": 500}
 PER_PHRASING = 100
+HARD_COUNT = 100  # of each kind in arithmetic-4digit.jsonl
 
 
 def rows(examples, group):
@@ -41,6 +46,9 @@ def eval_sets():
             exs = generate("reachability", "test", PER_PHRASING, SEED, phrasing=name)
             out += rows(exs, f"{'held-out' if held_out else 'trained'}: {name}")
     sets["reachability-phrasings.jsonl"] = out
+    adds = rows(generate("arithmetic", "test", HARD_COUNT, SEED + 1, op="+", digits=(4, 4)), "4-digit + 4-digit")
+    muls = rows(generate("arithmetic", "test", HARD_COUNT, SEED + 2, op="*", digits=(4,)), "4-digit × 1-digit")
+    sets["arithmetic-4digit.jsonl"] = [row for pair in zip(adds, muls) for row in pair]
     return sets
 
 

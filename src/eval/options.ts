@@ -4,7 +4,7 @@ import { parseModes } from './modes.ts';
 
 /** The flags of `reverie eval` and the zod schema that turns node:util's strings into options. */
 
-export const EVAL_USAGE = `usage: reverie eval --task reachability|arithmetic|arithmetic-phrasings|FILE.jsonl [options]
+export const EVAL_USAGE = `usage: reverie eval --task reachability|arithmetic|arithmetic-4digit|arithmetic-phrasings|FILE.jsonl [options]
   --url URL                 server (default http://127.0.0.1:8000)
   --model ID                default: the first of GET /v1/models
   --api-key KEY             bearer key (default: $OPENAI_API_KEY)

@@ -69,6 +69,27 @@ export function variantTable(task: string, reports: readonly VariantReport[]): s
   return lines.join('\n');
 }
 
+/**
+ * One inference mode's pass@k curve per training variant (`greedy`, then every k measured): where
+ * pass@32 sits near its ceiling, pass@1 and pass@8 still tell the variants apart.
+ */
+export function passAtKTable(task: string, mode: string, reports: readonly VariantReport[]): string {
+  const ks = [...new Set(reports.flatMap((v) => v.report.config.ks))].sort((a, b) => a - b);
+  const lines = [
+    `| ${task}, ${mode} inference | greedy | ${ks.map((k) => `pass@${k}`).join(' | ')} |`,
+    `|---|---|${ks.map(() => '---|').join('')}`,
+  ];
+  for (const { variant, report } of reports) {
+    const m = report.modes.find((x) => x.mode === mode);
+    if (!m) continue;
+    const at = (k: number) => m.passAtK.find((p) => p.k === k)?.estimate;
+    lines.push(
+      `| ${variant} | ${cell(m.greedy)} | ${ks.map((k) => (at(k) ? cell(at(k)!) : '–')).join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 /** Greedy accuracy per question group (phrasing) and mode. */
 export function groupTable(r: EvalReport): string {
   const lines = [

@@ -25,6 +25,7 @@ export const BUILTIN_TASKS: Record<string, string> = {
   arithmetic: 'arithmetic.jsonl',
   'arithmetic-phrasings': 'arithmetic-phrasings.jsonl',
   'reachability-phrasings': 'reachability-phrasings.jsonl',
+  'arithmetic-4digit': 'arithmetic-4digit.jsonl',
 };
 
 /** Parses JSONL text; an error names the line and the problem. */

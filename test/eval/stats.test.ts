@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { greedyRequest, NOISE_GAMMA, parseModes, sampledRequest } from '../../src/eval/modes.ts';
 import { evalFlagsSchema } from '../../src/eval/options.ts';
 import { passAtK, taskPassAtK, wilson } from '../../src/eval/pass-at-k.ts';
-import { parseQuestions } from '../../src/eval/tasks.ts';
+import { BUILTIN_TASKS, loadTask, parseQuestions } from '../../src/eval/tasks.ts';
 import { isCorrectAnswer, normaliseAnswer } from '../../src/eval/verify.ts';
 
 /** The statistics, answer checking and request bodies of `reverie eval`, by hand. */
@@ -99,6 +99,20 @@ describe('questions, modes and flags', () => {
       /f\.jsonl:2: not JSON/,
     );
     assert.throws(() => parseQuestions('\n', 'f.jsonl'), /no questions/);
+  });
+
+  it('every built-in task loads from evals/, and --n takes the first questions', () => {
+    for (const task of Object.keys(BUILTIN_TASKS)) {
+      const { name, questions } = loadTask(task);
+      assert.equal(name, task);
+      assert.ok(questions.length >= 200, `${task}: ${questions.length} questions`);
+    }
+    // arithmetic-4digit alternates its two kinds, so any first n holds both
+    const hard = loadTask('arithmetic-4digit', 4).questions;
+    assert.deepEqual(
+      hard.map((q) => q.group),
+      ['4-digit + 4-digit', '4-digit × 1-digit', '4-digit + 4-digit', '4-digit × 1-digit'],
+    );
   });
 
   it('greedy and sampled requests follow the paper’s inference modes', () => {

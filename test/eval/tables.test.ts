@@ -3,7 +3,13 @@ import { describe, it } from 'node:test';
 import { type Estimate, wilson } from '../../src/eval/pass-at-k.ts';
 import { budgetPanel, passAtKPanel, plotSvg } from '../../src/eval/plot.ts';
 import type { EvalReport, ModeSummary } from '../../src/eval/report.ts';
-import { evaluationRows, softVsHard, trainingTime, variantTable } from '../../src/eval/tables.ts';
+import {
+  evaluationRows,
+  passAtKTable,
+  softVsHard,
+  trainingTime,
+  variantTable,
+} from '../../src/eval/tables.ts';
 import { evaluationRowSchema } from '../../src/model/manifest.ts';
 
 /** What `npm run eval:models` publishes, from hand-made reports. */
@@ -88,6 +94,17 @@ describe('published tables', () => {
       softVsHard('reachability', withDirichlet)!,
       /holds .*\. rl-soft-dirichlet 60\.0 \[[^\]]+\]: < rl-hard\.$/,
     );
+  });
+
+  it('the pass@k table of one inference mode: greedy then every k, a row per variant that has the mode', () => {
+    const t = passAtKTable('arithmetic-4digit', 'latent', [
+      { variant: 'rl-hard', report: hard },
+      { variant: 'rl-soft', report: soft },
+    ]);
+    const lines = t.split('\n');
+    assert.equal(lines[0], '| arithmetic-4digit, latent inference | greedy | pass@1 | pass@32 |');
+    assert.equal(lines.length, 3, 'rl-soft has no latent mode: no row');
+    assert.match(lines[2]!, /^\| rl-hard \| 95\.0 \[[^\]]+\] \| 90\.0 \[[^\]]+\] \| 99\.0 \[[^\]]+\] \|$/);
   });
 
   it('the plot has a line per mode and panel, with escaped titles', () => {
