@@ -7,6 +7,8 @@
  * over its questions.
  */
 
+import { Rng } from '../decoding/rng.ts';
+
 /**
  * The unbiased pass@k estimator for one question.
  * @example passAtK(32, 4, 8) // ≈ 0.6826
@@ -66,4 +68,38 @@ export function taskPassAtK(correct: readonly number[], n: number, k: number): E
   let sum = 0;
   for (const c of correct) sum += passAtK(n, c, k);
   return wilson(sum / correct.length, correct.length);
+}
+
+/**
+ * The difference in pass@k between two systems on the same questions, mean of the per-question
+ * differences (b − a), with a 95% percentile-bootstrap interval over questions (resampled with a
+ * fixed seed, so the same data give the same interval). Pairing removes the spread of question
+ * difficulty that two independent intervals both carry: near a ceiling, where most questions are
+ * solved by both, their intervals overlap even when one system is better on every question that
+ * differs.
+ * @param a for each question, how many of system a's `n` samples were right
+ * @param b the same for system b, question for question
+ */
+export function pairedPassAtKDifference(
+  a: readonly number[],
+  b: readonly number[],
+  n: number,
+  k: number,
+  resamples = 10_000,
+): Estimate {
+  if (a.length !== b.length) throw new RangeError(`paired questions: ${a.length} against ${b.length}`);
+  const m = a.length;
+  if (m === 0) return { value: Number.NaN, low: -1, high: 1 };
+  const d = a.map((c, i) => passAtK(n, b[i]!, k) - passAtK(n, c, k));
+  const total = d.reduce((x, y) => x + y, 0);
+  const rng = new Rng(20261205);
+  const means = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let sum = 0;
+    for (let i = 0; i < m; i++) sum += d[Math.floor(rng.next() * m)]!;
+    means[r] = sum / m;
+  }
+  means.sort();
+  const at = (q: number) => means[Math.min(resamples - 1, Math.max(0, Math.round(q * (resamples - 1))))]!;
+  return { value: total / m, low: at(0.025), high: at(0.975) };
 }

@@ -20,6 +20,21 @@ export interface ModeSummary {
   budgets: { budget: number; accuracy: Estimate }[];
   /** Greedy accuracy per question group (JSONL `group`), in order of first appearance. */
   groups: { group: string; n: number; greedy: Estimate }[];
+  /**
+   * Each question's outcome, in file order: for failure analysis and for comparisons paired over
+   * the same questions. Absent in reports stored before it was added.
+   */
+  questions?: QuestionRecord[];
+}
+
+/** What one mode did on one question. */
+export interface QuestionRecord {
+  /** The greedy answer (message content). */
+  greedy: string;
+  /** Whether it was right. */
+  right: boolean;
+  /** Right answers among the samples (of the report's `samples`). */
+  sampledRight: number;
 }
 
 export interface EvalReport {
@@ -91,6 +106,11 @@ export function summarise(
         const mine = res.filter((_, q) => o.questions[q]!.group === group);
         return { group, n: mine.length, greedy: rate(mine.map((r) => r.greedyCorrect)) };
       }),
+      questions: res.map((r) => ({
+        greedy: r.greedyAnswer,
+        right: r.greedyCorrect,
+        sampledRight: r.sampledCorrect,
+      })),
     };
   });
   return {

@@ -38,6 +38,8 @@ export interface EvalOptions {
 /** What one mode did on one question. */
 export interface QuestionOutcome {
   greedyCorrect: boolean;
+  /** The greedy answer's text (message content). */
+  greedyAnswer: string;
   /** Thinking tokens of the greedy answer. */
   greedyThinkingTokens: number;
   /** End-to-end latency of the greedy request, ms. */
@@ -86,6 +88,7 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
   for (const mode of o.modes) {
     outcomes[mode] = o.questions.map(() => ({
       greedyCorrect: false,
+      greedyAnswer: '',
       greedyThinkingTokens: 0,
       greedyLatencyMs: 0,
       sampledCorrect: 0,
@@ -169,7 +172,8 @@ function record(
 ): void {
   const choices = r.choices ?? [];
   if (job.kind === 'greedy') {
-    out.greedyCorrect = isCorrectAnswer(answer, choices[0]?.content ?? '');
+    out.greedyAnswer = choices[0]?.content ?? '';
+    out.greedyCorrect = isCorrectAnswer(answer, out.greedyAnswer);
     out.greedyThinkingTokens = r.reasoningTokens;
     out.greedyLatencyMs = r.e2eMs;
   } else if (job.kind === 'sampled') {

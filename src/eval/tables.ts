@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { evaluationRowSchema } from '../model/manifest.ts';
-import type { Estimate } from './pass-at-k.ts';
+import { type Estimate, pairedPassAtKDifference } from './pass-at-k.ts';
 import type { EvalReport } from './report.ts';
 
 /** Manifest rows and Markdown tables from `reverie eval` reports (what `npm run eval:models` publishes). */
@@ -150,6 +150,11 @@ export function softVsHard(task: string, reports: readonly VariantReport[]): str
   const overlap = [soft, fuzzy].every(overlaps);
   // soft RL with Dirichlet noise on the mixture weights (not the paper's Gaussian): said apart
   const dirichlet = p32('rl-soft-dirichlet');
+  const paired = pairedAgainstHard(reports, [
+    'rl-soft',
+    'rl-fuzzy',
+    ...(dirichlet ? ['rl-soft-dirichlet'] : []),
+  ]);
   return (
     `${task}, pass@32 under hard inference: rl-hard ${cell(hard)}, rl-soft ${cell(soft)}, rl-fuzzy ${cell(fuzzy)}: ` +
     `"soft/fuzzy training ≥ hard" ${holds ? 'holds' : 'does not hold'} on the point estimates` +
@@ -157,7 +162,42 @@ export function softVsHard(task: string, reports: readonly VariantReport[]): str
     (dirichlet
       ? ` rl-soft-dirichlet ${cell(dirichlet)}: ${dirichlet.value >= hard.value ? '≥' : '<'} rl-hard` +
         (overlaps(dirichlet) ? ', the intervals overlapping.' : '.')
-      : '')
+      : '') +
+    (paired ? ` ${paired}` : '')
+  );
+}
+
+/** `+1.5 [−0.5, +3.0]`: a difference of proportions in percentage points. */
+function points(e: Estimate): string {
+  const p = (x: number) => {
+    const s = (100 * x).toFixed(1);
+    return s === '-0.0' || s === '0.0' ? '0.0' : x > 0 ? `+${s}` : s.replace('-', '−');
+  };
+  return `${p(e.value)} [${p(e.low)}, ${p(e.high)}]`;
+}
+
+/**
+ * Each variant against rl-hard under hard inference, paired over the same questions (pass@1 and
+ * pass@32 from the samples; src/eval/pass-at-k.ts): one sentence, or null when a report has no
+ * per-question outcomes (reports stored before they were kept).
+ */
+function pairedAgainstHard(reports: readonly VariantReport[], variants: readonly string[]): string | null {
+  const hardMode = (variant: string) =>
+    reports.find((v) => v.variant === variant)?.report.modes.find((m) => m.mode === 'hard');
+  const base = hardMode('rl-hard');
+  const samples = reports[0]!.report.samples;
+  if (!base?.questions || samples < 32) return null;
+  const parts: string[] = [];
+  for (const variant of variants) {
+    const other = hardMode(variant);
+    if (!other?.questions || other.questions.length !== base.questions.length) return null;
+    const right = (m: typeof base) => m.questions!.map((q) => q.sampledRight);
+    const at = (k: number) => points(pairedPassAtKDifference(right(base), right(other), samples, k));
+    parts.push(`${variant} − rl-hard: pass@1 ${at(1)}, pass@32 ${at(32)}`);
+  }
+  return (
+    `Paired over the same ${base.questions.length} questions (hard inference, percentage points, ` +
+    `95% bootstrap intervals): ${parts.join('; ')}.`
   );
 }
 

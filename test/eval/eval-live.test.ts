@@ -104,6 +104,12 @@ describe('reverie eval against a live server', () => {
       `${hard.thinkingTokens.greedy}`,
     );
     assert.ok(hard.latencyMs.median > 0);
+    // each question's greedy answer and right samples, in file order (failure analysis, pairing)
+    assert.equal(hard.questions!.length, 2);
+    assert.equal(hard.questions![0]!.right, true);
+    assert.equal(hard.questions![1]!.right, false);
+    assert.equal(hard.questions![1]!.sampledRight, 0, 'question 2 can never be right');
+    assert.ok(hard.questions![0]!.greedy.length > 0);
     for (const m of report.modes) {
       const values = m.passAtK.map((p) => p.estimate.value);
       assert.deepEqual(

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { greedyRequest, NOISE_GAMMA, parseModes, sampledRequest } from '../../src/eval/modes.ts';
 import { evalFlagsSchema } from '../../src/eval/options.ts';
-import { passAtK, taskPassAtK, wilson } from '../../src/eval/pass-at-k.ts';
+import { pairedPassAtKDifference, passAtK, taskPassAtK, wilson } from '../../src/eval/pass-at-k.ts';
 import { BUILTIN_TASKS, loadTask, parseQuestions } from '../../src/eval/tasks.ts';
 import { isCorrectAnswer, normaliseAnswer } from '../../src/eval/verify.ts';
 
@@ -43,6 +43,25 @@ describe('pass@k', () => {
     const e = taskPassAtK([0, 32, 16], 32, 1);
     assert.equal(e.value, 0.5);
     assert.ok(e.low < 0.5 && e.high > 0.5);
+  });
+
+  it('a paired difference sees near a ceiling what two independent intervals cannot', () => {
+    // 200 questions, both solve 188 every time; b also solves 8 of the 12 that a never does
+    const a = [...Array(188).fill(32), ...Array(12).fill(0)];
+    const b = [...Array(188).fill(32), ...Array(8).fill(5), ...Array(4).fill(0)];
+    const d = pairedPassAtKDifference(a, b, 32, 32);
+    assert.ok(Math.abs(d.value - 8 / 200) < 1e-12);
+    assert.ok(d.low > 0 && d.high >= d.value, `${d.low} ${d.high}: the interval excludes 0`);
+    const ia = taskPassAtK(a, 32, 32);
+    const ib = taskPassAtK(b, 32, 32);
+    assert.ok(ia.high > ib.low, 'the independent Wilson intervals overlap');
+    // pass@1 from the same samples: 8 questions at 5/32
+    assert.ok(Math.abs(pairedPassAtKDifference(a, b, 32, 1).value - (8 * 5) / 32 / 200) < 1e-12);
+    assert.deepEqual(pairedPassAtKDifference(a, b, 32, 32), d, 'a fixed bootstrap seed');
+    assert.deepEqual(pairedPassAtKDifference(a, a, 32, 32), { value: 0, low: 0, high: 0 });
+    const swapped = pairedPassAtKDifference(b, a, 32, 32);
+    assert.ok(swapped.value < 0 && swapped.high < 0);
+    assert.throws(() => pairedPassAtKDifference([1], [1, 2], 32, 8), RangeError);
   });
 });
 

@@ -96,6 +96,35 @@ describe('published tables', () => {
     );
   });
 
+  it('with per-question outcomes the sentence adds the differences paired over the same questions', () => {
+    // 4 questions, 32 samples: rl-soft solves question 4 once, which rl-hard never does
+    const withQuestions = (r: EvalReport, right: number[]): EvalReport => ({
+      ...r,
+      modes: r.modes.map((m) => ({
+        ...m,
+        questions: right.map((c) => ({ greedy: '1', right: c > 16, sampledRight: c })),
+      })),
+    });
+    const variants = [
+      { variant: 'rl-hard', report: withQuestions(hard, [32, 32, 32, 0]) },
+      { variant: 'rl-soft', report: withQuestions(soft, [32, 32, 32, 1]) },
+      { variant: 'rl-fuzzy', report: withQuestions(fuzzy, [32, 32, 32, 0]) },
+    ];
+    const s = softVsHard('arithmetic-4digit', variants)!;
+    assert.match(
+      s,
+      /Paired over the same 4 questions \(hard inference, percentage points, 95% bootstrap intervals\): rl-soft − rl-hard: pass@1 \+0\.8 \[0\.0, \+2\.3\], pass@32 \+25\.0 \[0\.0, \+75\.0\]; rl-fuzzy − rl-hard: pass@1 0\.0 \[0\.0, 0\.0\], pass@32 0\.0 \[0\.0, 0\.0\]\.$/,
+    );
+    // without them (reports stored before they were kept): no paired sentence
+    assert.doesNotMatch(
+      softVsHard(
+        'reachability',
+        variants.map((v) => ({ ...v, report: hard })),
+      )!,
+      /Paired/,
+    );
+  });
+
   it('the pass@k table of one inference mode: greedy then every k, a row per variant that has the mode', () => {
     const t = passAtKTable('arithmetic-4digit', 'latent', [
       { variant: 'rl-hard', report: hard },
