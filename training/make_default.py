@@ -293,6 +293,19 @@ def rl_worker(latent_state, cfg, device, threads, pool, variant, hp, seed, state
     return {k: v.cpu() for k, v in model.state_dict().items()}, history, spent
 
 
+def cpu_model():
+    """The CPU's model name as Linux reports it (the hypervisor may hide it), for the manifest: the
+    weights are the same bits only on CPUs that compute the same float sums: the same command on an
+    AMD EPYC gave other weights than on the machines the committed ones come from, whose CPU the
+    manifest did not record then (training/README.md, "The same command on another CPU")."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            line = next((x for x in f if x.startswith("model name")), "")
+    except OSError:
+        line = ""
+    return line.split(":", 1)[-1].strip() or platform.processor() or "unknown CPU"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="models/reverie-reason-1m")
@@ -330,7 +343,8 @@ def main(argv=None):
     os.makedirs(work, exist_ok=True)
     t_start, c_start, clock = time.time(), cpu_seconds(), Clock()
     random.seed(args.seed)  # torch's generator is seeded by sft_setup, before the initial weights
-    log(f"torch {torch.__version__} threads {torch.get_num_threads()} hp {json.dumps(hp)}")
+    log(f"{cpu_model()}, OpenBLAS {os.environ.get('OPENBLAS_CORETYPE', '(own pick)')}, torch {torch.__version__} "
+        f"threads {torch.get_num_threads()} hp {json.dumps(hp)}")
 
     cfg, model, train = sft_setup(hp, args.seed, args.device)
     val = {t: generate(t, "val", hp["val_n"], args.seed) for t in TASKS}
@@ -435,8 +449,9 @@ def main(argv=None):
             "validation_phrasings_greedy": {"n": hp["val_phrasing_n"], "pass_at_1": phrasing_scores},
             "loss_history": histories, "reused_weights": reused, "time_s": times,
             "parameters": parameter_count(model),
-            "machine": f"{platform.machine()} {os.cpu_count()} cpus, torch {torch.__version__}, {args.threads} thread(s), "
-                       f"RL variants in {procs} process(es)",
+            "machine": f"{cpu_model()} ({platform.machine()}, {os.cpu_count()} cpus, OpenBLAS kernels "
+                       f"{os.environ.get('OPENBLAS_CORETYPE', 'by its own pick')}), torch {torch.__version__}, "
+                       f"{args.threads} thread(s), RL variants in {procs} process(es)",
         }
 
     defaults = {"temperature": 0, "top_p": 1, "max_tokens": 256, "thinking_mode": "hard",

@@ -331,6 +331,7 @@ def test_the_default_checkpoints_time_leaves_out_the_comparison_variants(tmp_pat
         assert t["default_wall_s"] == t["total_wall_s"] - t["rl_variants_wall_s"] + t["rl_hard_wall_s"]
         assert t["default_cpu_s"] == t["total_cpu_s"] - t["rl_soft_cpu_s"]
         assert training["machine"].endswith(f"RL variants in {procs} process(es)")
+        assert training["machine"].startswith(f"{make_default.cpu_model()} (")  # the bits depend on it
     # the SFT's and the default's accuracy per phrasing, trained and held-out, and on multiplication
     phrasings = training["validation_phrasings_greedy"]
     assert phrasings["n"] == make_default.SMOKE["val_phrasing_n"]
