@@ -343,8 +343,9 @@ def main(argv=None):
     os.makedirs(work, exist_ok=True)
     t_start, c_start, clock = time.time(), cpu_seconds(), Clock()
     random.seed(args.seed)  # torch's generator is seeded by sft_setup, before the initial weights
-    log(f"{cpu_model()}, OpenBLAS {os.environ.get('OPENBLAS_CORETYPE', '(own pick)')}, torch {torch.__version__} "
-        f"threads {torch.get_num_threads()} hp {json.dumps(hp)}")
+    cpu = f"{cpu_model()} ({platform.machine()}, {os.cpu_count()} cpus, OpenBLAS kernels " \
+          f"{os.environ.get('OPENBLAS_CORETYPE', 'of its own pick')})"
+    log(f"{cpu}, torch {torch.__version__} threads {torch.get_num_threads()} hp {json.dumps(hp)}")
 
     cfg, model, train = sft_setup(hp, args.seed, args.device)
     val = {t: generate(t, "val", hp["val_n"], args.seed) for t in TASKS}
@@ -449,9 +450,8 @@ def main(argv=None):
             "validation_phrasings_greedy": {"n": hp["val_phrasing_n"], "pass_at_1": phrasing_scores},
             "loss_history": histories, "reused_weights": reused, "time_s": times,
             "parameters": parameter_count(model),
-            "machine": f"{cpu_model()} ({platform.machine()}, {os.cpu_count()} cpus, OpenBLAS kernels "
-                       f"{os.environ.get('OPENBLAS_CORETYPE', 'by its own pick')}), torch {torch.__version__}, "
-                       f"{args.threads} thread(s), RL variants in {procs} process(es)",
+            "machine": f"{cpu}, torch {torch.__version__}, {args.threads} thread(s), "
+                       f"RL variants in {procs} process(es)",
         }
 
     defaults = {"temperature": 0, "top_p": 1, "max_tokens": 256, "thinking_mode": "hard",
