@@ -20,16 +20,19 @@ def _pin_openblas_kernel():
     its generic SSE3 kernels: the default's SFT then took 0.9-1.0 s a step (steps 25-150 of two
     runs), with SkylakeX 0.49 s (the whole 8000 steps: 3885 s), one thread, 2026-12-03. OpenBLAS reads the variable when it loads, so this
     runs before anything imports torch."""
-    if "OPENBLAS_CORETYPE" in os.environ:
-        return
     try:
         with open("/proc/cpuinfo") as f:
             line = next((line for line in f if line.startswith("flags")), "")
     except OSError:
-        return
+        return None
     core = _openblas_coretype(set(line.split(":", 1)[-1].split()))
-    if core:
+    if core and "OPENBLAS_CORETYPE" not in os.environ:
         os.environ["OPENBLAS_CORETYPE"] = core
+    return core
 
 
-_pin_openblas_kernel()
+# The kernels this CPU's flags name. A user's OPENBLAS_CORETYPE wins, but other kernels sum floats in
+# another order and the run takes another path: the committed weights' command with Haswell kernels
+# (set by a machine's environment) on a CPU that runs SkylakeX ones ended with other, weaker weights,
+# and with SkylakeX its losses were the committed run's (training/README.md); make_default warns.
+CPU_CORETYPE = _pin_openblas_kernel()

@@ -33,6 +33,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
+from . import CPU_CORETYPE
 from . import checkpoint as C
 from . import export_evals
 from .data import mixed_pool
@@ -294,16 +295,26 @@ def rl_worker(latent_state, cfg, device, threads, pool, variant, hp, seed, state
 
 
 def cpu_model():
-    """The CPU's model name as Linux reports it (the hypervisor may hide it), for the manifest: the
-    weights are the same bits only on CPUs that compute the same float sums: the same command on an
-    AMD EPYC gave other weights than on the machines the committed ones come from, whose CPU the
-    manifest did not record then (training/README.md, "The same command on another CPU")."""
+    """The CPU's model name as Linux reports it (the hypervisor may hide it), for the manifest beside
+    OpenBLAS's kernels: the weights are the same bits only where the float sums are computed the same
+    way (training/README.md, "The same command with other OpenBLAS kernels")."""
     try:
         with open("/proc/cpuinfo") as f:
             line = next((x for x in f if x.startswith("model name")), "")
     except OSError:
         line = ""
     return line.split(":", 1)[-1].strip() or platform.processor() or "unknown CPU"
+
+
+def kernel_warning(cpu_kernels, kernels):
+    """A warning when OpenBLAS runs other kernels (`kernels`, OPENBLAS_CORETYPE from the environment)
+    than the ones this CPU's flags name (`cpu_kernels`, which training/__init__ sets when the
+    environment names none), else None."""
+    if cpu_kernels and kernels != cpu_kernels:
+        return (f"warning: OPENBLAS_CORETYPE={kernels} from the environment, where this CPU runs {cpu_kernels}: "
+                "other kernels round float sums differently, so the weights will not be the committed ones "
+                "(unset it to reproduce them)")
+    return None
 
 
 def main(argv=None):
@@ -346,6 +357,9 @@ def main(argv=None):
     cpu = f"{cpu_model()} ({platform.machine()}, {os.cpu_count()} cpus, OpenBLAS kernels " \
           f"{os.environ.get('OPENBLAS_CORETYPE', 'of its own pick')})"
     log(f"{cpu}, torch {torch.__version__} threads {torch.get_num_threads()} hp {json.dumps(hp)}")
+    warning = kernel_warning(CPU_CORETYPE, os.environ.get("OPENBLAS_CORETYPE"))
+    if warning:
+        log(warning)
 
     cfg, model, train = sft_setup(hp, args.seed, args.device)
     val = {t: generate(t, "val", hp["val_n"], args.seed) for t in TASKS}

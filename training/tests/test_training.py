@@ -554,6 +554,10 @@ def test_openblas_kernels_are_named_from_the_cpu_flags():
     assert _openblas_coretype(skx - {"avx512bw"}) == "Haswell"  # Knights Landing has avx512f without bw
     assert _openblas_coretype({"avx", "avx2", "fma"}) == "Haswell"
     assert _openblas_coretype({"avx"}) == "SandyBridge"
+    # a machine whose environment names other kernels than its CPU's gets other weights: make_default says so
+    from training.make_default import kernel_warning
+    assert kernel_warning("SkylakeX", "SkylakeX") is None and kernel_warning(None, "Haswell") is None
+    assert "OPENBLAS_CORETYPE=Haswell" in kernel_warning("SkylakeX", "Haswell")
     assert _openblas_coretype({"sse4_2"}) is None
 
 
