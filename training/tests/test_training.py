@@ -1,6 +1,7 @@
 import json
 import os
 import time
+import random
 
 import pytest
 import torch
@@ -620,3 +621,63 @@ def test_the_run_warns_when_the_sft_never_learned_to_copy():
     assert make_default.copy_warning(history([2.6] * 20 + [0.08] * 8)) is None
     assert make_default.copy_warning(history([0.08] * 7 + [2.5])) is None  # one noisy entry is not a run without the copy
     assert make_default.copy_warning([{"step": 25, "loss": 0.1, "reachability": 0.1}]) is None  # copy_rows 0: no drill
+
+
+def test_the_sft_goes_on_when_its_reachability_falls_short_of_the_gate(tmp_path):
+    """Below `sft_gate` greedy reachability validation the SFT continues for `sft_more_steps` (cached as a
+    stage of its own); the manifest records the gate, the continuation's losses and time, and the later
+    stages' weights are named apart from those of a run whose SFT passed."""
+    from training import make_default
+
+    def run(out, gate):
+        make_default.main(["--smoke", "--rl", "", "--out", str(tmp_path / out), "--variants", "", "--fixtures", "",
+                           "--evals", "", "--work", str(tmp_path / "work"), "--reuse", "--set", f"sft_gate={gate}"])
+        return json.loads((tmp_path / out / "reverie.json").read_text())["training"]
+
+    went_on = run("a", 1)  # a 30-step SFT validates far below 100%
+    g = went_on["sft_gate"]
+    assert g["continued"] and g["gate"] == 1 and 0 <= g["reachability"] < 1 and 0 <= g["reachability_after"] <= 1
+    assert [h["step"] for h in went_on["loss_history"]["sft_more"]] == [10]
+    assert went_on["time_s"]["sft_more_wall_s"] >= 0 and went_on["reused_weights"]["sft_more"] is False
+    hp = dict(make_default.SMOKE, sft_gate=1.0)
+    more = make_default.SFT_KEYS + make_default.MORE_KEYS
+    assert (tmp_path / "work" / f"sft_more-4321-{make_default.stage_digest(hp, more)}.pt").exists()
+    latent_more = make_default.stage_digest(hp, make_default.LATENT_KEYS + make_default.MORE_KEYS)
+    assert (tmp_path / "work" / f"latent-4321-{latent_more}.pt").exists()
+
+    passed = run("b", 0)  # the same SFT (reused), let through
+    assert passed["sft_gate"] == {"gate": 0, "reachability": g["reachability"], "continued": False}
+    assert "sft_more" not in passed["loss_history"] and "sft_more_wall_s" not in passed["time_s"]
+    plain = make_default.stage_digest(dict(hp, sft_gate=0.0), make_default.LATENT_KEYS)
+    assert plain != latent_more and (tmp_path / "work" / f"latent-4321-{plain}.pt").exists()
+
+
+def test_the_gate_leaves_a_run_it_lets_through_as_it_was(tmp_path, monkeypatch):
+    """The gate's validation runs between the SFT and the latent stage; it must not move the random
+    generators those stages draw from: a run through the real check trains the weights of a run whose
+    check is skipped."""
+    from training import make_default
+    from training.safetensors_io import load_file
+
+    def run(out):
+        make_default.main(["--smoke", "--rl", "hard", "--rl-procs", "1", "--out", str(tmp_path / out), "--variants", "",
+                           "--fixtures", "", "--evals", "", "--work", str(tmp_path / out / "work")])
+        return load_file(str(tmp_path / out / "model.safetensors"))
+
+    checked = run("a")
+    monkeypatch.setattr(make_default, "reach_validation", lambda model, examples, hp: 1.0)
+    skipped = run("b")
+    assert checked.keys() == skipped.keys()
+    assert all(torch.equal(checked[k], skipped[k]) for k in checked)
+
+
+def test_rng_kept_restores_the_global_generators():
+    from training.make_default import rng_kept
+
+    torch.manual_seed(7)
+    random.seed(7)
+    expected = (torch.rand(3), random.random())
+    torch.manual_seed(7)
+    random.seed(7)
+    assert rng_kept(lambda: (torch.rand(5), random.random(), "x")[2]) == "x"
+    assert torch.equal(torch.rand(3), expected[0]) and random.random() == expected[1]
