@@ -96,8 +96,9 @@ SFT_KEYS = ("hidden", "layers", "heads", "kv_heads", "ffn", "sft_steps", "sft_ba
 # out of the stage digest at that value, so the cached stages keep their names
 DIGEST_OMITS = {"sft_procs": 1}
 # the continuation's: they name the stages after the SFT only when the gate sent the SFT on (`after_sft_keys`), so
-# the weights of a run whose SFT passed keep their names
-MORE_KEYS = ("sft_gate", "sft_more_steps", "sft_more_lr", "sft_more_share")
+# the weights of a run whose SFT passed keep their names. Not `sft_gate`: the threshold decides whether the
+# continuation runs, not what it trains, so another threshold that also sends the SFT on reuses it
+MORE_KEYS = ("sft_more_steps", "sft_more_lr", "sft_more_share")
 LATENT_KEYS = SFT_KEYS + ("latent_steps", "latent_batch", "latent_lr", "latent_warmup", "latent_stages",
                           "latent_other_share", "latent_aux", "latent_keep_cot")
 RL_KEYS = LATENT_KEYS + ("rl_pool", "rl_steps", "rl_prompts", "rl_group", "rl_lr", "rl_soft_lr", "rl_warmup", "rl_gamma", "think_budget",

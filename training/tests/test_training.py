@@ -644,6 +644,10 @@ def test_the_sft_goes_on_when_its_reachability_falls_short_of_the_gate(tmp_path)
     latent_more = make_default.stage_digest(hp, make_default.LATENT_KEYS + make_default.MORE_KEYS)
     assert (tmp_path / "work" / f"latent-4321-{latent_more}.pt").exists()
 
+    again = run("c", 0.999)  # another threshold that also sends the SFT on: the same continuation, reused
+    assert again["reused_weights"]["sft_more"] is True and again["sft_gate"]["continued"]
+    assert again["sft_gate"]["reachability_after"] == g["reachability_after"]
+
     passed = run("b", 0)  # the same SFT (reused), let through
     assert passed["sft_gate"] == {"gate": 0, "reachability": g["reachability"], "continued": False}
     assert "sft_more" not in passed["loss_history"] and "sft_more_wall_s" not in passed["time_s"]
